@@ -1,0 +1,374 @@
+//! The policy as the runtime checks it: a table of endpoints and a few options.
+//!
+//! This is the *lowered* form of a policy. The policy as written (with the source locations
+//! that error messages need) lives in the `network-sandbox-build` compiler; it turns it into
+//! these plain values, either as literal Rust data (the attribute and the `build.rs` path) or
+//! through [`Policy::new`] at run time (the `network-sandbox` command).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::filter::SockFilter;
+
+/// The transport protocol an endpoint allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// TCP (`SOCK_STREAM`, protocol 0 or `IPPROTO_TCP`).
+    Tcp,
+    /// UDP (`SOCK_DGRAM`, protocol 0 or `IPPROTO_UDP`).
+    Udp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        })
+    }
+}
+
+/// An IP network: an address and a prefix length (`/32` or `/128` for a single host).
+///
+/// IPv4 networks only match IPv4 destinations, IPv6 networks only IPv6 destinations; an
+/// IPv4-mapped IPv6 destination (`::ffff:a.b.c.d`) is matched as the IPv4 address it maps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IpNetwork {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    /// An IPv4 network. Panics (at compile time in a `const`) if `prefix > 32` or if `addr`
+    /// has bits set outside the prefix; the compiler never emits such a value.
+    pub const fn v4(addr: Ipv4Addr, prefix: u8) -> Self {
+        assert!(prefix <= 32, "IPv4 prefix longer than 32");
+        let bits = u32::from_be_bytes(addr.octets());
+        assert!(bits & !mask32(prefix) == 0, "host bits set in IPv4 network");
+        IpNetwork {
+            addr: IpAddr::V4(addr),
+            prefix,
+        }
+    }
+
+    /// An IPv6 network. Panics if `prefix > 128` or if `addr` has bits set outside the prefix.
+    pub const fn v6(addr: Ipv6Addr, prefix: u8) -> Self {
+        assert!(prefix <= 128, "IPv6 prefix longer than 128");
+        let bits = u128::from_be_bytes(addr.octets());
+        assert!(bits & !mask128(prefix) == 0, "host bits set in IPv6 network");
+        IpNetwork {
+            addr: IpAddr::V6(addr),
+            prefix,
+        }
+    }
+
+    /// The network address.
+    pub const fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length.
+    pub const fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// Whether `ip` lies in this network. `ip` must already be canonical (see
+    /// [`canonical_ip`]).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let m = mask32(self.prefix);
+                u32::from(net) & m == u32::from(ip) & m
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let m = mask128(self.prefix);
+                u128::from(net) & m == u128::from(ip) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for IpNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.addr, self.prefix) {
+            (IpAddr::V4(a), 32) => write!(f, "{a}"),
+            (IpAddr::V6(a), 128) => write!(f, "[{a}]"),
+            (IpAddr::V4(a), p) => write!(f, "{a}/{p}"),
+            (IpAddr::V6(a), p) => write!(f, "[{a}/{p}]"),
+        }
+    }
+}
+
+const fn mask32(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix as u32)
+    }
+}
+
+const fn mask128(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix as u32)
+    }
+}
+
+/// An inclusive range of ports, `first..=last`, both in `1..=65535`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    first: u16,
+    last: u16,
+}
+
+impl PortRange {
+    /// The range `first..=last`. Panics if `first == 0` or `first > last`.
+    pub const fn new(first: u16, last: u16) -> Self {
+        assert!(first != 0, "port 0 is not a destination");
+        assert!(first <= last, "reversed port range");
+        PortRange { first, last }
+    }
+
+    /// The first port of the range.
+    pub const fn first(&self) -> u16 {
+        self.first
+    }
+
+    /// The last port of the range (equal to `first` for a single port).
+    pub const fn last(&self) -> u16 {
+        self.last
+    }
+
+    /// Whether `port` is in the range.
+    pub const fn contains(&self, port: u16) -> bool {
+        self.first <= port && port <= self.last
+    }
+
+    /// How many ports the range holds.
+    pub const fn len(&self) -> u32 {
+        self.last as u32 - self.first as u32 + 1
+    }
+
+    /// Always false: a range holds at least one port.
+    pub const fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.first == self.last {
+            write!(f, "{}", self.first)
+        } else {
+            write!(f, "{}-{}", self.first, self.last)
+        }
+    }
+}
+
+/// One allowed endpoint: a protocol, a network and a port range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// Transport protocol.
+    pub protocol: Protocol,
+    /// Destination network.
+    pub network: IpNetwork,
+    /// Destination ports.
+    pub ports: PortRange,
+}
+
+impl Endpoint {
+    /// Whether a destination reached with `protocol` at `dest` (canonical) matches this
+    /// endpoint.
+    pub fn matches(&self, protocol: Protocol, dest: SocketAddr) -> bool {
+        self.protocol == protocol
+            && self.network.contains(dest.ip())
+            && self.ports.contains(dest.port())
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}:{}", self.protocol, self.network, self.ports)
+    }
+}
+
+/// Canonical form of a destination address: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
+/// becomes the IPv4 address, since that is where the kernel sends it.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// Whether a destination that the policy does not allow is refused or only reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Mode {
+    /// Refuse connections outside the allow list (the default).
+    #[default]
+    Enforce,
+    /// Report connections outside the allow list but let them through, to learn what a
+    /// program needs. The static filter (socket kinds, io_uring, …) is still enforced.
+    Audit,
+}
+
+/// What the installer does when the exact destination check (the supervisor) cannot run on
+/// this kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Fallback {
+    /// Refuse to start (the default).
+    #[default]
+    Refuse,
+    /// Check only the destination *port* of TCP connects, through Landlock (Linux 6.7+);
+    /// any address on an allowed port is reachable. Refused for policies with UDP endpoints.
+    LandlockPorts,
+    /// Refuse every connect: the program runs with no network at all.
+    DenyAll,
+}
+
+/// How denied (or, in audit mode, unlisted) connections are reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ReportTo {
+    /// One line per event on the program's standard error (the default).
+    #[default]
+    Stderr,
+    /// Nothing is reported.
+    Off,
+}
+
+/// Options of a policy besides its endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Options {
+    /// Enforce or audit.
+    pub mode: Mode,
+    /// What to do when the exact check cannot be installed.
+    pub fallback: Fallback,
+    /// Where violations are reported.
+    pub report: ReportTo,
+}
+
+/// A compiled policy: the seccomp program for this architecture, the endpoint table and the
+/// options. Values come from the compiler: literal data generated by the attribute or by
+/// `build.rs`, or [`Policy::new`] in programs that compile policies at run time.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    filter: Cow<'static, [SockFilter]>,
+    endpoints: Cow<'static, [Endpoint]>,
+    options: Options,
+}
+
+impl Policy {
+    /// A policy from its parts, as the compiler produced them at run time.
+    ///
+    /// `filter` must be the program that `network-sandbox-build` compiled for the same
+    /// endpoints and options and for the architecture this process runs on; the installer
+    /// cannot tell a mismatched program apart from a correct one.
+    pub fn new(filter: Vec<SockFilter>, endpoints: Vec<Endpoint>, options: Options) -> Self {
+        Policy {
+            filter: Cow::Owned(filter),
+            endpoints: Cow::Owned(endpoints),
+            options,
+        }
+    }
+
+    /// A policy made of static data, used by generated code.
+    #[doc(hidden)]
+    pub const fn from_static(
+        filter: &'static [SockFilter],
+        endpoints: &'static [Endpoint],
+        options: Options,
+    ) -> Self {
+        Policy {
+            filter: Cow::Borrowed(filter),
+            endpoints: Cow::Borrowed(endpoints),
+            options,
+        }
+    }
+
+    /// The seccomp program.
+    pub fn filter(&self) -> &[SockFilter] {
+        &self.filter
+    }
+
+    /// The allowed endpoints.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Whether the policy has a UDP endpoint.
+    pub fn has_udp(&self) -> bool {
+        self.endpoints.iter().any(|e| e.protocol == Protocol::Udp)
+    }
+
+    /// The index of the first endpoint that allows `protocol` to `dest`, after
+    /// canonicalising IPv4-mapped IPv6 addresses.
+    pub fn permits(&self, protocol: Protocol, dest: SocketAddr) -> Option<usize> {
+        let dest = SocketAddr::new(canonical_ip(dest.ip()), dest.port());
+        self.endpoints
+            .iter()
+            .position(|e| e.matches(protocol, dest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_and_range_matching() {
+        let e = Endpoint {
+            protocol: Protocol::Tcp,
+            network: IpNetwork::v4(Ipv4Addr::new(10, 1, 0, 0), 16),
+            ports: PortRange::new(8000, 8080),
+        };
+        assert!(e.matches(Protocol::Tcp, "10.1.200.3:8000".parse().unwrap()));
+        assert!(e.matches(Protocol::Tcp, "10.1.0.0:8080".parse().unwrap()));
+        assert!(!e.matches(Protocol::Tcp, "10.2.0.1:8000".parse().unwrap()));
+        assert!(!e.matches(Protocol::Tcp, "10.1.0.1:8081".parse().unwrap()));
+        assert!(!e.matches(Protocol::Udp, "10.1.0.1:8000".parse().unwrap()));
+        assert!(!e.matches(Protocol::Tcp, "[::1]:8000".parse().unwrap()));
+    }
+
+    #[test]
+    fn mapped_ipv6_is_matched_as_ipv4() {
+        let p = Policy::new(
+            Vec::new(),
+            vec![Endpoint {
+                protocol: Protocol::Tcp,
+                network: IpNetwork::v4(Ipv4Addr::new(127, 0, 0, 2), 32),
+                ports: PortRange::new(443, 443),
+            }],
+            Options::default(),
+        );
+        assert_eq!(
+            p.permits(Protocol::Tcp, "[::ffff:127.0.0.2]:443".parse().unwrap()),
+            Some(0)
+        );
+        assert_eq!(
+            p.permits(Protocol::Tcp, "[::ffff:127.0.0.3]:443".parse().unwrap()),
+            None
+        );
+        assert_eq!(
+            p.permits(Protocol::Tcp, "[::127.0.0.2]:443".parse().unwrap()),
+            None
+        );
+    }
+
+    #[test]
+    fn zero_prefix_matches_everything_of_its_family() {
+        let n = IpNetwork::v6(Ipv6Addr::UNSPECIFIED, 0);
+        assert!(n.contains("2001:db8::1".parse().unwrap()));
+        assert!(!n.contains("1.2.3.4".parse().unwrap()));
+    }
+}
