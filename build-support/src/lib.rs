@@ -13,7 +13,10 @@
 
 #![deny(missing_docs)]
 
+pub mod emit;
 pub mod model;
+pub mod parse;
+pub mod valid;
 
 use std::fmt;
 

@@ -1,0 +1,177 @@
+//! Compiled policy → Rust code.
+//!
+//! The output is one block expression of type `&'static network_sandbox::__private::Policy`:
+//!
+//! ```text
+//! {
+//!     #[cfg(target_arch = "x86_64")]
+//!     const FILTER: &[::network_sandbox::__private::SockFilter] = &[/* one program */];
+//!     #[cfg(target_arch = "aarch64")]
+//!     const FILTER: &[::network_sandbox::__private::SockFilter] = &[/* the other */];
+//!     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+//!     const FILTER: &[::network_sandbox::__private::SockFilter] = ::core::compile_error!("…");
+//!     const ENDPOINTS: &[::network_sandbox::__private::Endpoint] = &[/* endpoints */];
+//!     static POLICY: ::network_sandbox::__private::Policy =
+//!         ::network_sandbox::__private::Policy::from_static(FILTER, ENDPOINTS, /* options */);
+//!     &POLICY
+//! }
+//! ```
+//!
+//! The attribute passes it to `::network_sandbox::__private::enter`, and the `build.rs` path
+//! writes it to a file that `#[network_sandbox(from_build)]` includes. A proc macro runs on
+//! the host and cannot see the target, so every architecture's program is emitted under its
+//! own `cfg`. Every path is absolute, every value a literal, and the same policy always gives
+//! the same text.
+//!
+//! [`policy_source`] renders the code as formatted text (what `build.rs` writes and what
+//! `cargo expand` shows); [`policy_expr`] is the same text as tokens, so the two cannot
+//! drift apart.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use proc_macro2::TokenStream;
+
+use crate::model::{Endpoint, Fallback, Mode, Options, Protocol, ReportTo};
+use crate::{Compiled, Instruction};
+
+/// The path every generated item is named through.
+const P: &str = "::network_sandbox::__private";
+
+/// The block expression for `compiled`, as tokens (spans are `Span::call_site()`).
+pub fn policy_expr(compiled: &Compiled) -> TokenStream {
+    policy_source(compiled)
+        .parse()
+        .expect("emitted source is valid Rust tokens")
+}
+
+/// The block expression for `compiled`, as formatted Rust source (four-space indents, one
+/// instruction per line, a trailing newline).
+pub fn policy_source(compiled: &Compiled) -> String {
+    let mut out = String::new();
+    out.push_str("{\n");
+
+    let mut programs: Vec<_> = compiled.programs.iter().collect();
+    programs.sort_by_key(|p| p.arch);
+    for program in &programs {
+        let _ = writeln!(
+            out,
+            "    // {}: {} instructions",
+            program.arch,
+            program.instructions.len()
+        );
+        let _ = writeln!(out, "    #[cfg(target_arch = \"{}\")]", program.arch.target_arch());
+        let _ = writeln!(out, "    const FILTER: &[{P}::SockFilter] = &[");
+        for i in &program.instructions {
+            out.push_str("        ");
+            instruction(&mut out, i);
+            out.push_str(",\n");
+        }
+        out.push_str("    ];\n");
+    }
+
+    let arches: Vec<String> = programs
+        .iter()
+        .map(|p| format!("target_arch = \"{}\"", p.arch.target_arch()))
+        .collect();
+    let names: Vec<&str> = programs.iter().map(|p| p.arch.target_arch()).collect();
+    let _ = writeln!(out, "    #[cfg(not(any({})))]", arches.join(", "));
+    let _ = writeln!(
+        out,
+        "    const FILTER: &[{P}::SockFilter] = ::core::compile_error!(\
+         \"network-sandbox has seccomp programs for {} only; this target architecture is not supported\");",
+        names.join(" and ")
+    );
+
+    let _ = writeln!(out, "    const ENDPOINTS: &[{P}::Endpoint] = &[");
+    for e in &compiled.policy.endpoints {
+        endpoint(&mut out, e);
+    }
+    out.push_str("    ];\n");
+
+    let _ = writeln!(out, "    static POLICY: {P}::Policy = {P}::Policy::from_static(");
+    out.push_str("        FILTER,\n        ENDPOINTS,\n");
+    options(&mut out, &compiled.policy.options);
+    out.push_str("    );\n");
+    out.push_str("    &POLICY\n}\n");
+    out
+}
+
+fn instruction(out: &mut String, i: &Instruction) {
+    let _ = write!(
+        out,
+        "{P}::SockFilter::new(0x{:02x}, {}, {}, 0x{:08x})",
+        i.code, i.jt, i.jf, i.k
+    );
+}
+
+fn endpoint(out: &mut String, e: &Endpoint) {
+    let network = match e.addr {
+        IpAddr::V4(a) => {
+            let [a, b, c, d] = a.octets();
+            format!(
+                "{P}::IpNetwork::v4({P}::Ipv4Addr::new({a}, {b}, {c}, {d}), {})",
+                e.prefix
+            )
+        }
+        IpAddr::V6(a) => {
+            let segs: Vec<String> = a.segments().iter().map(|s| format!("0x{s:x}")).collect();
+            format!(
+                "{P}::IpNetwork::v6({P}::Ipv6Addr::new({}), {})",
+                segs.join(", "),
+                e.prefix
+            )
+        }
+    };
+    let protocol = match e.protocol {
+        Protocol::Tcp => "Tcp",
+        Protocol::Udp => "Udp",
+    };
+    let _ = writeln!(out, "        // {}", canonical(e));
+    let _ = writeln!(out, "        {P}::Endpoint {{");
+    let _ = writeln!(out, "            protocol: {P}::Protocol::{protocol},");
+    let _ = writeln!(out, "            network: {network},");
+    let _ = writeln!(
+        out,
+        "            ports: {P}::PortRange::new({}, {}),",
+        e.first_port, e.last_port
+    );
+    out.push_str("        },\n");
+}
+
+/// `tcp://10.0.0.0/8:443`, `udp://[2001:db8::1]:53-54`: the endpoint in full.
+fn canonical(e: &Endpoint) -> String {
+    let host = match (e.addr, e.prefix) {
+        (IpAddr::V4(a), 32) => a.to_string(),
+        (IpAddr::V6(a), 128) => format!("[{a}]"),
+        (IpAddr::V4(a), p) => format!("{a}/{p}"),
+        (IpAddr::V6(a), p) => format!("[{a}/{p}]"),
+    };
+    let ports = if e.first_port == e.last_port {
+        e.first_port.to_string()
+    } else {
+        format!("{}-{}", e.first_port, e.last_port)
+    };
+    format!("{}://{host}:{ports}", e.protocol)
+}
+
+fn options(out: &mut String, o: &Options) {
+    let mode = match o.mode {
+        Mode::Enforce => "Enforce",
+        Mode::Audit => "Audit",
+    };
+    let fallback = match o.fallback {
+        Fallback::Refuse => "Refuse",
+        Fallback::LandlockPorts => "LandlockPorts",
+        Fallback::DenyAll => "DenyAll",
+    };
+    let report = match o.report {
+        ReportTo::Stderr => "Stderr",
+        ReportTo::Off => "Off",
+    };
+    let _ = writeln!(out, "        {P}::Options {{");
+    let _ = writeln!(out, "            mode: {P}::Mode::{mode},");
+    let _ = writeln!(out, "            fallback: {P}::Fallback::{fallback},");
+    let _ = writeln!(out, "            report: {P}::ReportTo::{report},");
+    out.push_str("        },\n");
+}

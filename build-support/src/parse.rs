@@ -1,0 +1,473 @@
+//! The endpoint grammar: `[tcp://|udp://]HOST:PORTS`.
+//!
+//! | part | forms |
+//! |---|---|
+//! | scheme | `tcp://`, `udp://`, or none (TCP) |
+//! | HOST | `192.0.2.1`, `10.0.0.0/8`, `[2001:db8::1]`, `[2001:db8::/32]` |
+//! | PORTS | `443` or `8000-8080` (inclusive, 1–65535) |
+//!
+//! [`parse_endpoint`] turns one string into a [`model::Endpoint`](crate::model::Endpoint)
+//! whose [`Origin`] records where the host and the ports are in the text. Every error is a
+//! [`ParseError`]: the byte range of the offending part and a message that says what is wrong
+//! and what is expected.
+//!
+//! Besides what `std` rejects, the grammar refuses forms that would not do what they seem to:
+//! the unspecified address as a single host (`0.0.0.0:80`, `[::]:80`: the kernel sends a
+//! connect to it to loopback), IPv4-mapped IPv6 hosts (`[::ffff:10.0.0.1]`: the supervisor
+//! matches such destinations as IPv4, so the endpoint would never match), IPv6 zone ids,
+//! and whitespace.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+use crate::model::{Endpoint, Origin, Protocol};
+
+/// An endpoint string that does not follow the grammar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// Byte range of the offending part within the endpoint string (empty at the end of the
+    /// string when something is missing there).
+    pub range: Range<usize>,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl ParseError {
+    fn new(range: Range<usize>, message: impl Into<String>) -> Self {
+        ParseError {
+            range,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// The message for a port outside 1–65535, shared with other front-ends.
+const PORTS_ARE: &str = "ports are 1–65535";
+
+/// Parses one endpoint. `index` is its position in the front-end's list of endpoints and is
+/// stored in the [`Origin`], together with the text and the ranges of the host and the ports
+/// (the host range includes the brackets of an IPv6 host).
+pub fn parse_endpoint(text: &str, index: usize) -> Result<Endpoint, ParseError> {
+    if text.is_empty() {
+        return Err(ParseError::new(
+            0..0,
+            "empty endpoint: write HOST:PORT, e.g. \"192.0.2.1:443\"",
+        ));
+    }
+    if let Some((at, c)) = text.char_indices().find(|(_, c)| c.is_whitespace()) {
+        return Err(ParseError::new(
+            at..at + c.len_utf8(),
+            format!("whitespace in endpoint `{text}`: write it without spaces, e.g. \"192.0.2.1:443\""),
+        ));
+    }
+
+    let (protocol, rest_start) = parse_scheme(text)?;
+    let rest = &text[rest_start..];
+
+    let (host, ports) = if rest.starts_with('[') {
+        split_bracketed(text, rest_start)?
+    } else {
+        split_plain(text, rest_start)?
+    };
+
+    let (addr, prefix) = parse_host(text, host.clone())?;
+    let (first_port, last_port) = parse_ports(text, ports.clone())?;
+
+    Ok(Endpoint {
+        protocol,
+        addr,
+        prefix,
+        first_port,
+        last_port,
+        origin: Origin {
+            index,
+            text: text.to_owned(),
+            host,
+            ports,
+        },
+    })
+}
+
+/// Reads an optional `tcp://` or `udp://`; returns the protocol and where the rest starts.
+fn parse_scheme(text: &str) -> Result<(Protocol, usize), ParseError> {
+    let Some(end) = text.find("://") else {
+        return Ok((Protocol::Tcp, 0));
+    };
+    let scheme = &text[..end];
+    // `[::1]://…` or `1.2.3.4://…` is not a scheme but a typo further on; only letters count.
+    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
+        return Err(ParseError::new(
+            0..end + 3,
+            format!("`{}` is not a scheme: write `tcp://` or `udp://` (or none for tcp) before HOST:PORT", &text[..end + 3]),
+        ));
+    }
+    match scheme {
+        "tcp" => Ok((Protocol::Tcp, end + 3)),
+        "udp" => Ok((Protocol::Udp, end + 3)),
+        _ => Err(ParseError::new(
+            0..end + 3,
+            format!(
+                "unknown scheme `{scheme}://`: use `tcp://` or `udp://` (or none for tcp)"
+            ),
+        )),
+    }
+}
+
+/// `[IPv6]:PORTS` or `[IPv6/len]:PORTS`, starting at `start`: the host range (with brackets)
+/// and the ports range.
+fn split_bracketed(
+    text: &str,
+    start: usize,
+) -> Result<(Range<usize>, Range<usize>), ParseError> {
+    let rest = &text[start..];
+    let Some(close) = rest.find(']') else {
+        return Err(ParseError::new(
+            start..text.len(),
+            format!(
+                "missing `]` after the IPv6 address in `{rest}`: write [IPv6]:PORT, e.g. [2001:db8::1]:443"
+            ),
+        ));
+    };
+    let host = start..start + close + 1;
+    let after = &text[host.end..];
+    match after.strip_prefix(':') {
+        Some(_) => Ok((host.clone(), host.end + 1..text.len())),
+        None if after.is_empty() => Err(ParseError::new(
+            text.len()..text.len(),
+            format!("missing port: write {}:PORT", &text[host.clone()]),
+        )),
+        None => Err(ParseError::new(
+            host.end..text.len(),
+            format!(
+                "unexpected `{after}` after `{}`: write {}:PORT",
+                &text[host.clone()],
+                &text[host]
+            ),
+        )),
+    }
+}
+
+/// `HOST:PORTS` without brackets, starting at `start`: the host range and the ports range.
+fn split_plain(text: &str, start: usize) -> Result<(Range<usize>, Range<usize>), ParseError> {
+    let rest = &text[start..];
+    let colons = rest.matches(':').count();
+    if colons == 0 {
+        if rest.is_empty() {
+            return Err(ParseError::new(
+                start..start,
+                "missing host and port after the scheme: write HOST:PORT, e.g. tcp://192.0.2.1:443",
+            ));
+        }
+        return Err(ParseError::new(
+            text.len()..text.len(),
+            format!("missing port: write HOST:PORT, e.g. {rest}:443"),
+        ));
+    }
+    if colons > 1 {
+        // An IPv6 address without brackets: either `ADDR:PORT` or a bare `ADDR`.
+        let hint = match rest.rsplit_once(':') {
+            Some((a, p)) if a.parse::<Ipv6Addr>().is_ok() && is_port_like(p) => {
+                format!("[{a}]:{p}")
+            }
+            _ if rest.parse::<Ipv6Addr>().is_ok() => format!("[{rest}]:PORT"),
+            _ => "[::1]:443".to_owned(),
+        };
+        return Err(ParseError::new(
+            start..text.len(),
+            format!("IPv6 addresses need brackets: {hint}"),
+        ));
+    }
+    let colon = start + rest.find(':').expect("one colon");
+    Ok((start..colon, colon + 1..text.len()))
+}
+
+fn is_port_like(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+/// The host at `range` in `text`: an address and a prefix length.
+fn parse_host(text: &str, range: Range<usize>) -> Result<(IpAddr, u8), ParseError> {
+    let host = &text[range.clone()];
+    if host.is_empty() {
+        return Err(ParseError::new(
+            range,
+            "missing host before `:`: write HOST:PORT, e.g. 192.0.2.1:443",
+        ));
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        let inner = inner.strip_suffix(']').expect("split_bracketed keeps the `]`");
+        parse_v6_host(text, range.start + 1..range.end - 1, inner)
+    } else {
+        parse_v4_host(text, range, host)
+    }
+}
+
+/// Splits `ADDR/LEN` at `range`: the address range and, if written, the prefix range.
+fn split_prefix(range: &Range<usize>, host: &str) -> (Range<usize>, Option<Range<usize>>) {
+    match host.find('/') {
+        Some(slash) => (
+            range.start..range.start + slash,
+            Some(range.start + slash + 1..range.end),
+        ),
+        None => (range.clone(), None),
+    }
+}
+
+/// Parses the digits of a prefix length no longer than `max`.
+fn parse_prefix(text: &str, range: Range<usize>, max: u8, family: &str) -> Result<u8, ParseError> {
+    let s = &text[range.clone()];
+    if s.is_empty() {
+        return Err(ParseError::new(
+            range.start - 1..range.end,
+            format!("missing prefix length after `/`: write a number from 0 to {max}"),
+        ));
+    }
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::new(
+            range,
+            format!("`/{s}` is not a prefix length: write a number from 0 to {max}"),
+        ));
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n <= u32::from(max) => Ok(n as u8),
+        _ => Err(ParseError::new(
+            range.start - 1..range.end,
+            format!("prefix /{s} is longer than {max} for {family}"),
+        )),
+    }
+}
+
+fn parse_v4_host(text: &str, range: Range<usize>, host: &str) -> Result<(IpAddr, u8), ParseError> {
+    let (addr_range, prefix_range) = split_prefix(&range, host);
+    let addr_text = &text[addr_range.clone()];
+    let addr = parse_v4_addr(addr_text).map_err(|m| ParseError::new(addr_range.clone(), m))?;
+    let prefix = match prefix_range {
+        Some(p) => parse_prefix(text, p, 32, "IPv4")?,
+        None => {
+            if addr.is_unspecified() {
+                return Err(ParseError::new(
+                    addr_range,
+                    "0.0.0.0 is the unspecified address: a connect to it reaches this machine; \
+                     write 127.0.0.1 for loopback, or 0.0.0.0/0 for every IPv4 address",
+                ));
+            }
+            32
+        }
+    };
+    let bits = u32::from(addr);
+    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+    if bits & !mask != 0 {
+        let net = Ipv4Addr::from(bits & mask);
+        return Err(ParseError::new(
+            range,
+            format!("host bits set in {host}: did you mean {net}/{prefix}?"),
+        ));
+    }
+    Ok((IpAddr::V4(addr), prefix))
+}
+
+/// An IPv4 address in dotted decimal, with messages for the near misses.
+fn parse_v4_addr(s: &str) -> Result<Ipv4Addr, String> {
+    if let Ok(a) = s.parse::<Ipv4Addr>() {
+        return Ok(a);
+    }
+    if looks_like_hostname(s) {
+        let hint = if s.eq_ignore_ascii_case("localhost") {
+            "write 127.0.0.1 (or [::1])"
+        } else {
+            "write an IP address"
+        };
+        return Err(format!(
+            "`{s}` is a hostname: hostnames are not supported yet; {hint}"
+        ));
+    }
+    let parts: Vec<&str> = s.split('.').collect();
+    let numeric = parts
+        .iter()
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if numeric && parts.len() == 4 {
+        if let Some(p) = parts.iter().find(|p| p.len() > 1 && p.starts_with('0')) {
+            if p.parse::<u32>().is_ok_and(|n| n <= 255) {
+                let fixed: Vec<String> = parts
+                    .iter()
+                    .map(|p| p.parse::<u32>().map(|n| n.to_string()).unwrap_or_default())
+                    .collect();
+                return Err(format!(
+                    "leading zero in `{s}` (some tools read it as octal): write {}",
+                    fixed.join(".")
+                ));
+            }
+        }
+        if let Some(p) = parts.iter().find(|p| p.parse::<u32>().map_or(true, |n| n > 255)) {
+            return Err(format!(
+                "`{s}` is not an IPv4 address: `{p}` is more than 255"
+            ));
+        }
+    }
+    Err(format!(
+        "`{s}` is not an IPv4 address: write four numbers 0–255 separated by dots, e.g. 192.0.2.1, \
+         or an IPv6 address in brackets"
+    ))
+}
+
+/// Letters, digits, `-` and `.`, with at least one letter (so `1.2.3.999` is a bad address,
+/// not a name).
+fn looks_like_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && s.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+fn parse_v6_host(text: &str, range: Range<usize>, inner: &str) -> Result<(IpAddr, u8), ParseError> {
+    let bracketed = range.start - 1..range.end + 1;
+    if inner.is_empty() {
+        return Err(ParseError::new(
+            bracketed,
+            "empty brackets: write an IPv6 address inside, e.g. [2001:db8::1]:443",
+        ));
+    }
+    let (addr_range, prefix_range) = split_prefix(&range, inner);
+    let addr_text = &text[addr_range.clone()];
+    if let Some(pct) = addr_text.find('%') {
+        return Err(ParseError::new(
+            addr_range.start + pct..addr_range.end,
+            format!(
+                "zone id `{}` is not supported: write the address without it",
+                &addr_text[pct..]
+            ),
+        ));
+    }
+    let addr = match addr_text.parse::<Ipv6Addr>() {
+        Ok(a) => a,
+        Err(_) if addr_text.parse::<Ipv4Addr>().is_ok() => {
+            return Err(ParseError::new(
+                bracketed,
+                format!(
+                    "`{addr_text}` is an IPv4 address: write it without brackets, e.g. {addr_text}:443"
+                ),
+            ));
+        }
+        Err(_) => {
+            return Err(ParseError::new(
+                addr_range,
+                format!(
+                    "`{addr_text}` is not an IPv6 address: write eight groups of hex digits \
+                     separated by `:` (`::` for a run of zeros), e.g. [2001:db8::1]"
+                ),
+            ));
+        }
+    };
+    let prefix = match prefix_range {
+        Some(p) => parse_prefix(text, p, 128, "IPv6")?,
+        None => {
+            if addr.is_unspecified() {
+                return Err(ParseError::new(
+                    bracketed,
+                    "[::] is the unspecified address: a connect to it reaches this machine; \
+                     write [::1] for loopback, or [::/0] for every IPv6 address",
+                ));
+            }
+            128
+        }
+    };
+    let bits = u128::from(addr);
+    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+    if bits & !mask != 0 {
+        let net = Ipv6Addr::from(bits & mask);
+        return Err(ParseError::new(
+            bracketed,
+            format!("host bits set in [{inner}]: did you mean [{net}/{prefix}]?"),
+        ));
+    }
+    // ::ffff:0:0/96 holds IPv4 addresses in IPv6 clothing. The supervisor matches such a
+    // destination as the IPv4 address it maps, so an IPv6 endpoint inside it matches nothing.
+    if prefix >= 96 {
+        if let Some(v4) = addr.to_ipv4_mapped() {
+            let suggestion = if prefix == 128 {
+                v4.to_string()
+            } else {
+                format!("{v4}/{}", prefix - 96)
+            };
+            return Err(ParseError::new(
+                bracketed,
+                format!(
+                    "[{inner}] is an IPv4-mapped IPv6 address: connections to it are checked as IPv4; write {suggestion}"
+                ),
+            ));
+        }
+    }
+    Ok((IpAddr::V6(addr), prefix))
+}
+
+/// `N` or `LO-HI` at `range`.
+fn parse_ports(text: &str, range: Range<usize>) -> Result<(u16, u16), ParseError> {
+    let s = &text[range.clone()];
+    if s.is_empty() {
+        return Err(ParseError::new(
+            range.start - 1..range.end,
+            "missing port after `:`: write HOST:PORT or HOST:LOW-HIGH, e.g. 192.0.2.1:443",
+        ));
+    }
+    if s == "*" {
+        return Err(ParseError::new(
+            range,
+            "`*` is not a port: write 1-65535 for every port",
+        ));
+    }
+    match s.find('-') {
+        None => {
+            let p = parse_port(text, range.clone())?;
+            Ok((p, p))
+        }
+        Some(dash) => {
+            let lo_range = range.start..range.start + dash;
+            let hi_range = range.start + dash + 1..range.end;
+            if lo_range.is_empty() || hi_range.is_empty() {
+                return Err(ParseError::new(
+                    range,
+                    format!("`{s}` is not a port range: write LOW-HIGH, e.g. 8000-8080"),
+                ));
+            }
+            let lo = parse_port(text, lo_range)?;
+            let hi = parse_port(text, hi_range)?;
+            if lo > hi {
+                return Err(ParseError::new(
+                    range,
+                    format!("reversed port range {lo}-{hi}: write the lower port first, {hi}-{lo}"),
+                ));
+            }
+            Ok((lo, hi))
+        }
+    }
+}
+
+fn parse_port(text: &str, range: Range<usize>) -> Result<u16, ParseError> {
+    let s = &text[range.clone()];
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::new(
+            range,
+            format!("`{s}` is not a port: {PORTS_ARE}, written in decimal"),
+        ));
+    }
+    match s.parse::<u32>() {
+        Ok(0) => Err(ParseError::new(
+            range,
+            format!("port 0 is not allowed: {PORTS_ARE}"),
+        )),
+        Ok(n) if n <= 65535 => Ok(n as u16),
+        _ => Err(ParseError::new(
+            range,
+            format!("`{s}` is not a port: {PORTS_ARE}"),
+        )),
+    }
+}
