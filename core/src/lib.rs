@@ -16,11 +16,43 @@
 #![deny(missing_docs)]
 
 pub mod filter;
+mod install;
+mod landlock_layer;
 pub mod policy;
+pub mod probe;
+pub mod report;
+#[doc(hidden)]
+pub mod supervisor;
+mod sys;
 
 pub use filter::SockFilter;
+pub use install::{install, Error, Sandbox};
 pub use network_sandbox_macros::network_sandbox;
-pub use policy::{Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo};
+pub use policy::{
+    Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+};
+pub use report::{Enforcement, Layer, LayerReport, Status, Violation};
+
+/// Exit status of a program whose sandbox could not be installed.
+pub const EXIT_NOT_SANDBOXED: i32 = 125;
+
+/// Installs `policy` with [`install`]; on failure prints why on stderr and exits with
+/// [`EXIT_NOT_SANDBOXED`], so no code runs unsandboxed. With the environment variable
+/// `NETWORK_SANDBOX_REPORT=1`, also prints what each layer enforces.
+pub fn install_or_exit(policy: &Policy) -> Enforcement {
+    match install(policy) {
+        Ok(enforcement) => {
+            if std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1") {
+                eprint!("{enforcement}");
+            }
+            enforcement
+        }
+        Err(e) => {
+            eprintln!("network-sandbox: refusing to start: {e}");
+            std::process::exit(EXIT_NOT_SANDBOXED);
+        }
+    }
+}
 
 /// What generated code names. Not a public API: it changes without notice.
 #[doc(hidden)]
@@ -31,10 +63,8 @@ pub mod __private {
     };
     pub use std::net::{Ipv4Addr, Ipv6Addr};
 
-    /// Installs `policy` and returns; on failure prints why on stderr and exits with status
-    /// 101 before any user code runs.
+    /// Installs `policy` before any user code runs; see [`crate::install_or_exit`].
     pub fn enter(policy: &'static Policy) {
-        let _ = policy;
-        todo!("installer")
+        crate::install_or_exit(policy);
     }
 }

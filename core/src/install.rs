@@ -1,0 +1,251 @@
+//! The installer: puts every layer in place, in an order that leaves no window.
+//!
+//! 1. Refuse if the process already has more than one thread (Landlock and the filter
+//!    would only cover the calling thread).
+//! 2. Probe the kernel; decide, from the policy's `fallback`, what to do if the supervisor
+//!    cannot run. Nothing is installed yet, so refusing here leaves the process untouched.
+//! 3. `PR_SET_NO_NEW_PRIVS`.
+//! 4. Fork the supervisor (before Landlock and the filter, so neither applies to it).
+//! 5. Landlock.
+//! 6. The seccomp program, with a listener when the policy needs the supervisor.
+//! 7. Hand the listener to the supervisor.
+//!
+//! Once step 6 has succeeded the process is sandboxed for good: a failure in step 7 leaves
+//! every notified call failing with `ENOSYS` (closed, never open), and is still reported.
+
+use std::fmt;
+use std::io;
+
+use crate::filter::{self, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO};
+use crate::landlock_layer::{self, Plan};
+use crate::policy::{Fallback, Mode, Policy};
+use crate::probe::Kernel;
+use crate::report::{Enforcement, Layer, LayerReport, Status, ViolationHook};
+use crate::supervisor::Supervisor;
+use crate::sys;
+
+/// Why the sandbox was not installed.
+#[derive(Debug)]
+pub enum Error {
+    /// The process already runs several threads; the sandbox must be installed first.
+    Threads(usize),
+    /// The kernel lacks a feature the policy needs, and the policy did not opt into a
+    /// weaker mode.
+    Unsupported {
+        /// The missing feature, in words.
+        feature: &'static str,
+        /// What the policy could say instead, if anything.
+        hint: &'static str,
+    },
+    /// A system call failed during installation.
+    Io {
+        /// The step that failed.
+        step: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+    /// Landlock refused the ruleset.
+    Landlock(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Threads(n) => write!(
+                f,
+                "the process already has {n} threads; the sandbox must be installed before \
+                 any thread is started (put #[network_sandbox] above any runtime attribute)"
+            ),
+            Error::Unsupported { feature, hint } => {
+                write!(f, "this kernel lacks {feature}, which the policy needs")?;
+                if !hint.is_empty() {
+                    write!(f, "; {hint}")?;
+                }
+                Ok(())
+            }
+            Error::Io { step, source } => write!(f, "{step}: {source}"),
+            Error::Landlock(e) => write!(f, "Landlock: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+fn io_err(step: &'static str) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error::Io { step, source }
+}
+
+/// Installs `policy` on the calling process. See the module documentation for the order.
+pub fn install(policy: &Policy) -> Result<Enforcement, Error> {
+    Sandbox::new(policy).install()
+}
+
+/// Installation with settings beyond the policy.
+pub struct Sandbox<'a> {
+    policy: &'a Policy,
+    hook: Option<ViolationHook>,
+}
+
+impl<'a> Sandbox<'a> {
+    /// Installation of `policy` with default settings.
+    pub fn new(policy: &'a Policy) -> Self {
+        Sandbox { policy, hook: None }
+    }
+
+    /// Sends violations to `hook` instead of stderr. The hook runs in the supervisor
+    /// process; see [`ViolationHook`].
+    pub fn on_violation(mut self, hook: ViolationHook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// Installs every layer.
+    pub fn install(self) -> Result<Enforcement, Error> {
+        let threads = thread_count();
+        if threads > 1 {
+            return Err(Error::Threads(threads));
+        }
+        if let Some(hook) = self.hook {
+            crate::report::set_hook(hook);
+        }
+        let policy = self.policy;
+        let kernel = Kernel::probe();
+        if !kernel.seccomp_filter {
+            return Err(Error::Unsupported {
+                feature: "seccomp filters (CONFIG_SECCOMP_FILTER)",
+                hint: "",
+            });
+        }
+        let plan = Plan::new(policy, kernel.landlock_abi, policy.options().mode == Mode::Enforce);
+        let (program, supervised, l2) = choose_program(policy, &kernel, plan.as_ref())?;
+
+        sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
+        let supervisor = if supervised {
+            Some(Supervisor::fork(policy).map_err(io_err("starting the supervisor"))?)
+        } else {
+            None
+        };
+        if let (Some(s), Some(scope)) = (&supervisor, kernel.yama_ptrace_scope) {
+            if scope == 1 {
+                // SAFETY: prctl with integer arguments.
+                unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
+            }
+        }
+        let l3 = landlock_layer::install(plan, kernel.landlock_abi)
+            .map_err(Error::Landlock)?;
+
+        let listener = install_filter(&program, supervised)?;
+        let supervisor_pid = supervisor.as_ref().map(|s| s.pid());
+        if let (Some(s), Some(listener)) = (supervisor, listener) {
+            s.adopt_listener(listener)
+                .map_err(io_err("handing the listener to the supervisor"))?;
+        }
+        let l1 = LayerReport {
+            layer: Layer::StaticFilter,
+            status: Status::Enforced,
+            detail: format!(
+                "{} instructions: socket kinds, TCP Fast Open, io_uring, ptrace, bind/listen, \
+                 foreign ABIs",
+                program.len()
+            ),
+        };
+        Ok(Enforcement {
+            layers: vec![l1, l2, l3],
+            supervisor_pid,
+        })
+    }
+}
+
+/// The program to install, whether it needs the supervisor, and the supervisor's report.
+fn choose_program(
+    policy: &Policy,
+    kernel: &Kernel,
+    plan: Option<&Plan>,
+) -> Result<(Vec<filter::SockFilter>, bool, LayerReport), Error> {
+    let program = policy.filter().to_vec();
+    if !filter::uses_user_notif(&program) {
+        let detail = "not needed: the policy allows no destination, every connect is refused \
+                      by the static filter";
+        return Ok((program, false, report(Status::NotEnforced, detail.into())));
+    }
+    let Some(missing) = kernel.supervisor_blocker() else {
+        let detail = match policy.options().mode {
+            Mode::Enforce => "every connect (and UDP send) checked against the allow list and \
+                              performed by the supervisor",
+            Mode::Audit => "audit mode: connects outside the allow list are reported, not refused",
+        };
+        return Ok((program, true, report(Status::Enforced, detail.into())));
+    };
+    match policy.options().fallback {
+        Fallback::Refuse => Err(Error::Unsupported {
+            feature: missing,
+            hint: "to run anyway, set fallback = \"landlock-ports\" (ports only) or \
+                   fallback = \"deny-all\" (no network) in the policy",
+        }),
+        // Without Landlock port rules in force, ALLOW would let every connect through.
+        Fallback::LandlockPorts
+            if policy.has_udp() || !plan.is_some_and(|p| p.connect_ports.is_some()) =>
+        {
+            Err(Error::Unsupported {
+                feature: missing,
+                hint: "the \"landlock-ports\" fallback needs Landlock ABI 4 (Linux 6.7), \
+                       enforce mode, at most 4096 TCP ports and no UDP endpoint",
+            })
+        }
+        Fallback::LandlockPorts => Ok((
+            filter::rewrite_user_notif(&program, SECCOMP_RET_ALLOW),
+            false,
+            report(
+                Status::NotEnforced,
+                format!("unavailable ({missing}); fallback \"landlock-ports\": only TCP ports are checked"),
+            ),
+        )),
+        Fallback::DenyAll => Ok((
+            filter::rewrite_user_notif(&program, SECCOMP_RET_ERRNO | libc::EACCES as u32),
+            false,
+            report(
+                Status::NotEnforced,
+                format!("unavailable ({missing}); fallback \"deny-all\": every connect is refused"),
+            ),
+        )),
+    }
+}
+
+fn report(status: Status, detail: String) -> LayerReport {
+    LayerReport {
+        layer: Layer::Supervisor,
+        status,
+        detail,
+    }
+}
+
+/// Installs the program; with `listener`, asks for a notification listener, waiting
+/// killably for replies where the kernel supports it (5.19+) so that a signal does not
+/// cancel a connect the supervisor is already performing.
+fn install_filter(
+    program: &[filter::SockFilter],
+    listener: bool,
+) -> Result<Option<std::os::fd::OwnedFd>, Error> {
+    if !listener {
+        return sys::seccomp_set_filter(program, 0).map_err(io_err("installing the seccomp filter"));
+    }
+    let base = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    match sys::seccomp_set_filter(program, base | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => sys::seccomp_set_filter(program, base),
+        other => other,
+    }
+    .map_err(io_err("installing the seccomp filter"))
+}
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(1)
+}

@@ -1,0 +1,61 @@
+//! What the running kernel offers, found by asking it (never by parsing version numbers).
+
+use std::os::fd::AsRawFd;
+
+use crate::sys;
+
+/// Kernel features the layers depend on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kernel {
+    /// seccomp filters (`SECCOMP_SET_MODE_FILTER`).
+    pub seccomp_filter: bool,
+    /// The `SECCOMP_RET_USER_NOTIF` action (Linux 5.0).
+    pub user_notif: bool,
+    /// `pidfd_open` + `pidfd_getfd` (Linux 5.6), which the supervisor needs to act on a
+    /// process's socket.
+    pub pidfd_getfd: bool,
+    /// Landlock ABI version, 0 when Landlock is unavailable. 4+ has TCP port rules, 6+
+    /// scopes abstract unix sockets.
+    pub landlock_abi: i32,
+    /// `kernel.yama.ptrace_scope`, when Yama is built in.
+    pub yama_ptrace_scope: Option<u32>,
+}
+
+impl Kernel {
+    /// Probes the running kernel.
+    pub fn probe() -> Kernel {
+        Kernel {
+            seccomp_filter: sys::seccomp_action_available(crate::filter::SECCOMP_RET_ALLOW),
+            user_notif: sys::seccomp_action_available(crate::filter::SECCOMP_RET_USER_NOTIF),
+            pidfd_getfd: probe_pidfd_getfd(),
+            landlock_abi: sys::landlock_abi(),
+            yama_ptrace_scope: sys::read_small_file("/proc/sys/kernel/yama/ptrace_scope")
+                .and_then(|s| s.parse().ok()),
+        }
+    }
+
+    /// The missing feature that stops the supervisor from running, if any.
+    pub fn supervisor_blocker(&self) -> Option<&'static str> {
+        if !self.seccomp_filter {
+            Some("seccomp filters (CONFIG_SECCOMP_FILTER)")
+        } else if !self.user_notif {
+            Some("seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0)")
+        } else if !self.pidfd_getfd {
+            Some("pidfd_getfd (Linux 5.6)")
+        } else if self.yama_ptrace_scope.is_some_and(|s| s >= 2) {
+            Some("ptrace access to the sandboxed process (Yama ptrace_scope is 2 or 3)")
+        } else {
+            None
+        }
+    }
+}
+
+/// Duplicates one of our own fds through a pidfd of ourselves.
+fn probe_pidfd_getfd() -> bool {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    match sys::pidfd_open(me) {
+        Ok(pidfd) => sys::pidfd_getfd(&pidfd, pidfd.as_raw_fd()).is_ok(),
+        Err(_) => false,
+    }
+}

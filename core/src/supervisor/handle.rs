@@ -1,0 +1,296 @@
+//! What the supervisor does with one notification.
+//!
+//! The rule that makes this race-free: the supervisor copies the address out of the
+//! sandboxed process **once**, decides on that copy, and performs the system call itself on a
+//! duplicate of the process's socket with that same copy. The kernel never re-reads the
+//! process's memory for a checked call (`SECCOMP_USER_NOTIF_FLAG_CONTINUE` is never used), so
+//! rewriting the address from another thread after the check changes nothing.
+//!
+//! Every failure closes: an address that cannot be read, a socket that cannot be inspected,
+//! a call the supervisor does not expect, all get an error, never the call.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use super::sockaddr::{self, Destination};
+use super::sendmsg;
+use crate::policy::{Mode, Policy, Protocol, ReportTo};
+use crate::report::{self, Operation, Reason, Violation};
+use crate::sys;
+
+/// The answer to a notification: the call's return value or an errno, or `None` when the
+/// notification is no longer pending (the task died or was interrupted) and needs no answer.
+pub type Reply = Option<Result<i64, i32>>;
+
+/// What a handler needs besides the notification.
+pub struct Context<'a> {
+    /// The listener fd, to check that a notification is still pending.
+    pub listener: RawFd,
+    /// The policy.
+    pub policy: &'a Policy,
+    /// Called right before a call that may block the current thread, so another thread
+    /// keeps receiving notifications.
+    pub before_blocking: &'a dyn Fn(),
+}
+
+/// A call made by a sandboxed task, as the notification describes it.
+pub struct Call {
+    /// Notification id.
+    pub id: u64,
+    /// Thread id of the caller.
+    pub pid: libc::pid_t,
+    /// System call number.
+    pub nr: i64,
+    /// Arguments.
+    pub args: [u64; 6],
+}
+
+impl Call {
+    /// From a received notification.
+    pub fn from_notif(n: &libc::seccomp_notif) -> Self {
+        Call {
+            id: n.id,
+            pid: n.pid as libc::pid_t,
+            nr: n.data.nr as i64,
+            args: n.data.args,
+        }
+    }
+}
+
+/// Answers one call.
+pub fn handle(cx: &Context<'_>, call: &Call) -> Reply {
+    match call.nr {
+        libc::SYS_connect => connect(cx, call),
+        libc::SYS_sendto => sendto(cx, call),
+        libc::SYS_sendmsg => sendmsg::sendmsg(cx, call),
+        libc::SYS_sendmmsg => sendmsg::sendmmsg(cx, call),
+        // The compiled program notifies nothing else; refuse whatever it is.
+        _ => Some(Err(libc::EACCES)),
+    }
+}
+
+/// A socket of the sandboxed process, duplicated into the supervisor.
+pub struct Socket {
+    /// The duplicate: same open file description as the process's fd.
+    pub fd: OwnedFd,
+    /// TCP or UDP over IPv4/IPv6, or the reason it is neither.
+    pub kind: Result<Protocol, String>,
+}
+
+impl Socket {
+    /// Whether the open file description is in blocking mode.
+    pub fn is_blocking(&self) -> bool {
+        // SAFETY: F_GETFL on an fd we own.
+        let fl = unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GETFL) };
+        fl >= 0 && fl & libc::O_NONBLOCK == 0
+    }
+}
+
+/// Duplicates fd `fd` of the caller, after confirming the notification still refers to the
+/// same task (so the PID was not reused). `Err(None)` means "no reply needed".
+pub fn take_socket(cx: &Context<'_>, call: &Call, fd: RawFd) -> Result<Socket, Option<i32>> {
+    let pidfd = sys::pidfd_open_thread(call.pid).map_err(|_| gone_or(cx, call, libc::EACCES))?;
+    // The pidfd names whatever task has this PID now; the notification is still pending only
+    // if that is the caller.
+    if !sys::notif_id_valid(cx.listener, call.id) {
+        return Err(None);
+    }
+    let dup = match sys::pidfd_getfd(&pidfd, fd) {
+        Ok(dup) => dup,
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(libc::EACCES);
+            return Err(match errno {
+                libc::EBADF => Some(libc::EBADF),
+                _ => gone_or(cx, call, libc::EACCES),
+            });
+        }
+    };
+    let kind = socket_kind(dup.as_raw_fd()).map_err(Some)?;
+    Ok(Socket { fd: dup, kind })
+}
+
+/// `Err(ENOTSOCK)` for a non-socket, else TCP/UDP or a description of the other kind.
+fn socket_kind(fd: RawFd) -> Result<Result<Protocol, String>, i32> {
+    let domain = sys::getsockopt_int(fd, libc::SO_DOMAIN).map_err(|e| {
+        match e.raw_os_error() {
+            Some(libc::ENOTSOCK) => libc::ENOTSOCK,
+            _ => libc::EACCES,
+        }
+    })?;
+    let ty = sys::getsockopt_int(fd, libc::SO_TYPE).map_err(|_| libc::EACCES)?;
+    let proto = sys::getsockopt_int(fd, libc::SO_PROTOCOL).map_err(|_| libc::EACCES)?;
+    if domain != libc::AF_INET && domain != libc::AF_INET6 {
+        return Ok(Err(match domain {
+            libc::AF_UNIX => "unix".to_owned(),
+            libc::AF_NETLINK => "netlink".to_owned(),
+            libc::AF_PACKET => "packet".to_owned(),
+            d => format!("address family {d}"),
+        }));
+    }
+    Ok(match (ty, proto) {
+        (libc::SOCK_STREAM, libc::IPPROTO_TCP) => Ok(Protocol::Tcp),
+        (libc::SOCK_DGRAM, libc::IPPROTO_UDP) => Ok(Protocol::Udp),
+        (libc::SOCK_STREAM, libc::IPPROTO_MPTCP) => Err("MPTCP".to_owned()),
+        (libc::SOCK_STREAM, libc::IPPROTO_SCTP) | (libc::SOCK_SEQPACKET, _) => {
+            Err("SCTP".to_owned())
+        }
+        (libc::SOCK_RAW, _) => Err("raw".to_owned()),
+        (t, p) => Err(format!("type {t} protocol {p}")),
+    })
+}
+
+/// If the notification is gone, no reply; otherwise `errno`.
+fn gone_or(cx: &Context<'_>, call: &Call, errno: i32) -> Option<i32> {
+    if sys::notif_id_valid(cx.listener, call.id) {
+        Some(errno)
+    } else {
+        None
+    }
+}
+
+/// Copies the caller's address argument (`ptr`, `len`) once. Errors are errnos as the
+/// kernel would give them, or `None` if the task is gone.
+pub fn copy_address(
+    cx: &Context<'_>,
+    call: &Call,
+    ptr: u64,
+    len: u64,
+) -> Result<Vec<u8>, Option<i32>> {
+    let len = sockaddr::check_len(len).map_err(Some)?;
+    let mut buf = vec![0u8; len];
+    if let Err(e) = sys::read_process_memory(call.pid, ptr, &mut buf) {
+        return Err(match e.raw_os_error() {
+            Some(libc::EFAULT) => Some(libc::EFAULT),
+            Some(errno) => gone_or(cx, call, errno_for_uninspectable(errno)),
+            None => gone_or(cx, call, libc::EACCES),
+        });
+    }
+    Ok(buf)
+}
+
+fn errno_for_uninspectable(_errno: i32) -> i32 {
+    libc::EACCES
+}
+
+/// The verdict on a destination for a socket: `Ok(())` to go ahead, or the reason to refuse.
+pub fn judge(
+    cx: &Context<'_>,
+    call: &Call,
+    op: Operation,
+    socket: &Socket,
+    dest: Option<SocketAddr>,
+) -> Result<(), i32> {
+    let violation = |protocol, reason| Violation {
+        pid: call.pid,
+        command: command_of(call.pid),
+        operation: op,
+        protocol,
+        destination: dest,
+        reason,
+        audit_only: cx.policy.options().mode == Mode::Audit,
+    };
+    let v = match (&socket.kind, dest) {
+        (Err(kind), _) => violation(None, Reason::SocketKind(kind.clone())),
+        (Ok(proto), Some(d)) => match cx.policy.permits(*proto, d) {
+            Some(_) => return Ok(()),
+            None => violation(Some(*proto), Reason::NotAllowed),
+        },
+        (Ok(_), None) => return Ok(()),
+    };
+    report::deliver(&v, cx.policy.options().report == ReportTo::Stderr);
+    if v.audit_only {
+        Ok(())
+    } else {
+        Err(libc::EACCES)
+    }
+}
+
+fn command_of(pid: libc::pid_t) -> String {
+    sys::read_small_file(&format!("/proc/{pid}/comm")).unwrap_or_else(|| "?".to_owned())
+}
+
+/// `connect(fd, addr, len)`.
+fn connect(cx: &Context<'_>, call: &Call) -> Reply {
+    let fd = call.args[0] as i32;
+    let addr = match copy_address(cx, call, call.args[1], call.args[2]) {
+        Ok(a) => a,
+        Err(reply) => return reply.map(Err),
+    };
+    let dest = match sockaddr::decode(&addr) {
+        Ok(d) => d,
+        Err(errno) => return Some(Err(errno)),
+    };
+    let socket = match take_socket(cx, call, fd) {
+        Ok(s) => s,
+        Err(reply) => return reply.map(Err),
+    };
+    let checked = match dest {
+        // Dissolving an association reaches nobody; the next connect is checked again.
+        Destination::Unspec => socket.kind.as_ref().map(|_| ()).map_err(|_| libc::EACCES),
+        Destination::Inet(d) => judge(cx, call, Operation::Connect, &socket, Some(d)),
+        Destination::Other(_) => match socket.kind {
+            Ok(_) => Err(libc::EAFNOSUPPORT),
+            Err(_) => judge(cx, call, Operation::Connect, &socket, None),
+        },
+    };
+    if let Err(errno) = checked {
+        return Some(Err(errno));
+    }
+    if socket.is_blocking() {
+        (cx.before_blocking)();
+    }
+    // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
+    let ret = unsafe {
+        libc::connect(
+            socket.fd.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    Some(if ret == 0 { Ok(0) } else { Err(sys::errno()) })
+}
+
+/// `sendto(fd, buf, len, flags, addr, addrlen)` with a non-NULL `addr` (the filter sends
+/// the others straight to the kernel).
+fn sendto(cx: &Context<'_>, call: &Call) -> Reply {
+    let [fd, buf_ptr, len, flags, addr_ptr, addr_len] = call.args;
+    let addr = match copy_address(cx, call, addr_ptr, addr_len) {
+        Ok(a) => a,
+        Err(reply) => return reply.map(Err),
+    };
+    let dest = match sockaddr::decode(&addr) {
+        Ok(Destination::Inet(d)) => Some(d),
+        Ok(Destination::Unspec) | Ok(Destination::Other(_)) => None,
+        Err(errno) => return Some(Err(errno)),
+    };
+    let socket = match take_socket(cx, call, fd as i32) {
+        Ok(s) => s,
+        Err(reply) => return reply.map(Err),
+    };
+    if dest.is_none() && socket.kind.is_ok() {
+        // An IP socket with an address of another family: the kernel refuses it.
+        return Some(Err(libc::EAFNOSUPPORT));
+    }
+    if let Err(errno) = judge(cx, call, Operation::Send, &socket, dest) {
+        return Some(Err(errno));
+    }
+    let data = match sendmsg::copy_data(cx, call, &[(buf_ptr, len)]) {
+        Ok(d) => d,
+        Err(reply) => return reply.map(Err),
+    };
+    if socket.is_blocking() && (flags as i32) & libc::MSG_DONTWAIT == 0 {
+        (cx.before_blocking)();
+    }
+    // SAFETY: `data` and `addr` are our own buffers, valid for their lengths.
+    let n = unsafe {
+        libc::sendto(
+            socket.fd.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags as i32,
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    Some(if n >= 0 { Ok(n as i64) } else { Err(sys::errno()) })
+}
