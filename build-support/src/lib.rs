@@ -13,9 +13,15 @@
 
 #![deny(missing_docs)]
 
+pub mod bpf;
 pub mod emit;
+#[doc(hidden)]
+pub mod interp;
+pub mod listing;
+pub mod lower;
 pub mod model;
 pub mod parse;
+pub mod syscalls;
 pub mod valid;
 
 use std::fmt;
@@ -87,4 +93,83 @@ impl Compiled {
             .find(|p| p.arch == arch)
             .expect("a program is compiled for every arch")
     }
+}
+
+/// Why a policy could not be compiled to BPF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CompileError {
+    /// The program for `arch` would be longer than the kernel accepts (4096 instructions).
+    TooLong {
+        /// The architecture.
+        arch: Arch,
+        /// Its length.
+        len: usize,
+    },
+    /// More system calls with rules than one dispatch table can reach (255).
+    TooManySyscalls {
+        /// The architecture.
+        arch: Arch,
+        /// How many system calls have rules.
+        count: usize,
+    },
+    /// seccompiler refused a rule (for instance an argument index above 5).
+    Seccompiler {
+        /// The architecture.
+        arch: Arch,
+        /// seccompiler's message.
+        message: String,
+    },
+    /// The program failed the compiler's own checks: a bug in the compiler.
+    Internal {
+        /// The architecture.
+        arch: Arch,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::TooLong { arch, len } => write!(
+                f,
+                "the {arch} seccomp program has {len} instructions, more than the kernel's {}",
+                bpf::MAX_LEN
+            ),
+            CompileError::TooManySyscalls { arch, count } => {
+                write!(
+                    f,
+                    "{count} system calls have rules on {arch}, at most 255 can"
+                )
+            }
+            CompileError::Seccompiler { arch, message } => {
+                write!(f, "seccompiler refused a rule for {arch}: {message}")
+            }
+            CompileError::Internal { arch, message } => {
+                write!(f, "internal compiler error for {arch}: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// Compiles `policy` to one seccomp program per entry of [`Arch::ALL`]: [`lower::lower`],
+/// then [`bpf::assemble`]. The policy is assumed valid (see [`valid`]); an invalid one gives
+/// a wrong program or an error, never a panic.
+pub fn compile(policy: &model::Policy) -> Result<Compiled, CompileError> {
+    let programs = Arch::ALL
+        .iter()
+        .map(|&arch| {
+            let rules = lower::lower(policy, arch);
+            Ok(Program {
+                arch,
+                instructions: bpf::assemble(&rules)?,
+            })
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
+    Ok(Compiled {
+        policy: policy.clone(),
+        programs,
+    })
 }
