@@ -15,6 +15,8 @@
 
 #![deny(missing_docs)]
 
+#[cfg(feature = "compiler")]
+pub mod compiler;
 pub mod filter;
 mod install;
 mod landlock_layer;

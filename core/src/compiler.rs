@@ -1,0 +1,123 @@
+//! Compiling a policy at run time (feature `compiler`).
+//!
+//! The attribute and `build.rs` compile policies when the program is built; a program that
+//! only learns its policy when it runs (the `network-sandbox` command, a plugin host that
+//! sandboxes what it starts) compiles it here with the same compiler, and gets the same
+//! [`Policy`] value the generated code would have built.
+
+use std::fmt;
+
+pub use network_sandbox_build as build;
+use network_sandbox_build::{model, valid::EndpointError, Arch, Compiled};
+
+use crate::filter::SockFilter;
+use crate::policy::{
+    Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+};
+
+/// Why a policy given at run time did not compile.
+#[derive(Debug)]
+pub enum CompileError {
+    /// Endpoint errors, each with the index of its string and a byte range in it.
+    Endpoints(Vec<EndpointError>),
+    /// The compiler failed to produce a program.
+    Program(build::CompileError),
+    /// The running architecture is not one the compiler emits programs for.
+    UnsupportedArch,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::Endpoints(errors) => {
+                let msgs: Vec<_> = errors.iter().map(|e| e.message.as_str()).collect();
+                f.write_str(&msgs.join("; "))
+            }
+            CompileError::Program(e) => e.fmt(f),
+            CompileError::UnsupportedArch => {
+                f.write_str("network-sandbox supports x86_64 and aarch64 only")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// Parses, validates and compiles the endpoints `allow` with `options`.
+pub fn compile<S: AsRef<str>>(allow: &[S], options: Options) -> Result<Policy, CompileError> {
+    let policy =
+        build::valid::policy_from_strs(allow, model_options(options)).map_err(CompileError::Endpoints)?;
+    let compiled = build::compile(&policy).map_err(CompileError::Program)?;
+    from_compiled(&compiled)
+}
+
+/// The runtime policy for a compiled one, with this architecture's program.
+pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
+    let arch = native_arch().ok_or(CompileError::UnsupportedArch)?;
+    let filter = compiled
+        .program(arch)
+        .instructions
+        .iter()
+        .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
+        .collect();
+    let endpoints = compiled.policy.endpoints.iter().map(endpoint).collect();
+    Ok(Policy::new(filter, endpoints, runtime_options(compiled.policy.options)))
+}
+
+fn native_arch() -> Option<Arch> {
+    Arch::ALL
+        .into_iter()
+        .find(|a| a.target_arch() == std::env::consts::ARCH)
+}
+
+fn endpoint(e: &model::Endpoint) -> Endpoint {
+    let network = match e.addr {
+        std::net::IpAddr::V4(a) => IpNetwork::v4(a, e.prefix),
+        std::net::IpAddr::V6(a) => IpNetwork::v6(a, e.prefix),
+    };
+    Endpoint {
+        protocol: match e.protocol {
+            model::Protocol::Tcp => Protocol::Tcp,
+            model::Protocol::Udp => Protocol::Udp,
+        },
+        network,
+        ports: PortRange::new(e.first_port, e.last_port),
+    }
+}
+
+fn model_options(o: Options) -> model::Options {
+    model::Options {
+        mode: match o.mode {
+            Mode::Enforce => model::Mode::Enforce,
+            Mode::Audit => model::Mode::Audit,
+        },
+        fallback: match o.fallback {
+            Fallback::Refuse => model::Fallback::Refuse,
+            Fallback::LandlockPorts => model::Fallback::LandlockPorts,
+            Fallback::DenyAll => model::Fallback::DenyAll,
+        },
+        report: match o.report {
+            ReportTo::Stderr => model::ReportTo::Stderr,
+            ReportTo::Off => model::ReportTo::Off,
+        },
+    }
+}
+
+/// The runtime form of compiled options.
+pub fn runtime_options(o: model::Options) -> Options {
+    Options {
+        mode: match o.mode {
+            model::Mode::Enforce => Mode::Enforce,
+            model::Mode::Audit => Mode::Audit,
+        },
+        fallback: match o.fallback {
+            model::Fallback::Refuse => Fallback::Refuse,
+            model::Fallback::LandlockPorts => Fallback::LandlockPorts,
+            model::Fallback::DenyAll => Fallback::DenyAll,
+        },
+        report: match o.report {
+            model::ReportTo::Stderr => ReportTo::Stderr,
+            model::ReportTo::Off => ReportTo::Off,
+        },
+    }
+}
