@@ -60,7 +60,11 @@ pub fn policy_source(compiled: &Compiled) -> String {
             program.arch,
             program.instructions.len()
         );
-        let _ = writeln!(out, "    #[cfg(target_arch = \"{}\")]", program.arch.target_arch());
+        let _ = writeln!(
+            out,
+            "    #[cfg(target_arch = \"{}\")]",
+            program.arch.target_arch()
+        );
         let _ = writeln!(out, "    const FILTER: &[{P}::SockFilter] = &[");
         for i in &program.instructions {
             out.push_str("        ");
@@ -89,7 +93,10 @@ pub fn policy_source(compiled: &Compiled) -> String {
     }
     out.push_str("    ];\n");
 
-    let _ = writeln!(out, "    static POLICY: {P}::Policy = {P}::Policy::from_static(");
+    let _ = writeln!(
+        out,
+        "    static POLICY: {P}::Policy = {P}::Policy::from_static("
+    );
     out.push_str("        FILTER,\n        ENDPOINTS,\n");
     options(&mut out, &compiled.policy.options);
     out.push_str("    );\n");

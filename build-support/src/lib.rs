@@ -15,6 +15,7 @@
 
 pub mod bpf;
 pub mod emit;
+pub mod file;
 #[doc(hidden)]
 pub mod interp;
 pub mod listing;

@@ -66,7 +66,9 @@ pub fn parse_endpoint(text: &str, index: usize) -> Result<Endpoint, ParseError> 
     if let Some((at, c)) = text.char_indices().find(|(_, c)| c.is_whitespace()) {
         return Err(ParseError::new(
             at..at + c.len_utf8(),
-            format!("whitespace in endpoint `{text}`: write it without spaces, e.g. \"192.0.2.1:443\""),
+            format!(
+                "whitespace in endpoint `{text}`: write it without spaces, e.g. \"192.0.2.1:443\""
+            ),
         ));
     }
 
@@ -104,7 +106,11 @@ fn parse_scheme(text: &str) -> Result<(Protocol, usize), ParseError> {
     };
     let scheme = &text[..end];
     // `[::1]://…` or `1.2.3.4://…` is not a scheme but a typo further on; only letters count.
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+')
+    {
         return Err(ParseError::new(
             0..end + 3,
             format!("`{}` is not a scheme: write `tcp://` or `udp://` (or none for tcp) before HOST:PORT", &text[..end + 3]),
@@ -115,19 +121,14 @@ fn parse_scheme(text: &str) -> Result<(Protocol, usize), ParseError> {
         "udp" => Ok((Protocol::Udp, end + 3)),
         _ => Err(ParseError::new(
             0..end + 3,
-            format!(
-                "unknown scheme `{scheme}://`: use `tcp://` or `udp://` (or none for tcp)"
-            ),
+            format!("unknown scheme `{scheme}://`: use `tcp://` or `udp://` (or none for tcp)"),
         )),
     }
 }
 
 /// `[IPv6]:PORTS` or `[IPv6/len]:PORTS`, starting at `start`: the host range (with brackets)
 /// and the ports range.
-fn split_bracketed(
-    text: &str,
-    start: usize,
-) -> Result<(Range<usize>, Range<usize>), ParseError> {
+fn split_bracketed(text: &str, start: usize) -> Result<(Range<usize>, Range<usize>), ParseError> {
     let rest = &text[start..];
     let Some(close) = rest.find(']') else {
         return Err(ParseError::new(
@@ -204,7 +205,9 @@ fn parse_host(text: &str, range: Range<usize>) -> Result<(IpAddr, u8), ParseErro
         ));
     }
     if let Some(inner) = host.strip_prefix('[') {
-        let inner = inner.strip_suffix(']').expect("split_bracketed keeps the `]`");
+        let inner = inner
+            .strip_suffix(']')
+            .expect("split_bracketed keeps the `]`");
         parse_v6_host(text, range.start + 1..range.end - 1, inner)
     } else {
         parse_v4_host(text, range, host)
@@ -264,7 +267,11 @@ fn parse_v4_host(text: &str, range: Range<usize>, host: &str) -> Result<(IpAddr,
         }
     };
     let bits = u32::from(addr);
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    };
     if bits & !mask != 0 {
         let net = Ipv4Addr::from(bits & mask);
         return Err(ParseError::new(
@@ -307,7 +314,10 @@ fn parse_v4_addr(s: &str) -> Result<Ipv4Addr, String> {
                 ));
             }
         }
-        if let Some(p) = parts.iter().find(|p| p.parse::<u32>().map_or(true, |n| n > 255)) {
+        if let Some(p) = parts
+            .iter()
+            .find(|p| p.parse::<u32>().map_or(true, |n| n > 255))
+        {
             return Err(format!(
                 "`{s}` is not an IPv4 address: `{p}` is more than 255"
             ));
@@ -381,7 +391,11 @@ fn parse_v6_host(text: &str, range: Range<usize>, inner: &str) -> Result<(IpAddr
         }
     };
     let bits = u128::from(addr);
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    };
     if bits & !mask != 0 {
         let net = Ipv6Addr::from(bits & mask);
         return Err(ParseError::new(

@@ -166,11 +166,19 @@ fn covers(a: &Endpoint, b: &Endpoint) -> bool {
 fn network_contains(net: IpAddr, prefix: u8, ip: IpAddr) -> bool {
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) => {
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix))
+            };
             u32::from(n) & m == u32::from(i) & m
         }
         (IpAddr::V6(n), IpAddr::V6(i)) => {
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix))
+            };
             u128::from(n) & m == u128::from(i) & m
         }
         _ => false,

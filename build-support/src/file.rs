@@ -1,0 +1,404 @@
+//! The `build.rs` API: a policy in a TOML file, compiled when the crate is built.
+//!
+//! ```toml
+//! # network-policy.toml
+//! allow = ["192.0.2.1:443", "udp://[2001:db8::53]:53"]   # or one string; [] = no network
+//! audit = false                                          # optional
+//! fallback = "refuse"                                    # "refuse", "landlock-ports", "deny-all"
+//! report = "stderr"                                      # "stderr", "off"
+//! ```
+//!
+//! ```no_run
+//! // in build.rs's `fn main`:
+//! network_sandbox_build::compile_file("network-policy.toml");
+//! ```
+//!
+//! and in the crate, `#[network_sandbox(from_build)] fn main() { … }`.
+//!
+//! The keys and the endpoint grammar are those of the attribute; unknown keys are errors. An
+//! invalid file fails the build with `path:line:col: message`, pointing into the string of
+//! a bad endpoint. [`compile_file`] prints and exits; [`try_compile_file`] and
+//! [`compile_file_to`] return the errors instead; [`parse_policy_toml`] only parses (the
+//! command line's `--policy FILE` uses it).
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use crate::model::{Fallback, Mode, Options, Policy, ReportTo};
+use crate::valid::policy_from_strs;
+
+/// The name of the file written to `$OUT_DIR`, which `#[network_sandbox(from_build)]`
+/// includes.
+pub const OUTPUT_FILE: &str = "network_sandbox_policy.rs";
+
+const KEYS: &str = "`allow`, `audit`, `fallback` or `report`";
+
+/// An error in a policy text, as a byte range of the text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TomlError {
+    /// Byte range in the TOML text (empty when something is missing at that place).
+    pub range: Range<usize>,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for TomlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TomlError {}
+
+/// A line and a column (in characters), both starting at 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column in characters, from 1.
+    pub column: usize,
+}
+
+impl Position {
+    /// The position of byte `offset` in `text` (clamped to the text, and to a character
+    /// boundary).
+    pub fn of(text: &str, offset: usize) -> Self {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Position {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+}
+
+/// An error about a policy file: where (when it is about a place in the file) and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileError {
+    /// The file, as given.
+    pub path: PathBuf,
+    /// The place in the file, or `None` (the file cannot be read, or the compiler failed).
+    pub position: Option<Position>,
+    /// What is wrong and what is expected.
+    pub message: String,
+    /// The line of the file the position is on, for display.
+    pub line_text: Option<String>,
+}
+
+impl FileError {
+    /// The error with the offending line and a caret under the position, as rustc shows
+    /// errors (no trailing newline).
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {self}");
+        if let (Some(pos), Some(line)) = (self.position, &self.line_text) {
+            let width = pos.line.to_string().len();
+            let pad = " ".repeat(width);
+            let caret_pad: String = line
+                .chars()
+                .take(pos.column - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            out.push_str(&format!(
+                "\n{pad} |\n{} | {line}\n{pad} | {caret_pad}^",
+                pos.line
+            ));
+        }
+        out
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                p.line,
+                p.column,
+                self.message
+            ),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// Every error found in one policy file (at least one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileErrors(pub Vec<FileError>);
+
+impl fmt::Display for FileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileErrors {}
+
+/// Compiles the policy file at `path` (relative to the crate's directory, where `build.rs`
+/// runs) into `$OUT_DIR/network_sandbox_policy.rs`, and tells Cargo to run the build script
+/// again when the file changes. On an invalid file, prints each error as
+/// `path:line:col: message` with the offending line and exits with status 1, which fails
+/// the build.
+///
+/// Call it from `build.rs`; see the [module documentation](self).
+pub fn compile_file(path: impl AsRef<Path>) {
+    if let Err(errors) = try_compile_file(path) {
+        for e in &errors.0 {
+            eprintln!("{}", e.render());
+        }
+        std::process::exit(1);
+    }
+}
+
+/// [`compile_file`], returning the errors instead of exiting. Prints
+/// `cargo:rerun-if-changed=<path>` first, so a fixed file is picked up. Returns the path of
+/// the file written.
+pub fn try_compile_file(path: impl AsRef<Path>) -> Result<PathBuf, FileErrors> {
+    let path = path.as_ref();
+    println!("cargo:rerun-if-changed={}", path.display());
+    let Some(out_dir) = std::env::var_os("OUT_DIR") else {
+        return Err(FileErrors(vec![FileError {
+            path: path.to_owned(),
+            position: None,
+            message: "OUT_DIR is not set: call compile_file from a build script (build.rs), \
+                      where Cargo sets it"
+                .to_owned(),
+            line_text: None,
+        }]));
+    };
+    compile_file_to(path, Path::new(&out_dir))
+}
+
+/// Compiles the policy file at `path` into `out_dir/network_sandbox_policy.rs` and returns
+/// that path. Prints nothing and reads no environment variable. The file is rewritten only
+/// when its contents change, so an unchanged policy does not rebuild the crate.
+pub fn compile_file_to(path: &Path, out_dir: &Path) -> Result<PathBuf, FileErrors> {
+    let unplaced = |message: String| {
+        FileErrors(vec![FileError {
+            path: path.to_owned(),
+            position: None,
+            message,
+            line_text: None,
+        }])
+    };
+    let text = fs::read_to_string(path)
+        .map_err(|e| unplaced(format!("cannot read the policy file: {e}")))?;
+    let policy = parse_policy_toml(&text).map_err(|errors| {
+        FileErrors(
+            errors
+                .into_iter()
+                .map(|e| {
+                    let position = Position::of(&text, e.range.start);
+                    FileError {
+                        path: path.to_owned(),
+                        position: Some(position),
+                        message: e.message,
+                        line_text: text.lines().nth(position.line - 1).map(str::to_owned),
+                    }
+                })
+                .collect(),
+        )
+    })?;
+    let compiled = crate::compile(&policy).map_err(|e| {
+        unplaced(format!(
+            "network-sandbox could not compile this policy: {e}"
+        ))
+    })?;
+
+    let source = format!(
+        "// @generated by network-sandbox-build from {}. Do not edit.\n{}",
+        path.display(),
+        crate::emit::policy_source(&compiled)
+    );
+    let out = out_dir.join(OUTPUT_FILE);
+    let write = |out: &Path| -> io::Result<()> {
+        if fs::read_to_string(out).ok().as_deref() != Some(source.as_str()) {
+            fs::write(out, &source)?;
+        }
+        Ok(())
+    };
+    write(&out).map_err(|e| unplaced(format!("cannot write {}: {e}", out.display())))?;
+    Ok(out)
+}
+
+/// Parses and validates a policy written as TOML (the keys of the
+/// [module documentation](self)). Errors are byte ranges of `text`; an endpoint error points
+/// into its string.
+pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
+    let table = DeTable::parse(text).map_err(|e| {
+        vec![TomlError {
+            range: e.span().unwrap_or(0..0),
+            message: format!("invalid TOML: {}", e.message().trim_end()),
+        }]
+    })?;
+
+    let mut errors = Vec::new();
+    let mut options = Options::default();
+    // (string, its value's span in `text`) for each endpoint
+    let mut allow: Option<Vec<(String, Range<usize>)>> = None;
+
+    let mut entries: Vec<_> = table.get_ref().iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    for (key, value) in entries {
+        let key_range = key.span();
+        let v = value.get_ref();
+        match key.get_ref().as_ref() {
+            "allow" => match v {
+                DeValue::String(s) => allow = Some(vec![(s.to_string(), value.span())]),
+                DeValue::Array(items) => {
+                    let mut list = Vec::new();
+                    for item in items.iter() {
+                        match item.get_ref() {
+                            DeValue::String(s) => list.push((s.to_string(), item.span())),
+                            other => errors.push(TomlError {
+                                range: item.span(),
+                                message: format!(
+                                    "expected a string in `allow`, like \"192.0.2.1:443\", found {}",
+                                    other.type_str()
+                                ),
+                            }),
+                        }
+                    }
+                    allow = Some(list);
+                }
+                other => errors.push(TomlError {
+                    range: value.span(),
+                    message: format!(
+                        "expected a string or a list of strings for `allow`, found {}: \
+                         allow = [\"192.0.2.1:443\"]",
+                        other.type_str()
+                    ),
+                }),
+            },
+            "audit" => match v {
+                DeValue::Boolean(b) => {
+                    options.mode = if *b { Mode::Audit } else { Mode::Enforce };
+                }
+                other => errors.push(TomlError {
+                    range: value.span(),
+                    message: format!(
+                        "expected `true` or `false` for `audit`, found {}",
+                        other.type_str()
+                    ),
+                }),
+            },
+            "fallback" => {
+                match name_of(value, "fallback", Fallback::SPELLINGS, Fallback::from_name) {
+                    Ok(f) => options.fallback = f,
+                    Err(e) => errors.push(e),
+                }
+            }
+            "report" => match name_of(value, "report", ReportTo::SPELLINGS, ReportTo::from_name) {
+                Ok(r) => options.report = r,
+                Err(e) => errors.push(e),
+            },
+            "from_build" => errors.push(TomlError {
+                range: key_range,
+                message: "`from_build` belongs in the attribute, #[network_sandbox(from_build)]; \
+                          the policy file holds the policy itself"
+                    .to_owned(),
+            }),
+            other => errors.push(TomlError {
+                range: key_range,
+                message: format!("unknown key `{other}`: expected {KEYS}"),
+            }),
+        }
+    }
+
+    let Some(allow) = allow else {
+        if errors.is_empty() {
+            errors.push(TomlError {
+                range: 0..0,
+                message: "missing `allow`: write allow = [\"192.0.2.1:443\"], or allow = [] \
+                          for no network"
+                    .to_owned(),
+            });
+        }
+        return Err(errors);
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let texts: Vec<&str> = allow.iter().map(|(s, _)| s.as_str()).collect();
+    policy_from_strs(&texts, options).map_err(|endpoint_errors| {
+        endpoint_errors
+            .into_iter()
+            .map(|e| {
+                let (s, span) = &allow[e.index];
+                TomlError {
+                    range: locate_in_string(text, span.clone(), s, e.range),
+                    message: e.message,
+                }
+            })
+            .collect()
+    })
+}
+
+/// The string value of an option, mapped through `from_name`.
+fn name_of<T>(
+    value: &Spanned<DeValue<'_>>,
+    key: &str,
+    spellings: &str,
+    from_name: fn(&str) -> Option<T>,
+) -> Result<T, TomlError> {
+    match value.get_ref() {
+        DeValue::String(s) => from_name(s).ok_or_else(|| TomlError {
+            range: value.span(),
+            message: if s.is_empty() {
+                format!("an empty string is not a valid `{key}`: expected {spellings}")
+            } else {
+                format!("`{s}` is not a valid `{key}`: expected {spellings}")
+            },
+        }),
+        other => Err(TomlError {
+            range: value.span(),
+            message: format!(
+                "expected a string for `{key}`, found {}: {spellings}",
+                other.type_str()
+            ),
+        }),
+    }
+}
+
+/// The range in `text` of `range` within the string `value` whose TOML token is at `span`.
+/// Exact when the token spells the value literally (no escapes); otherwise the start of the
+/// token.
+fn locate_in_string(
+    text: &str,
+    span: Range<usize>,
+    value: &str,
+    range: Range<usize>,
+) -> Range<usize> {
+    let raw = &text[span.clone()];
+    for quote in ["\"\"\"", "'''", "\"", "'"] {
+        let Some(body) = raw.strip_prefix(quote).and_then(|r| r.strip_suffix(quote)) else {
+            continue;
+        };
+        let skip = quote.len() + usize::from(quote.len() == 3 && body.starts_with('\n'));
+        if &raw[skip..raw.len() - quote.len()] == value {
+            return span.start + skip + range.start..span.start + skip + range.end;
+        }
+        break;
+    }
+    span.start..span.start
+}

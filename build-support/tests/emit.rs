@@ -1,0 +1,144 @@
+//! The emitted code: a block expression naming `::network_sandbox::__private`, the same text
+//! for the same policy.
+
+use network_sandbox_build::emit::{policy_expr, policy_source};
+use network_sandbox_build::model::{Fallback, Mode, Options, ReportTo};
+use network_sandbox_build::valid::policy_from_strs;
+use network_sandbox_build::{Arch, Compiled, Instruction, Program};
+
+/// A compiled policy with small made-up programs (the emitter does not look inside them).
+fn compiled(allow: &[&str], options: Options) -> Compiled {
+    let policy = policy_from_strs(allow, options).unwrap();
+    let programs = Arch::ALL
+        .iter()
+        .map(|&arch| Program {
+            arch,
+            instructions: vec![
+                Instruction {
+                    code: 0x20,
+                    jt: 0,
+                    jf: 0,
+                    k: 4,
+                },
+                Instruction {
+                    code: 0x15,
+                    jt: 1,
+                    jf: 0,
+                    k: 0xc000_003e,
+                },
+                Instruction {
+                    code: 0x06,
+                    jt: 0,
+                    jf: 0,
+                    k: 0x7fff_0000,
+                },
+                Instruction {
+                    code: 0x06,
+                    jt: 0,
+                    jf: 0,
+                    k: 0x8000_0000,
+                },
+            ],
+        })
+        .collect();
+    Compiled { policy, programs }
+}
+
+#[test]
+fn tokens_parse_as_a_block_expression() {
+    let c = compiled(
+        &[
+            "127.0.0.2:443",
+            "udp://[2001:db8::/32]:53-54",
+            "10.0.0.0/8:8000-8080",
+        ],
+        Options::default(),
+    );
+    let expr: syn::Expr = syn::parse2(policy_expr(&c)).expect("an expression");
+    let syn::Expr::Block(block) = expr else {
+        panic!("not a block expression")
+    };
+    // Three FILTER consts (two arches and the compile_error), ENDPOINTS, POLICY, `&POLICY`.
+    assert_eq!(block.block.stmts.len(), 6);
+    let last = block.block.stmts.last().unwrap();
+    assert_eq!(quote::quote!(#last).to_string(), "& POLICY");
+}
+
+#[test]
+fn source_is_deterministic_and_uses_absolute_paths() {
+    let a = policy_source(&compiled(&["127.0.0.2:443"], Options::default()));
+    let b = policy_source(&compiled(&["127.0.0.2:443"], Options::default()));
+    assert_eq!(a, b);
+    for line in a.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        for (i, _) in line.match_indices("__private") {
+            assert_eq!(
+                &line[i - 19..i],
+                "::network_sandbox::",
+                "relative path in {line:?}"
+            );
+        }
+    }
+    // The token form is the same code.
+    let from_source: proc_macro2::TokenStream = a.parse().unwrap();
+    assert_eq!(
+        from_source.to_string(),
+        policy_expr(&compiled(&["127.0.0.2:443"], Options::default())).to_string()
+    );
+}
+
+#[test]
+fn source_has_each_arch_a_fallback_error_and_the_data() {
+    let s = policy_source(&compiled(
+        &["127.0.0.2:443", "udp://[2001:db8::/32]:53-54"],
+        Options {
+            mode: Mode::Audit,
+            fallback: Fallback::DenyAll,
+            report: ReportTo::Off,
+        },
+    ));
+    assert!(s.contains("#[cfg(target_arch = \"x86_64\")]"), "{s}");
+    assert!(s.contains("#[cfg(target_arch = \"aarch64\")]"), "{s}");
+    assert!(
+        s.contains("#[cfg(not(any(target_arch = \"x86_64\", target_arch = \"aarch64\")))]"),
+        "{s}"
+    );
+    assert!(s.contains("::core::compile_error!("), "{s}");
+    assert!(
+        s.contains("::network_sandbox::__private::SockFilter::new(0x15, 1, 0, 0xc000003e)"),
+        "{s}"
+    );
+    assert!(s.contains("::network_sandbox::__private::IpNetwork::v4(::network_sandbox::__private::Ipv4Addr::new(127, 0, 0, 2), 32)"), "{s}");
+    assert!(s.contains("::network_sandbox::__private::IpNetwork::v6(::network_sandbox::__private::Ipv6Addr::new(0x2001, 0xdb8, 0x0, 0x0, 0x0, 0x0, 0x0, 0x0), 32)"), "{s}");
+    assert!(
+        s.contains("::network_sandbox::__private::PortRange::new(53, 54)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("protocol: ::network_sandbox::__private::Protocol::Udp"),
+        "{s}"
+    );
+    assert!(
+        s.contains("mode: ::network_sandbox::__private::Mode::Audit"),
+        "{s}"
+    );
+    assert!(
+        s.contains("fallback: ::network_sandbox::__private::Fallback::DenyAll"),
+        "{s}"
+    );
+    assert!(
+        s.contains("report: ::network_sandbox::__private::ReportTo::Off"),
+        "{s}"
+    );
+    assert!(s.contains("// udp://[2001:db8::/32]:53-54"), "{s}");
+    assert!(s.trim_end().ends_with("&POLICY\n}"), "{s}");
+}
+
+#[test]
+fn no_endpoints_is_an_empty_table() {
+    let s = policy_source(&compiled(&[], Options::default()));
+    assert!(
+        s.contains("const ENDPOINTS: &[::network_sandbox::__private::Endpoint] = &[\n    ];"),
+        "{s}"
+    );
+    syn::parse_str::<syn::Expr>(&s).unwrap();
+}

@@ -1,0 +1,119 @@
+//! Checks across a policy: duplicates, covered endpoints, option combinations.
+
+use network_sandbox_build::model::{Fallback, Options};
+use network_sandbox_build::valid::{policy_from_strs, EndpointError};
+
+fn errors(allow: &[&str], options: Options) -> Vec<EndpointError> {
+    match policy_from_strs(allow, options) {
+        Ok(p) => panic!("{allow:?} validated as {p:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_good_policy_keeps_its_endpoints_in_order() {
+    let p = policy_from_strs(
+        &[
+            "127.0.0.2:443",
+            "udp://[::1]:53",
+            "10.0.0.0/8:80",
+            "10.0.0.0/8:443",
+        ],
+        Options::default(),
+    )
+    .unwrap();
+    assert_eq!(p.endpoints.len(), 4);
+    for (i, e) in p.endpoints.iter().enumerate() {
+        assert_eq!(e.origin.index, i);
+    }
+    assert!(p.has_udp());
+}
+
+#[test]
+fn empty_allow_is_no_network() {
+    let p = policy_from_strs::<&str>(&[], Options::default()).unwrap();
+    assert!(p.endpoints.is_empty());
+}
+
+#[test]
+fn duplicate_points_at_the_second() {
+    let e = errors(
+        &["192.0.2.1:443", "10.0.0.1:80", "tcp://192.0.2.1:443"],
+        Options::default(),
+    );
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].index, 2);
+    assert_eq!(e[0].range, 0..19);
+    assert!(
+        e[0].message.starts_with("duplicate endpoint"),
+        "{}",
+        e[0].message
+    );
+    assert!(e[0].message.contains("entry 1"), "{}", e[0].message);
+}
+
+#[test]
+fn same_host_different_protocol_or_port_is_fine() {
+    policy_from_strs(
+        &["192.0.2.1:443", "udp://192.0.2.1:443", "192.0.2.1:80"],
+        Options::default(),
+    )
+    .unwrap();
+    // Overlapping but not covering ranges are fine too.
+    policy_from_strs(&["192.0.2.1:80-90", "192.0.2.1:85-100"], Options::default()).unwrap();
+    // IPv4 and IPv6 never cover each other.
+    policy_from_strs(&["0.0.0.0/0:443", "[::1]:443"], Options::default()).unwrap();
+}
+
+#[test]
+fn covered_endpoint_points_at_the_narrower_one() {
+    let e = errors(&["10.1.2.3:443", "10.0.0.0/8:400-500"], Options::default());
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].index, 0);
+    assert!(
+        e[0].message
+            .contains("already allowed by `10.0.0.0/8:400-500`"),
+        "{}",
+        e[0].message
+    );
+
+    let e = errors(
+        &["[2001:db8::/32]:443", "[2001:db8:1::1]:443"],
+        Options::default(),
+    );
+    assert_eq!(e[0].index, 1);
+}
+
+#[test]
+fn landlock_ports_refuses_udp() {
+    let options = Options {
+        fallback: Fallback::LandlockPorts,
+        ..Options::default()
+    };
+    policy_from_strs(&["192.0.2.1:443"], options).unwrap();
+    let e = errors(&["192.0.2.1:443", "udp://192.0.2.53:53"], options);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].index, 1);
+    assert_eq!(e[0].range, 0..6, "points at `udp://`");
+    assert!(e[0].message.contains("landlock-ports"), "{}", e[0].message);
+    // Other fallbacks take UDP.
+    policy_from_strs(
+        &["udp://192.0.2.53:53"],
+        Options {
+            fallback: Fallback::DenyAll,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+}
+
+#[test]
+fn parse_errors_carry_the_index_and_all_are_reported() {
+    let e = errors(
+        &["192.0.2.1:0", "192.0.2.2:443", "example.com:80"],
+        Options::default(),
+    );
+    assert_eq!(e.len(), 2);
+    assert_eq!((e[0].index, e[0].range.clone()), (0, 10..11));
+    assert_eq!((e[1].index, e[1].range.clone()), (2, 0..11));
+}
