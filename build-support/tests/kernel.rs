@@ -1,0 +1,150 @@
+//! Loads a compiled x86_64 program into the running kernel, in a forked child, and checks a
+//! few system calls there against a control child without the filter. No network traffic:
+//! only `socket()` calls, which send nothing.
+
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+use network_sandbox_build::model::{Endpoint, Origin, Policy, Protocol};
+use network_sandbox_build::{compile, Arch};
+
+/// Exit codes of the child: 0 means every check passed, anything else names the first failure.
+const PASSED: i32 = 0;
+
+/// What the child checks. Runs between `fork` and `_exit`: raw system calls only, no
+/// allocation, no locks.
+fn child_checks(filter: Option<&libc::sock_fprog>) -> i32 {
+    // SAFETY: plain system calls on integer arguments and on `filter`, which points to a
+    // `sock_fprog` whose instructions outlive this function (they belong to the parent's
+    // stack frame, copied into the child by fork).
+    unsafe {
+        if let Some(prog) = filter {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return 10;
+            }
+            let prog: *const libc::sock_fprog = prog;
+            if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, prog) != 0 {
+                return 11;
+            }
+        }
+        let errno = || *libc::__errno_location();
+        let denied = filter.is_some();
+
+        // A packet socket: EACCES under the filter; as root without it, it opens.
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
+        if denied {
+            if fd != -1 || errno() != libc::EACCES {
+                return 20;
+            }
+        } else if fd < 0 {
+            return 21;
+        } else {
+            libc::close(fd);
+        }
+
+        // io_uring_setup with a NULL params pointer: ENOSYS under the filter, EFAULT (or
+        // EPERM/EINVAL where io_uring is restricted) without it.
+        let r = libc::syscall(libc::SYS_io_uring_setup, 1, std::ptr::null_mut::<u8>());
+        let e = errno();
+        if denied && (r != -1 || e != libc::ENOSYS) {
+            return 30;
+        }
+        if !denied && r == -1 && e == libc::ENOSYS {
+            return 31;
+        }
+
+        // A TCP socket opens either way.
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return 40;
+        }
+        libc::close(fd);
+
+        // connect has no listener here: the kernel answers ENOSYS for USER_NOTIF.
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 9u16.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let r = libc::connect(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        if denied && (r != -1 || errno() != libc::ENOSYS) {
+            return 50;
+        }
+        libc::close(fd);
+
+        // bind: EACCES under the filter.
+        if denied && (libc::bind(fd, std::ptr::null(), 0) != -1 || errno() != libc::EACCES) {
+            return 60;
+        }
+    }
+    PASSED
+}
+
+/// Forks, runs [`child_checks`] in the child, and returns its exit code.
+fn in_child(filter: Option<&libc::sock_fprog>) -> i32 {
+    // SAFETY: the child only makes raw system calls and leaves with `_exit`, which is what is
+    // allowed after `fork` in a multi-threaded process (the test harness has threads).
+    unsafe {
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            libc::_exit(child_checks(filter));
+        }
+        let mut status = 0;
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        assert!(
+            libc::WIFEXITED(status),
+            "child did not exit normally: status {status:#x}"
+        );
+        libc::WEXITSTATUS(status)
+    }
+}
+
+#[test]
+fn compiled_filter_works_in_the_kernel() {
+    let policy = Policy {
+        endpoints: vec![Endpoint {
+            protocol: Protocol::Tcp,
+            addr: "127.0.0.2".parse().unwrap(),
+            prefix: 32,
+            first_port: 443,
+            last_port: 443,
+            origin: Origin::default(),
+        }],
+        ..Policy::default()
+    };
+    let compiled = compile(&policy).unwrap();
+    let mut filter: Vec<libc::sock_filter> = compiled
+        .program(Arch::X86_64)
+        .instructions
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if root {
+        // The control: without the filter, the packet socket opens (so EACCES above is the
+        // filter's doing) and io_uring_setup is implemented.
+        assert_eq!(in_child(None), PASSED, "control child without the filter");
+    } else {
+        eprintln!("not root: the control child is skipped (a packet socket needs CAP_NET_RAW)");
+    }
+    assert_eq!(in_child(Some(&prog)), PASSED, "child under the filter");
+}

@@ -1,0 +1,577 @@
+//! Runs every emitted program in the interpreter over generated `seccomp_data` and compares
+//! each answer with a reference model written here, straight from the L1 table of
+//! `docs/ARCHITECTURE.md` (it does not use `lower`, and it says what is *allowed* where the
+//! compiler lists what is denied).
+
+use std::net::IpAddr;
+
+use network_sandbox_build::interp::{const_allow, run, SeccompData};
+use network_sandbox_build::model::{Endpoint, Origin, Policy, Protocol};
+use network_sandbox_build::{compile, Arch, Instruction};
+
+// --- The reference model ------------------------------------------------------------------
+
+const KILL_PROCESS: u32 = 0x8000_0000;
+const ALLOW: u32 = 0x7fff_0000;
+const USER_NOTIF: u32 = 0x7fc0_0000;
+const fn errno(e: u32) -> u32 {
+    0x0005_0000 | e
+}
+const EACCES: u32 = errno(13);
+const EPERM: u32 = errno(1);
+const ENOSYS: u32 = errno(38);
+
+const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const AUDIT_ARCH_AARCH64: u32 = 0xC000_00B7;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
+/// Linux 6.18: `file_setattr` is the last system call on both.
+const MAX_NR: u32 = 469;
+
+/// (name, x86_64, aarch64), from `syscall_64.tbl` and the generic `unistd.h`.
+const NAMED: [(&str, u32, u32); 15] = [
+    ("socket", 41, 198),
+    ("connect", 42, 203),
+    ("sendto", 44, 206),
+    ("sendmsg", 46, 211),
+    ("bind", 49, 200),
+    ("listen", 50, 201),
+    ("setsockopt", 54, 208),
+    ("ptrace", 101, 117),
+    ("sendmmsg", 307, 269),
+    ("process_vm_readv", 310, 270),
+    ("process_vm_writev", 311, 271),
+    ("io_uring_setup", 425, 425),
+    ("io_uring_enter", 426, 426),
+    ("io_uring_register", 427, 427),
+    ("pidfd_getfd", 438, 438),
+];
+
+fn nr_of(arch: Arch, name: &str) -> u32 {
+    let e = NAMED.iter().find(|e| e.0 == name).unwrap();
+    match arch {
+        Arch::X86_64 => e.1,
+        Arch::Aarch64 => e.2,
+    }
+}
+
+fn name_of(arch: Arch, nr: u32) -> Option<&'static str> {
+    NAMED
+        .iter()
+        .find(|e| nr == if arch == Arch::X86_64 { e.1 } else { e.2 })
+        .map(|e| e.0)
+}
+
+fn native(arch: Arch) -> u32 {
+    match arch {
+        Arch::X86_64 => AUDIT_ARCH_X86_64,
+        Arch::Aarch64 => AUDIT_ARCH_AARCH64,
+    }
+}
+
+/// What the program must return.
+fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
+    let nr = d.nr as u32;
+    if d.arch != native(arch) {
+        return KILL_PROCESS;
+    }
+    if arch == Arch::X86_64 && nr & 0x4000_0000 != 0 {
+        return KILL_PROCESS;
+    }
+    if nr > MAX_NR {
+        return ENOSYS;
+    }
+    let udp = policy.endpoints.iter().any(|e| e.protocol == Protocol::Udp);
+    // `int` arguments: the kernel looks at the low 32 bits only.
+    let int = |i: usize| d.args[i] as u32;
+    let fastopen = |flags: u32| flags & 0x2000_0000 != 0;
+    match name_of(arch, nr) {
+        Some("socket") => {
+            let family_ok = matches!(int(0), 2 | 10);
+            let flags = [0, 0x800, 0x8_0000, 0x8_0800];
+            let stream = flags.iter().any(|f| int(1) == 1 | f);
+            let dgram = udp && flags.iter().any(|f| int(1) == 2 | f);
+            let tcp_ok = stream && matches!(int(2), 0 | 6);
+            let udp_ok = dgram && matches!(int(2), 0 | 17);
+            if family_ok && (tcp_ok || udp_ok) {
+                ALLOW
+            } else {
+                EACCES
+            }
+        }
+        Some("connect") if policy.endpoints.is_empty() => EACCES,
+        Some("connect") => USER_NOTIF,
+        Some("sendto") if fastopen(int(3)) => EACCES,
+        Some("sendto") if udp && d.args[4] != 0 => USER_NOTIF,
+        Some("sendmsg") if fastopen(int(2)) => EACCES,
+        Some("sendmmsg") if fastopen(int(3)) => EACCES,
+        Some("sendmsg" | "sendmmsg") if udp => USER_NOTIF,
+        Some("setsockopt") => match (int(1), int(2)) {
+            (6, 19) | (0, 4) | (41, 57) | (132, _) => EACCES,
+            _ => ALLOW,
+        },
+        Some("io_uring_setup" | "io_uring_enter" | "io_uring_register") => ENOSYS,
+        Some("ptrace" | "process_vm_readv" | "process_vm_writev" | "pidfd_getfd") => EPERM,
+        Some("bind" | "listen") => EACCES,
+        _ => ALLOW,
+    }
+}
+
+/// The system calls whose answer depends on their arguments (for some policy).
+const ARGUMENT_DEPENDENT: [&str; 5] = ["socket", "sendto", "sendmsg", "sendmmsg", "setsockopt"];
+
+// --- Policies ------------------------------------------------------------------------------
+
+fn endpoint(protocol: Protocol, addr: &str, prefix: u8, ports: (u16, u16)) -> Endpoint {
+    let addr: IpAddr = addr.parse().unwrap();
+    Endpoint {
+        protocol,
+        addr,
+        prefix,
+        first_port: ports.0,
+        last_port: ports.1,
+        origin: Origin::default(),
+    }
+}
+
+fn policies() -> Vec<(&'static str, Policy)> {
+    let policy = |endpoints| Policy {
+        endpoints,
+        ..Policy::default()
+    };
+    vec![
+        ("no endpoints", policy(vec![])),
+        (
+            "one TCP endpoint",
+            policy(vec![endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443))]),
+        ),
+        (
+            "TCP and UDP",
+            policy(vec![
+                endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443)),
+                endpoint(Protocol::Udp, "127.0.0.53", 32, (53, 53)),
+            ]),
+        ),
+        (
+            "IPv6 and CIDR",
+            policy(vec![
+                endpoint(Protocol::Tcp, "2001:db8::", 32, (8000, 8080)),
+                endpoint(Protocol::Tcp, "10.0.0.0", 8, (1, 65535)),
+                endpoint(Protocol::Udp, "::1", 128, (53, 53)),
+            ]),
+        ),
+        (
+            "UDP only",
+            policy(vec![endpoint(Protocol::Udp, "192.0.2.0", 24, (5000, 5010))]),
+        ),
+    ]
+}
+
+// --- Generated cases -----------------------------------------------------------------------
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn pick(&mut self, values: &[u64]) -> u64 {
+        values[(self.next() % values.len() as u64) as usize]
+    }
+}
+
+const HIGH: u64 = 0xdead_beef_0000_0000;
+
+fn generic_args() -> Vec<[u64; 6]> {
+    vec![
+        [0; 6],
+        [u64::MAX; 6],
+        [2, 1, 0, 0, 0, 0],
+        [10, 0x8_0801, 6, 0x2000_0000, 1, 16],
+        [1 << 32, 1 << 32, 1 << 32, 1 << 32, 1 << 32, 1 << 32],
+        [HIGH | 2, HIGH | 1, HIGH, HIGH | 0x2000_0000, HIGH, HIGH],
+    ]
+}
+
+fn socket_args() -> Vec<[u64; 6]> {
+    // AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_ALG, AF_VSOCK, and
+    // the allowed ones with garbage in the upper half (ignored by the kernel).
+    let families = [
+        0,
+        1,
+        2,
+        10,
+        16,
+        17,
+        38,
+        40,
+        3,
+        11,
+        HIGH | 2,
+        HIGH | 10,
+        1 << 32,
+    ];
+    let mut types = Vec::new();
+    // SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET, SOCK_PACKET, and 0.
+    for base in [0u64, 1, 2, 3, 4, 5, 10] {
+        for flags in [0u64, 0x800, 0x8_0000, 0x8_0800, 0x4000, 0x1_0000, 0x80_0000] {
+            types.push(base | flags);
+        }
+        types.push(HIGH | base);
+        types.push(HIGH | base | 0x800);
+    }
+    let protocols = [
+        0,
+        1,
+        6,
+        17,
+        132,
+        255,
+        256,
+        262,
+        HIGH | 6,
+        HIGH | 17,
+        HIGH,
+        6 << 32,
+    ];
+    let mut cases = Vec::new();
+    for &f in &families {
+        for &t in &types {
+            for &p in &protocols {
+                cases.push([f, t, p, 0, 0, 0]);
+            }
+        }
+    }
+    cases
+}
+
+fn send_args(flags_arg: usize) -> Vec<[u64; 6]> {
+    let flags = [
+        0,
+        0x40,
+        0x4000,
+        0x2000_0000,
+        0x2000_0040,
+        0x1000_0000,
+        0x4000_0000,
+        0xffff_ffff,
+        0xdfff_ffff,
+        0x2000_0000 << 32,
+        HIGH | 0x2000_0000,
+        HIGH,
+    ];
+    let destinations = [0, 1, 0x7fff_0000_1000, 1 << 32, u64::MAX, HIGH];
+    let mut cases = Vec::new();
+    for &f in &flags {
+        for &dest in &destinations {
+            let mut args = [3, 0x1000, 10, 0, 0, 16];
+            args[flags_arg] = f;
+            if flags_arg == 3 {
+                // sendto's destination; sendmmsg ignores it.
+                args[4] = dest;
+            } else {
+                args[3] = dest;
+            }
+            cases.push(args);
+        }
+    }
+    cases
+}
+
+fn setsockopt_args() -> Vec<[u64; 6]> {
+    let levels = [
+        0,
+        1,
+        5,
+        6,
+        7,
+        17,
+        40,
+        41,
+        42,
+        131,
+        132,
+        133,
+        255,
+        263,
+        HIGH | 6,
+        HIGH | 132,
+        6 << 32,
+    ];
+    let names = [
+        0,
+        1,
+        3,
+        4,
+        5,
+        18,
+        19,
+        20,
+        56,
+        57,
+        58,
+        0x7fff_ffff,
+        HIGH | 19,
+        HIGH | 4,
+        19 << 32,
+    ];
+    let mut cases = Vec::new();
+    for &level in &levels {
+        for &name in &names {
+            cases.push([3, level, name, 0x1000, 4, 0]);
+        }
+    }
+    cases
+}
+
+fn random_args(rng: &mut Rng, count: usize) -> Vec<[u64; 6]> {
+    let interesting = [
+        0,
+        1,
+        2,
+        4,
+        6,
+        10,
+        17,
+        19,
+        41,
+        57,
+        132,
+        0x801,
+        0x8_0001,
+        0x8_0802,
+        0x2000_0000,
+        1 << 32,
+        HIGH | 2,
+        u64::MAX,
+    ];
+    (0..count)
+        .map(|_| {
+            let mut args = [0; 6];
+            for a in &mut args {
+                *a = if rng.next() % 4 == 0 {
+                    rng.next()
+                } else {
+                    rng.pick(&interesting)
+                };
+            }
+            args
+        })
+        .collect()
+}
+
+/// Every case for one architecture: (audit arch, nr, args).
+fn cases(arch: Arch) -> Vec<(u32, u32, [u64; 6])> {
+    let mut out = Vec::new();
+    let audit = native(arch);
+    for nr in 0..=MAX_NR + 10 {
+        for args in generic_args() {
+            out.push((audit, nr, args));
+        }
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ audit as u64);
+    for (name, ..) in NAMED {
+        let nr = nr_of(arch, name);
+        let specific = match name {
+            "socket" => socket_args(),
+            "sendto" => send_args(3),
+            "sendmsg" => send_args(2),
+            "sendmmsg" => send_args(3),
+            "setsockopt" => setsockopt_args(),
+            _ => vec![],
+        };
+        for args in specific.into_iter().chain(random_args(&mut rng, 500)) {
+            out.push((audit, nr, args));
+        }
+    }
+    // Other ABIs: i386 (int 0x80, socketcall 102, socket 359, connect 362), aarch32, junk.
+    for other in [AUDIT_ARCH_I386, AUDIT_ARCH_ARM, 0, u32::MAX, audit ^ 1] {
+        for nr in [0, 1, 41, 42, 102, 198, 203, 359, 362, 425] {
+            for args in generic_args() {
+                out.push((other, nr, args));
+            }
+        }
+    }
+    // x32 numbers, negative and huge numbers.
+    let mut odd = vec![
+        u32::MAX,
+        0xffff_fffe,
+        0x8000_0000,
+        0x7fff_ffff,
+        0x3fff_ffff,
+        512,
+        547,
+    ];
+    for n in [0, 1, 41, 42, 44, 46, 54, 59, 425, 512, 519, 538, MAX_NR] {
+        odd.push(0x4000_0000 | n);
+    }
+    for nr in odd {
+        for args in generic_args() {
+            out.push((audit, nr, args));
+        }
+    }
+    out
+}
+
+fn program(policy: &Policy, arch: Arch) -> Vec<Instruction> {
+    compile(policy).unwrap().program(arch).instructions.clone()
+}
+
+// --- Tests -----------------------------------------------------------------------------------
+
+#[test]
+fn programs_agree_with_the_reference_model_everywhere() {
+    let mut total = 0usize;
+    for (label, policy) in policies() {
+        for arch in Arch::ALL {
+            let prog = program(&policy, arch);
+            let mut mismatches = Vec::new();
+            let cases = cases(arch);
+            total += cases.len();
+            for (audit, nr, args) in cases {
+                let d = SeccompData {
+                    nr: nr as i32,
+                    arch: audit,
+                    instruction_pointer: 0x7f00_1234_5678,
+                    args,
+                };
+                let want = reference(&policy, arch, &d);
+                match run(&prog, &d) {
+                    Ok(out) if out.action == want => {}
+                    got => mismatches.push(format!(
+                        "arch {audit:#x} nr {nr:#x} ({:?}) args {args:#x?}: program {got:x?}, model {want:#x}",
+                        name_of(arch, nr)
+                    )),
+                }
+            }
+            assert!(
+                mismatches.is_empty(),
+                "{label} on {arch}: {} disagreements, first ones:\n{}",
+                mismatches.len(),
+                mismatches[..mismatches.len().min(8)].join("\n")
+            );
+        }
+    }
+    assert!(total > 100_000, "only {total} cases");
+}
+
+#[test]
+fn every_syscall_without_a_rule_is_cacheable() {
+    for (label, policy) in policies() {
+        for arch in Arch::ALL {
+            let prog = program(&policy, arch);
+            let audit = native(arch);
+            for nr in 0..=MAX_NR {
+                let cacheable = const_allow(&prog, audit, nr);
+                match name_of(arch, nr) {
+                    None => assert!(cacheable, "{label} {arch}: nr {nr} not cacheable"),
+                    Some(name) => assert!(!cacheable, "{label} {arch}: {name} claimed cacheable"),
+                }
+            }
+            // Nothing of another ABI, above the known numbers, or x32 is cached as allowed.
+            for nr in [MAX_NR + 1, MAX_NR + 100, u32::MAX, 0x4000_0000, 0x4000_0001] {
+                assert!(!const_allow(&prog, audit, nr), "{label} {arch}: {nr:#x}");
+            }
+            for other in [AUDIT_ARCH_I386, AUDIT_ARCH_ARM] {
+                assert!(!const_allow(&prog, other, 0), "{label} {arch}: {other:#x}");
+            }
+            for name in ARGUMENT_DEPENDENT {
+                assert!(!const_allow(&prog, audit, nr_of(arch, name)));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_reference_model_is_not_trivially_satisfied() {
+    // A program that allows everything must disagree with the model: the comparison above
+    // can fail.
+    let allow_all = [Instruction {
+        code: 0x06,
+        jt: 0,
+        jf: 0,
+        k: ALLOW,
+    }];
+    let (_, policy) = &policies()[1];
+    let d = SeccompData {
+        nr: 41,
+        arch: AUDIT_ARCH_X86_64,
+        instruction_pointer: 0,
+        args: [17, 3, 0, 0, 0, 0],
+    };
+    assert_eq!(reference(policy, Arch::X86_64, &d), EACCES);
+    assert_eq!(run(&allow_all, &d).unwrap().action, ALLOW);
+}
+
+#[test]
+fn compiling_is_deterministic_and_within_the_kernel_limit() {
+    for (label, policy) in policies() {
+        let first = compile(&policy).unwrap();
+        let second = compile(&policy).unwrap();
+        assert_eq!(first, second, "{label}");
+        assert_eq!(first.programs.len(), Arch::ALL.len());
+        for arch in Arch::ALL {
+            let len = first.program(arch).instructions.len();
+            assert!(len <= 4096, "{label} {arch}: {len}");
+            network_sandbox_build::interp::check(&first.program(arch).instructions).unwrap();
+        }
+    }
+}
+
+#[test]
+fn argument_checks_run_few_instructions() {
+    // Upper bounds on what runs, so that a change that makes the common calls slower shows.
+    let (_, tcp) = &policies()[2];
+    for arch in Arch::ALL {
+        let prog = program(tcp, arch);
+        let audit = native(arch);
+        let cost = |name: &str, args: [u64; 6]| {
+            let d = SeccompData {
+                nr: nr_of(arch, name) as i32,
+                arch: audit,
+                instruction_pointer: 0,
+                args,
+            };
+            run(&prog, &d).unwrap().executed
+        };
+        let prologue = if arch == Arch::X86_64 { 6 } else { 5 };
+        assert!(cost("sendto", [3, 0, 10, 0, 0, 0]) <= prologue + 8);
+        assert!(cost("sendmsg", [3, 0, 0, 0, 0, 0]) <= prologue + 5);
+        assert!(cost("connect", [3, 0, 16, 0, 0, 0]) <= prologue + 3);
+        assert!(cost("socket", [2, 0x8_0001, 0, 0, 0, 0]) <= prologue + 21);
+        assert!(cost("socket", [10, 0x8_0802, 17, 0, 0, 0]) <= prologue + 27);
+        assert!(cost("setsockopt", [3, 1, 2, 0, 0, 0]) <= prologue + 10);
+        // A call with no rule: prologue, the dispatch, `ret ALLOW`.
+        let d = SeccompData {
+            nr: 0,
+            arch: audit,
+            ..SeccompData::default()
+        };
+        assert!(run(&prog, &d).unwrap().executed <= prologue + 16);
+    }
+}
+
+#[test]
+fn compile_does_not_panic_on_odd_policies() {
+    let odd = |protocol, addr: &str, prefix, ports| Policy {
+        endpoints: vec![endpoint(protocol, addr, prefix, ports); 3],
+        ..Policy::default()
+    };
+    for policy in [
+        odd(Protocol::Udp, "0.0.0.0", 0, (0, 0)),
+        odd(Protocol::Tcp, "255.255.255.255", 200, (65535, 1)),
+        odd(Protocol::Udp, "::", 255, (1, 1)),
+        Policy {
+            endpoints: vec![endpoint(Protocol::Tcp, "10.0.0.1", 32, (1, 1)); 5000],
+            ..Policy::default()
+        },
+    ] {
+        let compiled = compile(&policy).unwrap();
+        assert_eq!(compiled.programs.len(), 2);
+    }
+}
