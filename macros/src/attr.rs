@@ -1,0 +1,246 @@
+//! The attribute's arguments: `allow = …`, `audit = …`, `fallback = …`, `report = …`, or
+//! `from_build`, parsed into a checked [`model::Policy`].
+//!
+//! Every error is spanned at the key or literal it is about. Stable Rust cannot point inside
+//! a string literal (`Literal::subspan` is unstable), so an endpoint error spans the whole
+//! literal and its message names the offending part.
+
+use std::collections::HashMap;
+
+use network_sandbox_build::model::{self, Fallback, Mode, Options, ReportTo};
+use network_sandbox_build::valid::{policy_from_strs, EndpointError};
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit, LitStr, Meta, Token};
+
+/// What the attribute asks for.
+pub(crate) enum Args {
+    /// A policy written in the attribute, parsed and validated.
+    Inline(model::Policy),
+    /// `from_build`: the policy `build.rs` wrote to `$OUT_DIR`.
+    FromBuild(Span),
+}
+
+const KEYS: &str = "`allow`, `audit`, `fallback`, `report` or `from_build`";
+const ALLOW_FORM: &str = "allow = \"192.0.2.1:443\" or allow = [\"192.0.2.1:443\", …]";
+
+/// Parses and checks the attribute's arguments.
+pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
+
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut allow: Option<Vec<LitStr>> = None;
+    let mut options = Options::default();
+    let mut from_build: Option<Span> = None;
+    let mut first_policy_key: Option<(String, Span)> = None;
+
+    for meta in &metas {
+        let path = meta.path();
+        let Some(ident) = path.get_ident() else {
+            return Err(syn::Error::new_spanned(
+                path,
+                format!("unknown key `{}`: expected {KEYS}", quote::quote!(#path)),
+            ));
+        };
+        let key = ident.to_string();
+        if !matches!(
+            key.as_str(),
+            "allow" | "audit" | "fallback" | "report" | "from_build"
+        ) {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!("unknown key `{key}`: expected {KEYS}"),
+            ));
+        }
+        if seen.insert(key.clone(), ident.span()).is_some() {
+            return Err(syn::Error::new(
+                ident.span(),
+                format!("duplicate key `{key}`: give each key once"),
+            ));
+        }
+        if key == "from_build" {
+            if !matches!(meta, Meta::Path(_)) {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    "`from_build` takes no value: write #[network_sandbox(from_build)]",
+                ));
+            }
+            from_build = Some(ident.span());
+            continue;
+        }
+        first_policy_key.get_or_insert((key.clone(), ident.span()));
+
+        let value = value_of(meta, &key)?;
+        match key.as_str() {
+            "allow" => allow = Some(endpoint_literals(value)?),
+            "audit" => {
+                options.mode = if bool_of(value, "audit")? {
+                    Mode::Audit
+                } else {
+                    Mode::Enforce
+                };
+            }
+            "fallback" => {
+                let s = str_of(value, "fallback", Fallback::SPELLINGS)?;
+                options.fallback = Fallback::from_name(&s.value())
+                    .ok_or_else(|| unknown_name(&s, "fallback", Fallback::SPELLINGS))?;
+            }
+            "report" => {
+                let s = str_of(value, "report", ReportTo::SPELLINGS)?;
+                options.report = ReportTo::from_name(&s.value())
+                    .ok_or_else(|| unknown_name(&s, "report", ReportTo::SPELLINGS))?;
+            }
+            _ => unreachable!("keys are checked above"),
+        }
+    }
+
+    if let Some(span) = from_build {
+        return match first_policy_key {
+            Some((key, key_span)) => Err(syn::Error::new(
+                key_span,
+                format!(
+                    "`{key}` cannot be combined with `from_build`: with `from_build` the whole \
+                     policy comes from build.rs; move `{key}` to the policy file"
+                ),
+            )),
+            None => Ok(Args::FromBuild(span)),
+        };
+    }
+
+    let Some(allow) = allow else {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "missing `allow`: write allow = \"192.0.2.1:443\", a list of endpoints, or \
+             allow = [] for no network (or `from_build` for a policy compiled by build.rs)",
+        ));
+    };
+
+    let texts: Vec<String> = allow.iter().map(LitStr::value).collect();
+    policy_from_strs(&texts, options)
+        .map(Args::Inline)
+        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))
+}
+
+/// The value of `key = value`, or an error for `key` alone or `key(…)`.
+fn value_of<'m>(meta: &'m Meta, key: &str) -> syn::Result<&'m Expr> {
+    let example = match key {
+        "allow" => ALLOW_FORM.to_owned(),
+        "audit" => "audit = true".to_owned(),
+        "fallback" => "fallback = \"deny-all\"".to_owned(),
+        _ => "report = \"off\"".to_owned(),
+    };
+    match meta {
+        Meta::NameValue(nv) => Ok(&nv.value),
+        Meta::Path(p) => Err(syn::Error::new_spanned(
+            p,
+            format!("`{key}` needs a value: write {example}"),
+        )),
+        Meta::List(l) => Err(syn::Error::new_spanned(
+            l,
+            format!("write `{key} = …`, not `{key}(…)`: {example}"),
+        )),
+    }
+}
+
+/// The string literals of `allow`: one string or an array of strings.
+fn endpoint_literals(value: &Expr) -> syn::Result<Vec<LitStr>> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(vec![s.clone()]),
+        Expr::Array(array) => array
+            .elems
+            .iter()
+            .map(|e| match e {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Ok(s.clone()),
+                other => Err(syn::Error::new(
+                    other.span(),
+                    "expected a string in `allow`, like \"192.0.2.1:443\"",
+                )),
+            })
+            .collect(),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("expected a string or a list of strings: {ALLOW_FORM}"),
+        )),
+    }
+}
+
+fn bool_of(value: &Expr, key: &str) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        }) => Ok(b.value),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) if matches!(s.value().as_str(), "true" | "false") => Err(syn::Error::new(
+            s.span(),
+            format!(
+                "expected `true` or `false` without quotes: {key} = {}",
+                s.value()
+            ),
+        )),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("expected `true` or `false`: {key} = true"),
+        )),
+    }
+}
+
+fn str_of(value: &Expr, key: &str, spellings: &str) -> syn::Result<LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s.clone()),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("expected a string for `{key}`: {spellings}"),
+        )),
+    }
+}
+
+fn unknown_name(s: &LitStr, key: &str, spellings: &str) -> syn::Error {
+    let v = s.value();
+    let what = if v.is_empty() {
+        "an empty string".to_owned()
+    } else {
+        format!("`{v}`")
+    };
+    syn::Error::new(
+        s.span(),
+        format!("{what} is not a valid `{key}`: expected {spellings}"),
+    )
+}
+
+/// An endpoint error, spanned at its literal (or, where the compiler supports it, at the
+/// offending part inside the literal).
+fn endpoint_error(literals: &[LitStr], e: &EndpointError) -> syn::Error {
+    let lit = &literals[e.index];
+    syn::Error::new(inner_span(lit, e).unwrap_or_else(|| lit.span()), &e.message)
+}
+
+/// The span of `e.range` inside `lit`, when the literal is a plain `"…"` string without
+/// escapes and the compiler can make sub-spans (not on stable today).
+fn inner_span(lit: &LitStr, e: &EndpointError) -> Option<Span> {
+    let token = lit.token();
+    let raw = token.to_string();
+    let body = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if body != lit.value() || e.range.is_empty() {
+        return None;
+    }
+    token.subspan(e.range.start + 1..e.range.end + 1)
+}
+
+fn combine(errors: impl IntoIterator<Item = syn::Error>) -> syn::Error {
+    errors
+        .into_iter()
+        .reduce(|mut a, b| {
+            a.combine(b);
+            a
+        })
+        .expect("at least one error")
+}
