@@ -1,0 +1,8 @@
+use network_sandbox::network_sandbox;
+
+#[network_sandbox(allow = "192.0.2.1:443")]
+fn run() {}
+
+fn main() {
+    run();
+}
