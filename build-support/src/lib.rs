@@ -25,6 +25,8 @@ pub mod parse;
 pub mod syscalls;
 pub mod valid;
 
+pub use file::{compile_file, try_compile_file};
+
 use std::fmt;
 
 /// A target architecture the compiler emits a program for.
