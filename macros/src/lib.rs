@@ -17,7 +17,33 @@ use proc_macro2::Span;
 use quote::quote;
 
 /// Restricts the program's network access to the endpoints in `allow`, from the first line
-/// of `main` on. See the `network-sandbox` crate for the syntax and what is enforced.
+/// of `main` on: that process, its threads and everything it forks or execs.
+///
+/// ```ignore
+/// use network_sandbox::network_sandbox;
+///
+/// #[network_sandbox(allow = ["192.0.2.1:443", "udp://[2001:db8::53]:53"])]
+/// fn main() { /* … */ }
+/// ```
+///
+/// | key | value | default |
+/// |---|---|---|
+/// | `allow` | an endpoint string or a list of them; `[]` = no network | required |
+/// | `audit` | `true`: report connections outside the list but allow them | `false` |
+/// | `fallback` | `"refuse"`, `"landlock-ports"`, `"deny-all"`: what to do when the exact check cannot run on this kernel | `"refuse"` |
+/// | `report` | `"stderr"`, `"off"` | `"stderr"` |
+/// | `from_build` | no value, alone: use the policy `build.rs` compiled with `network_sandbox_build::compile_file` | — |
+///
+/// An endpoint is `[tcp://|udp://]HOST:PORTS`: HOST an IPv4 address (`192.0.2.1`), an IPv4
+/// network (`10.0.0.0/8`), an IPv6 address or network in brackets (`[::1]`,
+/// `[2001:db8::/32]`); PORTS a port (`443`) or an inclusive range (`8000-8080`). Hostnames
+/// are not supported yet.
+///
+/// The policy is checked and compiled to seccomp-BPF when the crate is built; a mistake is a
+/// compile error on the offending literal or key. The attribute goes on `fn main` (returning
+/// `()` or a `Result`). For an `async fn main`, put the runtime's attribute below this one,
+/// `#[network_sandbox(…)] #[tokio::main] async fn main()`, or above it: either way the
+/// sandbox is installed before the runtime starts its threads.
 #[proc_macro_attribute]
 pub fn network_sandbox(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
