@@ -250,6 +250,38 @@ fn connect(cx: &Context<'_>, call: &Call) -> Reply {
     Some(if ret == 0 { Ok(0) } else { Err(sys::errno()) })
 }
 
+/// The destination a send names (`None`: no name, the connected peer). A name that is not
+/// an IPv4/IPv6 address is refused on an IP socket: IPv4 UDP reads even an `AF_UNSPEC` name
+/// as a destination.
+pub fn send_destination(
+    cx: &Context<'_>,
+    call: &Call,
+    name: &[u8],
+    socket: &Socket,
+) -> Result<Option<SocketAddr>, i32> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    match sockaddr::decode(name)? {
+        Destination::Inet(d) => Ok(Some(d)),
+        _ if socket.kind.is_err() => Ok(None),
+        Destination::Unspec | Destination::Other(_) => {
+            let protocol = socket.kind.as_ref().ok().copied();
+            let v = Violation {
+                pid: call.pid,
+                command: command_of(call.pid),
+                operation: Operation::Send,
+                protocol,
+                destination: None,
+                reason: Reason::NotAllowed,
+                audit_only: false,
+            };
+            report::deliver(&v, cx.policy.options().report == ReportTo::Stderr);
+            Err(libc::EACCES)
+        }
+    }
+}
+
 /// `sendto(fd, buf, len, flags, addr, addrlen)` with a non-NULL `addr` (the filter sends
 /// the others straight to the kernel).
 fn sendto(cx: &Context<'_>, call: &Call) -> Reply {
@@ -258,19 +290,14 @@ fn sendto(cx: &Context<'_>, call: &Call) -> Reply {
         Ok(a) => a,
         Err(reply) => return reply.map(Err),
     };
-    let dest = match sockaddr::decode(&addr) {
-        Ok(Destination::Inet(d)) => Some(d),
-        Ok(Destination::Unspec) | Ok(Destination::Other(_)) => None,
-        Err(errno) => return Some(Err(errno)),
-    };
     let socket = match take_socket(cx, call, fd as i32) {
         Ok(s) => s,
         Err(reply) => return reply.map(Err),
     };
-    if dest.is_none() && socket.kind.is_ok() {
-        // An IP socket with an address of another family: the kernel refuses it.
-        return Some(Err(libc::EAFNOSUPPORT));
-    }
+    let dest = match send_destination(cx, call, &addr, &socket) {
+        Ok(d) => d,
+        Err(errno) => return Some(Err(errno)),
+    };
     if let Err(errno) = judge(cx, call, Operation::Send, &socket, dest) {
         return Some(Err(errno));
     }

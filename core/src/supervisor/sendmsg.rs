@@ -2,11 +2,12 @@
 //! the policy has a UDP endpoint: the destination is behind a pointer, so the supervisor must
 //! copy the whole message and send it itself.
 
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 
-use super::handle::{copy_address, judge, take_socket, Call, Context, Reply, Socket};
-use super::sockaddr::{self, Destination, MAX_SOCKADDR_LEN};
+use super::handle::{
+    copy_address, judge, send_destination, take_socket, Call, Context, Reply, Socket,
+};
+use super::sockaddr::MAX_SOCKADDR_LEN;
 use crate::report::Operation;
 use crate::sys;
 
@@ -135,7 +136,7 @@ fn copy_message(
         let len = (hdr.namelen as usize).min(MAX_SOCKADDR_LEN);
         copy_address(cx, call, hdr.name, len as u64)?
     };
-    let dest = destination_of(&name, socket)?;
+    let dest = send_destination(cx, call, &name, socket).map_err(Some)?;
     judge(cx, call, Operation::Send, socket, dest).map_err(Some)?;
     let iov_bytes = read(cx, call, hdr.iov, hdr.iovlen as usize * IOVEC_LEN)?;
     let iovs = decode_iovecs(&iov_bytes);
@@ -155,20 +156,6 @@ fn copy_message(
         data,
         control,
     })
-}
-
-/// The destination a message names, if any. A name that is not an IPv4/IPv6 address is
-/// refused on an IP socket: UDP reads even an `AF_UNSPEC` name as an IPv4 destination.
-fn destination_of(name: &[u8], socket: &Socket) -> Result<Option<SocketAddr>, Option<i32>> {
-    if name.is_empty() {
-        return Ok(None);
-    }
-    match sockaddr::decode(name) {
-        Ok(Destination::Inet(d)) => Ok(Some(d)),
-        Ok(_) if socket.kind.is_ok() => Err(Some(libc::EACCES)),
-        Ok(_) => Ok(None),
-        Err(errno) => Err(Some(errno)),
-    }
 }
 
 /// Sends `m` on `socket` with `flags`; the byte count or errno.

@@ -1,0 +1,706 @@
+//! The program the enforcement tests run: installs the policy given on its command line (or
+//! none, for the control run), then makes one attempt and prints `RESULT ok …` or
+//! `RESULT err ERRNO`.
+//!
+//! ```text
+//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off] [--no-sandbox] -- ATTEMPT ARGS…
+//! ```
+
+use std::ffi::CString;
+use std::mem::size_of;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use network_sandbox::{Fallback, Mode, Options, ReportTo};
+
+static SUPERVISOR: AtomicUsize = AtomicUsize::new(0);
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let split = args.iter().position(|a| a == "--").expect("usage: probe … -- ATTEMPT ARGS");
+    let (opts, rest) = (&args[..split], &args[split + 1..]);
+    let mut allow = Vec::new();
+    let mut options = Options::default();
+    let mut sandbox = true;
+    let mut it = opts.iter();
+    while let Some(o) = it.next() {
+        match o.as_str() {
+            "--allow" => allow.push(it.next().expect("--allow needs a value").clone()),
+            "--no-sandbox" => sandbox = false,
+            "--option" => match it.next().expect("--option needs a value").as_str() {
+                "audit" => options.mode = Mode::Audit,
+                "report=off" => options.report = ReportTo::Off,
+                "fallback=landlock-ports" => options.fallback = Fallback::LandlockPorts,
+                "fallback=deny-all" => options.fallback = Fallback::DenyAll,
+                other => panic!("unknown option {other}"),
+            },
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    if sandbox {
+        let policy = network_sandbox::compiler::compile(&allow, options).unwrap_or_else(|e| {
+            eprintln!("probe: bad policy: {e}");
+            std::process::exit(2)
+        });
+        match network_sandbox::install(&policy) {
+            Ok(enforcement) => {
+                eprint!("{enforcement}");
+                SUPERVISOR.store(enforcement.supervisor_pid.unwrap_or(0) as usize, Ordering::SeqCst);
+            }
+            Err(e) => {
+                println!("RESULT refused {e}");
+                std::process::exit(network_sandbox::EXIT_NOT_SANDBOXED);
+            }
+        }
+    }
+    let (attempt, args) = rest.split_first().expect("no attempt");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = run(attempt, &args);
+    report(result);
+}
+
+type Res = Result<String, i32>;
+
+fn report(r: Res) {
+    match r {
+        Ok(s) if s.is_empty() => println!("RESULT ok"),
+        Ok(s) => println!("RESULT ok {s}"),
+        Err(e) => println!("RESULT err {}", errno_name(e)),
+    }
+}
+
+fn errno_name(e: i32) -> String {
+    match e {
+        libc::EACCES => "EACCES".into(),
+        libc::EPERM => "EPERM".into(),
+        libc::ENOSYS => "ENOSYS".into(),
+        libc::EINVAL => "EINVAL".into(),
+        libc::ECONNREFUSED => "ECONNREFUSED".into(),
+        libc::EBUSY => "EBUSY".into(),
+        libc::EAFNOSUPPORT => "EAFNOSUPPORT".into(),
+        libc::EPROTONOSUPPORT => "EPROTONOSUPPORT".into(),
+        libc::ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT".into(),
+        libc::EFAULT => "EFAULT".into(),
+        libc::EINTR => "EINTR".into(),
+        libc::EISCONN => "EISCONN".into(),
+        libc::ETIMEDOUT => "ETIMEDOUT".into(),
+        libc::EINPROGRESS => "EINPROGRESS".into(),
+        libc::EBADF => "EBADF".into(),
+        libc::ENOTSOCK => "ENOTSOCK".into(),
+        libc::ESRCH => "ESRCH".into(),
+        other => format!("errno{other}"),
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn check(ret: libc::c_long) -> Result<libc::c_long, i32> {
+    if ret < 0 {
+        Err(errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.to_socket_addrs().expect("address").next().expect("address")
+}
+
+/// A `sockaddr_storage` holding `a`, and its length.
+fn sockaddr(a: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; zero is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match a {
+        SocketAddr::V4(v4) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as u16,
+                sin_port: v4.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin) };
+            size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as u16,
+                sin6_port: v6.port().to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: v6.ip().octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write((&mut ss as *mut libc::sockaddr_storage).cast(), sin6) };
+            size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (ss, len as libc::socklen_t)
+}
+
+fn family(a: SocketAddr) -> i32 {
+    if a.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    }
+}
+
+fn socket(domain: i32, ty: i32, proto: i32) -> Result<RawFd, i32> {
+    // SAFETY: socket takes integers.
+    check(unsafe { libc::socket(domain, ty, proto) } as libc::c_long).map(|fd| fd as RawFd)
+}
+
+fn connect_fd(fd: RawFd, a: SocketAddr) -> Result<(), i32> {
+    let (ss, len) = sockaddr(a);
+    // SAFETY: `ss` holds a valid address of `len` bytes.
+    check(unsafe { libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } as libc::c_long)
+        .map(|_| ())
+}
+
+fn tcp_connect(a: SocketAddr) -> Res {
+    let fd = socket(family(a), libc::SOCK_STREAM, 0)?;
+    let r = connect_fd(fd, a);
+    if r.is_ok() {
+        let _ = send_hello(fd);
+    }
+    // SAFETY: closing our own fd.
+    unsafe { libc::close(fd) };
+    r.map(|_| String::new())
+}
+
+fn send_hello(fd: RawFd) -> Result<(), i32> {
+    // SAFETY: writes from a static buffer.
+    check(unsafe { libc::write(fd, b"hello".as_ptr().cast(), 5) } as libc::c_long).map(|_| ())
+}
+
+fn run(attempt: &str, a: &[&str]) -> Res {
+    match attempt {
+        "connect" => tcp_connect(addr(a[0])),
+        "connect-nonblock" => connect_nonblock(addr(a[0])),
+        "connect-mapped" => {
+            // The IPv4 address written as ::ffff:a.b.c.d on an IPv6 socket.
+            let SocketAddr::V4(v4) = addr(a[0]) else { panic!("ipv4 expected") };
+            let mapped = SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port());
+            tcp_connect(mapped)
+        }
+        "connect-repeat" => {
+            let n: usize = a[1].parse().unwrap();
+            for _ in 0..n {
+                tcp_connect(addr(a[0]))?;
+            }
+            Ok(format!("{n}"))
+        }
+        "connect-threads" => connect_threads(addr(a[0]), a[1].parse().unwrap()),
+        "fork-connect" => fork_connect(addr(a[0])),
+        "exec-connect" => exec_connect(addr(a[0])),
+        "unspec-reconnect" => unspec_reconnect(addr(a[0]), addr(a[1])),
+        "race" => race(addr(a[0]), addr(a[1]), a[2].parse().unwrap()),
+        "signal-storm" => signal_storm(addr(a[0]), addr(a[1])),
+        "tfo-sendto" => tfo(addr(a[0]), false),
+        "tfo-sendmsg" => tfo(addr(a[0]), true),
+        "udp-sendto" => udp(addr(a[0]), UdpHow::SendTo),
+        "udp-connect" => udp(addr(a[0]), UdpHow::Connect),
+        "udp-sendmsg" => udp(addr(a[0]), UdpHow::SendMsg),
+        "udp-sendmmsg" => udp(addr(a[0]), UdpHow::SendMmsg),
+        "udp-unspec-name" => udp(addr(a[0]), UdpHow::UnspecName),
+        "socket" => {
+            let n = |s: &str| s.parse::<i32>().unwrap();
+            socket(n(a[0]), n(a[1]), n(a[2])).map(|_| String::new())
+        }
+        "mptcp-connect" => {
+            let d = addr(a[0]);
+            let fd = socket(family(d), libc::SOCK_STREAM, libc::IPPROTO_MPTCP)?;
+            connect_fd(fd, d).map(|_| String::new())
+        }
+        "raw-udp" => raw_udp(addr(a[0])),
+        "io-uring-setup" => {
+            // SAFETY: io_uring_setup with a zeroed params struct.
+            let mut p = [0u8; 120];
+            check(unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, p.as_mut_ptr()) })
+                .map(|_| String::new())
+        }
+        "io-uring-connect" => io_uring_connect(addr(a[0])),
+        #[cfg(target_arch = "x86_64")]
+        "int80-connect" => int80_connect(addr(a[0])),
+        "setsockopt" => {
+            let n = |s: &str| s.parse::<i32>().unwrap();
+            let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+            let one: i32 = 1;
+            // SAFETY: passes a pointer to a local int and its size.
+            check(unsafe {
+                libc::setsockopt(fd, n(a[0]), n(a[1]), (&one as *const i32).cast(), 4)
+            } as libc::c_long)
+            .map(|_| String::new())
+        }
+        "bind" => {
+            let d = addr(a[0]);
+            let fd = socket(family(d), libc::SOCK_STREAM, 0)?;
+            let (ss, len) = sockaddr(d);
+            // SAFETY: valid address of `len` bytes.
+            check(unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } as libc::c_long)
+                .map(|_| String::new())
+        }
+        "listen" => {
+            let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+            // SAFETY: listen on our own socket (autobinds).
+            check(unsafe { libc::listen(fd, 1) } as libc::c_long).map(|_| String::new())
+        }
+        "kill-supervisor" => kill_supervisor(addr(a[0])),
+        "ptrace-attach" => {
+            let pid = target_pid(a[0]);
+            // SAFETY: ptrace with integer arguments.
+            check(unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0, 0) }).map(|_| String::new())
+        }
+        "proc-mem" => {
+            let path = CString::new(format!("/proc/{}/mem", target_pid(a[0]))).unwrap();
+            // SAFETY: open with a valid C string.
+            check(unsafe { libc::open(path.as_ptr(), libc::O_RDWR) } as libc::c_long).map(|_| String::new())
+        }
+        "pidfd-getfd" => {
+            // SAFETY: raw syscalls with integer arguments.
+            let pidfd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, target_pid(a[0]), 0) })?;
+            check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, 0, 0) }).map(|_| String::new())
+        }
+        "vm-write" => vm_write(target_pid(a[0])),
+        "second-listener" => second_listener(),
+        "allow-filter-connect" => allow_filter_connect(addr(a[0])),
+        other => panic!("unknown attempt {other}"),
+    }
+}
+
+fn target_pid(s: &str) -> libc::pid_t {
+    if s == "supervisor" {
+        SUPERVISOR.load(Ordering::SeqCst) as libc::pid_t
+    } else {
+        s.parse().unwrap()
+    }
+}
+
+fn connect_nonblock(a: SocketAddr) -> Res {
+    let fd = socket(family(a), libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)?;
+    match connect_fd(fd, a) {
+        Ok(()) => return Ok("immediate".into()),
+        Err(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, 5000) };
+    let mut err: i32 = 0;
+    let mut len = 4 as libc::socklen_t;
+    // SAFETY: SO_ERROR into a local int.
+    unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut i32).cast(), &mut len)
+    };
+    if err != 0 {
+        return Err(err);
+    }
+    send_hello(fd)?;
+    Ok("einprogress".into())
+}
+
+fn connect_threads(a: SocketAddr, n: usize) -> Res {
+    let ok = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let ok = ok.clone();
+            std::thread::spawn(move || {
+                if tcp_connect(a).is_ok() {
+                    ok.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let ok = ok.load(Ordering::SeqCst);
+    if ok == n {
+        Ok(format!("{ok}"))
+    } else {
+        Err(libc::EIO)
+    }
+}
+
+fn wait_child(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        255
+    }
+}
+
+/// The child reports the errno of its connect as its exit code (0 = connected).
+fn fork_connect(a: SocketAddr) -> Res {
+    // SAFETY: the probe is single-threaded here; the child only makes system calls and exits.
+    match unsafe { libc::fork() } {
+        0 => {
+            let code = match tcp_connect(a) {
+                Ok(_) => 0,
+                Err(e) => e,
+            };
+            // SAFETY: leaves the child without running exit handlers.
+            unsafe { libc::_exit(code) }
+        }
+        pid => match wait_child(pid) {
+            0 => Ok(String::new()),
+            e => Err(e),
+        },
+    }
+}
+
+/// Another program (bash's /dev/tcp) connecting: the sandbox survives exec.
+fn exec_connect(a: SocketAddr) -> Res {
+    let script = format!("exec 3<>/dev/tcp/{}/{} && echo hello >&3", a.ip(), a.port());
+    let status = std::process::Command::new("bash").arg("-c").arg(script).status().map_err(|_| libc::ENOENT)?;
+    if status.success() {
+        Ok(String::new())
+    } else {
+        Err(libc::EACCES)
+    }
+}
+
+fn unspec_reconnect(allowed: SocketAddr, forbidden: SocketAddr) -> Res {
+    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0).or_else(|_| socket(libc::AF_INET, libc::SOCK_STREAM, 0))?;
+    connect_fd(fd, allowed)?;
+    // SAFETY: sockaddr with family AF_UNSPEC, 16 bytes.
+    let unspec: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    // SAFETY: valid address buffer.
+    check(unsafe { libc::connect(fd, (&unspec as *const libc::sockaddr_in).cast(), 16) } as libc::c_long)?;
+    connect_fd(fd, forbidden)?;
+    send_hello(fd)?;
+    Ok(String::new())
+}
+
+/// One thread flips a shared sockaddr between the allowed and the forbidden destination while
+/// the main thread connects with it `n` times.
+fn race(allowed: SocketAddr, forbidden: SocketAddr, n: usize) -> Res {
+    let (good, len) = sockaddr(allowed);
+    let (bad, _) = sockaddr(forbidden);
+    let shared: &'static mut libc::sockaddr_storage = Box::leak(Box::new(good));
+    let ptr = shared as *mut libc::sockaddr_storage as usize;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let p = ptr as *mut libc::sockaddr_storage;
+            let mut flip = false;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: the box is leaked, so `p` stays valid; the racing read in connect()
+                // is the point of this test.
+                unsafe { std::ptr::write_volatile(p, if flip { bad } else { good }) };
+                flip = !flip;
+            }
+        })
+    };
+    let mut connected = 0;
+    for _ in 0..n {
+        let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+        // SAFETY: `ptr` points at a valid sockaddr_storage (contents racing on purpose).
+        let r = unsafe { libc::connect(fd, (ptr as *const libc::sockaddr_storage).cast(), len) };
+        if r == 0 {
+            connected += 1;
+            let _ = send_hello(fd);
+        }
+        // SAFETY: our own fd.
+        unsafe { libc::close(fd) };
+    }
+    stop.store(true, Ordering::SeqCst);
+    flipper.join().unwrap();
+    Ok(format!("{connected}"))
+}
+
+extern "C" fn on_signal(_: i32) {}
+
+/// A thread sends SIGUSR1 (handler without SA_RESTART) to the process while it connects to
+/// the forbidden and the allowed destination over and over.
+fn signal_storm(allowed: SocketAddr, forbidden: SocketAddr) -> Res {
+    // SAFETY: installs a handler that does nothing.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as usize;
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    // SAFETY: gettid/getpid have no preconditions.
+    let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+    let sender = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: signals our own main thread.
+                unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, libc::SIGUSR1) };
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        })
+    };
+    let mut allowed_ok = 0;
+    for _ in 0..300 {
+        let _ = tcp_connect(forbidden);
+        let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+        let mut r = connect_fd(fd, allowed);
+        while r == Err(libc::EINTR) {
+            r = connect_fd(fd, allowed);
+            if r == Err(libc::EISCONN) || r == Err(libc::EALREADY) {
+                r = Ok(());
+            }
+        }
+        if r.is_ok() {
+            allowed_ok += 1;
+        }
+        // SAFETY: our own fd.
+        unsafe { libc::close(fd) };
+    }
+    stop.store(true, Ordering::SeqCst);
+    sender.join().unwrap();
+    Ok(format!("{allowed_ok}"))
+}
+
+fn tfo(a: SocketAddr, with_sendmsg: bool) -> Res {
+    let fd = socket(family(a), libc::SOCK_STREAM, 0)?;
+    let (ss, len) = sockaddr(a);
+    let data = b"hello";
+    let n = if with_sendmsg {
+        let mut iov = libc::iovec {
+            iov_base: data.as_ptr() as *mut _,
+            iov_len: data.len(),
+        };
+        // SAFETY: msghdr is plain data.
+        let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+        m.msg_name = (&ss as *const libc::sockaddr_storage) as *mut _;
+        m.msg_namelen = len;
+        m.msg_iov = &mut iov;
+        m.msg_iovlen = 1;
+        // SAFETY: every pointer in `m` is valid.
+        unsafe { libc::sendmsg(fd, &m, libc::MSG_FASTOPEN) }
+    } else {
+        // SAFETY: valid buffers.
+        unsafe {
+            libc::sendto(fd, data.as_ptr().cast(), data.len(), libc::MSG_FASTOPEN, (&ss as *const libc::sockaddr_storage).cast(), len)
+        }
+    };
+    check(n as libc::c_long)?;
+    std::thread::sleep(Duration::from_millis(100));
+    Ok(String::new())
+}
+
+enum UdpHow {
+    SendTo,
+    Connect,
+    SendMsg,
+    SendMmsg,
+    UnspecName,
+}
+
+fn udp(a: SocketAddr, how: UdpHow) -> Res {
+    let fd = socket(family(a), libc::SOCK_DGRAM, 0)?;
+    let (ss, len) = sockaddr(a);
+    let data = b"hello";
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut _,
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data.
+    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+    m.msg_name = (&ss as *const libc::sockaddr_storage) as *mut _;
+    m.msg_namelen = len;
+    m.msg_iov = &mut iov;
+    m.msg_iovlen = 1;
+    // SAFETY (all arms): valid buffers and headers built above.
+    let n = unsafe {
+        match how {
+            UdpHow::SendTo => libc::sendto(fd, data.as_ptr().cast(), 5, 0, (&ss as *const libc::sockaddr_storage).cast(), len),
+            UdpHow::Connect => {
+                connect_fd(fd, a)?;
+                libc::send(fd, data.as_ptr().cast(), 5, 0)
+            }
+            UdpHow::SendMsg => libc::sendmsg(fd, &m, 0),
+            UdpHow::SendMmsg => {
+                let mut mm = [libc::mmsghdr { msg_hdr: m, msg_len: 0 }, libc::mmsghdr { msg_hdr: m, msg_len: 0 }];
+                let n = libc::sendmmsg(fd, mm.as_mut_ptr(), 2, 0);
+                if n == 2 && mm[0].msg_len != 5 {
+                    return Err(libc::EIO);
+                }
+                n as isize
+            }
+            UdpHow::UnspecName => {
+                // AF_UNSPEC family, but the rest of a sockaddr_in: UDP sends to that address.
+                let mut sin = std::ptr::read((&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>());
+                sin.sin_family = libc::AF_UNSPEC as u16;
+                libc::sendto(fd, data.as_ptr().cast(), 5, 0, (&sin as *const libc::sockaddr_in).cast(), 16)
+            }
+        }
+    };
+    check(n as libc::c_long)?;
+    Ok(String::new())
+}
+
+/// A UDP datagram written by hand on a raw socket (root only).
+fn raw_udp(a: SocketAddr) -> Res {
+    let fd = socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_UDP)?;
+    let mut pkt = Vec::new();
+    pkt.extend_from_slice(&40000u16.to_be_bytes());
+    pkt.extend_from_slice(&a.port().to_be_bytes());
+    pkt.extend_from_slice(&13u16.to_be_bytes());
+    pkt.extend_from_slice(&0u16.to_be_bytes());
+    pkt.extend_from_slice(b"hello");
+    let (ss, len) = sockaddr(SocketAddr::new(a.ip(), 0));
+    // SAFETY: valid buffers.
+    check(unsafe { libc::sendto(fd, pkt.as_ptr().cast(), pkt.len(), 0, (&ss as *const libc::sockaddr_storage).cast(), len) } as libc::c_long)
+        .map(|_| String::new())
+}
+
+fn io_uring_connect(a: SocketAddr) -> Res {
+    use io_uring::{opcode, types, IoUring};
+    let mut ring = IoUring::new(4).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let fd = socket(family(a), libc::SOCK_STREAM, 0)?;
+    let (ss, len) = sockaddr(a);
+    let op = opcode::Connect::new(types::Fd(fd), (&ss as *const libc::sockaddr_storage).cast(), len).build();
+    // SAFETY: `ss` outlives the submission, which completes before we return.
+    unsafe { ring.submission().push(&op).map_err(|_| libc::EIO)? };
+    ring.submit_and_wait(1).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let cqe = ring.completion().next().ok_or(libc::EIO)?;
+    if cqe.result() < 0 {
+        return Err(-cqe.result());
+    }
+    send_hello(fd)?;
+    Ok(String::new())
+}
+
+/// socket() and connect() through the i386 entry point (`int $0x80`), with the address in
+/// memory below 4 GiB so the 32-bit ABI can name it.
+#[cfg(target_arch = "x86_64")]
+fn int80_connect(a: SocketAddr) -> Res {
+    let SocketAddr::V4(_) = a else { panic!("ipv4 expected") };
+    // SAFETY: anonymous private mapping in the low 2 GiB.
+    let page = unsafe {
+        libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT, -1, 0)
+    };
+    if page == libc::MAP_FAILED {
+        return Err(errno());
+    }
+    let (ss, len) = sockaddr(a);
+    // SAFETY: the page is ours and large enough.
+    unsafe { std::ptr::write(page.cast::<libc::sockaddr_storage>(), ss) };
+    let int80 = |nr: u32, b: u32, c: u32, d: u32| -> i32 {
+        let ret: i32;
+        // SAFETY: a 32-bit system call with integer arguments and a pointer into `page`.
+        unsafe {
+            // rbx is reserved by LLVM: swap the first argument in and out around the call.
+            std::arch::asm!(
+                "xchg {b:r}, rbx",
+                "int 0x80",
+                "xchg {b:r}, rbx",
+                b = inout(reg) b as u64 => _,
+                inlateout("eax") nr as i32 => ret,
+                in("ecx") c,
+                in("edx") d,
+                options(nostack),
+            );
+        }
+        ret
+    };
+    const I386_SOCKET: u32 = 359;
+    const I386_CONNECT: u32 = 362;
+    let fd = int80(I386_SOCKET, libc::AF_INET as u32, libc::SOCK_STREAM as u32, 0);
+    if fd < 0 {
+        return Err(-fd);
+    }
+    let r = int80(I386_CONNECT, fd as u32, page as usize as u32, len);
+    if r < 0 {
+        return Err(-r);
+    }
+    send_hello(fd)?;
+    Ok(String::new())
+}
+
+fn kill_supervisor(a: SocketAddr) -> Res {
+    let pid = SUPERVISOR.load(Ordering::SeqCst) as libc::pid_t;
+    if pid == 0 {
+        return Err(libc::ESRCH);
+    }
+    // SAFETY: kill with integer arguments.
+    check(unsafe { libc::kill(pid, libc::SIGKILL) } as libc::c_long)?;
+    std::thread::sleep(Duration::from_millis(200));
+    tcp_connect(a)
+}
+
+fn vm_write(pid: libc::pid_t) -> Res {
+    let mut byte = [0u8; 1];
+    let local = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // An address that is surely mapped in any process: its own vDSO area is not known, so
+    // use the auxv of ourselves as a guess; an EFAULT still shows the call was permitted.
+    let remote = libc::iovec {
+        iov_base: 0x1000 as *mut _,
+        iov_len: 1,
+    };
+    // SAFETY: describes a local buffer; the remote side is only touched by the kernel.
+    let n = unsafe { libc::process_vm_writev(pid, &local, 1, &remote, 1, 0) };
+    match n {
+        n if n >= 0 => Ok(String::new()),
+        _ if errno() == libc::EFAULT => Ok("efault".into()),
+        _ => Err(errno()),
+    }
+}
+
+const CONNECT_NR: u32 = libc::SYS_connect as u32;
+
+#[cfg(target_arch = "x86_64")]
+const NATIVE_ARCH: u32 = 0xc000_003e;
+#[cfg(target_arch = "aarch64")]
+const NATIVE_ARCH: u32 = 0xc000_00b7;
+
+fn filter(ret_for_connect: u32) -> Vec<libc::sock_filter> {
+    let i = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+    vec![
+        i(0x20, 0, 0, 4),
+        i(0x15, 1, 0, NATIVE_ARCH),
+        i(0x06, 0, 0, 0x7fff_0000),
+        i(0x20, 0, 0, 0),
+        i(0x15, 0, 1, CONNECT_NR),
+        i(0x06, 0, 0, ret_for_connect),
+        i(0x06, 0, 0, 0x7fff_0000),
+    ]
+}
+
+fn install_own_filter(prog: &[libc::sock_filter], flags: libc::c_ulong) -> Result<libc::c_long, i32> {
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut _,
+    };
+    // SAFETY: as root without no_new_privs the kernel needs CAP_SYS_ADMIN; set it anyway.
+    unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    // SAFETY: a valid program.
+    check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, &fprog) })
+}
+
+/// A second filter with a listener of our own, which could answer CONTINUE to our connects.
+fn second_listener() -> Res {
+    install_own_filter(&filter(0x7fc0_0000), libc::SECCOMP_FILTER_FLAG_NEW_LISTENER).map(|_| String::new())
+}
+
+/// A filter that explicitly allows connect, stacked on the sandbox's.
+fn allow_filter_connect(a: SocketAddr) -> Res {
+    install_own_filter(&filter(0x7fff_0000), 0)?;
+    tcp_connect(a)
+}
