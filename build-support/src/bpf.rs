@@ -55,7 +55,7 @@
 //! For `socket` this turns the rule-by-rule checks into a decision tree: family, type and
 //! protocol are each loaded once.
 //!
-//! The result is checked with [`interp::check`](crate::interp::check) (the kernel's load-time
+//! The result is checked with [`crate::interp::check`] (the kernel's load-time
 //! rules) and must be at most [`MAX_LEN`] instructions.
 
 use seccompiler::{
