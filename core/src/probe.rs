@@ -21,9 +21,30 @@ pub struct Kernel {
     pub yama_ptrace_scope: Option<u32>,
 }
 
+/// Environment variable naming features to treat as missing (comma-separated:
+/// `user-notif`, `pidfd-getfd`, `landlock`), for testing the fail-closed paths on a kernel
+/// that has everything. It can only take features away, so it can only make the installer
+/// refuse to start or use a fallback the policy itself opted into.
+pub const SIMULATE_MISSING_ENV: &str = "NETWORK_SANDBOX_SIMULATE_MISSING";
+
 impl Kernel {
-    /// Probes the running kernel.
+    /// Probes the running kernel (minus what [`SIMULATE_MISSING_ENV`] takes away).
     pub fn probe() -> Kernel {
+        let mut k = Kernel::probe_real();
+        if let Some(list) = std::env::var_os(SIMULATE_MISSING_ENV) {
+            for feature in list.to_string_lossy().split(',') {
+                match feature.trim() {
+                    "user-notif" => k.user_notif = false,
+                    "pidfd-getfd" => k.pidfd_getfd = false,
+                    "landlock" => k.landlock_abi = 0,
+                    _ => {}
+                }
+            }
+        }
+        k
+    }
+
+    fn probe_real() -> Kernel {
         Kernel {
             seccomp_filter: sys::seccomp_action_available(crate::filter::SECCOMP_RET_ALLOW),
             user_notif: sys::seccomp_action_available(crate::filter::SECCOMP_RET_USER_NOTIF),
