@@ -274,6 +274,20 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "vm-write" => vm_write(target_pid(a[0])),
         "second-listener" => second_listener(),
         "allow-filter-connect" => allow_filter_connect(addr(a[0])),
+        "status" => {
+            let status = std::fs::read_to_string("/proc/self/status").map_err(|_| libc::EIO)?;
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::trim)
+                    .unwrap_or("?")
+                    .to_owned()
+            };
+            Ok(format!("nnp={} seccomp={}", field("NoNewPrivs:"), field("Seccomp:")))
+        }
+        "bad-input" => bad_input(addr(a[0])),
+        "exchange" => exchange(addr(a[0])),
         other => panic!("unknown attempt {other}"),
     }
 }
@@ -703,4 +717,41 @@ fn second_listener() -> Res {
 fn allow_filter_connect(a: SocketAddr) -> Res {
     install_own_filter(&filter(0x7fff_0000), 0)?;
     tcp_connect(a)
+}
+
+/// Calls the supervisor must answer as the kernel would, then one that must still work.
+fn bad_input(allowed: SocketAddr) -> Res {
+    let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+    let (ss, len) = sockaddr(allowed);
+    let p = (&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+    let mut pipe = [0; 2];
+    // SAFETY: pipe writes two fds.
+    unsafe { libc::pipe(pipe.as_mut_ptr()) };
+    let calls: [(&str, Box<dyn Fn() -> i32>); 6] = [
+        // SAFETY (all): connect with deliberately bad arguments; the kernel or the supervisor
+        // validates them, nothing is dereferenced in this process.
+        ("unmapped", Box::new(|| unsafe { libc::connect(fd, 8 as *const libc::sockaddr, len) })),
+        ("len-huge", Box::new(move || unsafe { libc::connect(fd, p, 0xffff_fff0) })),
+        ("len-1", Box::new(move || unsafe { libc::connect(fd, p, 1) })),
+        ("len-short", Box::new(move || unsafe { libc::connect(fd, p, 8) })),
+        ("not-socket", Box::new(move || unsafe { libc::connect(pipe[0], p, len) })),
+        ("bad-fd", Box::new(move || unsafe { libc::connect(4000, p, len) })),
+    ];
+    let mut answers = Vec::new();
+    for (name, call) in calls.iter() {
+        let r = call();
+        answers.push(format!("{name}={}", if r == 0 { "ok".into() } else { errno_name(errno()) }));
+    }
+    tcp_connect(allowed)?;
+    Ok(answers.join(","))
+}
+
+/// Connects, sends `hello`, and reads the server's `pong`.
+fn exchange(a: SocketAddr) -> Res {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(a).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    s.write_all(b"hello").map_err(|_| libc::EIO)?;
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).map_err(|_| libc::EIO)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }

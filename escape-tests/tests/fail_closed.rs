@@ -1,0 +1,75 @@
+//! Kernels without what the exact check needs (simulated with
+//! `NETWORK_SANDBOX_SIMULATE_MISSING`, which can only take features away): the default is to
+//! refuse to start, naming the feature; weaker modes only when the policy opts in.
+
+use network_sandbox_escape_tests::*;
+
+const MISSING: &str = "NETWORK_SANDBOX_SIMULATE_MISSING";
+
+#[test]
+fn refuses_to_start_without_user_notification() {
+    let s = Servers::start();
+    let o = Probe::sandboxed(&[s.allow_tcp()]).env(MISSING, "user-notif").run("connect", &[&s.forbidden.arg()]);
+    assert_eq!(o.code, Some(network_sandbox::EXIT_NOT_SANDBOXED), "{o:?}");
+    assert!(o.result().contains("seccomp user notification"), "{o:?}");
+    assert!(!s.escaped() && !s.allowed.reached());
+}
+
+#[test]
+fn refuses_to_start_without_pidfd_getfd() {
+    let s = Servers::start();
+    let o = Probe::sandboxed(&[s.allow_tcp()]).env(MISSING, "pidfd-getfd").run("connect", &[&s.allowed.arg()]);
+    assert_eq!(o.code, Some(network_sandbox::EXIT_NOT_SANDBOXED), "{o:?}");
+    assert!(o.result().contains("pidfd_getfd"), "{o:?}");
+}
+
+#[test]
+fn deny_all_fallback_refuses_every_connect() {
+    let s = Servers::start();
+    let p = Probe::sandboxed(&[s.allow_tcp()]).option("fallback=deny-all").env(MISSING, "user-notif");
+    let o = p.run("connect", &[&s.allowed.arg()]);
+    assert!(o.err("EACCES"), "{o:?}");
+    assert!(o.stderr.contains("fallback \"deny-all\""), "{}", o.stderr);
+    assert!(!s.allowed.reached());
+}
+
+/// Landlock as the only wall: the allowed port works on any host (Landlock rules are
+/// port-only), any other port is refused. This is L3 holding on its own.
+#[test]
+fn landlock_ports_fallback_checks_ports_only() {
+    for user in USERS {
+        let s = Servers::start();
+        let p = Probe::sandboxed(&[s.allow_tcp()])
+            .option("fallback=landlock-ports")
+            .env(MISSING, "user-notif")
+            .user(user);
+        assert!(p.run("connect", &[&s.allowed.arg()]).ok());
+        let o = p.run("connect", &[&s.other_port.arg()]);
+        assert!(o.err("EACCES"), "another port is refused by Landlock: {o:?}");
+        assert!(!s.other_port.reached());
+        let o = p.run("connect", &[&s.forbidden.arg()]);
+        assert!(o.ok(), "documented limit: Landlock does not check the host: {o:?}");
+        // The control: without the sandbox the other port is reachable.
+        assert!(Probe::unsandboxed().user(user).run("connect", &[&s.other_port.arg()]).ok());
+    }
+}
+
+#[test]
+fn landlock_ports_fallback_refused_without_landlock() {
+    let s = Servers::start();
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .option("fallback=landlock-ports")
+        .env(MISSING, "user-notif,landlock")
+        .run("connect", &[&s.allowed.arg()]);
+    assert_eq!(o.code, Some(network_sandbox::EXIT_NOT_SANDBOXED), "{o:?}");
+}
+
+#[test]
+fn without_landlock_the_report_says_so_and_the_supervisor_still_holds() {
+    let s = Servers::start();
+    let p = Probe::sandboxed(&[s.allow_tcp()]).env(MISSING, "landlock");
+    let o = p.run("connect", &[&s.forbidden.arg()]);
+    assert!(o.err("EACCES"), "{o:?}");
+    assert!(o.stderr.contains("L3 Landlock: not enforced"), "{}", o.stderr);
+    assert!(p.run("connect", &[&s.allowed.arg()]).ok());
+}
