@@ -6,8 +6,10 @@
 //! ```text
 //! prologue   ld arch; jeq NATIVE ? +1 : kill;  ret KILL_PROCESS
 //!            ld nr
-//!            jset 0x40000000 ? kill : +1; ret KILL_PROCESS      (x86_64 only: x32)
-//!            jgt MAX_NR ? enosys : +1; ret ERRNO(ENOSYS)
+//!            jgt MAX_NR ? +0 : dispatch
+//!              jge 0x80000000 ? enosys : +0                     (x86_64 only: x32 numbers
+//!              jset 0x40000000 ? kill : enosys                    are 0x40000000 + n)
+//!              ret ERRNO(ENOSYS); ret KILL_PROCESS
 //! dispatch   jeq nr_1 ? block_1 : next … jeq nr_n ? block_n : next
 //!            ret ALLOW                                         ← every call without a rule
 //! blocks     one per system call with rules, its rules in order:
@@ -180,12 +182,18 @@ fn prologue(rules: &RuleSet) -> Vec<Instruction> {
         ret(SECCOMP_RET_KILL_PROCESS),
         stmt(LD_W_ABS, NR_OFFSET),
     ];
+    // Every x32 number is above the highest known one, so the x32 check costs the common
+    // path nothing. Negative numbers (`syscall(-1)`) get ENOSYS, as without a filter.
     if rules.kill_x32 {
-        p.push(jump(JSET_K, X32_SYSCALL_BIT, 0, 1));
+        p.push(jump(JGT_K, rules.max_nr, 0, 4));
+        p.push(jump(JGE_K, 0x8000_0000, 1, 0));
+        p.push(jump(JSET_K, X32_SYSCALL_BIT, 1, 0));
+        p.push(ret(Action::Errno(ENOSYS).ret()));
         p.push(ret(SECCOMP_RET_KILL_PROCESS));
+    } else {
+        p.push(jump(JGT_K, rules.max_nr, 0, 1));
+        p.push(ret(Action::Errno(ENOSYS).ret()));
     }
-    p.push(jump(JGT_K, rules.max_nr, 0, 1));
-    p.push(ret(Action::Errno(ENOSYS).ret()));
     p
 }
 

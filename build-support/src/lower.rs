@@ -56,7 +56,7 @@ pub struct RuleSet {
     pub arch: Arch,
     /// `seccomp_data.arch` of native calls; any other value kills the process.
     pub audit_arch: u32,
-    /// Kill the process for numbers with the x32 bit (`0x4000_0000`) set (x86_64 only).
+    /// Kill the process for x32 numbers, `0x4000_0000..0x8000_0000` (x86_64 only).
     pub kill_x32: bool,
     /// Highest known number; larger numbers get `ERRNO(ENOSYS)`.
     pub max_nr: u32,
@@ -205,7 +205,7 @@ impl RuleSet {
 
     /// The value the whole program must return for a call: prologue, then the rules.
     pub fn expected_ret(&self, audit_arch: u32, nr: u32, args: &[u64; 6]) -> u32 {
-        let x32 = self.kill_x32 && nr & syscalls::X32_SYSCALL_BIT != 0;
+        let x32 = self.kill_x32 && nr & syscalls::X32_SYSCALL_BIT != 0 && nr < 0x8000_0000;
         if audit_arch != self.audit_arch || x32 {
             SECCOMP_RET_KILL_PROCESS
         } else if nr > self.max_nr {

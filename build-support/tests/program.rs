@@ -75,7 +75,8 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
     if d.arch != native(arch) {
         return KILL_PROCESS;
     }
-    if arch == Arch::X86_64 && nr & 0x4000_0000 != 0 {
+    // x32 numbers (0x40000000 + n); negative numbers such as -1 are not x32.
+    if arch == Arch::X86_64 && (0x4000_0000..0x8000_0000).contains(&nr) {
         return KILL_PROCESS;
     }
     if nr > MAX_NR {
