@@ -1,0 +1,151 @@
+//! `network-sandbox`: run a program with its network access cut down to named endpoints.
+//!
+//! ```text
+//! network-sandbox run --allow 192.0.2.1:443 -- curl https://192.0.2.1/
+//! network-sandbox check --allow 192.0.2.1:443
+//! network-sandbox explain --allow 192.0.2.1:443 --arch aarch64
+//! ```
+//!
+//! `run` compiles the policy, installs every layer (static seccomp filter, supervisor,
+//! Landlock) on itself and then executes the program in its place, so the program keeps the
+//! PID and its exit status is the command's.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+mod check;
+mod explain;
+mod policy;
+mod run;
+
+use policy::PolicyArgs;
+
+const EXAMPLES: &str = "\
+Examples:
+  # curl may reach 192.0.2.1 on port 443 and nothing else
+  network-sandbox run --allow 192.0.2.1:443 -- curl https://192.0.2.1/
+
+  # several endpoints, IPv6, a CIDR, a port range, UDP
+  network-sandbox run --allow '[2001:db8::1]:443' --allow 10.0.0.0/8:8000-8080 \\
+      --allow udp://192.0.2.53:53 -- python3 app.py
+
+  # no network at all
+  network-sandbox run -- ./build.sh
+
+  # the policy from a file, plus one more endpoint
+  network-sandbox run --policy network-policy.toml --allow 127.0.0.1:5432 -- node server.js
+
+  # what would be enforced on this kernel, and the compiled program
+  network-sandbox check --allow 192.0.2.1:443
+  network-sandbox explain --allow 192.0.2.1:443 --arch aarch64
+
+Exit status of `run`: the program's own; 127 if PROGRAM is not found, 126 if it cannot be
+executed, 2 for a bad command line or policy, 125 if the sandbox cannot be installed.";
+
+/// Run a program with its network access cut down to the endpoints you name.
+#[derive(Parser, Debug)]
+#[command(name = "network-sandbox", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Install the sandbox on this process, then execute PROGRAM in its place.
+    #[command(after_help = EXAMPLES)]
+    Run(RunArgs),
+    /// Validate the policy and show what each layer would enforce on this kernel, without
+    /// installing anything. Exits 0 if `run` would start, 1 if it would refuse.
+    Check(CheckArgs),
+    /// Print the compiled seccomp program, one instruction per line.
+    Explain(ExplainArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Arguments of `run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+
+    /// Print what each layer enforces on stderr before starting PROGRAM (also with
+    /// NETWORK_SANDBOX_REPORT=1).
+    #[arg(long, short)]
+    verbose: bool,
+
+    /// The program to run and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    command: Vec<OsString>,
+}
+
+/// Arguments of `check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// Arguments of `explain`.
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+
+    /// The architecture to show the program for [default: this machine's].
+    #[arg(long, value_enum)]
+    arch: Option<ArchArg>,
+}
+
+/// `--arch` values.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchArg {
+    /// x86_64.
+    #[value(name = "x86_64", alias = "x86-64")]
+    X86_64,
+    /// aarch64 (arm64).
+    #[value(name = "aarch64", alias = "arm64")]
+    Aarch64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(&args),
+        Command::Explain(args) => explain::explain(&args),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "network-sandbox",
+                &mut std::io::stdout(),
+            );
+            0
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Prints a policy error and returns the usage exit status.
+fn policy_error(e: policy::PolicyError) -> i32 {
+    eprintln!("{}", e.0);
+    policy::EXIT_USAGE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,225 @@
+//! Assembling a policy from the command line and a policy file, and rendering its errors.
+//!
+//! The file (`--policy FILE`, the TOML format of `build.rs` policy files) is parsed and
+//! validated on its own first, so its errors point into the file. Then the flags are
+//! applied: `--allow` endpoints are added to the file's, `--audit`, `--quiet` and
+//! `--fallback` override the file's options, and the whole list is validated again (so a
+//! `--allow` that duplicates an endpoint of the file is an error pointing at the flag).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use network_sandbox_build::file::{parse_policy_toml, FileError, Position};
+use network_sandbox_build::model::{self, Fallback, Mode, Options, ReportTo};
+use network_sandbox_build::valid::{policy_from_strs, EndpointError};
+
+/// Exit status for a command line or policy that is wrong (as clap uses for usage errors).
+pub const EXIT_USAGE: i32 = 2;
+
+/// The policy flags every subcommand takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PolicyArgs {
+    /// Allow connections to ENDPOINT: `[tcp://|udp://]HOST:PORTS`, where HOST is an IPv4
+    /// address, `[IPv6]` or a CIDR and PORTS a port or `LO-HI`. Repeat for more endpoints;
+    /// none (and no --policy) means no network at all.
+    #[arg(long = "allow", value_name = "ENDPOINT")]
+    pub allow: Vec<String>,
+
+    /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`);
+    /// --allow adds endpoints to it, the other flags override its options.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Audit mode: report connections outside the allow list but let them through.
+    #[arg(long)]
+    pub audit: bool,
+
+    /// Do not report denied connections on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// What to do when the kernel cannot check exact destinations (no seccomp user
+    /// notification or pidfd_getfd) [default: refuse, or the policy file's].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub fallback: Option<FallbackArg>,
+}
+
+/// `--fallback` values.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FallbackArg {
+    /// Refuse to start (exit 125).
+    Refuse,
+    /// Check only TCP destination ports, with Landlock (Linux 6.7+).
+    LandlockPorts,
+    /// Run with no network at all.
+    DenyAll,
+}
+
+impl From<FallbackArg> for Fallback {
+    fn from(f: FallbackArg) -> Self {
+        match f {
+            FallbackArg::Refuse => Fallback::Refuse,
+            FallbackArg::LandlockPorts => Fallback::LandlockPorts,
+            FallbackArg::DenyAll => Fallback::DenyAll,
+        }
+    }
+}
+
+/// A policy the command line could not make: the full text to print on stderr (without
+/// the trailing newline).
+#[derive(Debug)]
+pub struct PolicyError(pub String);
+
+/// Builds and validates the policy the flags describe.
+pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
+    let file = match &args.policy {
+        Some(path) => Some((path.as_path(), read_file(path)?)),
+        None => None,
+    };
+    let mut options = file
+        .as_ref()
+        .map_or_else(Options::default, |(_, p)| p.options);
+    if args.audit {
+        options.mode = Mode::Audit;
+    }
+    if args.quiet {
+        options.report = ReportTo::Off;
+    }
+    if let Some(f) = args.fallback {
+        options.fallback = f.into();
+    }
+
+    let from_file: Vec<String> = file
+        .as_ref()
+        .map(|(_, p)| p.endpoints.iter().map(|e| e.origin.text.clone()).collect())
+        .unwrap_or_default();
+    let mut texts = from_file.clone();
+    texts.extend(args.allow.iter().cloned());
+    policy_from_strs(&texts, options).map_err(|errors| {
+        let mut out = String::new();
+        for (i, e) in errors.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            match e.index.checked_sub(from_file.len()) {
+                Some(flag) => out.push_str(&render_flag_error(&args.allow[flag], e)),
+                None => {
+                    let path = file.as_ref().map_or(Path::new("-"), |(p, _)| p);
+                    out.push_str(&render_file_endpoint_error(path, &texts[e.index], e));
+                }
+            }
+        }
+        PolicyError(out)
+    })
+}
+
+fn read_file(path: &Path) -> Result<model::Policy, PolicyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        PolicyError(format!(
+            "network-sandbox: error: cannot read the policy file {}: {e}",
+            path.display()
+        ))
+    })?;
+    parse_policy_toml(&text).map_err(|errors| {
+        let rendered: Vec<String> = errors
+            .into_iter()
+            .map(|e| {
+                let position = Position::of(&text, e.range.start);
+                let err = FileError {
+                    path: path.to_owned(),
+                    position: Some(position),
+                    message: e.message,
+                    line_text: text.lines().nth(position.line - 1).map(str::to_owned),
+                };
+                format!("network-sandbox: {}", err.render())
+            })
+            .collect();
+        PolicyError(rendered.join("\n"))
+    })
+}
+
+/// The error for one `--allow` value, with a caret line under the bad part:
+///
+/// ```text
+/// network-sandbox: error: invalid endpoint in --allow: port 0 is not allowed: ports are 1–65535
+///   --allow 127.0.0.1:0
+///                     ^
+/// ```
+pub fn render_flag_error(value: &str, e: &EndpointError) -> String {
+    let prefix = "  --allow ";
+    format!(
+        "network-sandbox: error: invalid endpoint in --allow: {}\n{prefix}{value}\n{}",
+        e.message,
+        caret_line(prefix.chars().count(), value, e)
+    )
+}
+
+fn render_file_endpoint_error(path: &Path, value: &str, e: &EndpointError) -> String {
+    let prefix = "  ";
+    format!(
+        "network-sandbox: error: invalid endpoint in {}: {}\n{prefix}{value}\n{}",
+        path.display(),
+        e.message,
+        caret_line(prefix.chars().count(), value, e)
+    )
+}
+
+/// Spaces up to the start of `e.range` in `value`, then one `^` per character of the range
+/// (at least one).
+fn caret_line(indent: usize, value: &str, e: &EndpointError) -> String {
+    let start = e.range.start.min(value.len());
+    let end = e.range.end.clamp(start, value.len());
+    let chars_before = value.get(..start).map_or(start, |s| s.chars().count());
+    let width = value
+        .get(start..end)
+        .map_or(1, |s| s.chars().count())
+        .max(1);
+    let mut line = String::new();
+    let _ = write!(
+        line,
+        "{}{}",
+        " ".repeat(indent + chars_before),
+        "^".repeat(width)
+    );
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(allow: &[&str]) -> PolicyArgs {
+        PolicyArgs {
+            allow: allow.iter().map(|s| s.to_string()).collect(),
+            ..PolicyArgs::default()
+        }
+    }
+
+    #[test]
+    fn caret_points_at_the_port() {
+        let err = assemble(&args(&["127.0.0.1:0"])).unwrap_err().0;
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(lines[0].starts_with("network-sandbox: error: invalid endpoint in --allow: "));
+        assert_eq!(lines[1], "  --allow 127.0.0.1:0");
+        assert_eq!(lines[2], format!("{}^", " ".repeat(20)));
+    }
+
+    #[test]
+    fn flags_override_options() {
+        let mut a = args(&["127.0.0.2:80"]);
+        a.audit = true;
+        a.quiet = true;
+        a.fallback = Some(FallbackArg::DenyAll);
+        let p = assemble(&a).unwrap();
+        assert_eq!(p.options.mode, Mode::Audit);
+        assert_eq!(p.options.report, ReportTo::Off);
+        assert_eq!(p.options.fallback, Fallback::DenyAll);
+        assert_eq!(p.endpoints.len(), 1);
+    }
+
+    #[test]
+    fn no_allow_means_no_network() {
+        assert!(assemble(&args(&[])).unwrap().endpoints.is_empty());
+    }
+}

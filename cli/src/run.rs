@@ -1,0 +1,150 @@
+//! `network-sandbox run`: compile the policy, find the program, install every layer on this
+//! process, then execute the program in its place.
+//!
+//! The order matters: everything that can fail for reasons other than the sandbox (a bad
+//! endpoint, a program that does not exist or cannot be executed) is checked before anything
+//! is installed, so its exit status (2, 127, 126) is never confused with the sandbox's (125).
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use network_sandbox::compiler::{self, CompileError};
+use network_sandbox::EXIT_NOT_SANDBOXED;
+
+use crate::policy::{self, EXIT_USAGE};
+use crate::RunArgs;
+
+/// Exit status when PROGRAM is not found (as shells use).
+pub const EXIT_NOT_FOUND: i32 = 127;
+/// Exit status when PROGRAM is found but cannot be executed (as shells use).
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+
+/// Runs `network-sandbox run`. Returns only on failure; on success the process becomes
+/// the program.
+pub fn run(args: RunArgs) -> i32 {
+    let model = match policy::assemble(&args.policy) {
+        Ok(p) => p,
+        Err(e) => return crate::policy_error(e),
+    };
+    let (program, rest) = args.command.split_first().expect("clap requires PROGRAM");
+    let path = match resolve(program) {
+        Ok(p) => p,
+        Err((code, why)) => {
+            eprintln!("network-sandbox: {}: {why}", Path::new(program).display());
+            return code;
+        }
+    };
+    let compiled = match network_sandbox_build::compile(&model) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("network-sandbox: error: the policy does not compile: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match compiler::from_compiled(&compiled) {
+        Ok(p) => p,
+        Err(CompileError::UnsupportedArch) => {
+            eprintln!(
+                "network-sandbox: refusing to start {}: {}",
+                Path::new(program).display(),
+                CompileError::UnsupportedArch
+            );
+            return EXIT_NOT_SANDBOXED;
+        }
+        Err(e) => {
+            eprintln!("network-sandbox: error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+
+    match network_sandbox::install(&runtime) {
+        Ok(enforcement) => {
+            let report_env = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
+            if args.verbose || report_env {
+                eprint!("{enforcement}");
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "network-sandbox: refusing to start {}: {e}",
+                Path::new(program).display()
+            );
+            let refuse = model.options.fallback == network_sandbox_build::model::Fallback::Refuse;
+            if refuse && matches!(e, network_sandbox::Error::Unsupported { .. }) {
+                eprintln!(
+                    "network-sandbox: on the command line: --fallback landlock-ports (TCP ports \
+                     only) or --fallback deny-all (no network)"
+                );
+            }
+            return EXIT_NOT_SANDBOXED;
+        }
+    }
+
+    // From here on the process is sandboxed for good; exec keeps every layer.
+    let err = Command::new(&path).arg0(program).args(rest).exec();
+    eprintln!("network-sandbox: cannot execute {}: {err}", path.display());
+    match err.kind() {
+        io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+        _ => EXIT_NOT_EXECUTABLE,
+    }
+}
+
+/// Finds `program` as `execvp` would: a name with a slash is a path, any other name is
+/// looked up in `PATH`. Returns the path, or the exit status and why.
+pub fn resolve(program: &OsStr) -> Result<PathBuf, (i32, String)> {
+    if program.is_empty() {
+        return Err((EXIT_NOT_FOUND, "empty program name".into()));
+    }
+    if program.as_bytes().contains(&b'/') {
+        let path = PathBuf::from(program);
+        return match check_executable(&path) {
+            Ok(()) => Ok(path),
+            Err(e) => Err(e),
+        };
+    }
+    let search: OsString =
+        std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let mut denied = None;
+    for dir in std::env::split_paths(&search) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(program);
+        match check_executable(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err((EXIT_NOT_FOUND, _)) => {}
+            Err(e) => {
+                denied.get_or_insert(e);
+            }
+        }
+    }
+    Err(denied.unwrap_or_else(|| (EXIT_NOT_FOUND, "command not found in PATH".into())))
+}
+
+fn check_executable(path: &Path) -> Result<(), (i32, String)> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err((EXIT_NOT_FOUND, "no such file".into()))
+        }
+        Err(e) => return Err((EXIT_NOT_EXECUTABLE, format!("cannot execute: {e}"))),
+    };
+    if meta.is_dir() {
+        return Err((EXIT_NOT_EXECUTABLE, "is a directory, not a program".into()));
+    }
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+        return Err((EXIT_NOT_FOUND, "the name contains a NUL byte".into()));
+    };
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err((EXIT_NOT_EXECUTABLE, format!("cannot execute: {e}")));
+    }
+    Ok(())
+}
