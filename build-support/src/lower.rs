@@ -48,6 +48,12 @@ pub const IP_OPTIONS: u64 = 4;
 pub const TCP_REPAIR: u64 = 19;
 /// `IPV6_RTHDR` (routing header).
 pub const IPV6_RTHDR: u64 = 57;
+/// `IP_RETOPTS` (IP options, source routing among them, in the RFC 2292 style).
+pub const IP_RETOPTS: u64 = 7;
+/// `IPV6_2292RTHDR` (the RFC 2292 spelling of the routing header option).
+pub const IPV6_2292RTHDR: u64 = 5;
+/// `IPV6_2292PKTOPTIONS` (sets sticky ancillary data, a routing header among it).
+pub const IPV6_2292PKTOPTIONS: u64 = 6;
 
 /// The L1 rules for one architecture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -273,7 +279,10 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         vec![
             option(SOL_TCP, TCP_REPAIR),
             option(SOL_IP, IP_OPTIONS),
+            option(SOL_IP, IP_RETOPTS),
             option(SOL_IPV6, IPV6_RTHDR),
+            option(SOL_IPV6, IPV6_2292RTHDR),
+            option(SOL_IPV6, IPV6_2292PKTOPTIONS),
             vec![Cond::eq32(1, SOL_SCTP)],
         ],
     );
@@ -299,6 +308,18 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         Sysno::PidfdGetfd,
     ] {
         rule(inspect, Action::Errno(EPERM), always());
+    }
+    // Ways for a privileged program to change the kernel under the sandbox: a cgroup BPF
+    // program can rewrite the destination of the supervisor's own connects, a module or a
+    // new kernel can do anything.
+    for kernel in [
+        Sysno::Bpf,
+        Sysno::InitModule,
+        Sysno::FinitModule,
+        Sysno::KexecLoad,
+        Sysno::KexecFileLoad,
+    ] {
+        rule(kernel, Action::Errno(EPERM), always());
     }
 
     RuleSet {

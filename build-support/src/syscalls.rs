@@ -51,10 +51,15 @@ pub enum Sysno {
     IoUringSetup,
     IoUringEnter,
     IoUringRegister,
+    Bpf,
+    InitModule,
+    FinitModule,
+    KexecLoad,
+    KexecFileLoad,
 }
 
 /// Name, x86_64 number, aarch64 number.
-const TABLE: [(Sysno, &str, u32, u32); 15] = [
+const TABLE: [(Sysno, &str, u32, u32); 20] = [
     (Sysno::Socket, "socket", 41, 198),
     (Sysno::Connect, "connect", 42, 203),
     (Sysno::Bind, "bind", 49, 200),
@@ -70,12 +75,17 @@ const TABLE: [(Sysno, &str, u32, u32); 15] = [
     (Sysno::IoUringSetup, "io_uring_setup", 425, 425),
     (Sysno::IoUringEnter, "io_uring_enter", 426, 426),
     (Sysno::IoUringRegister, "io_uring_register", 427, 427),
+    (Sysno::Bpf, "bpf", 321, 280),
+    (Sysno::InitModule, "init_module", 175, 105),
+    (Sysno::FinitModule, "finit_module", 313, 273),
+    (Sysno::KexecLoad, "kexec_load", 246, 104),
+    (Sysno::KexecFileLoad, "kexec_file_load", 320, 294),
 ];
 
 impl Sysno {
     /// Every system call the rules may name.
-    pub const ALL: [Sysno; 15] = {
-        let mut all = [Sysno::Socket; 15];
+    pub const ALL: [Sysno; 20] = {
+        let mut all = [Sysno::Socket; 20];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].0;
