@@ -151,11 +151,60 @@ fn copy_message(
     } else {
         read(cx, call, hdr.control, hdr.controllen as usize)?
     };
+    check_control(&control).map_err(Some)?;
     Ok(Message {
         name,
         data,
         control,
     })
+}
+
+/// `sizeof(struct cmsghdr)` on 64-bit Linux: `size_t cmsg_len; int level; int type`.
+const CMSGHDR_LEN: usize = 16;
+
+/// Ancillary data the supervisor passes on: what selects a source address, TTL/hop limit,
+/// traffic class or segmentation. Anything else is refused, in particular IPv4 options
+/// (`IP_RETOPTS`: loose source routing sends the packet to the first hop instead of the
+/// checked destination), IPv6 routing headers and `IPV6_NEXTHOP`.
+pub fn check_control(control: &[u8]) -> Result<(), i32> {
+    const SOL_SOCKET: i32 = libc::SOL_SOCKET;
+    const SOL_IP: i32 = libc::SOL_IP;
+    const SOL_IPV6: i32 = libc::SOL_IPV6;
+    const SOL_UDP: i32 = libc::SOL_UDP;
+    const UDP_SEGMENT: i32 = 103;
+    let mut at = 0;
+    while control.len() - at >= CMSGHDR_LEN {
+        let len = u64_at(control, at) as usize;
+        let level = u32_at(control, at + 8) as i32;
+        let ty = u32_at(control, at + 12) as i32;
+        if len < CMSGHDR_LEN || len > control.len() - at {
+            return Err(libc::EINVAL);
+        }
+        let allowed = match level {
+            SOL_SOCKET => ty != libc::SCM_RIGHTS,
+            SOL_IP => matches!(ty, libc::IP_PKTINFO | libc::IP_TTL | libc::IP_TOS),
+            SOL_IPV6 => matches!(
+                ty,
+                libc::IPV6_PKTINFO
+                    | libc::IPV6_2292PKTINFO
+                    | libc::IPV6_HOPLIMIT
+                    | libc::IPV6_2292HOPLIMIT
+                    | libc::IPV6_TCLASS
+                    | libc::IPV6_DONTFRAG
+            ),
+            SOL_UDP => ty == UDP_SEGMENT,
+            _ => false,
+        };
+        if !allowed {
+            return Err(libc::EACCES);
+        }
+        // CMSG_ALIGN: the next header starts at the next multiple of 8.
+        at += (len + 7) & !7;
+        if at > control.len() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Sends `m` on `socket` with `flags`; the byte count or errno.
@@ -245,6 +294,53 @@ pub fn sendmmsg(cx: &Context<'_>, call: &Call) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cmsg(level: i32, ty: i32, data: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&((CMSGHDR_LEN + data.len()) as u64).to_ne_bytes());
+        b.extend_from_slice(&level.to_ne_bytes());
+        b.extend_from_slice(&ty.to_ne_bytes());
+        b.extend_from_slice(data);
+        while b.len() % 8 != 0 {
+            b.push(0);
+        }
+        b
+    }
+
+    #[test]
+    fn control_messages_that_cannot_redirect_pass() {
+        let mut c = cmsg(libc::SOL_IP, libc::IP_PKTINFO, &[0; 12]);
+        c.extend(cmsg(libc::SOL_IPV6, libc::IPV6_TCLASS, &[0; 4]));
+        c.extend(cmsg(libc::SOL_UDP, 103, &[0; 2]));
+        assert_eq!(check_control(&c), Ok(()));
+        assert_eq!(check_control(&[]), Ok(()));
+    }
+
+    #[test]
+    fn source_routing_and_routing_headers_are_refused() {
+        for (level, ty) in [
+            (libc::SOL_IP, libc::IP_RETOPTS),
+            (libc::SOL_IP, libc::IP_OPTIONS),
+            (libc::SOL_IPV6, libc::IPV6_RTHDR),
+            (libc::SOL_IPV6, libc::IPV6_2292RTHDR),
+            (libc::SOL_IPV6, libc::IPV6_NEXTHOP),
+            (libc::SOL_SOCKET, libc::SCM_RIGHTS),
+            (132, 1),
+        ] {
+            let mut c = cmsg(libc::SOL_IP, libc::IP_TTL, &[64, 0, 0, 0]);
+            c.extend(cmsg(level, ty, &[0; 8]));
+            assert_eq!(check_control(&c), Err(libc::EACCES), "{level}/{ty}");
+        }
+    }
+
+    #[test]
+    fn malformed_lengths_are_invalid() {
+        let mut c = cmsg(libc::SOL_IP, libc::IP_TTL, &[64, 0, 0, 0]);
+        c[0] = 200;
+        assert_eq!(check_control(&c), Err(libc::EINVAL));
+        c[0] = 3;
+        assert_eq!(check_control(&c), Err(libc::EINVAL));
+    }
 
     #[test]
     fn msghdr_layout_matches_libc() {
