@@ -1,0 +1,537 @@
+//! The command itself: exit statuses, pass-through of output and signals, error messages,
+//! `check`, `explain`, help and completions; and a plain allowed/forbidden case as root and
+//! as an unprivileged user.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn program_exit_status_passes_through() {
+    for code in [0, 1, 3, 42] {
+        let out = output(&mut ns_run(None, &["sh", "-c", &format!("exit {code}")]));
+        assert_eq!(out.code(), Some(code), "{out:?}");
+    }
+}
+
+#[test]
+fn stdout_and_stderr_pass_through() {
+    let out = output(&mut ns_run(
+        Some("127.0.0.2:80"),
+        &[
+            "sh",
+            "-c",
+            "echo to-stdout; echo to-stderr >&2; printf 'a\\0b'",
+        ],
+    ));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, "to-stdout\na\0b");
+    assert_eq!(out.stderr, "to-stderr\n");
+}
+
+#[test]
+fn the_program_keeps_the_pid() {
+    // The command execs the program: the PID the caller spawned is the program's.
+    let mut cmd = ns_run(Some("127.0.0.2:80"), &["sh", "-c", "echo $$"]);
+    let guard = Guard::spawn(&mut cmd);
+    let pid = guard.child.id();
+    let out = guard.wait(Duration::from_secs(30));
+    assert_eq!(out.stdout.trim(), pid.to_string(), "{out:?}");
+}
+
+#[test]
+fn killed_by_a_signal_is_reported_as_such() {
+    let out = output(&mut ns_run(None, &["sh", "-c", "kill -KILL $$"]));
+    assert_eq!(out.signal(), Some(libc::SIGKILL), "{out:?}");
+}
+
+#[test]
+fn sigterm_to_the_pid_reaches_the_program() {
+    let script = "trap 'echo got-term; kill $! 2>/dev/null; exit 7' TERM; \
+                  echo ready; sleep 30 & wait $!";
+    let mut cmd = ns_run(Some("127.0.0.2:80"), &["sh", "-c", script]);
+    let mut guard = Guard::spawn(&mut cmd);
+    // Wait for "ready" so the trap is installed.
+    let mut stdout = guard.child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 64];
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        assert!(start.elapsed() < Duration::from_secs(20), "never ready");
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "stdout closed before ready");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let pid = guard.child.id() as libc::pid_t;
+    // SAFETY: kill with the PID of our own child, which has not been reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = guard.child.wait().unwrap();
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    assert_eq!(status.code(), Some(7), "{status:?}");
+    assert!(rest.contains("got-term"), "{rest:?}");
+}
+
+#[test]
+fn program_not_found_is_127() {
+    let out = output(&mut ns_run(None, &["no-such-program-xyz"]));
+    assert_eq!(out.code(), Some(127), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("network-sandbox: no-such-program-xyz: command not found"),
+        "{}",
+        out.stderr
+    );
+    let out = output(&mut ns_run(None, &["/nonexistent/prog"]));
+    assert_eq!(out.code(), Some(127), "{out:?}");
+    assert!(out.stderr.contains("no such file"), "{}", out.stderr);
+    // Nothing was installed: no sandbox message, no layer report.
+    assert!(!out.stderr.contains("refusing"), "{}", out.stderr);
+}
+
+#[test]
+fn program_not_executable_is_126() {
+    let dir = scratch_dir("not-executable");
+    let file = dir.join("script.sh");
+    std::fs::write(&file, "#!/bin/sh\necho hi\n").unwrap();
+    let out = output(&mut ns_run(None, &[file.to_str().unwrap()]));
+    assert_eq!(out.code(), Some(126), "{out:?}");
+    assert!(out.stderr.contains("cannot execute"), "{}", out.stderr);
+    let out = output(&mut ns_run(None, &[dir.to_str().unwrap()]));
+    assert_eq!(out.code(), Some(126), "{out:?}");
+    assert!(out.stderr.contains("is a directory"), "{}", out.stderr);
+}
+
+#[test]
+fn bad_endpoint_is_2_with_a_caret() {
+    let out = output(&mut ns_run(Some("127.0.0.1:0"), &["true"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "network-sandbox: error: invalid endpoint in --allow: port 0 is not allowed: ports are 1–65535\n  \
+         --allow 127.0.0.1:0\n                    ^\n"
+    );
+    let out = output(&mut ns_run(Some("10.0.0.1/8:443"), &["true"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("network-sandbox: error: invalid endpoint in --allow: "),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(lines[1], "  --allow 10.0.0.1/8:443");
+    // The caret line points into the value, not at the flag.
+    let caret = lines[2].find('^').expect("caret");
+    assert!(caret >= "  --allow ".len(), "{}", out.stderr);
+}
+
+#[test]
+fn bad_policy_file_is_2_with_its_position() {
+    let dir = scratch_dir("bad-policy");
+    let file = dir.join("policy.toml");
+    std::fs::write(&file, "allow = [\"127.0.0.2:80\", \"127.0.0.3:99999\"]\n").unwrap();
+    let out = output(ns(&[
+        "run",
+        "--policy",
+        file.to_str().unwrap(),
+        "--",
+        "true",
+    ]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("{}:1:", file.display())),
+        "{}",
+        out.stderr
+    );
+    let out = output(ns(&["check", "--policy", "/nonexistent/policy.toml"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("cannot read the policy file"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn usage_errors_come_from_clap() {
+    // Missing `--` before the program.
+    let out = output(ns(&["run", "--allow", "127.0.0.2:80", "true"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("unexpected argument 'true'"),
+        "{}",
+        out.stderr
+    );
+    // No program at all.
+    let out = output(ns(&["run", "--allow", "127.0.0.2:80"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    // Unknown flag.
+    let out = output(ns(&["run", "--alow", "127.0.0.2:80", "--", "true"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(out.stderr.contains("--alow"), "{}", out.stderr);
+    let out = output(ns(&["run", "--fallback", "maybe", "--", "true"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn unsupported_kernel_is_125_naming_the_feature() {
+    let out = output(
+        ns_run(Some("127.0.0.2:80"), &["sh", "-c", "echo should-not-run"])
+            .env("NETWORK_SANDBOX_SIMULATE_MISSING", "user-notif"),
+    );
+    assert_eq!(out.code(), Some(125), "{out:?}");
+    assert!(!out.stdout.contains("should-not-run"), "{out:?}");
+    assert!(
+        out.stderr.contains("seccomp user notification"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--fallback deny-all"), "{}", out.stderr);
+
+    let out = output(
+        ns_run(Some("127.0.0.2:80"), &["sh", "-c", "echo should-not-run"])
+            .env("NETWORK_SANDBOX_SIMULATE_MISSING", "pidfd-getfd"),
+    );
+    assert_eq!(out.code(), Some(125), "{out:?}");
+    assert!(out.stderr.contains("pidfd_getfd"), "{}", out.stderr);
+}
+
+#[test]
+fn deny_all_fallback_runs_without_network() {
+    let servers = Servers::start();
+    let Some(py) = python() else { return };
+    let script = connect_script();
+    let out = output(
+        ns(&[
+            "run",
+            "--allow",
+            &servers.allow(),
+            "--fallback",
+            "deny-all",
+            "--",
+            py.to_str().unwrap(),
+            "-c",
+            &script,
+            &servers.allowed.host(),
+            &servers.allowed.port().to_string(),
+        ])
+        .env("NETWORK_SANDBOX_SIMULATE_MISSING", "user-notif"),
+    );
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(out.stdout.contains("err 13"), "EACCES expected: {out:?}");
+    assert_eq!(servers.allowed.connections(), 0);
+}
+
+/// A python3 that every user can run (not a shim under /root).
+fn python() -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new("/usr/bin/python3");
+    if p.exists() {
+        Some(p.to_owned())
+    } else {
+        eprintln!("skipped: /usr/bin/python3 not installed");
+        None
+    }
+}
+
+/// Connects to argv[1]:argv[2] and prints `ok` or `err ERRNO`.
+fn connect_script() -> String {
+    "import socket, sys\n\
+     s = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)\n\
+     s.settimeout(5)\n\
+     try:\n    s.connect((sys.argv[1], int(sys.argv[2])))\n    print('ok')\n\
+     except OSError as e:\n    print('err', e.errno)\n"
+        .to_owned()
+}
+
+#[test]
+fn allowed_and_forbidden_as_root_and_as_nobody() {
+    let Some(py) = python() else { return };
+    let mut users = vec![User::Root];
+    if is_root() {
+        users.push(User::Nobody);
+    }
+    for user in users {
+        let servers = Servers::start();
+        for server in [&servers.allowed, &servers.forbidden, &servers.forbidden6] {
+            // Control: without the sandbox, every server is reachable.
+            let mut control = std::process::Command::new(&py);
+            control.args([
+                "-c",
+                &connect_script(),
+                &server.host(),
+                &server.port().to_string(),
+            ]);
+            as_user(&mut control, user);
+            let c = output(&mut control);
+            assert!(
+                c.stdout.contains("ok"),
+                "control as {user:?} to {}: {c:?}",
+                server.addr
+            );
+        }
+        let before = (
+            servers.forbidden.connections(),
+            servers.forbidden6.connections(),
+        );
+        assert_eq!(before, (1, 1));
+        for (server, expect_ok) in [
+            (&servers.allowed, true),
+            (&servers.forbidden, false),
+            (&servers.forbidden6, false),
+        ] {
+            let mut cmd = ns_run(
+                Some(&servers.allow()),
+                &[
+                    py.to_str().unwrap(),
+                    "-c",
+                    &connect_script(),
+                    &server.host(),
+                    &server.port().to_string(),
+                ],
+            );
+            as_user(&mut cmd, user);
+            let out = output(&mut cmd);
+            assert_eq!(
+                out.code(),
+                Some(0),
+                "as {user:?} to {}: {out:?}",
+                server.addr
+            );
+            if expect_ok {
+                assert_eq!(out.stdout.trim(), "ok", "as {user:?}: {out:?}");
+            } else {
+                assert_eq!(out.stdout.trim(), "err 13", "as {user:?}: {out:?}");
+                assert!(
+                    out.stderr.contains("network-sandbox: denied connect to"),
+                    "{}",
+                    out.stderr
+                );
+            }
+        }
+        assert_eq!(
+            (
+                servers.forbidden.connections(),
+                servers.forbidden6.connections()
+            ),
+            before,
+            "a forbidden server was reached under the sandbox as {user:?}"
+        );
+        assert_eq!(servers.allowed.connections(), 2);
+    }
+}
+
+#[test]
+fn quiet_reports_nothing_and_audit_lets_through() {
+    let Some(py) = python() else { return };
+    let servers = Servers::start();
+    let host = servers.forbidden.host();
+    let port = servers.forbidden.port().to_string();
+    let script = connect_script();
+    let prog = [py.to_str().unwrap(), "-c", &script, &host, &port];
+
+    let mut quiet = ns(&["run", "--quiet", "--allow", &servers.allow(), "--"]);
+    quiet.args(prog);
+    let out = output(&mut quiet);
+    assert_eq!(out.stdout.trim(), "err 13", "{out:?}");
+    assert_eq!(out.stderr, "", "--quiet must report nothing");
+
+    let mut audit = ns(&["run", "--audit", "--allow", &servers.allow(), "--"]);
+    audit.args(prog);
+    let out = output(&mut audit);
+    assert_eq!(out.stdout.trim(), "ok", "{out:?}");
+    assert!(
+        out.stderr.contains("audit: would deny connect to"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(servers.forbidden.connections(), 1);
+}
+
+#[test]
+fn verbose_prints_the_layers() {
+    let out = output(ns(&["run", "-v", "--allow", "127.0.0.2:80", "--", "true"]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains("L1 static filter: enforced"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("L2 supervisor: enforced"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("L3 Landlock"), "{}", out.stderr);
+}
+
+#[test]
+fn policy_file_and_flags_combine() {
+    let Some(py) = python() else { return };
+    let servers = Servers::start();
+    let dir = scratch_dir("policy-file");
+    let file = dir.join("policy.toml");
+    std::fs::write(
+        &file,
+        format!("allow = [\"{}\"]\nreport = \"off\"\n", servers.allow()),
+    )
+    .unwrap();
+    let script = connect_script();
+    let f = file.to_str().unwrap();
+    let forbidden6 = servers.forbidden6.addr.to_string();
+    // The file allows 127.0.0.2:P; the flag adds [::1]:P.
+    let cmd = |host: String, port: String| {
+        let mut c = ns(&["run", "--policy", f, "--allow", &forbidden6, "--"]);
+        c.args([py.to_str().unwrap(), "-c", &script, &host, &port]);
+        c
+    };
+    let port = servers.allowed.port().to_string();
+    let out = output(&mut cmd(servers.allowed.host(), port.clone()));
+    assert_eq!(out.stdout.trim(), "ok", "{out:?}");
+    let out = output(&mut cmd(servers.forbidden6.host(), port.clone()));
+    assert_eq!(out.stdout.trim(), "ok", "{out:?}");
+    let out = output(&mut cmd(servers.forbidden.host(), port));
+    assert_eq!(out.stdout.trim(), "err 13", "{out:?}");
+    assert_eq!(out.stderr, "", "report = \"off\" from the file");
+    assert_eq!(servers.forbidden.connections(), 0);
+
+    // A flag that repeats an endpoint of the file is an error pointing at the flag.
+    let out = output(ns(&["check", "--policy", f, "--allow", &servers.allow()]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(out.stderr.contains("duplicate endpoint"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("  --allow {}", servers.allow())),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn check_reports_layers_without_installing() {
+    let out = output(ns(&[
+        "check",
+        "--allow",
+        "127.0.0.2:8080",
+        "--allow",
+        "[::1]:443",
+    ]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    for needle in [
+        "policy: 2 endpoint(s)",
+        "tcp://127.0.0.2:8080",
+        "tcp://[::1]:443",
+        "seccomp user notification: yes",
+        "pidfd_getfd: yes",
+        "Landlock:",
+        "L1 static filter:",
+        "io_uring",
+        "L2 supervisor: enforced",
+        "L3 Landlock:",
+        "run would start",
+    ] {
+        assert!(
+            out.stdout.contains(needle),
+            "missing {needle:?} in\n{}",
+            out.stdout
+        );
+    }
+    let out = output(
+        ns(&["check", "--allow", "127.0.0.2:80"])
+            .env("NETWORK_SANDBOX_SIMULATE_MISSING", "user-notif"),
+    );
+    assert_eq!(out.code(), Some(1), "{out:?}");
+    assert!(
+        out.stdout.contains("seccomp user notification: no"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("run would refuse to start"),
+        "{}",
+        out.stdout
+    );
+
+    let out = output(
+        ns(&["check", "--allow", "127.0.0.2:80", "--fallback", "deny-all"])
+            .env("NETWORK_SANDBOX_SIMULATE_MISSING", "user-notif"),
+    );
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(out.stdout.contains("deny-all"), "{}", out.stdout);
+
+    let out = output(ns(&["check"]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(out.stdout.contains("no network at all"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("L2 supervisor: not needed"),
+        "{}",
+        out.stdout
+    );
+
+    let out = output(ns(&["check", "--allow", "127.0.0.1:0"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(out.stderr.contains("port 0"), "{}", out.stderr);
+}
+
+#[test]
+fn explain_lists_the_program() {
+    for (arch, audit) in [
+        ("x86_64", "AUDIT_ARCH_X86_64"),
+        ("aarch64", "AUDIT_ARCH_AARCH64"),
+    ] {
+        let out = output(ns(&["explain", "--allow", "127.0.0.2:80", "--arch", arch]));
+        assert_eq!(out.code(), Some(0), "{out:?}");
+        let first = out.stdout.lines().next().unwrap();
+        assert!(
+            first.starts_with(&format!("seccomp program for {arch}: ")),
+            "{first}"
+        );
+        let n: usize = first
+            .rsplit(": ")
+            .next()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            out.stdout.lines().last().unwrap(),
+            format!("{n} instructions")
+        );
+        assert_eq!(out.stdout.lines().count(), n + 2, "{}", out.stdout);
+        assert!(out.stdout.contains(audit), "{}", out.stdout);
+        assert!(out.stdout.contains("USER_NOTIF"), "{}", out.stdout);
+    }
+    // No endpoint: connect is refused by the filter itself, no notification.
+    let out = output(ns(&["explain"]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(!out.stdout.contains("USER_NOTIF"), "{}", out.stdout);
+    assert!(out.stdout.contains("ERRNO(EACCES)"), "{}", out.stdout);
+    let out = output(ns(&["explain", "--arch", "mips"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn help_has_examples_and_completions_exist() {
+    let out = output(ns(&["--help"]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(out.stdout.contains("Examples:"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("network-sandbox run --allow 192.0.2.1:443 -- curl"),
+        "{}",
+        out.stdout
+    );
+    let out = output(ns(&["run", "--help"]));
+    assert!(out.stdout.contains("--allow <ENDPOINT>"), "{}", out.stdout);
+    assert!(out.stdout.contains("--fallback <MODE>"), "{}", out.stdout);
+    for shell in ["bash", "zsh", "fish"] {
+        let out = output(ns(&["completions", shell]));
+        assert_eq!(out.code(), Some(0), "{out:?}");
+        assert!(out.stdout.contains("network-sandbox"), "{shell}");
+        assert!(out.stdout.contains("allow"), "{shell}");
+    }
+}

@@ -1,0 +1,370 @@
+//! Test support: loopback HTTP servers that record connections, the `network-sandbox` binary
+//! in a directory every user can read, and child processes that are killed and reaped when a
+//! test ends, however it ends.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The unprivileged user some tests run as.
+pub const NOBODY: u32 = 65534;
+
+/// A small HTTP/1.x server that answers every request with a body naming its address, and
+/// counts the connections it accepted.
+pub struct HttpServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    connections: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl HttpServer {
+    fn start(addr: SocketAddr) -> std::io::Result<HttpServer> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let connections = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let body = Self::body_for(addr);
+        let thread = {
+            let (connections, stop) = (connections.clone(), stop.clone());
+            thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            connections.fetch_add(1, Ordering::SeqCst);
+                            let body = body.clone();
+                            thread::spawn(move || serve(stream, &body));
+                        }
+                        Err(_) => thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+            })
+        };
+        Ok(HttpServer {
+            addr,
+            connections,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The body this server answers with.
+    pub fn body(&self) -> String {
+        Self::body_for(self.addr)
+    }
+
+    fn body_for(addr: SocketAddr) -> String {
+        format!("hello from {addr}")
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// `http://addr/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The host part as a client takes it (`127.0.0.3` or `::1`).
+    pub fn host(&self) -> String {
+        self.addr.ip().to_string()
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads one request (up to the blank line, or whatever arrives for a raw client) and answers
+/// with `body`.
+fn serve(mut stream: TcpStream, body: &str) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+        if seen.windows(4).any(|w| w == b"\r\n\r\n") || !seen.starts_with(b"GET") {
+            break;
+        }
+    }
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+}
+
+/// The three servers of one test, on one port: 127.0.0.2 (allowed), 127.0.0.3 and `[::1]`
+/// (forbidden).
+pub struct Servers {
+    /// 127.0.0.2:P, what the policy allows.
+    pub allowed: HttpServer,
+    /// 127.0.0.3:P, forbidden.
+    pub forbidden: HttpServer,
+    /// `[::1]:P`, forbidden.
+    pub forbidden6: HttpServer,
+}
+
+impl Servers {
+    /// Starts the servers on a port free on all three addresses.
+    pub fn start() -> Servers {
+        for _ in 0..50 {
+            let Ok(allowed) = HttpServer::start("127.0.0.2:0".parse().unwrap()) else {
+                continue;
+            };
+            let port = allowed.port();
+            let Ok(forbidden) = HttpServer::start(SocketAddr::from(([127, 0, 0, 3], port))) else {
+                continue;
+            };
+            let Ok(forbidden6) = HttpServer::start(format!("[::1]:{port}").parse().unwrap()) else {
+                continue;
+            };
+            return Servers {
+                allowed,
+                forbidden,
+                forbidden6,
+            };
+        }
+        panic!("no port free on 127.0.0.2, 127.0.0.3 and [::1]");
+    }
+
+    /// The `--allow` value for the allowed server.
+    pub fn allow(&self) -> String {
+        self.allowed.addr.to_string()
+    }
+
+    /// Connections the forbidden servers accepted, after a moment for any in flight.
+    pub fn forbidden_connections(&self) -> usize {
+        thread::sleep(Duration::from_millis(150));
+        self.forbidden.connections() + self.forbidden6.connections()
+    }
+}
+
+/// Who runs a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum User {
+    /// The test's own user (root in CI).
+    Root,
+    /// uid/gid 65534 without supplementary groups.
+    Nobody,
+}
+
+/// Whether the tests run as root (needed to switch to [`NOBODY`]).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A directory every user can read and enter, removed at exit of nothing: it lives in the
+/// temp dir under the test process's PID and holds copies of binaries.
+pub fn shared_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("network-sandbox-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        dir
+    })
+}
+
+/// A fresh directory every user can read, for one test's files.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = shared_dir().join(name);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// The `network-sandbox` binary, copied once into [`shared_dir`] so that the unprivileged
+/// user can run it wherever the build directory is.
+pub fn bin() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let copy = shared_dir().join("network-sandbox");
+        std::fs::copy(env!("CARGO_BIN_EXE_network-sandbox"), &copy).expect("copy binary");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        copy
+    })
+}
+
+/// A command for `network-sandbox ARGS`.
+pub fn ns(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(args);
+    cmd
+}
+
+/// `network-sandbox run --allow ALLOW -- PROGRAM…` (no `--allow` when `allow` is `None`).
+pub fn ns_run(allow: Option<&str>, program: &[&str]) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.arg("run");
+    if let Some(a) = allow {
+        cmd.arg("--allow").arg(a);
+    }
+    cmd.arg("--").args(program);
+    cmd
+}
+
+/// Makes `cmd` run as [`NOBODY`] from `/` (std drops supplementary groups when root sets a uid).
+pub fn as_user(cmd: &mut Command, user: User) {
+    if user == User::Nobody {
+        cmd.uid(NOBODY).gid(NOBODY).current_dir("/");
+        cmd.env("HOME", "/nonexistent");
+    }
+}
+
+/// A child that is killed (whole process group) and reaped when dropped.
+pub struct Guard {
+    /// The child.
+    pub child: Child,
+    reaped: bool,
+}
+
+impl Guard {
+    /// Spawns `cmd` in its own process group, stdin from /dev/null, output captured.
+    pub fn spawn(cmd: &mut Command) -> Guard {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        Guard {
+            child,
+            reaped: false,
+        }
+    }
+
+    /// Waits at most `limit`, killing the group if it runs longer, and collects the output.
+    pub fn wait(mut self, limit: Duration) -> Output {
+        let mut stdout = self.child.stdout.take().expect("stdout");
+        let mut stderr = self.child.stderr.take().expect("stderr");
+        let out_t = thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stdout.read_to_end(&mut v);
+            v
+        });
+        let err_t = thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stderr.read_to_end(&mut v);
+            v
+        });
+        let start = Instant::now();
+        let mut timed_out = false;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if start.elapsed() > limit {
+                timed_out = true;
+                self.kill_group();
+                break self.child.wait().expect("wait");
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        self.reaped = true;
+        // Anything the program left behind in its group (a background child holding the
+        // pipes) is stopped too, so reading the pipes ends.
+        self.kill_group();
+        let stdout = out_t.join().unwrap();
+        let stderr = err_t.join().unwrap();
+        Output {
+            status,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            timed_out,
+        }
+    }
+
+    fn kill_group(&self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill with the process group we created for our own child (process_group(0)
+        // makes the child the leader of a group with its PID). Signalling a group whose
+        // members are gone is harmless (ESRCH).
+        unsafe { libc::kill(-pid, libc::SIGKILL) };
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if !self.reaped {
+            self.kill_group();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// What a finished command did.
+#[derive(Debug)]
+pub struct Output {
+    /// Its status.
+    pub status: ExitStatus,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Whether it was killed for running too long.
+    pub timed_out: bool,
+}
+
+impl Output {
+    /// The exit code, if it exited.
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+
+    /// The signal that ended it, if any.
+    pub fn signal(&self) -> Option<i32> {
+        self.status.signal()
+    }
+}
+
+/// Runs `cmd` to completion (at most 60 s) and returns what it did.
+pub fn output<C: std::borrow::BorrowMut<Command>>(mut cmd: C) -> Output {
+    Guard::spawn(cmd.borrow_mut()).wait(Duration::from_secs(60))
+}
+
+/// The path of `name` in `PATH`, if any, resolved to the real file.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .and_then(|p| std::fs::canonicalize(p).ok())
+}
+
+/// `which(name)`, or prints "skipped: NAME not installed" and returns `None`.
+pub fn require(name: &str, what: &str) -> Option<PathBuf> {
+    let found = which(name);
+    if found.is_none() {
+        eprintln!("skipped: {what} not installed ({name} not in PATH)");
+    }
+    found
+}
