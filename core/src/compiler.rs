@@ -45,8 +45,8 @@ impl std::error::Error for CompileError {}
 
 /// Parses, validates and compiles the endpoints `allow` with `options`.
 pub fn compile<S: AsRef<str>>(allow: &[S], options: Options) -> Result<Policy, CompileError> {
-    let policy =
-        build::valid::policy_from_strs(allow, model_options(options)).map_err(CompileError::Endpoints)?;
+    let policy = build::valid::policy_from_strs(allow, model_options(options))
+        .map_err(CompileError::Endpoints)?;
     let compiled = build::compile(&policy).map_err(CompileError::Program)?;
     from_compiled(&compiled)
 }
@@ -61,7 +61,11 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
         .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
         .collect();
     let endpoints = compiled.policy.endpoints.iter().map(endpoint).collect();
-    Ok(Policy::new(filter, endpoints, runtime_options(compiled.policy.options)))
+    Ok(Policy::new(
+        filter,
+        endpoints,
+        runtime_options(compiled.policy.options),
+    ))
 }
 
 fn native_arch() -> Option<Arch> {

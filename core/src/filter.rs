@@ -74,7 +74,10 @@ mod tests {
         ];
         assert!(uses_user_notif(&prog));
         let out = rewrite_user_notif(&prog, SECCOMP_RET_ERRNO | 13);
-        assert_eq!(out[1], prog[1], "a jump comparing with the same constant is kept");
+        assert_eq!(
+            out[1], prog[1],
+            "a jump comparing with the same constant is kept"
+        );
         assert_eq!(out[2].k, SECCOMP_RET_ERRNO | 13);
         assert_eq!(out[3], prog[3]);
         assert!(!uses_user_notif(&out));

@@ -5,12 +5,15 @@
 //! 2. Probe the kernel; decide, from the policy's `fallback`, what to do if the supervisor
 //!    cannot run. Nothing is installed yet, so refusing here leaves the process untouched.
 //! 3. `PR_SET_NO_NEW_PRIVS`.
-//! 4. Fork the supervisor (before Landlock and the filter, so neither applies to it).
-//! 5. Landlock.
-//! 6. The seccomp program, with a listener when the policy needs the supervisor.
-//! 7. Hand the listener to the supervisor.
+//! 4. Landlock TCP connect port rules (a domain the supervisor shares, so its own connects
+//!    are held by them too).
+//! 5. Fork the supervisor (before the filter, so the filter does not apply to it).
+//! 6. The rest of Landlock, in a domain of the sandboxed process's own, nested in the first,
+//!    so the sandboxed process cannot ptrace the supervisor.
+//! 7. The seccomp program, with a listener when the policy needs the supervisor.
+//! 8. Hand the listener to the supervisor.
 //!
-//! Once step 6 has succeeded the process is sandboxed for good: a failure in step 7 leaves
+//! Once step 7 has succeeded the process is sandboxed for good: a failure in step 7 leaves
 //! every notified call failing with `ENOSYS` (closed, never open), and is still reported.
 
 use std::fmt;
@@ -123,10 +126,16 @@ impl<'a> Sandbox<'a> {
                 hint: "",
             });
         }
-        let plan = Plan::new(policy, kernel.landlock_abi, policy.options().mode == Mode::Enforce);
+        let plan = Plan::new(
+            policy,
+            kernel.landlock_abi,
+            policy.options().mode == Mode::Enforce,
+        );
         let (program, supervised, l2) = choose_program(policy, &kernel, plan.as_ref())?;
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
+        // Port rules first, so the supervisor forked next is held by them too.
+        landlock_layer::restrict_connect_ports(plan.as_ref()).map_err(Error::Landlock)?;
         let supervisor = if supervised {
             Some(Supervisor::fork(policy).map_err(io_err("starting the supervisor"))?)
         } else {
@@ -138,8 +147,8 @@ impl<'a> Sandbox<'a> {
                 unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
             }
         }
-        let l3 = landlock_layer::install(plan, kernel.landlock_abi)
-            .map_err(Error::Landlock)?;
+        landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
+        let l3 = landlock_layer::report(plan.as_ref(), kernel.landlock_abi);
 
         let listener = install_filter(&program, supervised)?;
         let supervisor_pid = supervisor.as_ref().map(|s| s.pid());
@@ -177,8 +186,10 @@ fn choose_program(
     }
     let Some(missing) = kernel.supervisor_blocker() else {
         let detail = match policy.options().mode {
-            Mode::Enforce => "every connect (and UDP send) checked against the allow list and \
-                              performed by the supervisor",
+            Mode::Enforce => {
+                "every connect (and UDP send) checked against the allow list and \
+                              performed by the supervisor"
+            }
             Mode::Audit => "audit mode: connects outside the allow list are reported, not refused",
         };
         return Ok((program, true, report(Status::Enforced, detail.into())));
@@ -234,7 +245,8 @@ fn install_filter(
     listener: bool,
 ) -> Result<Option<std::os::fd::OwnedFd>, Error> {
     if !listener {
-        return sys::seccomp_set_filter(program, 0).map_err(io_err("installing the seccomp filter"));
+        return sys::seccomp_set_filter(program, 0)
+            .map_err(io_err("installing the seccomp filter"));
     }
     let base = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
     match sys::seccomp_set_filter(program, base | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) {

@@ -8,6 +8,21 @@
 //!
 //! Requested features are chosen from the probed ABI and then required
 //! (`CompatLevel::HardRequirement`), so what the report says is what the kernel enforces.
+//!
+//! # Two stages, so the port wall also holds the supervisor
+//!
+//! The supervisor performs every connect itself, so a Landlock domain of the sandboxed
+//! process alone would never see a connect. Instead:
+//!
+//! 1. [`restrict_connect_ports`], before the supervisor is forked: a domain *D* with the TCP
+//!    connect port rules. The supervisor is forked inside *D*, so a connect it performs to a
+//!    port outside the policy fails even if its own check were wrong.
+//! 2. [`restrict_sandbox`], in the sandboxed process only, after the fork: a domain nested in
+//!    *D* (bind refused, abstract unix sockets scoped). Landlock lets a process ptrace only
+//!    processes in its own domain or domains nested in it: the supervisor (in *D*) can still
+//!    inspect the sandboxed process, the sandboxed process cannot touch the supervisor.
+//!
+//! Without a supervisor both stages run back to back in the sandboxed process.
 
 use std::collections::BTreeSet;
 
@@ -54,9 +69,17 @@ impl Plan {
             .collect();
         let count: u32 = tcp.iter().map(|r| r.len()).sum();
         let (connect_ports, connect_note) = if abi < 4 {
-            (None, Some(format!("ABI {abi} has no network rules (needs 4, Linux 6.7)")))
+            (
+                None,
+                Some(format!(
+                    "ABI {abi} has no network rules (needs 4, Linux 6.7)"
+                )),
+            )
         } else if !check_ports {
-            (None, Some("audit mode: connect ports not restricted".to_owned()))
+            (
+                None,
+                Some("audit mode: connect ports not restricted".to_owned()),
+            )
         } else if count > MAX_PORT_RULES {
             (
                 None,
@@ -84,7 +107,10 @@ impl Plan {
         let mut parts = vec![format!("ABI {abi}")];
         match &self.connect_ports {
             Some(p) if p.is_empty() => parts.push("TCP connect refused on every port".into()),
-            Some(p) => parts.push(format!("TCP connect only to ports {}", port_list(p))),
+            Some(p) => parts.push(format!(
+                "TCP connect only to ports {} (the supervisor's connects included)",
+                port_list(p)
+            )),
             None => parts.extend(self.connect_note.clone()),
         }
         if self.deny_bind {
@@ -116,13 +142,33 @@ fn port_list(ports: &BTreeSet<u16>) -> String {
     out.join(", ")
 }
 
-/// Installs the plan on the calling thread (and the threads and processes it creates later).
-pub fn install(plan: Option<Plan>, abi: i32) -> Result<LayerReport, String> {
-    build_and_restrict(plan.as_ref()).map_err(|e| e.to_string())?;
-    Ok(report(plan, abi))
+/// Stage 1: the TCP connect port rules, for the calling thread and every process it creates
+/// later (the supervisor included). Does nothing when the plan has no port rules.
+pub fn restrict_connect_ports(plan: Option<&Plan>) -> Result<(), String> {
+    let Some(ports) = plan.and_then(|p| p.connect_ports.as_ref()) else {
+        return Ok(());
+    };
+    let ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessNet::ConnectTcp)
+        .map_err(|e| e.to_string())?;
+    let mut created = ruleset.create().map_err(|e| e.to_string())?;
+    for &port in ports {
+        created = created
+            .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+            .map_err(|e| e.to_string())?;
+    }
+    created.restrict_self().map_err(|e| e.to_string())?;
+    Ok(())
 }
 
-fn report(plan: Option<Plan>, abi: i32) -> LayerReport {
+/// Stage 2: everything else, in a domain of the sandboxed process's own.
+pub fn restrict_sandbox(plan: Option<&Plan>) -> Result<(), String> {
+    build_and_restrict(plan).map_err(|e| e.to_string())
+}
+
+/// What the plan enforces, in words.
+pub fn report(plan: Option<&Plan>, abi: i32) -> LayerReport {
     let Some(plan) = plan else {
         return LayerReport {
             layer: Layer::Landlock,
@@ -143,6 +189,9 @@ fn report(plan: Option<Plan>, abi: i32) -> LayerReport {
         detail: plan.describe(abi),
     }
 }
+
+/// Stage 2's ruleset: bind, scoping, the filesystem placeholder on old ABIs. Always some
+/// handled access, so that a nested domain exists.
 
 #[derive(Debug)]
 enum BuildError {
@@ -173,9 +222,6 @@ fn build_and_restrict(plan: Option<&Plan>) -> Result<(), BuildError> {
     if plan.deny_bind {
         net |= AccessNet::BindTcp;
     }
-    if plan.connect_ports.is_some() {
-        net |= AccessNet::ConnectTcp;
-    }
     let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::HardRequirement);
     if !net.is_empty() {
         ruleset = ruleset.handle_access(net)?;
@@ -190,11 +236,6 @@ fn build_and_restrict(plan: Option<&Plan>) -> Result<(), BuildError> {
     if plan.filesystem_placeholder {
         let root = PathFd::new("/").map_err(BuildError::Root)?;
         created = created.add_rule(PathBeneath::new(root, AccessFs::from_all(ABI::V1)))?;
-    }
-    if let Some(ports) = &plan.connect_ports {
-        for &port in ports {
-            created = created.add_rule(NetPort::new(port, AccessNet::ConnectTcp))?;
-        }
     }
     created.restrict_self()?;
     Ok(())
@@ -220,9 +261,16 @@ mod tests {
 
     #[test]
     fn tcp_ports_only_and_by_abi() {
-        let p = policy(&[(Protocol::Tcp, 443, 443), (Protocol::Udp, 53, 53), (Protocol::Tcp, 80, 81)]);
+        let p = policy(&[
+            (Protocol::Tcp, 443, 443),
+            (Protocol::Udp, 53, 53),
+            (Protocol::Tcp, 80, 81),
+        ]);
         let plan = Plan::new(&p, 7, true).unwrap();
-        assert_eq!(plan.connect_ports, Some([80, 81, 443].into_iter().collect()));
+        assert_eq!(
+            plan.connect_ports,
+            Some([80, 81, 443].into_iter().collect())
+        );
         assert!(plan.deny_bind && plan.scope_abstract_unix && !plan.filesystem_placeholder);
         assert!(plan.describe(7).contains("ports 80-81, 443"));
 
@@ -239,6 +287,73 @@ mod tests {
         let plan = Plan::new(&p, 7, true).unwrap();
         assert_eq!(plan.connect_ports, None);
         assert!(plan.connect_note.unwrap().contains("65535 TCP ports"));
+    }
+
+    /// Connects to `addr` in a forked child; the child's errno (0 = connected).
+    fn connect_in_child(addr: std::net::SocketAddr) -> i32 {
+        let std::net::SocketAddr::V4(v4) = addr else {
+            unreachable!()
+        };
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as u16,
+            sin_port: v4.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(v4.ip().octets()),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: the child only makes async-signal-safe system calls and leaves with _exit.
+        unsafe {
+            match libc::fork() {
+                0 => {
+                    let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+                    let r = libc::connect(fd, (&sin as *const libc::sockaddr_in).cast(), 16);
+                    libc::_exit(if r == 0 { 0 } else { *libc::__errno_location() });
+                }
+                pid => {
+                    let mut status = 0;
+                    libc::waitpid(pid, &mut status, 0);
+                    libc::WEXITSTATUS(status)
+                }
+            }
+        }
+    }
+
+    /// Stage 1 holds a process forked after it, as the supervisor is: its connect to a port
+    /// outside the plan fails, to a port in it works. The control: before stage 1 both work.
+    #[test]
+    fn port_rules_hold_processes_forked_after_them() {
+        if crate::sys::landlock_abi() < 4 {
+            eprintln!("skipped: Landlock ABI 4 is needed for port rules");
+            return;
+        }
+        let allowed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (a, o) = (allowed.local_addr().unwrap(), other.local_addr().unwrap());
+        assert_eq!(
+            connect_in_child(o),
+            0,
+            "control: the other port is reachable"
+        );
+        // A thread of its own: no_new_privs and the domain apply to it and die with it.
+        let errnos = std::thread::spawn(move || {
+            crate::sys::set_no_new_privs().unwrap();
+            let endpoints = vec![Endpoint {
+                protocol: Protocol::Tcp,
+                network: IpNetwork::v4(Ipv4Addr::new(127, 0, 0, 1), 32),
+                ports: PortRange::new(a.port(), a.port()),
+            }];
+            let plan = Plan::new(
+                &Policy::new(Vec::new(), endpoints, Options::default()),
+                7,
+                true,
+            );
+            restrict_connect_ports(plan.as_ref()).unwrap();
+            (connect_in_child(a), connect_in_child(o))
+        })
+        .join()
+        .unwrap();
+        assert_eq!(errnos, (0, libc::EACCES));
     }
 
     #[test]

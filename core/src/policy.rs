@@ -56,7 +56,10 @@ impl IpNetwork {
     pub const fn v6(addr: Ipv6Addr, prefix: u8) -> Self {
         assert!(prefix <= 128, "IPv6 prefix longer than 128");
         let bits = u128::from_be_bytes(addr.octets());
-        assert!(bits & !mask128(prefix) == 0, "host bits set in IPv6 network");
+        assert!(
+            bits & !mask128(prefix) == 0,
+            "host bits set in IPv6 network"
+        );
         IpNetwork {
             addr: IpAddr::V6(addr),
             prefix,

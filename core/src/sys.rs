@@ -44,8 +44,12 @@ pub fn seccomp_action_available(action: u32) -> bool {
 
 /// Installs `program` as a seccomp filter on the calling thread with `flags`. Returns the
 /// listener fd when `flags` has `SECCOMP_FILTER_FLAG_NEW_LISTENER`.
-pub fn seccomp_set_filter(program: &[SockFilter], flags: libc::c_ulong) -> io::Result<Option<OwnedFd>> {
-    let len = u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+pub fn seccomp_set_filter(
+    program: &[SockFilter],
+    flags: libc::c_ulong,
+) -> io::Result<Option<OwnedFd>> {
+    let len =
+        u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let prog = libc::sock_fprog {
         len,
         // `SockFilter` is `repr(C)` with the kernel's field layout; the kernel only reads it.
@@ -234,5 +238,7 @@ pub fn getsockopt_int(fd: RawFd, opt: libc::c_int) -> io::Result<libc::c_int> {
 
 /// The last OS error as a positive errno value.
 pub fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }

@@ -48,7 +48,9 @@ impl Recorder {
         let mut threads = Vec::new();
         {
             let (connections, bytes, stop) = (connections.clone(), tcp_bytes.clone(), stop.clone());
-            threads.push(thread::spawn(move || accept_loop(tcp, connections, bytes, stop)));
+            threads.push(thread::spawn(move || {
+                accept_loop(tcp, connections, bytes, stop)
+            }));
         }
         {
             let (datagrams, stop) = (datagrams.clone(), stop.clone());
@@ -300,7 +302,9 @@ impl Probe {
             }
         }
         cmd.arg("--").arg(attempt).args(args);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -360,7 +364,8 @@ pub fn probe_path() -> &'static Path {
             .map(|d| d.join("probe"))
             .filter(|p| p.exists())
             .expect("the probe binary next to the test's deps directory");
-        let dir = std::env::temp_dir().join(format!("network-sandbox-probe-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("network-sandbox-probe-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let copy = dir.join("probe");

@@ -9,7 +9,9 @@ use network_sandbox_escape_tests::*;
 fn blocking_connect_exchanges_data() {
     for user in USERS {
         let s = Servers::start();
-        let o = Probe::sandboxed(&[s.allow_tcp()]).user(user).run("exchange", &[&s.allowed.arg()]);
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("exchange", &[&s.allowed.arg()]);
         assert_eq!(o.result(), "ok pong", "{user:?}: {o:?}");
         assert!(eventually(Duration::from_secs(2), || s.allowed.tcp_bytes() == b"hello"));
     }
@@ -19,7 +21,9 @@ fn blocking_connect_exchanges_data() {
 fn nonblocking_connect_reports_einprogress_and_completes() {
     for user in USERS {
         let s = Servers::start();
-        let o = Probe::sandboxed(&[s.allow_tcp()]).user(user).run("connect-nonblock", &[&s.allowed.arg()]);
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("connect-nonblock", &[&s.allowed.arg()]);
         assert!(o.ok(), "{user:?}: {o:?}");
         assert!(eventually(Duration::from_secs(2), || s.allowed.tcp_bytes() == b"hello"));
     }
@@ -30,14 +34,19 @@ fn thousand_sequential_connects() {
     let s = Servers::start();
     let o = Probe::sandboxed(&[s.allow_tcp()]).run("connect-repeat", &[&s.allowed.arg(), "1000"]);
     assert_eq!(o.result(), "ok 1000", "{o:?}");
-    assert!(eventually(Duration::from_secs(5), || s.allowed.connections() == 1000));
+    assert!(eventually(Duration::from_secs(5), || s
+        .allowed
+        .connections()
+        == 1000));
 }
 
 #[test]
 fn two_hundred_concurrent_connects() {
     for user in USERS {
         let s = Servers::start();
-        let o = Probe::sandboxed(&[s.allow_tcp()]).user(user).run("connect-threads", &[&s.allowed.arg(), "200"]);
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("connect-threads", &[&s.allowed.arg(), "200"]);
         assert_eq!(o.result(), "ok 200", "{user:?}: {o:?}");
     }
 }
@@ -46,9 +55,13 @@ fn two_hundred_concurrent_connects() {
 fn forked_children_connect() {
     for user in USERS {
         let s = Servers::start();
-        let o = Probe::sandboxed(&[s.allow_tcp()]).user(user).run("fork-connect", &[&s.allowed.arg()]);
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("fork-connect", &[&s.allowed.arg()]);
         assert!(o.ok(), "{user:?}: {o:?}");
-        let o = Probe::sandboxed(&[s.allow_tcp()]).user(user).run("exec-connect", &[&s.allowed.arg()]);
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("exec-connect", &[&s.allowed.arg()]);
         assert!(o.ok(), "{user:?}: {o:?}");
     }
 }
@@ -92,7 +105,9 @@ fn udp_to_an_allowed_endpoint() {
     for user in USERS {
         for attempt in ["udp-sendto", "udp-connect", "udp-sendmsg", "udp-sendmmsg"] {
             let s = Servers::start();
-            let o = Probe::sandboxed(&[s.allow_udp()]).user(user).run(attempt, &[&s.allowed.arg()]);
+            let o = Probe::sandboxed(&[s.allow_udp()])
+                .user(user)
+                .run(attempt, &[&s.allowed.arg()]);
             assert!(o.ok(), "{attempt} {user:?}: {o:?}");
             let want = if attempt == "udp-sendmmsg" { 2 } else { 1 };
             assert!(
@@ -108,26 +123,43 @@ fn udp_to_an_allowed_endpoint() {
 fn bad_input_is_answered_as_the_kernel_would_and_the_supervisor_carries_on() {
     for user in USERS {
         let s = Servers::start();
-        let plain = Probe::unsandboxed().user(user).run("bad-input", &[&s.allowed.arg()]);
-        let sandboxed = Probe::sandboxed(&[s.allow_tcp()]).user(user).run("bad-input", &[&s.allowed.arg()]);
+        let plain = Probe::unsandboxed()
+            .user(user)
+            .run("bad-input", &[&s.allowed.arg()]);
+        let sandboxed = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("bad-input", &[&s.allowed.arg()]);
         assert!(plain.ok() && sandboxed.ok(), "{plain:?} {sandboxed:?}");
-        assert_eq!(sandboxed.result(), plain.result(), "errnos differ from the kernel's");
+        assert_eq!(
+            sandboxed.result(),
+            plain.result(),
+            "errnos differ from the kernel's"
+        );
     }
 }
 
 #[test]
 fn audit_mode_reports_but_allows() {
     let s = Servers::start();
-    let o = Probe::sandboxed(&[s.allow_tcp()]).option("audit").run("connect", &[&s.forbidden.arg()]);
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .option("audit")
+        .run("connect", &[&s.forbidden.arg()]);
     assert!(o.ok(), "{o:?}");
     assert!(eventually(Duration::from_secs(2), || s.forbidden.reached()));
-    assert!(o.stderr.contains("network-sandbox: audit: would deny connect to 127.0.0.3:"), "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("network-sandbox: audit: would deny connect to 127.0.0.3:"),
+        "{}",
+        o.stderr
+    );
 }
 
 #[test]
 fn report_off_is_silent() {
     let s = Servers::start();
-    let o = Probe::sandboxed(&[s.allow_tcp()]).option("report=off").run("connect", &[&s.forbidden.arg()]);
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .option("report=off")
+        .run("connect", &[&s.forbidden.arg()]);
     assert!(o.err("EACCES"), "{o:?}");
     assert!(!o.stderr.contains("denied"), "{}", o.stderr);
 }

@@ -12,7 +12,12 @@ fn forbidden(s: &Servers) -> Vec<String> {
 fn plain_connect_to_another_host() {
     for o in assert_blocked("connect", forbidden, false) {
         assert!(o.err("EACCES"), "{o:?}");
-        assert!(o.stderr.contains("network-sandbox: denied connect to 127.0.0.3:"), "{}", o.stderr);
+        assert!(
+            o.stderr
+                .contains("network-sandbox: denied connect to 127.0.0.3:"),
+            "{}",
+            o.stderr
+        );
     }
 }
 
@@ -58,7 +63,11 @@ fn exec_of_another_program() {
 
 #[test]
 fn disconnect_with_af_unspec_then_reconnect() {
-    for o in assert_blocked("unspec-reconnect", |s| vec![s.allowed.arg(), s.forbidden.arg()], false) {
+    for o in assert_blocked(
+        "unspec-reconnect",
+        |s| vec![s.allowed.arg(), s.forbidden.arg()],
+        false,
+    ) {
         assert!(o.err("EACCES"), "{o:?}");
     }
 }
@@ -88,7 +97,13 @@ fn udp_without_a_udp_endpoint() {
 
 #[test]
 fn udp_to_a_forbidden_host_with_a_udp_endpoint() {
-    for attempt in ["udp-sendto", "udp-connect", "udp-sendmsg", "udp-sendmmsg", "udp-unspec-name"] {
+    for attempt in [
+        "udp-sendto",
+        "udp-connect",
+        "udp-sendmsg",
+        "udp-sendmmsg",
+        "udp-unspec-name",
+    ] {
         for o in assert_blocked(attempt, forbidden, true) {
             assert!(o.err("EACCES"), "{attempt}: {o:?}");
         }
@@ -106,7 +121,11 @@ fn io_uring_connect() {
 #[test]
 fn i386_int80_socket_and_connect() {
     for o in assert_blocked("int80-connect", forbidden, false) {
-        assert_eq!(o.signal, Some(libc::SIGSYS), "killed by the arch check: {o:?}");
+        assert_eq!(
+            o.signal,
+            Some(libc::SIGSYS),
+            "killed by the arch check: {o:?}"
+        );
     }
 }
 
@@ -127,7 +146,10 @@ fn raw_socket_as_root() {
     let servers = Servers::start();
     let control = Probe::unsandboxed().run("raw-udp", &[&servers.forbidden.arg()]);
     assert!(
-        eventually(std::time::Duration::from_secs(3), || servers.forbidden.datagrams() > 0),
+        eventually(std::time::Duration::from_secs(3), || servers
+            .forbidden
+            .datagrams()
+            > 0),
         "control: a raw UDP packet should reach the forbidden server: {control:?}"
     );
     let servers = Servers::start();
@@ -139,18 +161,32 @@ fn raw_socket_as_root() {
 
 #[test]
 fn thread_rewriting_the_address_during_connects() {
-    for o in assert_blocked("race", |s| vec![s.allowed.arg(), s.forbidden.arg(), "3000".into()], false) {
+    for o in assert_blocked(
+        "race",
+        |s| vec![s.allowed.arg(), s.forbidden.arg(), "3000".into()],
+        false,
+    ) {
         let connected: usize = o.result().trim_start_matches("ok ").parse().unwrap_or(0);
-        assert!(connected > 0, "some connects to the allowed server must work: {o:?}");
+        assert!(
+            connected > 0,
+            "some connects to the allowed server must work: {o:?}"
+        );
     }
 }
 
 #[test]
 fn signal_storm_during_connects() {
-    for o in assert_blocked("signal-storm", |s| vec![s.allowed.arg(), s.forbidden.arg()], false) {
+    for o in assert_blocked(
+        "signal-storm",
+        |s| vec![s.allowed.arg(), s.forbidden.arg()],
+        false,
+    ) {
         assert!(o.ok(), "{o:?}");
         let allowed: usize = o.result().trim_start_matches("ok ").parse().unwrap_or(0);
-        assert_eq!(allowed, 300, "every allowed connect succeeds, with retries on EINTR: {o:?}");
+        assert_eq!(
+            allowed, 300,
+            "every allowed connect succeeds, with retries on EINTR: {o:?}"
+        );
     }
 }
 
@@ -158,12 +194,19 @@ fn signal_storm_during_connects() {
 fn killing_the_supervisor_closes_everything() {
     for user in USERS {
         let servers = Servers::start();
-        let o = Probe::sandboxed(&[servers.allow_tcp()]).user(user).run("kill-supervisor", &[&servers.allowed.arg()]);
+        let o = Probe::sandboxed(&[servers.allow_tcp()])
+            .user(user)
+            .run("kill-supervisor", &[&servers.allowed.arg()]);
         settle();
-        assert!(o.err("ENOSYS"), "after the supervisor dies even the allowed connect fails: {o:?}");
+        assert!(
+            o.err("ENOSYS"),
+            "after the supervisor dies even the allowed connect fails: {o:?}"
+        );
         assert!(!servers.allowed.reached() && !servers.escaped());
         // The control: the same probe without killing anything reaches the allowed server.
-        let o = Probe::sandboxed(&[servers.allow_tcp()]).user(user).run("connect", &[&servers.allowed.arg()]);
+        let o = Probe::sandboxed(&[servers.allow_tcp()])
+            .user(user)
+            .run("connect", &[&servers.allowed.arg()]);
         assert!(o.ok(), "{o:?}");
     }
 }
@@ -172,8 +215,13 @@ fn killing_the_supervisor_closes_everything() {
 fn a_second_listener_filter_is_refused() {
     for user in USERS {
         let control = Probe::unsandboxed().user(user).run("second-listener", &[]);
-        assert!(control.ok(), "control: a process may install a listener of its own: {control:?}");
-        let o = Probe::sandboxed(&["127.0.0.2:1"]).user(user).run("second-listener", &[]);
+        assert!(
+            control.ok(),
+            "control: a process may install a listener of its own: {control:?}"
+        );
+        let o = Probe::sandboxed(&["127.0.0.2:1"])
+            .user(user)
+            .run("second-listener", &[]);
         assert!(o.err("EBUSY"), "{o:?}");
     }
 }
@@ -215,12 +263,27 @@ fn process_inspection_of_processes_outside_the_sandbox() {
     for attempt in ["ptrace-attach", "proc-mem", "pidfd-getfd", "vm-write"] {
         for user in USERS {
             let victim = Victim::start(user);
-            let control = Probe::unsandboxed().user(user).run(attempt, &[&victim.pid()]);
-            assert!(control.ok(), "control: {attempt} on a process of the same user works: {control:?}");
-            let o = Probe::sandboxed(&["127.0.0.2:1"]).user(user).run(attempt, &[&victim.pid()]);
-            assert!(!o.ok(), "{attempt} as {user:?} on an outside process must fail: {o:?}");
-            let o = Probe::sandboxed(&["127.0.0.2:1"]).user(user).run(attempt, &["supervisor"]);
-            assert!(!o.ok(), "{attempt} as {user:?} on the supervisor must fail: {o:?}");
+            let control = Probe::unsandboxed()
+                .user(user)
+                .run(attempt, &[&victim.pid()]);
+            assert!(
+                control.ok(),
+                "control: {attempt} on a process of the same user works: {control:?}"
+            );
+            let o = Probe::sandboxed(&["127.0.0.2:1"])
+                .user(user)
+                .run(attempt, &[&victim.pid()]);
+            assert!(
+                !o.ok(),
+                "{attempt} as {user:?} on an outside process must fail: {o:?}"
+            );
+            let o = Probe::sandboxed(&["127.0.0.2:1"])
+                .user(user)
+                .run(attempt, &["supervisor"]);
+            assert!(
+                !o.ok(),
+                "{attempt} as {user:?} on the supervisor must fail: {o:?}"
+            );
         }
     }
 }

@@ -9,7 +9,9 @@ const MISSING: &str = "NETWORK_SANDBOX_SIMULATE_MISSING";
 #[test]
 fn refuses_to_start_without_user_notification() {
     let s = Servers::start();
-    let o = Probe::sandboxed(&[s.allow_tcp()]).env(MISSING, "user-notif").run("connect", &[&s.forbidden.arg()]);
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .env(MISSING, "user-notif")
+        .run("connect", &[&s.forbidden.arg()]);
     assert_eq!(o.code, Some(network_sandbox::EXIT_NOT_SANDBOXED), "{o:?}");
     assert!(o.result().contains("seccomp user notification"), "{o:?}");
     assert!(!s.escaped() && !s.allowed.reached());
@@ -18,7 +20,9 @@ fn refuses_to_start_without_user_notification() {
 #[test]
 fn refuses_to_start_without_pidfd_getfd() {
     let s = Servers::start();
-    let o = Probe::sandboxed(&[s.allow_tcp()]).env(MISSING, "pidfd-getfd").run("connect", &[&s.allowed.arg()]);
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .env(MISSING, "pidfd-getfd")
+        .run("connect", &[&s.allowed.arg()]);
     assert_eq!(o.code, Some(network_sandbox::EXIT_NOT_SANDBOXED), "{o:?}");
     assert!(o.result().contains("pidfd_getfd"), "{o:?}");
 }
@@ -26,7 +30,9 @@ fn refuses_to_start_without_pidfd_getfd() {
 #[test]
 fn deny_all_fallback_refuses_every_connect() {
     let s = Servers::start();
-    let p = Probe::sandboxed(&[s.allow_tcp()]).option("fallback=deny-all").env(MISSING, "user-notif");
+    let p = Probe::sandboxed(&[s.allow_tcp()])
+        .option("fallback=deny-all")
+        .env(MISSING, "user-notif");
     let o = p.run("connect", &[&s.allowed.arg()]);
     assert!(o.err("EACCES"), "{o:?}");
     assert!(o.stderr.contains("fallback \"deny-all\""), "{}", o.stderr);
@@ -45,12 +51,21 @@ fn landlock_ports_fallback_checks_ports_only() {
             .user(user);
         assert!(p.run("connect", &[&s.allowed.arg()]).ok());
         let o = p.run("connect", &[&s.other_port.arg()]);
-        assert!(o.err("EACCES"), "another port is refused by Landlock: {o:?}");
+        assert!(
+            o.err("EACCES"),
+            "another port is refused by Landlock: {o:?}"
+        );
         assert!(!s.other_port.reached());
         let o = p.run("connect", &[&s.forbidden.arg()]);
-        assert!(o.ok(), "documented limit: Landlock does not check the host: {o:?}");
+        assert!(
+            o.ok(),
+            "documented limit: Landlock does not check the host: {o:?}"
+        );
         // The control: without the sandbox the other port is reachable.
-        assert!(Probe::unsandboxed().user(user).run("connect", &[&s.other_port.arg()]).ok());
+        assert!(Probe::unsandboxed()
+            .user(user)
+            .run("connect", &[&s.other_port.arg()])
+            .ok());
     }
 }
 
@@ -70,6 +85,10 @@ fn without_landlock_the_report_says_so_and_the_supervisor_still_holds() {
     let p = Probe::sandboxed(&[s.allow_tcp()]).env(MISSING, "landlock");
     let o = p.run("connect", &[&s.forbidden.arg()]);
     assert!(o.err("EACCES"), "{o:?}");
-    assert!(o.stderr.contains("L3 Landlock: not enforced"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("L3 Landlock: not enforced"),
+        "{}",
+        o.stderr
+    );
     assert!(p.run("connect", &[&s.allowed.arg()]).ok());
 }

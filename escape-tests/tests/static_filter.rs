@@ -20,8 +20,13 @@ fn socket_case(args: [i32; 3], root_only: bool, expect: &str) {
         if root_only && user == User::Nobody {
             continue;
         }
-        assert!(control.ok(), "control socket{args:?} as {user:?}: {control:?}");
-        let o = Probe::sandboxed(&["127.0.0.2:443"]).user(user).run("socket", &a);
+        assert!(
+            control.ok(),
+            "control socket{args:?} as {user:?}: {control:?}"
+        );
+        let o = Probe::sandboxed(&["127.0.0.2:443"])
+            .user(user)
+            .run("socket", &a);
         assert!(o.err(expect), "socket{args:?} as {user:?}: {o:?}");
     }
 }
@@ -31,7 +36,9 @@ fn no_new_privs_and_filter_mode() {
     for user in USERS {
         let control = Probe::unsandboxed().user(user).run("status", &[]);
         assert_eq!(control.result(), "ok nnp=0 seccomp=0");
-        let o = Probe::sandboxed(&["127.0.0.2:443"]).user(user).run("status", &[]);
+        let o = Probe::sandboxed(&["127.0.0.2:443"])
+            .user(user)
+            .run("status", &[]);
         assert_eq!(o.result(), "ok nnp=1 seccomp=2", "{o:?}");
     }
 }
@@ -85,7 +92,9 @@ fn udp_sockets_without_a_udp_endpoint() {
 fn tcp_sockets_stay_allowed() {
     for user in USERS {
         for args in [["2", "1", "0"], ["10", "1", "6"], ["2", "526337", "0"]] {
-            let o = Probe::sandboxed(&["127.0.0.2:443"]).user(user).run("socket", &args);
+            let o = Probe::sandboxed(&["127.0.0.2:443"])
+                .user(user)
+                .run("socket", &args);
             assert!(o.ok(), "socket{args:?}: {o:?}");
         }
     }
@@ -96,7 +105,9 @@ fn io_uring_setup() {
     for user in USERS {
         let control = Probe::unsandboxed().user(user).run("io-uring-setup", &[]);
         assert!(control.ok(), "{control:?}");
-        let o = Probe::sandboxed(&["127.0.0.2:443"]).user(user).run("io-uring-setup", &[]);
+        let o = Probe::sandboxed(&["127.0.0.2:443"])
+            .user(user)
+            .run("io-uring-setup", &[]);
         assert!(o.err("ENOSYS"), "{o:?}");
     }
 }
@@ -116,7 +127,9 @@ fn bind_and_listen() {
         for (attempt, args) in [("bind", vec!["127.0.0.2:0"]), ("listen", vec![])] {
             let control = Probe::unsandboxed().user(user).run(attempt, &args);
             assert!(control.ok(), "{control:?}");
-            let o = Probe::sandboxed(&["127.0.0.2:443"]).user(user).run(attempt, &args);
+            let o = Probe::sandboxed(&["127.0.0.2:443"])
+                .user(user)
+                .run(attempt, &args);
             assert!(o.err("EACCES"), "{attempt} as {user:?}: {o:?}");
         }
     }
@@ -130,5 +143,9 @@ fn no_endpoints_means_no_network_and_no_supervisor() {
     let none: [&str; 0] = [];
     let o = Probe::sandboxed(&none).run("connect", &[&s.allowed.arg()]);
     assert!(o.err("EACCES"), "{o:?}");
-    assert!(o.stderr.contains("L2 supervisor: not enforced: not needed"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("L2 supervisor: not enforced: not needed"),
+        "{}",
+        o.stderr
+    );
 }

@@ -12,8 +12,8 @@
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::sockaddr::{self, Destination};
 use super::sendmsg;
+use super::sockaddr::{self, Destination};
 use crate::policy::{Mode, Policy, Protocol, ReportTo};
 use crate::report::{self, Operation, Reason, Violation};
 use crate::sys;
@@ -111,11 +111,9 @@ pub fn take_socket(cx: &Context<'_>, call: &Call, fd: RawFd) -> Result<Socket, O
 
 /// `Err(ENOTSOCK)` for a non-socket, else TCP/UDP or a description of the other kind.
 fn socket_kind(fd: RawFd) -> Result<Result<Protocol, String>, i32> {
-    let domain = sys::getsockopt_int(fd, libc::SO_DOMAIN).map_err(|e| {
-        match e.raw_os_error() {
-            Some(libc::ENOTSOCK) => libc::ENOTSOCK,
-            _ => libc::EACCES,
-        }
+    let domain = sys::getsockopt_int(fd, libc::SO_DOMAIN).map_err(|e| match e.raw_os_error() {
+        Some(libc::ENOTSOCK) => libc::ENOTSOCK,
+        _ => libc::EACCES,
     })?;
     let ty = sys::getsockopt_int(fd, libc::SO_TYPE).map_err(|_| libc::EACCES)?;
     let proto = sys::getsockopt_int(fd, libc::SO_PROTOCOL).map_err(|_| libc::EACCES)?;
@@ -319,5 +317,9 @@ fn sendto(cx: &Context<'_>, call: &Call) -> Reply {
             addr.len() as libc::socklen_t,
         )
     };
-    Some(if n >= 0 { Ok(n as i64) } else { Err(sys::errno()) })
+    Some(if n >= 0 {
+        Ok(n as i64)
+    } else {
+        Err(sys::errno())
+    })
 }

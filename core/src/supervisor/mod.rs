@@ -18,8 +18,8 @@
 
 mod handle;
 pub mod sendmsg;
-pub mod sockaddr;
 mod serve;
+pub mod sockaddr;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -65,7 +65,8 @@ impl Supervisor {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: socketpair returned two new fds that we now own.
-        let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (ours, theirs) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         // SAFETY: getpid has no preconditions.
         let target = unsafe { libc::getpid() };
 

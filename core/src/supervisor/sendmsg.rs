@@ -73,7 +73,11 @@ pub fn decode_iovecs(b: &[u8]) -> Vec<(u64, u64)> {
 }
 
 /// Copies the data of `iovs` (up to [`MAX_DATA`] bytes in all) out of the caller.
-pub fn copy_data(cx: &Context<'_>, call: &Call, iovs: &[(u64, u64)]) -> Result<Vec<u8>, Option<i32>> {
+pub fn copy_data(
+    cx: &Context<'_>,
+    call: &Call,
+    iovs: &[(u64, u64)],
+) -> Result<Vec<u8>, Option<i32>> {
     let mut out = Vec::new();
     for &(base, len) in iovs {
         let room = MAX_DATA - out.len() as u64;

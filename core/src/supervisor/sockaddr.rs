@@ -49,7 +49,9 @@ pub fn decode(bytes: &[u8]) -> Result<Destination, i32> {
             }
             let port = u16::from_be_bytes([bytes[2], bytes[3]]);
             let ip = Ipv4Addr::new(bytes[4], bytes[5], bytes[6], bytes[7]);
-            Ok(Destination::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port))))
+            Ok(Destination::Inet(SocketAddr::V4(SocketAddrV4::new(
+                ip, port,
+            ))))
         }
         libc::AF_INET6 => {
             if bytes.len() < SOCKADDR_IN6_MIN_LEN {
@@ -125,6 +127,10 @@ mod tests {
         assert_eq!(check_len(128), Ok(128));
         assert_eq!(check_len(129), Err(libc::EINVAL));
         assert_eq!(check_len(0xffff_ffff), Err(libc::EINVAL));
-        assert_eq!(check_len(0x1_0000_0010), Ok(16), "upper bits of the register are ignored");
+        assert_eq!(
+            check_len(0x1_0000_0010),
+            Ok(16),
+            "upper bits of the register are ignored"
+        );
     }
 }

@@ -20,7 +20,10 @@ static SUPERVISOR: AtomicUsize = AtomicUsize::new(0);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let split = args.iter().position(|a| a == "--").expect("usage: probe … -- ATTEMPT ARGS");
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .expect("usage: probe … -- ATTEMPT ARGS");
     let (opts, rest) = (&args[..split], &args[split + 1..]);
     let mut allow = Vec::new();
     let mut options = Options::default();
@@ -48,7 +51,10 @@ fn main() {
         match network_sandbox::install(&policy) {
             Ok(enforcement) => {
                 eprint!("{enforcement}");
-                SUPERVISOR.store(enforcement.supervisor_pid.unwrap_or(0) as usize, Ordering::SeqCst);
+                SUPERVISOR.store(
+                    enforcement.supervisor_pid.unwrap_or(0) as usize,
+                    Ordering::SeqCst,
+                );
             }
             Err(e) => {
                 println!("RESULT refused {e}");
@@ -108,7 +114,10 @@ fn check(ret: libc::c_long) -> Result<libc::c_long, i32> {
 }
 
 fn addr(s: &str) -> SocketAddr {
-    s.to_socket_addrs().expect("address").next().expect("address")
+    s.to_socket_addrs()
+        .expect("address")
+        .next()
+        .expect("address")
 }
 
 /// A `sockaddr_storage` holding `a`, and its length.
@@ -163,8 +172,11 @@ fn socket(domain: i32, ty: i32, proto: i32) -> Result<RawFd, i32> {
 fn connect_fd(fd: RawFd, a: SocketAddr) -> Result<(), i32> {
     let (ss, len) = sockaddr(a);
     // SAFETY: `ss` holds a valid address of `len` bytes.
-    check(unsafe { libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } as libc::c_long)
-        .map(|_| ())
+    check(
+        unsafe { libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
+            as libc::c_long,
+    )
+    .map(|_| ())
 }
 
 fn tcp_connect(a: SocketAddr) -> Res {
@@ -189,7 +201,9 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "connect-nonblock" => connect_nonblock(addr(a[0])),
         "connect-mapped" => {
             // The IPv4 address written as ::ffff:a.b.c.d on an IPv6 socket.
-            let SocketAddr::V4(v4) = addr(a[0]) else { panic!("ipv4 expected") };
+            let SocketAddr::V4(v4) = addr(a[0]) else {
+                panic!("ipv4 expected")
+            };
             let mapped = SocketAddr::new(v4.ip().to_ipv6_mapped().into(), v4.port());
             tcp_connect(mapped)
         }
@@ -237,9 +251,10 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
             let one: i32 = 1;
             // SAFETY: passes a pointer to a local int and its size.
-            check(unsafe {
-                libc::setsockopt(fd, n(a[0]), n(a[1]), (&one as *const i32).cast(), 4)
-            } as libc::c_long)
+            check(
+                unsafe { libc::setsockopt(fd, n(a[0]), n(a[1]), (&one as *const i32).cast(), 4) }
+                    as libc::c_long,
+            )
             .map(|_| String::new())
         }
         "bind" => {
@@ -247,8 +262,11 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             let fd = socket(family(d), libc::SOCK_STREAM, 0)?;
             let (ss, len) = sockaddr(d);
             // SAFETY: valid address of `len` bytes.
-            check(unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } as libc::c_long)
-                .map(|_| String::new())
+            check(
+                unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
+                    as libc::c_long,
+            )
+            .map(|_| String::new())
         }
         "listen" => {
             let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
@@ -264,12 +282,14 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "proc-mem" => {
             let path = CString::new(format!("/proc/{}/mem", target_pid(a[0]))).unwrap();
             // SAFETY: open with a valid C string.
-            check(unsafe { libc::open(path.as_ptr(), libc::O_RDWR) } as libc::c_long).map(|_| String::new())
+            check(unsafe { libc::open(path.as_ptr(), libc::O_RDWR) } as libc::c_long)
+                .map(|_| String::new())
         }
         "pidfd-getfd" => {
             // SAFETY: raw syscalls with integer arguments.
             let pidfd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, target_pid(a[0]), 0) })?;
-            check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, 0, 0) }).map(|_| String::new())
+            check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, 0, 0) })
+                .map(|_| String::new())
         }
         "vm-write" => vm_write(target_pid(a[0])),
         "second-listener" => second_listener(),
@@ -284,7 +304,11 @@ fn run(attempt: &str, a: &[&str]) -> Res {
                     .unwrap_or("?")
                     .to_owned()
             };
-            Ok(format!("nnp={} seccomp={}", field("NoNewPrivs:"), field("Seccomp:")))
+            Ok(format!(
+                "nnp={} seccomp={}",
+                field("NoNewPrivs:"),
+                field("Seccomp:")
+            ))
         }
         "bad-input" => bad_input(addr(a[0])),
         "exchange" => exchange(addr(a[0])),
@@ -318,7 +342,13 @@ fn connect_nonblock(a: SocketAddr) -> Res {
     let mut len = 4 as libc::socklen_t;
     // SAFETY: SO_ERROR into a local int.
     unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&mut err as *mut i32).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut i32).cast(),
+            &mut len,
+        )
     };
     if err != 0 {
         return Err(err);
@@ -383,7 +413,11 @@ fn fork_connect(a: SocketAddr) -> Res {
 /// Another program (bash's /dev/tcp) connecting: the sandbox survives exec.
 fn exec_connect(a: SocketAddr) -> Res {
     let script = format!("exec 3<>/dev/tcp/{}/{} && echo hello >&3", a.ip(), a.port());
-    let status = std::process::Command::new("bash").arg("-c").arg(script).status().map_err(|_| libc::ENOENT)?;
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .status()
+        .map_err(|_| libc::ENOENT)?;
     if status.success() {
         Ok(String::new())
     } else {
@@ -392,12 +426,16 @@ fn exec_connect(a: SocketAddr) -> Res {
 }
 
 fn unspec_reconnect(allowed: SocketAddr, forbidden: SocketAddr) -> Res {
-    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0).or_else(|_| socket(libc::AF_INET, libc::SOCK_STREAM, 0))?;
+    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)
+        .or_else(|_| socket(libc::AF_INET, libc::SOCK_STREAM, 0))?;
     connect_fd(fd, allowed)?;
     // SAFETY: sockaddr with family AF_UNSPEC, 16 bytes.
     let unspec: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     // SAFETY: valid address buffer.
-    check(unsafe { libc::connect(fd, (&unspec as *const libc::sockaddr_in).cast(), 16) } as libc::c_long)?;
+    check(
+        unsafe { libc::connect(fd, (&unspec as *const libc::sockaddr_in).cast(), 16) }
+            as libc::c_long,
+    )?;
     connect_fd(fd, forbidden)?;
     send_hello(fd)?;
     Ok(String::new())
@@ -507,7 +545,14 @@ fn tfo(a: SocketAddr, with_sendmsg: bool) -> Res {
     } else {
         // SAFETY: valid buffers.
         unsafe {
-            libc::sendto(fd, data.as_ptr().cast(), data.len(), libc::MSG_FASTOPEN, (&ss as *const libc::sockaddr_storage).cast(), len)
+            libc::sendto(
+                fd,
+                data.as_ptr().cast(),
+                data.len(),
+                libc::MSG_FASTOPEN,
+                (&ss as *const libc::sockaddr_storage).cast(),
+                len,
+            )
         }
     };
     check(n as libc::c_long)?;
@@ -540,14 +585,30 @@ fn udp(a: SocketAddr, how: UdpHow) -> Res {
     // SAFETY (all arms): valid buffers and headers built above.
     let n = unsafe {
         match how {
-            UdpHow::SendTo => libc::sendto(fd, data.as_ptr().cast(), 5, 0, (&ss as *const libc::sockaddr_storage).cast(), len),
+            UdpHow::SendTo => libc::sendto(
+                fd,
+                data.as_ptr().cast(),
+                5,
+                0,
+                (&ss as *const libc::sockaddr_storage).cast(),
+                len,
+            ),
             UdpHow::Connect => {
                 connect_fd(fd, a)?;
                 libc::send(fd, data.as_ptr().cast(), 5, 0)
             }
             UdpHow::SendMsg => libc::sendmsg(fd, &m, 0),
             UdpHow::SendMmsg => {
-                let mut mm = [libc::mmsghdr { msg_hdr: m, msg_len: 0 }, libc::mmsghdr { msg_hdr: m, msg_len: 0 }];
+                let mut mm = [
+                    libc::mmsghdr {
+                        msg_hdr: m,
+                        msg_len: 0,
+                    },
+                    libc::mmsghdr {
+                        msg_hdr: m,
+                        msg_len: 0,
+                    },
+                ];
                 let n = libc::sendmmsg(fd, mm.as_mut_ptr(), 2, 0);
                 if n == 2 && mm[0].msg_len != 5 {
                     return Err(libc::EIO);
@@ -556,9 +617,18 @@ fn udp(a: SocketAddr, how: UdpHow) -> Res {
             }
             UdpHow::UnspecName => {
                 // AF_UNSPEC family, but the rest of a sockaddr_in: UDP sends to that address.
-                let mut sin = std::ptr::read((&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>());
+                let mut sin = std::ptr::read(
+                    (&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>(),
+                );
                 sin.sin_family = libc::AF_UNSPEC as u16;
-                libc::sendto(fd, data.as_ptr().cast(), 5, 0, (&sin as *const libc::sockaddr_in).cast(), 16)
+                libc::sendto(
+                    fd,
+                    data.as_ptr().cast(),
+                    5,
+                    0,
+                    (&sin as *const libc::sockaddr_in).cast(),
+                    16,
+                )
             }
         }
     };
@@ -577,8 +647,17 @@ fn raw_udp(a: SocketAddr) -> Res {
     pkt.extend_from_slice(b"hello");
     let (ss, len) = sockaddr(SocketAddr::new(a.ip(), 0));
     // SAFETY: valid buffers.
-    check(unsafe { libc::sendto(fd, pkt.as_ptr().cast(), pkt.len(), 0, (&ss as *const libc::sockaddr_storage).cast(), len) } as libc::c_long)
-        .map(|_| String::new())
+    check(unsafe {
+        libc::sendto(
+            fd,
+            pkt.as_ptr().cast(),
+            pkt.len(),
+            0,
+            (&ss as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    } as libc::c_long)
+    .map(|_| String::new())
 }
 
 fn io_uring_connect(a: SocketAddr) -> Res {
@@ -586,10 +665,16 @@ fn io_uring_connect(a: SocketAddr) -> Res {
     let mut ring = IoUring::new(4).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
     let fd = socket(family(a), libc::SOCK_STREAM, 0)?;
     let (ss, len) = sockaddr(a);
-    let op = opcode::Connect::new(types::Fd(fd), (&ss as *const libc::sockaddr_storage).cast(), len).build();
+    let op = opcode::Connect::new(
+        types::Fd(fd),
+        (&ss as *const libc::sockaddr_storage).cast(),
+        len,
+    )
+    .build();
     // SAFETY: `ss` outlives the submission, which completes before we return.
     unsafe { ring.submission().push(&op).map_err(|_| libc::EIO)? };
-    ring.submit_and_wait(1).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    ring.submit_and_wait(1)
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
     let cqe = ring.completion().next().ok_or(libc::EIO)?;
     if cqe.result() < 0 {
         return Err(-cqe.result());
@@ -602,10 +687,19 @@ fn io_uring_connect(a: SocketAddr) -> Res {
 /// memory below 4 GiB so the 32-bit ABI can name it.
 #[cfg(target_arch = "x86_64")]
 fn int80_connect(a: SocketAddr) -> Res {
-    let SocketAddr::V4(_) = a else { panic!("ipv4 expected") };
+    let SocketAddr::V4(_) = a else {
+        panic!("ipv4 expected")
+    };
     // SAFETY: anonymous private mapping in the low 2 GiB.
     let page = unsafe {
-        libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT, -1, 0)
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+            -1,
+            0,
+        )
     };
     if page == libc::MAP_FAILED {
         return Err(errno());
@@ -633,7 +727,12 @@ fn int80_connect(a: SocketAddr) -> Res {
     };
     const I386_SOCKET: u32 = 359;
     const I386_CONNECT: u32 = 362;
-    let fd = int80(I386_SOCKET, libc::AF_INET as u32, libc::SOCK_STREAM as u32, 0);
+    let fd = int80(
+        I386_SOCKET,
+        libc::AF_INET as u32,
+        libc::SOCK_STREAM as u32,
+        0,
+    );
     if fd < 0 {
         return Err(-fd);
     }
@@ -697,7 +796,10 @@ fn filter(ret_for_connect: u32) -> Vec<libc::sock_filter> {
     ]
 }
 
-fn install_own_filter(prog: &[libc::sock_filter], flags: libc::c_ulong) -> Result<libc::c_long, i32> {
+fn install_own_filter(
+    prog: &[libc::sock_filter],
+    flags: libc::c_ulong,
+) -> Result<libc::c_long, i32> {
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_ptr() as *mut _,
@@ -705,12 +807,20 @@ fn install_own_filter(prog: &[libc::sock_filter], flags: libc::c_ulong) -> Resul
     // SAFETY: as root without no_new_privs the kernel needs CAP_SYS_ADMIN; set it anyway.
     unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     // SAFETY: a valid program.
-    check(unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, &fprog) })
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog,
+        )
+    })
 }
 
 /// A second filter with a listener of our own, which could answer CONTINUE to our connects.
 fn second_listener() -> Res {
-    install_own_filter(&filter(0x7fc0_0000), libc::SECCOMP_FILTER_FLAG_NEW_LISTENER).map(|_| String::new())
+    install_own_filter(&filter(0x7fc0_0000), libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        .map(|_| String::new())
 }
 
 /// A filter that explicitly allows connect, stacked on the sandbox's.
@@ -730,17 +840,42 @@ fn bad_input(allowed: SocketAddr) -> Res {
     let calls: [(&str, Box<dyn Fn() -> i32>); 6] = [
         // SAFETY (all): connect with deliberately bad arguments; the kernel or the supervisor
         // validates them, nothing is dereferenced in this process.
-        ("unmapped", Box::new(|| unsafe { libc::connect(fd, 8 as *const libc::sockaddr, len) })),
-        ("len-huge", Box::new(move || unsafe { libc::connect(fd, p, 0xffff_fff0) })),
-        ("len-1", Box::new(move || unsafe { libc::connect(fd, p, 1) })),
-        ("len-short", Box::new(move || unsafe { libc::connect(fd, p, 8) })),
-        ("not-socket", Box::new(move || unsafe { libc::connect(pipe[0], p, len) })),
-        ("bad-fd", Box::new(move || unsafe { libc::connect(4000, p, len) })),
+        (
+            "unmapped",
+            Box::new(|| unsafe { libc::connect(fd, 8 as *const libc::sockaddr, len) }),
+        ),
+        (
+            "len-huge",
+            Box::new(move || unsafe { libc::connect(fd, p, 0xffff_fff0) }),
+        ),
+        (
+            "len-1",
+            Box::new(move || unsafe { libc::connect(fd, p, 1) }),
+        ),
+        (
+            "len-short",
+            Box::new(move || unsafe { libc::connect(fd, p, 8) }),
+        ),
+        (
+            "not-socket",
+            Box::new(move || unsafe { libc::connect(pipe[0], p, len) }),
+        ),
+        (
+            "bad-fd",
+            Box::new(move || unsafe { libc::connect(4000, p, len) }),
+        ),
     ];
     let mut answers = Vec::new();
     for (name, call) in calls.iter() {
         let r = call();
-        answers.push(format!("{name}={}", if r == 0 { "ok".into() } else { errno_name(errno()) }));
+        answers.push(format!(
+            "{name}={}",
+            if r == 0 {
+                "ok".into()
+            } else {
+                errno_name(errno())
+            }
+        ));
     }
     tcp_connect(allowed)?;
     Ok(answers.join(","))
@@ -749,7 +884,8 @@ fn bad_input(allowed: SocketAddr) -> Res {
 /// Connects, sends `hello`, and reads the server's `pong`.
 fn exchange(a: SocketAddr) -> Res {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(a).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+    let mut s =
+        std::net::TcpStream::connect(a).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
     s.write_all(b"hello").map_err(|_| libc::EIO)?;
     let mut buf = [0u8; 4];
     s.read_exact(&mut buf).map_err(|_| libc::EIO)?;
