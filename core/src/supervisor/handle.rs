@@ -203,8 +203,12 @@ pub fn judge(
     }
 }
 
+/// The caller's command name, with control characters replaced: the sandboxed program
+/// chooses its name, and the line goes to a terminal.
 fn command_of(pid: libc::pid_t) -> String {
-    sys::read_small_file(&format!("/proc/{pid}/comm")).unwrap_or_else(|| "?".to_owned())
+    sys::read_small_file(&format!("/proc/{pid}/comm"))
+        .map(|c| c.chars().map(|ch| if ch.is_control() { '?' } else { ch }).collect())
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// `connect(fd, addr, len)`.
