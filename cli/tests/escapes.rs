@@ -1,0 +1,192 @@
+//! The escape suite through the command: the escape-tests `probe` program, run with
+//! `--no-sandbox` (it installs nothing itself) under `network-sandbox run --allow …`, makes
+//! the same attempts as the enforcement suite. Each attempt must reach a forbidden endpoint
+//! without the command (the control) and nothing forbidden under it, as root and as nobody.
+//!
+//! The probe is a binary of another package, so Cargo does not build it for this one: the
+//! test builds it with the `cargo` that runs the tests (`$CARGO`, into the same target
+//! directory and profile) and uses the one next to its own `deps` directory.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use network_sandbox_escape_tests::{eventually, settle, Servers};
+
+/// Builds the probe if needed; `None` (with a message) if that is not possible.
+fn probe() -> Option<&'static Path> {
+    static READY: OnceLock<bool> = OnceLock::new();
+    let ready = *READY.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>");
+        // Always ask cargo (a no-op when the probe is up to date), so a stale probe is not
+        // used; without cargo (the test binary run by hand), use what is there.
+        let Some(cargo) = std::env::var_os("CARGO") else {
+            return profile_dir.join("probe").exists();
+        };
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "network-sandbox-escape-tests",
+            "--bin",
+            "probe",
+        ]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        // target/<profile> → target
+        if let Some(target) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+        let ok = cmd.status().is_ok_and(|s| s.success()) && profile_dir.join("probe").exists();
+        if !ok {
+            eprintln!("skipped: could not build the escape-tests probe ({cmd:?})");
+        }
+        ok
+    });
+    // Copies the probe to a directory every user can read.
+    ready.then(network_sandbox_escape_tests::probe_path)
+}
+
+/// What one probe run printed and how it ended.
+#[derive(Debug)]
+struct Run {
+    result: String,
+    out: common::Output,
+}
+
+fn run_probe(sandboxed: Option<&str>, user: common::User, attempt: &str, args: &[String]) -> Run {
+    let probe = probe().expect("probe");
+    let mut cmd = match sandboxed {
+        Some(allow) => {
+            let mut c = Command::new(common::bin());
+            c.args(["run", "--allow", allow, "--"]).arg(probe);
+            c
+        }
+        None => Command::new(probe),
+    };
+    cmd.args(["--no-sandbox", "--", attempt]).args(args);
+    common::as_user(&mut cmd, user);
+    let out = common::output(&mut cmd);
+    let result = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("RESULT "))
+        .next_back()
+        .unwrap_or("<none>")
+        .to_owned();
+    Run { result, out }
+}
+
+/// Control without the command reaches a forbidden endpoint; under the command nothing
+/// forbidden is reached. Returns the sandboxed runs, one per user.
+fn blocked(attempt: &str) -> Vec<Run> {
+    let Some(_) = probe() else { return Vec::new() };
+    let mut users = vec![common::User::Root];
+    if common::is_root() {
+        users.push(common::User::Nobody);
+    }
+    let mut runs = Vec::new();
+    for user in users {
+        let servers = Servers::start();
+        let control = run_probe(None, user, attempt, &[servers.forbidden.arg()]);
+        assert!(
+            eventually(Duration::from_secs(3), || servers.escaped()),
+            "control for {attempt} as {user:?} did not reach the forbidden endpoint: {control:?}"
+        );
+
+        let servers = Servers::start();
+        let run = run_probe(
+            Some(&servers.allow_tcp()),
+            user,
+            attempt,
+            &[servers.forbidden.arg()],
+        );
+        settle();
+        assert!(
+            !servers.escaped(),
+            "{attempt} as {user:?} escaped network-sandbox run: {run:?}"
+        );
+        runs.push(run);
+    }
+    runs
+}
+
+#[test]
+fn connect_to_a_forbidden_host() {
+    for r in blocked("connect") {
+        assert_eq!(r.result, "err EACCES", "{r:?}");
+        assert!(
+            r.out
+                .stderr
+                .contains("network-sandbox: denied connect to 127.0.0.3:"),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn allowed_connect_still_works() {
+    if probe().is_none() {
+        return;
+    }
+    let servers = Servers::start();
+    let r = run_probe(
+        Some(&servers.allow_tcp()),
+        common::User::Root,
+        "connect",
+        &[servers.allowed.arg()],
+    );
+    assert!(r.result.starts_with("ok"), "{r:?}");
+    assert!(eventually(Duration::from_secs(3), || servers
+        .allowed
+        .connections()
+        == 1));
+}
+
+#[test]
+fn tcp_fast_open_sendto() {
+    for r in blocked("tfo-sendto") {
+        assert_eq!(r.result, "err EACCES", "{r:?}");
+    }
+}
+
+#[test]
+fn udp_sendto() {
+    for r in blocked("udp-sendto") {
+        assert_eq!(r.result, "err EACCES", "{r:?}");
+    }
+}
+
+#[test]
+fn io_uring_connect() {
+    for r in blocked("io-uring-connect") {
+        assert_eq!(r.result, "err ENOSYS", "{r:?}");
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn int80_connect() {
+    for r in blocked("int80-connect") {
+        // The probe is the process the command execs, so its death by the arch check is the
+        // command's exit status.
+        assert_eq!(r.out.signal(), Some(libc::SIGSYS), "{r:?}");
+    }
+}
+
+#[test]
+fn fork_and_exec_inherit_the_sandbox() {
+    for attempt in ["fork-connect", "exec-connect"] {
+        blocked(attempt);
+    }
+}
