@@ -207,13 +207,21 @@ pub fn judge(
 /// chooses its name, and the line goes to a terminal.
 fn command_of(pid: libc::pid_t) -> String {
     sys::read_small_file(&format!("/proc/{pid}/comm"))
-        .map(|c| c.chars().map(|ch| if ch.is_control() { '?' } else { ch }).collect())
+        .map(|c| {
+            c.chars()
+                .map(|ch| if ch.is_control() { '?' } else { ch })
+                .collect()
+        })
         .unwrap_or_else(|| "?".to_owned())
 }
 
-/// `connect(fd, addr, len)`.
+/// `connect(fd, addr, len)`. The socket is looked at before the address, as the kernel
+/// does, so that a bad fd gets the kernel's errno whatever the address.
 fn connect(cx: &Context<'_>, call: &Call) -> Reply {
-    let fd = call.args[0] as i32;
+    let socket = match take_socket(cx, call, call.args[0] as i32) {
+        Ok(s) => s,
+        Err(reply) => return reply.map(Err),
+    };
     let addr = match copy_address(cx, call, call.args[1], call.args[2]) {
         Ok(a) => a,
         Err(reply) => return reply.map(Err),
@@ -221,10 +229,6 @@ fn connect(cx: &Context<'_>, call: &Call) -> Reply {
     let dest = match sockaddr::decode(&addr) {
         Ok(d) => d,
         Err(errno) => return Some(Err(errno)),
-    };
-    let socket = match take_socket(cx, call, fd) {
-        Ok(s) => s,
-        Err(reply) => return reply.map(Err),
     };
     let checked = match dest {
         // Dissolving an association reaches nobody; the next connect is checked again.
@@ -288,12 +292,12 @@ pub fn send_destination(
 /// the others straight to the kernel).
 fn sendto(cx: &Context<'_>, call: &Call) -> Reply {
     let [fd, buf_ptr, len, flags, addr_ptr, addr_len] = call.args;
-    let addr = match copy_address(cx, call, addr_ptr, addr_len) {
-        Ok(a) => a,
-        Err(reply) => return reply.map(Err),
-    };
     let socket = match take_socket(cx, call, fd as i32) {
         Ok(s) => s,
+        Err(reply) => return reply.map(Err),
+    };
+    let addr = match copy_address(cx, call, addr_ptr, addr_len) {
+        Ok(a) => a,
         Err(reply) => return reply.map(Err),
     };
     let dest = match send_destination(cx, call, &addr, &socket) {

@@ -837,7 +837,7 @@ fn bad_input(allowed: SocketAddr) -> Res {
     let mut pipe = [0; 2];
     // SAFETY: pipe writes two fds.
     unsafe { libc::pipe(pipe.as_mut_ptr()) };
-    let calls: [(&str, Box<dyn Fn() -> i32>); 6] = [
+    let calls: [(&str, Box<dyn Fn() -> i32>); 8] = [
         // SAFETY (all): connect with deliberately bad arguments; the kernel or the supervisor
         // validates them, nothing is dereferenced in this process.
         (
