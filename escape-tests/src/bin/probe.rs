@@ -864,6 +864,14 @@ fn bad_input(allowed: SocketAddr) -> Res {
             "bad-fd",
             Box::new(move || unsafe { libc::connect(4000, p, len) }),
         ),
+        (
+            "bad-fd-and-address",
+            Box::new(move || unsafe { libc::connect(4000, 8 as *const libc::sockaddr, len) }),
+        ),
+        (
+            "not-socket-and-len",
+            Box::new(move || unsafe { libc::connect(pipe[0], p, 0xffff_fff0) }),
+        ),
     ];
     let mut answers = Vec::new();
     for (name, call) in calls.iter() {
