@@ -75,6 +75,9 @@ pub struct Socket {
     pub fd: OwnedFd,
     /// TCP or UDP over IPv4/IPv6, or the reason it is neither.
     pub kind: Result<Protocol, String>,
+    /// The fd is not a socket at all. `connect` reports that after checking the address,
+    /// the send calls before; each handler answers `ENOTSOCK` at its point.
+    pub not_a_socket: bool,
 }
 
 impl Socket {
@@ -105,8 +108,16 @@ pub fn take_socket(cx: &Context<'_>, call: &Call, fd: RawFd) -> Result<Socket, O
             });
         }
     };
-    let kind = socket_kind(dup.as_raw_fd()).map_err(Some)?;
-    Ok(Socket { fd: dup, kind })
+    let (kind, not_a_socket) = match socket_kind(dup.as_raw_fd()) {
+        Ok(kind) => (kind, false),
+        Err(libc::ENOTSOCK) => (Err("non-socket".to_owned()), true),
+        Err(errno) => return Err(Some(errno)),
+    };
+    Ok(Socket {
+        fd: dup,
+        kind,
+        not_a_socket,
+    })
 }
 
 /// `Err(ENOTSOCK)` for a non-socket, else TCP/UDP or a description of the other kind.
@@ -226,6 +237,9 @@ fn connect(cx: &Context<'_>, call: &Call) -> Reply {
         Ok(a) => a,
         Err(reply) => return reply.map(Err),
     };
+    if socket.not_a_socket {
+        return Some(Err(libc::ENOTSOCK));
+    }
     let dest = match sockaddr::decode(&addr) {
         Ok(d) => d,
         Err(errno) => return Some(Err(errno)),
@@ -293,6 +307,7 @@ pub fn send_destination(
 fn sendto(cx: &Context<'_>, call: &Call) -> Reply {
     let [fd, buf_ptr, len, flags, addr_ptr, addr_len] = call.args;
     let socket = match take_socket(cx, call, fd as i32) {
+        Ok(s) if s.not_a_socket => return Some(Err(libc::ENOTSOCK)),
         Ok(s) => s,
         Err(reply) => return reply.map(Err),
     };

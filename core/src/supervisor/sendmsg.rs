@@ -250,6 +250,7 @@ pub fn sendmsg(cx: &Context<'_>, call: &Call) -> Reply {
     let [fd, msg_ptr, flags, ..] = call.args;
     let flags = flags as i32;
     let socket = match take_socket(cx, call, fd as i32) {
+        Ok(s) if s.not_a_socket => return Some(Err(libc::ENOTSOCK)),
         Ok(s) => s,
         Err(reply) => return reply.map(Err),
     };
@@ -268,6 +269,7 @@ pub fn sendmmsg(cx: &Context<'_>, call: &Call) -> Reply {
     let flags = flags as i32;
     let vlen = (vlen as u32).min(MAX_IOV as u32) as u64;
     let socket = match take_socket(cx, call, fd as i32) {
+        Ok(s) if s.not_a_socket => return Some(Err(libc::ENOTSOCK)),
         Ok(s) => s,
         Err(reply) => return reply.map(Err),
     };
