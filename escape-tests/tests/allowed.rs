@@ -163,3 +163,79 @@ fn report_off_is_silent() {
     assert!(o.err("EACCES"), "{o:?}");
     assert!(!o.stderr.contains("denied"), "{}", o.stderr);
 }
+
+/// A listener whose accept queue is already full: further SYNs are dropped, so a blocking
+/// connect to it waits.
+struct StalledServer {
+    fd: i32,
+    fillers: Vec<std::net::TcpStream>,
+    addr: std::net::SocketAddr,
+}
+
+impl StalledServer {
+    fn start() -> StalledServer {
+        // SAFETY: plain socket calls on a fresh fd; the address struct is local.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            let mut sin: libc::sockaddr_in = std::mem::zeroed();
+            sin.sin_family = libc::AF_INET as u16;
+            sin.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 2]);
+            assert_eq!(
+                libc::bind(fd, (&sin as *const libc::sockaddr_in).cast(), 16),
+                0
+            );
+            assert_eq!(libc::listen(fd, 0), 0);
+            let mut len = 16 as libc::socklen_t;
+            libc::getsockname(fd, (&mut sin as *mut libc::sockaddr_in).cast(), &mut len);
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 2], u16::from_be(sin.sin_port)));
+            let mut fillers = Vec::new();
+            for _ in 0..3 {
+                if let Ok(s) =
+                    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200))
+                {
+                    fillers.push(s);
+                }
+            }
+            StalledServer { fd, fillers, addr }
+        }
+    }
+}
+
+impl Drop for StalledServer {
+    fn drop(&mut self) {
+        self.fillers.clear();
+        // SAFETY: closes the fd this guard owns.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+#[test]
+fn a_blocking_connect_that_hangs_does_not_hold_up_others() {
+    let s = Servers::start();
+    let stalled = StalledServer::start();
+    // The control: a connect to the stalled server really does hang (here: times out).
+    let probe = std::net::TcpStream::connect_timeout(&stalled.addr, Duration::from_millis(500));
+    assert!(
+        probe.is_err(),
+        "the stalled server must not accept: {probe:?}"
+    );
+    let allow = [s.allow_tcp(), format!("127.0.0.2:{}", stalled.addr.port())];
+    let o = Probe::sandboxed(&allow).run(
+        "stalled-and-normal",
+        &[&stalled.addr.to_string(), &s.allowed.arg()],
+    );
+    assert!(o.ok(), "{o:?}");
+    let normal_ms: u64 = o
+        .result()
+        .split("normal=")
+        .nth(1)
+        .and_then(|r| r.split("ms").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    // Generous: the point is that it does not wait for the stalled connect (6 s).
+    assert!(normal_ms < 4000, "{o:?}");
+    assert!(
+        o.result().contains("stalled=") && !o.result().contains("/connected"),
+        "{o:?}"
+    );
+}

@@ -312,6 +312,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         }
         "bad-input" => bad_input(addr(a[0])),
         "exchange" => exchange(addr(a[0])),
+        "stalled-and-normal" => stalled_and_normal(addr(a[0]), addr(a[1])),
         other => panic!("unknown attempt {other}"),
     }
 }
@@ -898,4 +899,44 @@ fn exchange(a: SocketAddr) -> Res {
     let mut buf = [0u8; 4];
     s.read_exact(&mut buf).map_err(|_| libc::EIO)?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A blocking connect to a server that never answers (its accept queue is full) must not
+/// hold up a connect from another thread: the supervisor hands blocking calls to spare
+/// threads.
+fn stalled_and_normal(stalled: SocketAddr, normal: SocketAddr) -> Res {
+    let blocked = std::thread::spawn(move || {
+        let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
+        let tv = libc::timeval {
+            tv_sec: 6,
+            tv_usec: 0,
+        };
+        // SAFETY: SO_SNDTIMEO bounds the blocking connect; pointer and size of a local.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        let start = std::time::Instant::now();
+        let r = connect_fd(fd, stalled);
+        Ok::<_, i32>((r, start.elapsed()))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    tcp_connect(normal)?;
+    let normal_took = start.elapsed();
+    let (stalled_result, stalled_took) = blocked.join().unwrap()?;
+    Ok(format!(
+        "normal={}ms stalled={}ms/{}",
+        normal_took.as_millis(),
+        stalled_took.as_millis(),
+        match stalled_result {
+            Ok(()) => "connected".into(),
+            Err(e) => errno_name(e),
+        }
+    ))
 }
