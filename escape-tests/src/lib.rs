@@ -267,6 +267,12 @@ impl Probe {
         }
     }
 
+    /// Sends violations to the probe's hook (which appends them to `PROBE_HOOK_FILE`).
+    pub fn hook(mut self) -> Probe {
+        self.options.push("--hook".to_owned());
+        self
+    }
+
     /// Adds a policy option (`audit`, `fallback=…`, `report=off`).
     pub fn option(mut self, o: &str) -> Probe {
         self.options.push(o.to_owned());
@@ -294,7 +300,10 @@ impl Probe {
                     cmd.arg("--allow").arg(a);
                 }
                 for o in &self.options {
-                    cmd.arg("--option").arg(o);
+                    match o.strip_prefix("--") {
+                        Some(flag) => cmd.arg(format!("--{flag}")),
+                        None => cmd.arg("--option").arg(o),
+                    };
                 }
             }
             None => {

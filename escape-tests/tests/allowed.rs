@@ -155,6 +155,25 @@ fn audit_mode_reports_but_allows() {
 }
 
 #[test]
+fn violations_go_to_the_hook_instead_of_stderr() {
+    let s = Servers::start();
+    let file = std::env::temp_dir().join(format!("ns-hook-{}", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .hook()
+        .env("PROBE_HOOK_FILE", file.to_str().unwrap())
+        .run("connect", &[&s.forbidden.arg()]);
+    assert!(o.err("EACCES"), "{o:?}");
+    let written = std::fs::read_to_string(&file).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        written.contains("hook: network-sandbox: denied connect to 127.0.0.3:"),
+        "{written:?}"
+    );
+    assert!(!o.stderr.contains("denied connect"), "{}", o.stderr);
+}
+
+#[test]
 fn report_off_is_silent() {
     let s = Servers::start();
     let o = Probe::sandboxed(&[s.allow_tcp()])

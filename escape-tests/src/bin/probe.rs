@@ -28,11 +28,13 @@ fn main() {
     let mut allow = Vec::new();
     let mut options = Options::default();
     let mut sandbox = true;
+    let mut hook = false;
     let mut it = opts.iter();
     while let Some(o) = it.next() {
         match o.as_str() {
             "--allow" => allow.push(it.next().expect("--allow needs a value").clone()),
             "--no-sandbox" => sandbox = false,
+            "--hook" => hook = true,
             "--option" => match it.next().expect("--option needs a value").as_str() {
                 "audit" => options.mode = Mode::Audit,
                 "report=off" => options.report = ReportTo::Off,
@@ -48,7 +50,11 @@ fn main() {
             eprintln!("probe: bad policy: {e}");
             std::process::exit(2)
         });
-        match network_sandbox::install(&policy) {
+        let mut installer = network_sandbox::Sandbox::new(&policy);
+        if hook {
+            installer = installer.on_violation(append_to_hook_file);
+        }
+        match installer.install() {
             Ok(enforcement) => {
                 eprint!("{enforcement}");
                 SUPERVISOR.store(
@@ -66,6 +72,21 @@ fn main() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = run(attempt, &args);
     report(result);
+}
+
+/// The violation hook: appends the line to the file named by `PROBE_HOOK_FILE`. It runs in
+/// the supervisor process.
+fn append_to_hook_file(v: &network_sandbox::Violation) {
+    use std::io::Write;
+    if let Some(path) = std::env::var_os("PROBE_HOOK_FILE") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "hook: {v}");
+        }
+    }
 }
 
 type Res = Result<String, i32>;
