@@ -1,0 +1,6 @@
+//! The benchmark harness (`harness = false`): see `network_sandbox_benches` and
+//! `BENCHMARKS.md`.
+
+fn main() {
+    network_sandbox_benches::main();
+}
