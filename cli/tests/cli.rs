@@ -69,6 +69,8 @@ fn sigterm_to_the_pid_reaches_the_program() {
     // SAFETY: kill with the PID of our own child, which has not been reaped.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
     let status = guard.child.wait().unwrap();
+    // Whatever the shell left running (the background sleep) must not keep the pipe open.
+    guard.kill_group();
     let mut rest = String::new();
     let _ = stdout.read_to_string(&mut rest);
     assert_eq!(status.code(), Some(7), "{status:?}");

@@ -303,7 +303,9 @@ impl Guard {
         }
     }
 
-    fn kill_group(&self) {
+    /// Sends SIGKILL to the child's whole process group (the supervisor is not in it: it
+    /// starts its own session).
+    pub fn kill_group(&self) {
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: kill with the process group we created for our own child (process_group(0)
         // makes the child the leader of a group with its PID). Signalling a group whose
