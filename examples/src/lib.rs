@@ -72,7 +72,7 @@ pub const EXAMPLE_SERVERS: &[(&str, &[(&str, &str)])] = &[
         "audit",
         &[
             ("127.0.0.2:28120", "allowed"),
-            ("127.0.0.3:28120", "not allowed (audited)"),
+            ("127.0.0.3:28120", "audited"),
         ],
     ),
     (

@@ -1,0 +1,150 @@
+//! Every example, run against the loopback servers it talks to (`EXAMPLE_SERVERS`): what
+//! the policy allows reaches its server, nothing else reaches any server, and the control
+//! (the same request from this unsandboxed test process) shows that the refused servers
+//! were there to be reached.
+
+mod common;
+
+use common::{run_bin, servers_for, Run};
+use network_sandbox_examples::{body_for, unsandboxed_get, Server};
+
+/// Checks a run of an enforcing example against its servers: each "allowed" server
+/// answered the example once, and each "forbidden" one accepted nothing, the example saw
+/// EACCES and the supervisor reported it. Then the control: the forbidden servers answer
+/// an unsandboxed request.
+fn check_enforced(o: &Run, servers: &[(Server, &str)]) {
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    for (server, role) in servers {
+        let addr = server.addr();
+        if *role == "allowed" {
+            assert_eq!(server.accepted(), 1, "{addr} should have answered: {o:#?}");
+            assert!(
+                o.stdout
+                    .contains(&format!("GET http://{addr}/ -> {:?}", body_for(addr))),
+                "{o:#?}"
+            );
+        } else {
+            assert_eq!(server.accepted(), 0, "{addr} must not be reached: {o:#?}");
+            assert!(
+                o.stdout.contains(&format!(
+                    "GET http://{addr}/ -> error: Permission denied (os error 13)"
+                )),
+                "{o:#?}"
+            );
+            assert!(
+                o.stderr.contains(&format!(
+                    "network-sandbox: denied connect to {addr} (tcp) by pid "
+                )),
+                "{o:#?}"
+            );
+        }
+    }
+    control(servers);
+}
+
+/// Without the sandbox, every refused server is reachable.
+fn control(servers: &[(Server, &str)]) {
+    for (server, role) in servers.iter().filter(|(_, r)| *r != "allowed") {
+        let before = server.accepted();
+        let body = unsandboxed_get(server.addr())
+            .unwrap_or_else(|e| panic!("control: {} ({role}) unreachable: {e}", server.addr()));
+        assert_eq!(body, body_for(server.addr()));
+        assert_eq!(server.accepted(), before + 1);
+    }
+}
+
+#[test]
+fn std_client() {
+    let servers = servers_for("std_client");
+    let o = run_bin(env!("CARGO_BIN_EXE_std_client"));
+    check_enforced(&o, &servers);
+}
+
+#[test]
+fn tokio_client() {
+    let servers = servers_for("tokio_client");
+    let o = run_bin(env!("CARGO_BIN_EXE_tokio_client"));
+    check_enforced(&o, &servers);
+}
+
+#[test]
+fn from_build() {
+    let servers = servers_for("from_build");
+    let o = run_bin(env!("CARGO_BIN_EXE_from_build"));
+    check_enforced(&o, &servers);
+}
+
+#[test]
+fn ipv6() {
+    let servers = servers_for("ipv6");
+    let o = run_bin(env!("CARGO_BIN_EXE_ipv6"));
+    check_enforced(&o, &servers);
+}
+
+#[test]
+fn cidr_range() {
+    let servers = servers_for("cidr_range");
+    let o = run_bin(env!("CARGO_BIN_EXE_cidr_range"));
+    check_enforced(&o, &servers);
+}
+
+#[test]
+fn audit() {
+    let servers = servers_for("audit");
+    let o = run_bin(env!("CARGO_BIN_EXE_audit"));
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    // Both servers answered: audit mode reports, it does not refuse.
+    for (server, _) in &servers {
+        let addr = server.addr();
+        assert_eq!(server.accepted(), 1, "{addr}: {o:#?}");
+        assert!(
+            o.stdout
+                .contains(&format!("GET http://{addr}/ -> {:?}", body_for(addr))),
+            "{o:#?}"
+        );
+    }
+    let (audited, _) = &servers[1];
+    assert!(
+        o.stderr.contains(&format!(
+            "network-sandbox: audit: would deny connect to {} (tcp) by pid ",
+            audited.addr()
+        )),
+        "{o:#?}"
+    );
+    // The allowed one is not reported.
+    assert!(
+        !o.stderr.contains(&servers[0].0.addr().to_string()),
+        "{o:#?}"
+    );
+}
+
+#[test]
+fn spawn_curl() {
+    let servers = servers_for("spawn_curl");
+    let o = run_bin(env!("CARGO_BIN_EXE_spawn_curl"));
+    if o.stdout.contains("skipping: curl is not installed") {
+        eprintln!("curl is not installed: spawn_curl not tested");
+        assert_eq!(o.code, Some(0), "{o:#?}");
+        return;
+    }
+    assert_eq!(o.code, Some(0), "{o:#?}");
+    let (allowed, _) = &servers[0];
+    let (forbidden, _) = &servers[1];
+    // curl's output is the example's: the allowed body, then curl's own error.
+    assert!(
+        o.stdout.contains(body_for(allowed.addr()).trim_end()),
+        "{o:#?}"
+    );
+    assert_eq!(allowed.accepted(), 1, "{o:#?}");
+    assert!(o.stderr.contains("curl: (7)"), "{o:#?}");
+    assert_eq!(forbidden.accepted(), 0, "{o:#?}");
+    // The supervisor names curl, the process that tried.
+    assert!(
+        o.stderr.contains(&format!(
+            "network-sandbox: denied connect to {} (tcp) by pid ",
+            forbidden.addr()
+        )) && o.stderr.contains("(curl): not in the allow list"),
+        "{o:#?}"
+    );
+    control(&servers);
+}
