@@ -1,6 +1,6 @@
 //! The network-sandbox policy compiler.
 //!
-//! One pipeline, used by the `#[network_sandbox]` attribute, by `build.rs` (see [`file`]) and
+//! One pipeline, used by the `#[network_sandbox]` attribute, by `build.rs` (see [`mod@file`]) and
 //! by the `network-sandbox` command:
 //!
 //! | stage | module | in → out |

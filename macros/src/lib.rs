@@ -1,9 +1,9 @@
 //! The `#[network_sandbox]` attribute. Use it through the `network-sandbox` crate, which
 //! documents it.
 //!
-//! The pipeline: [`attr`] parses the arguments into a checked policy, the
+//! The pipeline: `attr` (private) parses the arguments into a checked policy, the
 //! `network-sandbox-build` compiler turns it into seccomp programs and emits the policy as a
-//! block expression, and [`expand`] puts `::network_sandbox::__private::enter(<policy>);`
+//! block expression, and `expand` puts `::network_sandbox::__private::enter(<policy>);`
 //! in front of `main`. Any error becomes one `compile_error!` next to the user's function,
 //! re-emitted unchanged, so that the error is the only one rustc shows.
 

@@ -72,7 +72,7 @@ pub fn decode_iovecs(b: &[u8]) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Copies the data of `iovs` (up to [`MAX_DATA`] bytes in all) out of the caller.
+/// Copies the data of `iovs` (up to `MAX_DATA` bytes in all) out of the caller.
 pub fn copy_data(
     cx: &Context<'_>,
     call: &Call,
