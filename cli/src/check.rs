@@ -1,21 +1,15 @@
 //! `network-sandbox check`: validate the policy and show what each layer would enforce on
 //! this kernel, without installing anything.
 //!
-//! The decision whether `run` would start mirrors the installer's (`core/src/install.rs`):
-//! a policy with endpoints needs the supervisor; without it, `fallback` decides. Keep the
-//! two in step.
+//! The layers and the verdict come from `Sandbox::preview`, the same probe and decisions
+//! `run` makes when it installs, so the two cannot drift apart.
 
 use network_sandbox::compiler;
-use network_sandbox::filter::uses_user_notif;
 use network_sandbox::probe::Kernel;
-use network_sandbox_build::model::{self, Fallback, Mode, Protocol, ReportTo};
+use network_sandbox_build::model::{self, Fallback, Mode, ReportTo};
 
 use crate::policy::{self, EXIT_USAGE};
 use crate::CheckArgs;
-
-/// Above this many TCP ports the installer leaves connect ports to the supervisor
-/// (`landlock_layer::MAX_PORT_RULES` in core).
-const MAX_PORT_RULES: u32 = 4096;
 
 /// Exit status when `run` would refuse to start.
 pub const EXIT_WOULD_REFUSE: i32 = 1;
@@ -40,34 +34,20 @@ pub fn check(args: &CheckArgs) -> i32 {
             return EXIT_WOULD_REFUSE;
         }
     };
-    let kernel = Kernel::probe();
-    let program = runtime.filter();
-
     print_policy(&model);
-    print_kernel(&kernel);
+    print_kernel(&Kernel::probe());
 
     println!("layers:");
-    let notif = uses_user_notif(program);
-    let verdict = decide(&model, &kernel, notif);
-    println!(
-        "  L1 static filter: {} instructions ({}): {}",
-        program.len(),
-        std::env::consts::ARCH,
-        if kernel.seccomp_filter {
-            static_filter_refuses(&model)
-        } else {
-            "unavailable: this kernel has no seccomp filters".into()
-        }
-    );
-    println!("  L2 supervisor: {}", verdict.supervisor);
-    println!("  L3 Landlock: {}", landlock(&model, kernel.landlock_abi));
-
-    match verdict.refusal {
-        None => {
+    match network_sandbox::Sandbox::new(&runtime).preview() {
+        Ok(preview) => {
+            for layer in &preview.layers {
+                println!("  {layer}");
+            }
             println!("run would start");
             0
         }
-        Some(why) => {
+        Err(why) => {
+            println!("  none: run would refuse before installing anything");
             println!("run would refuse to start (exit 125): {why}");
             EXIT_WOULD_REFUSE
         }
@@ -153,157 +133,4 @@ fn print_kernel(k: &Kernel) {
             network_sandbox::probe::SIMULATE_MISSING_ENV
         );
     }
-}
-
-fn static_filter_refuses(p: &model::Policy) -> String {
-    let udp = p.has_udp();
-    let kinds = if udp {
-        "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink, raw, packet, MPTCP, SCTP)"
-    } else {
-        "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
-    };
-    let connect = if p.endpoints.is_empty() {
-        "every connect (no endpoint)"
-    } else {
-        "nothing by destination (connects go to the supervisor)"
-    };
-    format!(
-        "refuses {kinds}; {connect}; TCP Fast Open; TCP_REPAIR, IP_OPTIONS, IPV6_RTHDR, SCTP \
-         options; io_uring (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd (EPERM); \
-         bind and listen; i386 and x32 system calls (killed)"
-    )
-}
-
-struct Verdict {
-    supervisor: String,
-    refusal: Option<String>,
-}
-
-fn tcp_port_count(p: &model::Policy) -> u32 {
-    p.endpoints
-        .iter()
-        .filter(|e| e.protocol == Protocol::Tcp)
-        .map(|e| u32::from(e.last_port) - u32::from(e.first_port) + 1)
-        .sum()
-}
-
-/// What the installer would do with the supervisor, and whether it would refuse to start.
-fn decide(p: &model::Policy, k: &Kernel, notif: bool) -> Verdict {
-    if !k.seccomp_filter {
-        return Verdict {
-            supervisor: "not started".into(),
-            refusal: Some("this kernel lacks seccomp filters (CONFIG_SECCOMP_FILTER)".into()),
-        };
-    }
-    if !notif {
-        return Verdict {
-            supervisor: "not needed: the policy allows no destination, every connect is \
-                         refused by the static filter"
-                .into(),
-            refusal: None,
-        };
-    }
-    let Some(missing) = k.supervisor_blocker() else {
-        let what = match p.options.mode {
-            Mode::Enforce => {
-                "every connect (and UDP send) checked against the allow list and performed by \
-                 the supervisor"
-            }
-            Mode::Audit => "audit mode: connects outside the allow list are reported, not refused",
-        };
-        return Verdict {
-            supervisor: format!("enforced: {what}"),
-            refusal: None,
-        };
-    };
-    match p.options.fallback {
-        Fallback::Refuse => Verdict {
-            supervisor: format!("unavailable: {missing}"),
-            refusal: Some(format!(
-                "this kernel lacks {missing}; --fallback landlock-ports (ports only) or \
-                 --fallback deny-all (no network) would run anyway"
-            )),
-        },
-        Fallback::LandlockPorts => {
-            let ports_ok = k.landlock_abi >= 4
-                && p.options.mode == Mode::Enforce
-                && !p.has_udp()
-                && tcp_port_count(p) <= MAX_PORT_RULES;
-            if ports_ok {
-                Verdict {
-                    supervisor: format!(
-                        "unavailable ({missing}); fallback \"landlock-ports\": only TCP ports \
-                         are checked, any address on an allowed port is reachable"
-                    ),
-                    refusal: None,
-                }
-            } else {
-                Verdict {
-                    supervisor: format!("unavailable: {missing}"),
-                    refusal: Some(format!(
-                        "this kernel lacks {missing}, and the \"landlock-ports\" fallback needs \
-                         Landlock ABI 4 (Linux 6.7), enforce mode, at most {MAX_PORT_RULES} TCP \
-                         ports and no UDP endpoint"
-                    )),
-                }
-            }
-        }
-        Fallback::DenyAll => Verdict {
-            supervisor: format!(
-                "unavailable ({missing}); fallback \"deny-all\": every connect is refused"
-            ),
-            refusal: None,
-        },
-    }
-}
-
-fn landlock(p: &model::Policy, abi: i32) -> String {
-    if abi <= 0 {
-        return "unavailable on this kernel: no second wall for connect ports, no ptrace \
-                scoping"
-            .into();
-    }
-    let mut parts = vec![format!("ABI {abi}")];
-    let count = tcp_port_count(p);
-    if abi < 4 {
-        parts.push(format!(
-            "ABI {abi} has no network rules (needs 4, Linux 6.7)"
-        ));
-    } else if p.options.mode == Mode::Audit {
-        parts.push("audit mode: connect ports not restricted".into());
-    } else if count > MAX_PORT_RULES {
-        parts.push(format!(
-            "{count} TCP ports allowed, more than {MAX_PORT_RULES}: connect ports left to the \
-             supervisor"
-        ));
-    } else if count == 0 {
-        parts.push("TCP connect refused on every port".into());
-    } else {
-        let mut ranges: Vec<(u16, u16)> = p
-            .endpoints
-            .iter()
-            .filter(|e| e.protocol == Protocol::Tcp)
-            .map(|e| (e.first_port, e.last_port))
-            .collect();
-        ranges.sort_unstable();
-        let list: Vec<String> = ranges
-            .iter()
-            .map(|&(a, b)| {
-                if a == b {
-                    a.to_string()
-                } else {
-                    format!("{a}-{b}")
-                }
-            })
-            .collect();
-        parts.push(format!("TCP connect only to ports {}", list.join(", ")));
-    }
-    if abi >= 4 {
-        parts.push("TCP bind refused".into());
-    }
-    if abi >= 6 {
-        parts.push("abstract unix sockets scoped".into());
-    }
-    parts.push("no ptrace of processes outside the sandbox".into());
-    parts.join("; ")
 }

@@ -109,15 +109,10 @@ impl<'a> Sandbox<'a> {
         self
     }
 
-    /// Installs every layer.
-    pub fn install(self) -> Result<Enforcement, Error> {
-        let threads = thread_count();
-        if threads > 1 {
-            return Err(Error::Threads(threads));
-        }
-        if let Some(hook) = self.hook {
-            crate::report::set_hook(hook);
-        }
+    /// What [`install`](Self::install) would do on this kernel, decided without changing
+    /// anything: the same probe and the same decisions. `Err` is the error `install` would
+    /// return before installing anything.
+    pub fn preview(&self) -> Result<Preview, Error> {
         let policy = self.policy;
         let kernel = Kernel::probe();
         if !kernel.seccomp_filter {
@@ -132,6 +127,38 @@ impl<'a> Sandbox<'a> {
             policy.options().mode == Mode::Enforce,
         );
         let (program, supervised, l2) = choose_program(policy, &kernel, plan.as_ref())?;
+        let l1 = LayerReport {
+            layer: Layer::StaticFilter,
+            status: Status::Enforced,
+            detail: static_filter_detail(policy, program.len()),
+        };
+        let l3 = landlock_layer::report(plan.as_ref(), kernel.landlock_abi);
+        Ok(Preview {
+            kernel,
+            layers: vec![l1, l2, l3],
+            program,
+            supervised,
+            plan,
+        })
+    }
+
+    /// Installs every layer.
+    pub fn install(self) -> Result<Enforcement, Error> {
+        let threads = thread_count();
+        if threads > 1 {
+            return Err(Error::Threads(threads));
+        }
+        if let Some(hook) = self.hook {
+            crate::report::set_hook(hook);
+        }
+        let policy = self.policy;
+        let Preview {
+            kernel,
+            layers,
+            program,
+            supervised,
+            plan,
+        } = self.preview()?;
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.
@@ -148,7 +175,6 @@ impl<'a> Sandbox<'a> {
             }
         }
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
-        let l3 = landlock_layer::report(plan.as_ref(), kernel.landlock_abi);
 
         let listener = install_filter(&program, supervised)?;
         let supervisor_pid = supervisor.as_ref().map(|s| s.pid());
@@ -156,20 +182,42 @@ impl<'a> Sandbox<'a> {
             s.adopt_listener(listener)
                 .map_err(io_err("handing the listener to the supervisor"))?;
         }
-        let l1 = LayerReport {
-            layer: Layer::StaticFilter,
-            status: Status::Enforced,
-            detail: format!(
-                "{} instructions: socket kinds, TCP Fast Open, io_uring, ptrace, bind/listen, \
-                 foreign ABIs",
-                program.len()
-            ),
-        };
         Ok(Enforcement {
-            layers: vec![l1, l2, l3],
+            layers,
             supervisor_pid,
         })
     }
+}
+
+/// What installing a policy would do on this kernel; see [`Sandbox::preview`].
+pub struct Preview {
+    /// The kernel features found.
+    pub kernel: Kernel,
+    /// One report per layer, L1 to L3, as [`install`] would return them.
+    pub layers: Vec<LayerReport>,
+    program: Vec<filter::SockFilter>,
+    supervised: bool,
+    plan: Option<Plan>,
+}
+
+/// What the static program refuses for this policy, in words.
+fn static_filter_detail(policy: &Policy, len: usize) -> String {
+    let sockets = if policy.has_udp() {
+        "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink, raw, packet, MPTCP, SCTP)"
+    } else {
+        "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
+    };
+    let connect = if policy.endpoints().is_empty() {
+        "every connect (no endpoint)"
+    } else {
+        "connects go to the supervisor"
+    };
+    format!(
+        "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; source-routing and \
+         TCP_REPAIR socket options; io_uring (ENOSYS); ptrace, process_vm_readv/writev, \
+         pidfd_getfd, bpf, module loading, kexec (EPERM); bind and listen; i386 and x32 \
+         system calls (killed)"
+    )
 }
 
 /// The program to install, whether it needs the supervisor, and the supervisor's report.
@@ -180,9 +228,9 @@ fn choose_program(
 ) -> Result<(Vec<filter::SockFilter>, bool, LayerReport), Error> {
     let program = policy.filter().to_vec();
     if !filter::uses_user_notif(&program) {
-        let detail = "not needed: the policy allows no destination, every connect is refused \
-                      by the static filter";
-        return Ok((program, false, report(Status::NotEnforced, detail.into())));
+        let detail = "the policy allows no destination: every connect is refused by the static \
+                      filter";
+        return Ok((program, false, report(Status::NotNeeded, detail.into())));
     }
     let Some(missing) = kernel.supervisor_blocker() else {
         let detail = match policy.options().mode {

@@ -28,7 +28,7 @@ pub mod supervisor;
 mod sys;
 
 pub use filter::SockFilter;
-pub use install::{install, Error, Sandbox};
+pub use install::{install, Error, Preview, Sandbox};
 pub use network_sandbox_macros::network_sandbox;
 pub use policy::{
     Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,

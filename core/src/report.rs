@@ -35,8 +35,10 @@ pub enum Status {
     Enforced,
     /// Part of it; the detail says which part.
     Partial,
-    /// Nothing (not needed by the policy, or not available on this kernel).
+    /// Nothing: not available on this kernel, or left out by the policy's fallback.
     NotEnforced,
+    /// Nothing, because the policy does not need the layer.
+    NotNeeded,
 }
 
 /// The state of one layer after installation.
@@ -69,15 +71,22 @@ impl Enforcement {
     }
 }
 
+impl fmt::Display for LayerReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = match self.status {
+            Status::Enforced => "enforced",
+            Status::Partial => "partly enforced",
+            Status::NotEnforced => "not enforced",
+            Status::NotNeeded => "not needed",
+        };
+        write!(f, "{}: {status}: {}", self.layer, self.detail)
+    }
+}
+
 impl fmt::Display for Enforcement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for l in &self.layers {
-            let status = match l.status {
-                Status::Enforced => "enforced",
-                Status::Partial => "partly enforced",
-                Status::NotEnforced => "not enforced",
-            };
-            writeln!(f, "{}: {status}: {}", l.layer, l.detail)?;
+            writeln!(f, "{l}")?;
         }
         Ok(())
     }

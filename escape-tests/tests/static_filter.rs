@@ -144,7 +144,7 @@ fn no_endpoints_means_no_network_and_no_supervisor() {
     let o = Probe::sandboxed(&none).run("connect", &[&s.allowed.arg()]);
     assert!(o.err("EACCES"), "{o:?}");
     assert!(
-        o.stderr.contains("L2 supervisor: not enforced: not needed"),
+        o.stderr.contains("L2 supervisor: not needed"),
         "{}",
         o.stderr
     );
