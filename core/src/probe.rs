@@ -19,6 +19,9 @@ pub struct Kernel {
     pub landlock_abi: i32,
     /// `kernel.yama.ptrace_scope`, when Yama is built in.
     pub yama_ptrace_scope: Option<u32>,
+    /// This process already runs under a seccomp filter (`Seccomp: 2`), for instance an outer
+    /// network-sandbox, which refuses `pidfd_getfd`.
+    pub already_filtered: bool,
 }
 
 /// Environment variable naming features to treat as missing (comma-separated:
@@ -52,6 +55,10 @@ impl Kernel {
             landlock_abi: sys::landlock_abi(),
             yama_ptrace_scope: sys::read_small_file("/proc/sys/kernel/yama/ptrace_scope")
                 .and_then(|s| s.parse().ok()),
+            already_filtered: sys::read_small_file("/proc/self/status").is_some_and(|s| {
+                s.lines()
+                    .any(|l| l.starts_with("Seccomp:") && l.trim_end().ends_with('2'))
+            }),
         }
     }
 
@@ -61,6 +68,12 @@ impl Kernel {
             Some("seccomp filters (CONFIG_SECCOMP_FILTER)")
         } else if !self.user_notif {
             Some("seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0)")
+        } else if !self.pidfd_getfd && self.already_filtered {
+            Some(
+                "pidfd_getfd, which the seccomp filter this process already runs under refuses \
+                 (a network-sandbox inside another one cannot start its supervisor; the outer \
+                 sandbox still applies)",
+            )
         } else if !self.pidfd_getfd {
             Some("pidfd_getfd (Linux 5.6)")
         } else if self.yama_ptrace_scope.is_some_and(|s| s >= 2) {
