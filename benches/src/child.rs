@@ -30,7 +30,7 @@ pub fn main(args: &[String]) -> ! {
     match arg(0) {
         "syscalls" => syscalls(arg(1), &ports(arg(2)), num(3) as usize),
         "connect" => {
-            if arg(1) == "sandboxed" {
+            if arg(1) != "plain" {
                 sandbox(&ports(arg(2)));
             }
             let port = ports(arg(2))[0];
@@ -43,6 +43,9 @@ pub fn main(args: &[String]) -> ! {
             let allowed = ports(arg(2));
             if arg(1) == "sandboxed" {
                 sandbox(&allowed);
+            }
+            if arg(1) == "floor" {
+                install_raw(&[network_sandbox::SockFilter::new(0x06, 0, 0, 0x7fff_0000)]);
             }
             let (ip, port) = match arg(1) {
                 "relay" => (net::RELAY_IP, num(4) as u16),
@@ -78,9 +81,23 @@ fn supervisor_line(e: &network_sandbox::Enforcement) {
     }
 }
 
-/// Installs the benchmark policy with every layer (filter, supervisor, Landlock).
+/// Installs the benchmark policy with every layer (filter, supervisor, Landlock); with
+/// `NSB_NO_SUPERVISOR=1` (diagnostics) the same filter and Landlock without the supervisor
+/// (connect allowed by the filter, ports checked by Landlock), to tell the supervisor's
+/// share of a cost from the filter's.
 fn sandbox(ports: &[u16]) {
-    let policy = compile(ports);
+    let policy = if std::env::var_os("NSB_NO_SUPERVISOR").is_some_and(|v| v == "1") {
+        let options = network_sandbox::Options {
+            fallback: network_sandbox::Fallback::LandlockPorts,
+            ..Default::default()
+        };
+        // The core's test hook: pretend the kernel lacks user notification.
+        std::env::set_var(network_sandbox::probe::SIMULATE_MISSING_ENV, "user-notif");
+        network_sandbox::compiler::compile(&filters::endpoints(ports), options)
+            .unwrap_or_else(|e| die("compiling the policy", e))
+    } else {
+        compile(ports)
+    };
     let enforcement = network_sandbox::install(&policy).unwrap_or_else(|e| die("install", e));
     supervisor_line(&enforcement);
 }

@@ -98,6 +98,10 @@ pub fn main() {
     let quick = args.iter().any(|a| a == "--quick")
         || std::env::var_os("NSB_QUICK").is_some_and(|v| v == "1");
     let settings = Settings::new(quick);
+    if let Some(i) = args.iter().position(|a| a == "--diag") {
+        diagnose(&args[i + 1..]);
+        return;
+    }
     let t0 = Instant::now();
     let table = run(&settings);
     println!("{}", machine());
@@ -109,6 +113,39 @@ pub fn main() {
         if quick { "quick" } else { "full" },
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// `--diag connect|bulk ROUNDS CONFIG…`: the medians of one network row for any of its
+/// configurations (`plain`, `sandboxed`, `floor` = an allow-all filter, `relay`), with
+/// `NSB_NO_SUPERVISOR=1` for filter and Landlock without the supervisor. For investigating
+/// a missed target; not part of the table.
+fn diagnose(args: &[String]) {
+    let connect_port = net::spawn_accept_server().expect("loopback accept server");
+    let sink_port = net::spawn_sink_server().expect("loopback sink server");
+    let ports = format!("{connect_port},{sink_port}");
+    let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
+    let configs: Vec<&str> = args.iter().skip(2).map(String::as_str).collect();
+    let relay = Relay::start(sink_port);
+    let series = interleave(rounds, &configs, |c| match args[0].as_str() {
+        "connect" => vec!["connect".into(), c.into(), ports.clone(), "2000".into()],
+        _ => vec![
+            "bulk".into(),
+            c.into(),
+            ports.clone(),
+            (1u64 << 30).to_string(),
+            relay.port.to_string(),
+        ],
+    });
+    let mut keys: Vec<_> = series.keys().collect();
+    keys.sort();
+    for k in keys {
+        let v = &series[k];
+        let (lo, hi) = stats::min_max(v);
+        println!(
+            "{k}: median {:.4e} min {lo:.4e} max {hi:.4e}",
+            stats::median(v)
+        );
+    }
 }
 
 /// One configuration's child, with the values it printed.
