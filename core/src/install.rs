@@ -176,7 +176,15 @@ impl<'a> Sandbox<'a> {
         }
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
-        let listener = install_filter(&program, supervised)?;
+        let (listener, killable) = install_filter(&program, supervised)?;
+        let mut layers = layers;
+        if supervised && !killable {
+            // Not a weaker check, but a visible difference: say so.
+            layers[1].detail.push_str(
+                "; this kernel lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19), so a signal \
+                 interrupts a pending connect (EINTR) after the supervisor may have started it",
+            );
+        }
         let supervisor_pid = supervisor.as_ref().map(|s| s.pid());
         if let (Some(s), Some(listener)) = (supervisor, listener) {
             s.adopt_listener(listener)
@@ -288,20 +296,25 @@ fn report(status: Status, detail: String) -> LayerReport {
 /// Installs the program; with `listener`, asks for a notification listener, waiting
 /// killably for replies where the kernel supports it (5.19+) so that a signal does not
 /// cancel a connect the supervisor is already performing.
+/// Returns the listener, and whether replies are waited for killably.
 fn install_filter(
     program: &[filter::SockFilter],
     listener: bool,
-) -> Result<Option<std::os::fd::OwnedFd>, Error> {
+) -> Result<(Option<std::os::fd::OwnedFd>, bool), Error> {
+    let err = io_err("installing the seccomp filter");
     if !listener {
         return sys::seccomp_set_filter(program, 0)
-            .map_err(io_err("installing the seccomp filter"));
+            .map(|l| (l, false))
+            .map_err(err);
     }
     let base = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
     match sys::seccomp_set_filter(program, base | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => sys::seccomp_set_filter(program, base),
-        other => other,
+        Ok(l) => Ok((l, true)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => sys::seccomp_set_filter(program, base)
+            .map(|l| (l, false))
+            .map_err(err),
+        Err(e) => Err(err(e)),
     }
-    .map_err(io_err("installing the seccomp filter"))
 }
 
 fn thread_count() -> usize {

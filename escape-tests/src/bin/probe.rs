@@ -859,7 +859,8 @@ fn bad_input(allowed: SocketAddr) -> Res {
     let mut pipe = [0; 2];
     // SAFETY: pipe writes two fds.
     unsafe { libc::pipe(pipe.as_mut_ptr()) };
-    let calls: [(&str, Box<dyn Fn() -> i32>); 8] = [
+    type Call<'a> = (&'static str, Box<dyn Fn() -> i32 + 'a>);
+    let calls: [Call<'_>; 8] = [
         // SAFETY (all): connect with deliberately bad arguments; the kernel or the supervisor
         // validates them, nothing is dereferenced in this process.
         (
