@@ -258,7 +258,7 @@ fn choose_program(
         }),
         // Without Landlock port rules in force, ALLOW would let every connect through.
         Fallback::LandlockPorts
-            if policy.has_udp() || !plan.is_some_and(|p| p.connect_ports.is_some()) =>
+            if policy.has_udp() || plan.is_none_or(|p| p.connect_ports.is_none()) =>
         {
             Err(Error::Unsupported {
                 feature: missing,

@@ -72,20 +72,31 @@ pub fn seccomp_set_filter(
     }
 }
 
-/// `pidfd_open(pid, PIDFD_THREAD)`, falling back to a plain `pidfd_open` on kernels before
-/// 6.9 (which only works for thread-group leaders).
+/// A pidfd for the process that thread `tid` belongs to: `pidfd_open(tid, PIDFD_THREAD)`
+/// (Linux 6.9), or on older kernels, which open only thread-group leaders, `pidfd_open` of
+/// the thread group named in `/proc/TID/status`. Threads share their fd table, so either
+/// serves `pidfd_getfd`. (The caller checks afterwards that the notification is still
+/// pending, which rules out a reused TID.)
 pub fn pidfd_open_thread(tid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes integers and returns a new fd.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
-    let ret = match cvt(ret) {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            // SAFETY: as above.
-            cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, tid, 0) })?
-        }
-        other => other?,
-    };
-    // SAFETY: the return value is a new fd that we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) })
+    match cvt(ret) {
+        // SAFETY: the return value is a new fd that we now own.
+        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => pidfd_open(thread_group_of(tid)?),
+        Err(e) => Err(e),
+    }
+}
+
+/// The thread group (process) id of thread `tid`.
+fn thread_group_of(tid: libc::pid_t) -> io::Result<libc::pid_t> {
+    read_small_file(&format!("/proc/{tid}/status"))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))
 }
 
 /// `pidfd_open(pid, 0)`.
@@ -241,4 +252,27 @@ pub fn errno() -> i32 {
     io::Error::last_os_error()
         .raw_os_error()
         .unwrap_or(libc::EIO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_maps_to_its_process() {
+        // SAFETY: getpid/gettid have no preconditions.
+        let pid = unsafe { libc::getpid() };
+        let tid = std::thread::spawn(|| unsafe { libc::gettid() })
+            .join()
+            .unwrap();
+        assert_ne!(tid, pid);
+        // The thread has exited; use this (test) thread instead, which is not the leader.
+        // SAFETY: as above.
+        let me = unsafe { libc::gettid() };
+        if me != pid {
+            assert_eq!(thread_group_of(me).unwrap(), pid);
+        }
+        assert_eq!(thread_group_of(pid).unwrap(), pid);
+        assert!(pidfd_open_thread(me).is_ok());
+    }
 }

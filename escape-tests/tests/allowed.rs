@@ -258,3 +258,25 @@ fn a_blocking_connect_that_hangs_does_not_hold_up_others() {
         "{o:?}"
     );
 }
+
+/// A process that makes itself non-dumpable cannot be inspected by an unprivileged
+/// supervisor: its connects are refused (closed, never open) and the refusal is reported.
+/// (A root supervisor can still inspect it, so this runs as the unprivileged user only.)
+#[test]
+fn an_uninspectable_process_is_refused_and_told_why() {
+    let s = Servers::start();
+    let control = Probe::unsandboxed()
+        .user(User::Nobody)
+        .run("nondumpable-connect", &[&s.allowed.arg()]);
+    assert!(control.ok(), "{control:?}");
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .user(User::Nobody)
+        .run("nondumpable-connect", &[&s.allowed.arg()]);
+    assert!(o.err("EACCES"), "{o:?}");
+    assert!(
+        o.stderr
+            .contains("the supervisor cannot inspect the process"),
+        "{}",
+        o.stderr
+    );
+}

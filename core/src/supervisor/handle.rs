@@ -92,7 +92,7 @@ impl Socket {
 /// Duplicates fd `fd` of the caller, after confirming the notification still refers to the
 /// same task (so the PID was not reused). `Err(None)` means "no reply needed".
 pub fn take_socket(cx: &Context<'_>, call: &Call, fd: RawFd) -> Result<Socket, Option<i32>> {
-    let pidfd = sys::pidfd_open_thread(call.pid).map_err(|_| gone_or(cx, call, libc::EACCES))?;
+    let pidfd = sys::pidfd_open_thread(call.pid).map_err(|e| uninspectable(cx, call, &e))?;
     // The pidfd names whatever task has this PID now; the notification is still pending only
     // if that is the caller.
     if !sys::notif_id_valid(cx.listener, call.id) {
@@ -100,13 +100,8 @@ pub fn take_socket(cx: &Context<'_>, call: &Call, fd: RawFd) -> Result<Socket, O
     }
     let dup = match sys::pidfd_getfd(&pidfd, fd) {
         Ok(dup) => dup,
-        Err(e) => {
-            let errno = e.raw_os_error().unwrap_or(libc::EACCES);
-            return Err(match errno {
-                libc::EBADF => Some(libc::EBADF),
-                _ => gone_or(cx, call, libc::EACCES),
-            });
-        }
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => return Err(Some(libc::EBADF)),
+        Err(e) => return Err(uninspectable(cx, call, &e)),
     };
     let (kind, not_a_socket) = match socket_kind(dup.as_raw_fd()) {
         Ok(kind) => (kind, false),
@@ -148,13 +143,46 @@ fn socket_kind(fd: RawFd) -> Result<Result<Protocol, String>, i32> {
     })
 }
 
-/// If the notification is gone, no reply; otherwise `errno`.
-fn gone_or(cx: &Context<'_>, call: &Call, errno: i32) -> Option<i32> {
-    if sys::notif_id_valid(cx.listener, call.id) {
-        Some(errno)
-    } else {
-        None
+/// The supervisor could not look at the caller (`e`): no reply if the task is gone,
+/// otherwise the call is refused with `EACCES` and reported, since nobody can know what it
+/// would have done.
+fn uninspectable(cx: &Context<'_>, call: &Call, e: &std::io::Error) -> Option<i32> {
+    if !sys::notif_id_valid(cx.listener, call.id) {
+        return None;
     }
+    let v = Violation {
+        pid: call.pid,
+        command: command_of(call.pid),
+        operation: operation_of(call),
+        protocol: None,
+        destination: None,
+        reason: Reason::Uninspectable(e.raw_os_error().unwrap_or(libc::EIO)),
+        audit_only: false,
+    };
+    report::deliver(&v, cx.policy.options().report == ReportTo::Stderr);
+    Some(libc::EACCES)
+}
+
+fn operation_of(call: &Call) -> Operation {
+    if call.nr == libc::SYS_connect {
+        Operation::Connect
+    } else {
+        Operation::Send
+    }
+}
+
+/// Copies `buf.len()` bytes at `ptr` out of the caller. `EFAULT` as the kernel would give
+/// it; any other failure is [`uninspectable`].
+pub fn read_memory(
+    cx: &Context<'_>,
+    call: &Call,
+    ptr: u64,
+    buf: &mut [u8],
+) -> Result<(), Option<i32>> {
+    sys::read_process_memory(call.pid, ptr, buf).map_err(|e| match e.raw_os_error() {
+        Some(libc::EFAULT) => Some(libc::EFAULT),
+        _ => uninspectable(cx, call, &e),
+    })
 }
 
 /// Copies the caller's address argument (`ptr`, `len`) once. Errors are errnos as the
@@ -167,18 +195,8 @@ pub fn copy_address(
 ) -> Result<Vec<u8>, Option<i32>> {
     let len = sockaddr::check_len(len).map_err(Some)?;
     let mut buf = vec![0u8; len];
-    if let Err(e) = sys::read_process_memory(call.pid, ptr, &mut buf) {
-        return Err(match e.raw_os_error() {
-            Some(libc::EFAULT) => Some(libc::EFAULT),
-            Some(errno) => gone_or(cx, call, errno_for_uninspectable(errno)),
-            None => gone_or(cx, call, libc::EACCES),
-        });
-    }
+    read_memory(cx, call, ptr, &mut buf)?;
     Ok(buf)
-}
-
-fn errno_for_uninspectable(_errno: i32) -> i32 {
-    libc::EACCES
 }
 
 /// The verdict on a destination for a socket: `Ok(())` to go ahead, or the reason to refuse.

@@ -5,7 +5,7 @@
 use std::os::fd::AsRawFd;
 
 use super::handle::{
-    copy_address, judge, send_destination, take_socket, Call, Context, Reply, Socket,
+    copy_address, judge, read_memory, send_destination, take_socket, Call, Context, Reply, Socket,
 };
 use super::sockaddr::MAX_SOCKADDR_LEN;
 use crate::report::Operation;
@@ -87,13 +87,7 @@ pub fn copy_data(
         }
         let start = out.len();
         out.resize(start + take, 0);
-        sys::read_process_memory(call.pid, base, &mut out[start..]).map_err(|e| {
-            match e.raw_os_error() {
-                Some(libc::EFAULT) => Some(libc::EFAULT),
-                _ if sys::notif_id_valid(cx.listener, call.id) => Some(libc::EACCES),
-                _ => None,
-            }
-        })?;
+        read_memory(cx, call, base, &mut out[start..])?;
         if out.len() as u64 == MAX_DATA {
             break;
         }
@@ -103,11 +97,7 @@ pub fn copy_data(
 
 fn read(cx: &Context<'_>, call: &Call, ptr: u64, len: usize) -> Result<Vec<u8>, Option<i32>> {
     let mut buf = vec![0u8; len];
-    sys::read_process_memory(call.pid, ptr, &mut buf).map_err(|e| match e.raw_os_error() {
-        Some(libc::EFAULT) => Some(libc::EFAULT),
-        _ if sys::notif_id_valid(cx.listener, call.id) => Some(libc::EACCES),
-        _ => None,
-    })?;
+    read_memory(cx, call, ptr, &mut buf)?;
     Ok(buf)
 }
 

@@ -333,6 +333,11 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         }
         "bad-input" => bad_input(addr(a[0])),
         "exchange" => exchange(addr(a[0])),
+        "nondumpable-connect" => {
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+            tcp_connect(addr(a[0]))
+        }
         "stalled-and-normal" => stalled_and_normal(addr(a[0]), addr(a[1])),
         other => panic!("unknown attempt {other}"),
     }
