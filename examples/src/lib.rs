@@ -2,11 +2,14 @@
 //! the connections they accept, the demo's throw-away certificate authority, and the fixed
 //! addresses every example uses.
 //!
-//! The examples themselves (`src/bin/*.rs`) are the clients; they do not use this library,
-//! so each can be read on its own. The demo launcher, the `serve` binary and the tests do.
-//! Nothing here is sandboxed: a sandboxed process cannot bind or listen.
+//! The examples themselves (`src/bin/*.rs`) are the clients; the plain-HTTP ones share the
+//! few lines of [`client`], so that each example shows only its policy and what it tries.
+//! The demo launcher, the `serve` binary and the tests use the servers. Nothing here is
+//! sandboxed: a sandboxed process cannot bind or listen.
 
 #![deny(missing_docs)]
+
+pub mod client;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};

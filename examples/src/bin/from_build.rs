@@ -13,45 +13,13 @@
 //! cargo run -p network-sandbox-examples --bin from_build
 //! ```
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use network_sandbox::network_sandbox;
+use network_sandbox_examples::client::{get, refused_by_sandbox};
 
 #[network_sandbox(from_build)]
 fn main() {
     let allowed = get("127.0.0.2:28083");
     let forbidden = get("127.0.0.3:28083");
-    let refused = matches!(&forbidden, Err(e) if e.raw_os_error() == Some(libc::EACCES));
+    let refused = refused_by_sandbox(&forbidden);
     std::process::exit(if allowed.is_ok() && refused { 0 } else { 1 });
-}
-
-/// `GET /` over plain HTTP/1.1; returns the body.
-fn fetch(addr: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    write!(
-        stream,
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned())
-}
-
-/// [`fetch`], printing what happened.
-fn get(addr: &str) -> std::io::Result<String> {
-    let result = fetch(addr);
-    match &result {
-        Ok(body) => println!("GET http://{addr}/ -> {body:?}"),
-        Err(e) => {
-            println!("GET http://{addr}/ -> error: {e}");
-            if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                println!("  (nothing listens there: start `cargo run -p network-sandbox-examples --bin serve`)");
-            }
-        }
-    }
-    result
 }
