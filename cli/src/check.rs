@@ -8,7 +8,7 @@ use network_sandbox::compiler;
 use network_sandbox::probe::Kernel;
 use network_sandbox_build::model::{self, Fallback, Mode, ReportTo};
 
-use crate::policy::{self, EXIT_USAGE};
+use crate::policy;
 use crate::CheckArgs;
 
 /// Exit status when `run` would refuse to start.
@@ -16,16 +16,9 @@ pub const EXIT_WOULD_REFUSE: i32 = 1;
 
 /// Runs `network-sandbox check`.
 pub fn check(args: &CheckArgs) -> i32 {
-    let model = match policy::assemble(&args.policy) {
-        Ok(p) => p,
-        Err(e) => return crate::policy_error(e),
-    };
-    let compiled = match network_sandbox_build::compile(&model) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("network-sandbox: error: the policy does not compile: {e}");
-            return EXIT_USAGE;
-        }
+    let (model, compiled) = match policy::assemble_and_compile(&args.policy) {
+        Ok(both) => both,
+        Err(code) => return code,
     };
     let runtime = match compiler::from_compiled(&compiled) {
         Ok(p) => p,

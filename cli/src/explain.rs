@@ -7,16 +7,9 @@ use crate::{ArchArg, ExplainArgs};
 
 /// Runs `network-sandbox explain`.
 pub fn explain(args: &ExplainArgs) -> i32 {
-    let model = match policy::assemble(&args.policy) {
-        Ok(p) => p,
-        Err(e) => return crate::policy_error(e),
-    };
-    let compiled = match network_sandbox_build::compile(&model) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("network-sandbox: error: the policy does not compile: {e}");
-            return EXIT_USAGE;
-        }
+    let (_, compiled) = match policy::assemble_and_compile(&args.policy) {
+        Ok(both) => both,
+        Err(code) => return code,
     };
     let arch = match args.arch {
         Some(ArchArg::X86_64) => Arch::X86_64,

@@ -139,6 +139,23 @@ fn read_file(path: &Path) -> Result<model::Policy, PolicyError> {
     })
 }
 
+/// Compiles an assembled policy. On failure prints why and returns the exit status.
+pub fn compile(model: &model::Policy) -> Result<network_sandbox_build::Compiled, i32> {
+    network_sandbox_build::compile(model).map_err(|e| {
+        eprintln!("network-sandbox: error: the policy does not compile: {e}");
+        EXIT_USAGE
+    })
+}
+
+/// [`assemble`] and [`compile`]. On failure prints why and returns the exit status.
+pub fn assemble_and_compile(
+    args: &PolicyArgs,
+) -> Result<(model::Policy, network_sandbox_build::Compiled), i32> {
+    let model = assemble(args).map_err(crate::policy_error)?;
+    let compiled = compile(&model)?;
+    Ok((model, compiled))
+}
+
 /// The error for one `--allow` value, with a caret line under the bad part:
 ///
 /// ```text

@@ -38,12 +38,9 @@ pub fn run(args: RunArgs) -> i32 {
             return code;
         }
     };
-    let compiled = match network_sandbox_build::compile(&model) {
+    let compiled = match policy::compile(&model) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("network-sandbox: error: the policy does not compile: {e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let runtime = match compiler::from_compiled(&compiled) {
         Ok(p) => p,
