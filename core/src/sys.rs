@@ -77,13 +77,17 @@ pub fn seccomp_set_filter(
 /// the thread group named in `/proc/TID/status`. Threads share their fd table, so either
 /// serves `pidfd_getfd`. (The caller checks afterwards that the notification is still
 /// pending, which rules out a reused TID.)
-pub fn pidfd_open_thread(tid: libc::pid_t) -> io::Result<OwnedFd> {
+///
+/// The flag says whether the pidfd names the thread itself (`PIDFD_THREAD`).
+pub fn pidfd_open_thread(tid: libc::pid_t) -> io::Result<(OwnedFd, bool)> {
     // SAFETY: pidfd_open takes integers and returns a new fd.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
     match cvt(ret) {
         // SAFETY: the return value is a new fd that we now own.
-        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => pidfd_open(thread_group_of(tid)?),
+        Ok(fd) => Ok((unsafe { OwnedFd::from_raw_fd(fd as RawFd) }, true)),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            Ok((pidfd_open(thread_group_of(tid)?)?, false))
+        }
         Err(e) => Err(e),
     }
 }

@@ -89,20 +89,51 @@ impl Socket {
     }
 }
 
+thread_local! {
+    /// This receiver thread's last pidfd: `(tid, pidfd of that very thread)`. Consecutive
+    /// calls usually come from the same thread, and opening and closing a pidfd costs more
+    /// than the rest of the check.
+    static LAST_PIDFD: std::cell::RefCell<Option<(libc::pid_t, OwnedFd)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Duplicates fd `fd` of the caller, after confirming the notification still refers to the
 /// same task (so the PID was not reused). `Err(None)` means "no reply needed".
+///
+/// A cached pidfd is used only if it names the thread itself (`PIDFD_THREAD`): while that
+/// thread lives it owns its TID, so a notification from that TID is from it; once it is
+/// gone `pidfd_getfd` fails with `ESRCH` and a fresh pidfd is opened.
 pub fn take_socket(cx: &Context<'_>, call: &Call, fd: RawFd) -> Result<Socket, Option<i32>> {
-    let pidfd = sys::pidfd_open_thread(call.pid).map_err(|e| uninspectable(cx, call, &e))?;
-    // The pidfd names whatever task has this PID now; the notification is still pending only
-    // if that is the caller.
+    let cached = LAST_PIDFD.with_borrow(|last| match last {
+        Some((tid, pidfd)) if *tid == call.pid => sys::pidfd_getfd(pidfd, fd).ok(),
+        _ => None,
+    });
+    let dup = match cached {
+        Some(dup) => dup,
+        None => {
+            let (pidfd, names_thread) =
+                sys::pidfd_open_thread(call.pid).map_err(|e| uninspectable(cx, call, &e))?;
+            // The pidfd names whatever task has this TID now; the notification is still
+            // pending only if that is the caller.
+            if !sys::notif_id_valid(cx.listener, call.id) {
+                return Err(None);
+            }
+            let dup = match sys::pidfd_getfd(&pidfd, fd) {
+                Ok(dup) => dup,
+                Err(e) if e.raw_os_error() == Some(libc::EBADF) => return Err(Some(libc::EBADF)),
+                Err(e) => return Err(uninspectable(cx, call, &e)),
+            };
+            if names_thread {
+                LAST_PIDFD.set(Some((call.pid, pidfd)));
+            }
+            dup
+        }
+    };
+    // Still pending: the duplicate comes from the caller, not from a task that exited and
+    // left its TID to another.
     if !sys::notif_id_valid(cx.listener, call.id) {
         return Err(None);
     }
-    let dup = match sys::pidfd_getfd(&pidfd, fd) {
-        Ok(dup) => dup,
-        Err(e) if e.raw_os_error() == Some(libc::EBADF) => return Err(Some(libc::EBADF)),
-        Err(e) => return Err(uninspectable(cx, call, &e)),
-    };
     let (kind, not_a_socket) = match socket_kind(dup.as_raw_fd()) {
         Ok(kind) => (kind, false),
         Err(libc::ENOTSOCK) => (Err("non-socket".to_owned()), true),
