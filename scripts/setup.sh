@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what building and testing the workspace needs on a fresh Debian machine, when run
+# as root: libseccomp-dev and pkg-config (the benchmarks compare with libseccomp and are part
+# of the workspace), and the clients of other runtimes that the command's tests run (curl,
+# Python, Node.js, Go, Java). Elsewhere it only says what is missing; tests whose client is
+# missing say "skipped" and why.
+set -euo pipefail
+
+# command or file that shows the package is there -> Debian package
+declare -A need=(
+    [curl]=curl
+    [python3]=python3
+    [node]=nodejs
+    [go]=golang-go
+    [java]=default-jre-headless
+    [pkg-config]=pkg-config
+    [/usr/include/seccomp.h]=libseccomp-dev
+)
+missing=()
+for what in "${!need[@]}"; do
+    if [[ $what == /* ]]; then
+        [[ -e $what ]] || missing+=("${need[$what]}")
+    else
+        command -v "$what" >/dev/null 2>&1 || missing+=("${need[$what]}")
+    fi
+done
+((${#missing[@]})) || exit 0
+if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "setup: not installed: ${missing[*]}" >&2
+fi
