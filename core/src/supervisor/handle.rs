@@ -28,9 +28,6 @@ pub struct Context<'a> {
     pub listener: RawFd,
     /// The policy.
     pub policy: &'a Policy,
-    /// Called right before a call that may block the current thread, so another thread
-    /// keeps receiving notifications.
-    pub before_blocking: &'a dyn Fn(),
 }
 
 /// A call made by a sandboxed task, as the notification describes it.
@@ -78,15 +75,6 @@ pub struct Socket {
     /// The fd is not a socket at all. `connect` reports that after checking the address,
     /// the send calls before; each handler answers `ENOTSOCK` at its point.
     pub not_a_socket: bool,
-}
-
-impl Socket {
-    /// Whether the open file description is in blocking mode.
-    pub fn is_blocking(&self) -> bool {
-        // SAFETY: F_GETFL on an fd we own.
-        let fl = unsafe { libc::fcntl(self.fd.as_raw_fd(), libc::F_GETFL) };
-        fl >= 0 && fl & libc::O_NONBLOCK == 0
-    }
 }
 
 thread_local! {
@@ -305,9 +293,6 @@ fn connect(cx: &Context<'_>, call: &Call) -> Reply {
     if let Err(errno) = checked {
         return Some(Err(errno));
     }
-    if socket.is_blocking() {
-        (cx.before_blocking)();
-    }
     // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
     let ret = unsafe {
         libc::connect(
@@ -375,9 +360,6 @@ fn sendto(cx: &Context<'_>, call: &Call) -> Reply {
         Ok(d) => d,
         Err(reply) => return reply.map(Err),
     };
-    if socket.is_blocking() && (flags as i32) & libc::MSG_DONTWAIT == 0 {
-        (cx.before_blocking)();
-    }
     // SAFETY: `data` and `addr` are our own buffers, valid for their lengths.
     let n = unsafe {
         libc::sendto(

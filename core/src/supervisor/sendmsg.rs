@@ -229,12 +229,6 @@ fn send(socket: &Socket, m: &Message, flags: i32) -> Result<i64, i32> {
     }
 }
 
-fn maybe_blocks(cx: &Context<'_>, socket: &Socket, flags: i32) {
-    if socket.is_blocking() && flags & libc::MSG_DONTWAIT == 0 {
-        (cx.before_blocking)();
-    }
-}
-
 /// `sendmsg(fd, msg, flags)`.
 pub fn sendmsg(cx: &Context<'_>, call: &Call) -> Reply {
     let [fd, msg_ptr, flags, ..] = call.args;
@@ -248,7 +242,6 @@ pub fn sendmsg(cx: &Context<'_>, call: &Call) -> Reply {
         Ok(m) => m,
         Err(reply) => return reply.map(Err),
     };
-    maybe_blocks(cx, &socket, flags);
     Some(send(&socket, &m, flags))
 }
 
@@ -266,10 +259,8 @@ pub fn sendmmsg(cx: &Context<'_>, call: &Call) -> Reply {
     let mut sent = 0u64;
     while sent < vlen {
         let entry = vec_ptr.wrapping_add(sent * MMSGHDR_LEN as u64);
-        let result = copy_message(cx, call, &socket, entry).and_then(|m| {
-            maybe_blocks(cx, &socket, flags);
-            send(&socket, &m, flags).map_err(Some)
-        });
+        let result = copy_message(cx, call, &socket, entry)
+            .and_then(|m| send(&socket, &m, flags).map_err(Some));
         match result {
             Ok(n) => {
                 let len = (n as u32).to_ne_bytes();

@@ -1,39 +1,48 @@
 //! The supervisor's threads.
 //!
-//! Several threads wait in `SECCOMP_IOCTL_NOTIF_RECV` on the same listener; the kernel gives
-//! each notification to exactly one of them, which handles it and replies itself, so the
-//! common path has no hand-off between threads. A thread about to make a call that can block
-//! (a blocking connect to a slow host) first makes sure another thread is waiting, spawning
-//! one if needed, so one slow destination never stalls the others. Surplus threads exit when
-//! they become idle.
+//! Receiver threads wait in `SECCOMP_IOCTL_NOTIF_RECV` on the listener; the kernel gives each
+//! notification to exactly one of them, which handles it and replies itself, so a call
+//! passes through no hand-off between threads.
 //!
-//! The main thread only looks, a few times a second, for the listener to report `POLLHUP`,
-//! which the kernel does once no task carries the filter any more, and then ends the
-//! process.
+//! One receiver waits when nothing is happening: measured on the project's machine, a second
+//! waiting receiver makes every connect slower (both are woken). A receiver can block,
+//! though — a blocking connect to a host that does not answer takes as long as the kernel's
+//! connect timeout — and then nobody would receive. So the main thread is also the pool's
+//! watchdog: several times a second it checks whether every receiver is busy and none has
+//! finished a call since its last look, and if so starts another one. One slow destination
+//! holds up the others for at most [`TICK`] once. Surplus receivers exit when they find
+//! another one already waiting.
+//!
+//! The main thread ends the process once the listener reports `POLLHUP`, which the kernel
+//! does when no task carries the filter any more.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::handle::{self, Call, Context};
 use crate::policy::Policy;
 use crate::sys;
 
 /// Receivers kept waiting when nothing is happening.
-const IDLE_RECEIVERS: usize = 2;
-/// Upper bound on threads; past it, a blocking call blocks its thread and notifications wait
-/// in the kernel until a thread is free.
+const IDLE_RECEIVERS: usize = 1;
+/// Upper bound on receivers; past it, notifications wait in the kernel until one is free.
 const MAX_THREADS: usize = 512;
 /// Stack size of a receiver; handlers use little stack.
 const STACK_SIZE: usize = 128 * 1024;
+/// How often the main thread looks at the pool and for the hang-up.
+const TICK: Duration = Duration::from_millis(20);
 
 struct Shared {
     listener: OwnedFd,
     policy: Policy,
-    /// Threads waiting in NOTIF_RECV (or about to).
+    /// Receivers waiting in NOTIF_RECV (or about to).
     idle: AtomicUsize,
-    /// All receiver threads.
+    /// All receivers.
     threads: AtomicUsize,
+    /// Notifications handled so far: the watchdog's sign of progress.
+    handled: AtomicU64,
 }
 
 /// Serves `listener` until no sandboxed task is left, then exits the process.
@@ -44,39 +53,46 @@ pub fn serve(listener: OwnedFd, policy: Policy) -> ! {
         policy,
         idle: AtomicUsize::new(0),
         threads: AtomicUsize::new(0),
+        handled: AtomicU64::new(0),
     });
     for _ in 0..IDLE_RECEIVERS {
         spawn_receiver(&shared);
     }
-    wait_for_hangup(shared.listener.as_raw_fd());
+    watch(&shared);
     // SAFETY: _exit ends the process without running destructors or atexit handlers, which
     // belong to the program this process was forked from.
     unsafe { libc::_exit(0) }
 }
 
-/// How often the main thread looks for the hang-up.
-const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_millis(25);
-
-/// Returns once the listener reports `POLLHUP` (no task carries the filter any more).
+/// The main thread: every [`TICK`], starts a receiver if all are stuck, and returns once the
+/// listener reports `POLLHUP`.
 ///
-/// The check is a non-blocking `poll` every [`HANGUP_CHECK`], not a blocking one: a thread
-/// blocked in `poll` sits on the listener's wait queue, which the kernel wakes for every
-/// notification, so it would cost every connect a useless wake-up (measured: several µs).
-/// The price is up to 25 ms between the last sandboxed task's exit and the supervisor's.
-fn wait_for_hangup(listener: RawFd) {
+/// The hang-up check is a non-blocking `poll`: a thread blocked in `poll` would sit on the
+/// listener's wait queue, which the kernel wakes for every notification.
+fn watch(shared: &Arc<Shared>) {
+    let mut last_handled = shared.handled.load(Ordering::SeqCst);
     loop {
-        let mut pfd = libc::pollfd {
-            fd: listener,
-            events: 0,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd; a zero timeout never waits on the listener's queue.
-        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-        if n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        if hung_up(shared.listener.as_raw_fd()) {
             return;
         }
-        std::thread::sleep(HANGUP_CHECK);
+        let handled = shared.handled.load(Ordering::SeqCst);
+        if shared.idle.load(Ordering::SeqCst) == 0 && handled == last_handled {
+            spawn_receiver(shared);
+        }
+        last_handled = handled;
+        std::thread::sleep(TICK);
     }
+}
+
+fn hung_up(listener: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: listener,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout never waits on the listener's queue.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }
 
 fn spawn_receiver(shared: &Arc<Shared>) -> bool {
@@ -100,15 +116,9 @@ fn spawn_receiver(shared: &Arc<Shared>) -> bool {
 
 fn receive_loop(shared: &Arc<Shared>) {
     let listener = shared.listener.as_raw_fd();
-    let before_blocking = || {
-        if shared.idle.load(Ordering::SeqCst) == 0 {
-            spawn_receiver(shared);
-        }
-    };
     let cx = Context {
         listener,
         policy: &shared.policy,
-        before_blocking: &before_blocking,
     };
     loop {
         let notif = match sys::notif_recv(listener) {
@@ -128,6 +138,7 @@ fn receive_loop(shared: &Arc<Shared>) {
             // ENOENT here: the task died or was interrupted; there is no one to answer.
             let _ = sys::notif_send(listener, call.id, result);
         }
+        shared.handled.fetch_add(1, Ordering::SeqCst);
         if shared.idle.fetch_add(1, Ordering::SeqCst) >= IDLE_RECEIVERS {
             shared.idle.fetch_sub(1, Ordering::SeqCst);
             shared.threads.fetch_sub(1, Ordering::SeqCst);
