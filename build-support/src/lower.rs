@@ -292,7 +292,10 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         rule(Sysno::Sendmmsg, Action::UserNotif, always());
     }
 
-    rule(Sysno::Bind, deny, always());
+    // UDP clients that bind to port 0 before they send (Java, Node.js) need `bind`; the
+    // supervisor lets a UDP socket bind to port 0 only. Without UDP, nothing may bind.
+    let bind = if udp { Action::UserNotif } else { deny };
+    rule(Sysno::Bind, bind, always());
     rule(Sysno::Listen, deny, always());
     for io_uring in [
         Sysno::IoUringSetup,

@@ -119,6 +119,7 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
         Some("io_uring_setup" | "io_uring_enter" | "io_uring_register") => ENOSYS,
         Some("ptrace" | "process_vm_readv" | "process_vm_writev" | "pidfd_getfd") => EPERM,
         Some("bpf" | "init_module" | "finit_module" | "kexec_load" | "kexec_file_load") => EPERM,
+        Some("bind") if udp => USER_NOTIF,
         Some("bind" | "listen") => EACCES,
         _ => ALLOW,
     }

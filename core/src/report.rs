@@ -99,6 +99,8 @@ pub enum Operation {
     Connect,
     /// `sendto()`, `sendmsg()` or `sendmmsg()` with a destination address.
     Send,
+    /// `bind()` (a UDP socket may bind to port 0 only).
+    Bind,
 }
 
 impl fmt::Display for Operation {
@@ -106,6 +108,7 @@ impl fmt::Display for Operation {
         f.write_str(match self {
             Operation::Connect => "connect",
             Operation::Send => "send",
+            Operation::Bind => "bind",
         })
     }
 }

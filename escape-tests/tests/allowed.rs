@@ -120,6 +120,22 @@ fn udp_to_an_allowed_endpoint() {
 }
 
 #[test]
+fn udp_clients_may_bind_to_port_zero_before_sending() {
+    for user in USERS {
+        let s = Servers::start();
+        let o = Probe::sandboxed(&[s.allow_udp()])
+            .user(user)
+            .run("udp-bind0-send", &[&s.allowed.arg()]);
+        assert!(o.ok(), "{user:?}: {o:?}");
+        assert!(eventually(Duration::from_secs(2), || s.allowed.datagrams() == 1));
+        let o = Probe::sandboxed(&[s.allow_udp()])
+            .user(user)
+            .run("udp-bind0-send", &[&s.forbidden.arg()]);
+        assert!(o.err("EACCES"), "{user:?}: {o:?}");
+    }
+}
+
+#[test]
 fn bad_input_is_answered_as_the_kernel_would_and_the_supervisor_carries_on() {
     for user in USERS {
         let s = Servers::start();

@@ -287,3 +287,29 @@ fn process_inspection_of_processes_outside_the_sandbox() {
         }
     }
 }
+
+/// With a UDP endpoint, `bind` goes to the supervisor, which allows a UDP socket port 0 only:
+/// a fixed UDP port (a server) and any TCP bind stay refused.
+#[test]
+fn binding_a_fixed_port_with_a_udp_endpoint() {
+    for user in USERS {
+        for (attempt, port) in [("bind-udp", "28999"), ("bind", "28998"), ("bind", "0")] {
+            let target = format!("127.0.0.2:{port}");
+            let control = Probe::unsandboxed().user(user).run(attempt, &[&target]);
+            assert!(
+                control.ok(),
+                "control {attempt} {target} as {user:?}: {control:?}"
+            );
+            let o = Probe::sandboxed(&["udp://127.0.0.2:53"])
+                .user(user)
+                .run(attempt, &[&target]);
+            assert!(o.err("EACCES"), "{attempt} {target} as {user:?}: {o:?}");
+            assert!(
+                o.stderr
+                    .contains("network-sandbox: denied bind to 127.0.0.2:"),
+                "{}",
+                o.stderr
+            );
+        }
+    }
+}

@@ -61,6 +61,7 @@ pub fn handle(cx: &Context<'_>, call: &Call) -> Reply {
         libc::SYS_sendto => sendto(cx, call),
         libc::SYS_sendmsg => sendmsg::sendmsg(cx, call),
         libc::SYS_sendmmsg => sendmsg::sendmmsg(cx, call),
+        libc::SYS_bind => bind(cx, call),
         // The compiled program notifies nothing else; refuse whatever it is.
         _ => Some(Err(libc::EACCES)),
     }
@@ -183,10 +184,10 @@ fn uninspectable(cx: &Context<'_>, call: &Call, e: &std::io::Error) -> Option<i3
 }
 
 fn operation_of(call: &Call) -> Operation {
-    if call.nr == libc::SYS_connect {
-        Operation::Connect
-    } else {
-        Operation::Send
+    match call.nr {
+        libc::SYS_connect => Operation::Connect,
+        libc::SYS_bind => Operation::Bind,
+        _ => Operation::Send,
     }
 }
 
@@ -296,6 +297,52 @@ fn connect(cx: &Context<'_>, call: &Call) -> Reply {
     // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
     let ret = unsafe {
         libc::connect(
+            socket.fd.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    Some(if ret == 0 { Ok(0) } else { Err(sys::errno()) })
+}
+
+/// `bind(fd, addr, len)`, notified only when the policy has a UDP endpoint: a UDP socket may
+/// bind to port 0 (an ephemeral port, as the kernel would pick on the first send) on any
+/// local address, which UDP clients such as Java's and Node.js's do before sending. Nothing
+/// else may bind: a fixed port or a TCP socket would let the program serve.
+fn bind(cx: &Context<'_>, call: &Call) -> Reply {
+    let socket = match take_socket(cx, call, call.args[0] as i32) {
+        Ok(s) => s,
+        Err(reply) => return reply.map(Err),
+    };
+    let addr = match copy_address(cx, call, call.args[1], call.args[2]) {
+        Ok(a) => a,
+        Err(reply) => return reply.map(Err),
+    };
+    if socket.not_a_socket {
+        return Some(Err(libc::ENOTSOCK));
+    }
+    let dest = match sockaddr::decode(&addr) {
+        Ok(Destination::Inet(d)) => Some(d),
+        Ok(_) => None,
+        Err(errno) => return Some(Err(errno)),
+    };
+    let ephemeral_udp = socket.kind == Ok(Protocol::Udp) && dest.is_some_and(|d| d.port() == 0);
+    if !ephemeral_udp {
+        let v = Violation {
+            pid: call.pid,
+            command: command_of(call.pid),
+            operation: Operation::Bind,
+            protocol: socket.kind.as_ref().ok().copied(),
+            destination: dest,
+            reason: Reason::NotAllowed,
+            audit_only: false,
+        };
+        report::deliver(&v, cx.policy.options().report == ReportTo::Stderr);
+        return Some(Err(libc::EACCES));
+    }
+    // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
+    let ret = unsafe {
+        libc::bind(
             socket.fd.as_raw_fd(),
             addr.as_ptr().cast(),
             addr.len() as libc::socklen_t,

@@ -289,6 +289,49 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             )
             .map(|_| String::new())
         }
+        "bind-udp" => {
+            let d = addr(a[0]);
+            let fd = socket(family(d), libc::SOCK_DGRAM, 0)?;
+            let (ss, len) = sockaddr(d);
+            // SAFETY: valid address of `len` bytes.
+            check(
+                unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
+                    as libc::c_long,
+            )
+            .map(|_| String::new())
+        }
+        "udp-bind0-send" => {
+            // What Java's DatagramSocket and Node.js's dgram do: bind to port 0, then send.
+            let d = addr(a[0]);
+            let fd = socket(family(d), libc::SOCK_DGRAM, 0)?;
+            let any = SocketAddr::new(
+                if d.is_ipv4() {
+                    [0u8; 4].into()
+                } else {
+                    [0u16; 8].into()
+                },
+                0,
+            );
+            let (ss, len) = sockaddr(any);
+            // SAFETY: valid address of `len` bytes.
+            check(
+                unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
+                    as libc::c_long,
+            )?;
+            let (to, to_len) = sockaddr(d);
+            // SAFETY: valid buffers.
+            check(unsafe {
+                libc::sendto(
+                    fd,
+                    b"hello".as_ptr().cast(),
+                    5,
+                    0,
+                    (&to as *const libc::sockaddr_storage).cast(),
+                    to_len,
+                )
+            } as libc::c_long)
+            .map(|_| String::new())
+        }
         "listen" => {
             let fd = socket(libc::AF_INET, libc::SOCK_STREAM, 0)?;
             // SAFETY: listen on our own socket (autobinds).
