@@ -559,7 +559,10 @@ fn argument_checks_run_few_instructions() {
         assert!(cost("socket", [2, 0x8_0001, 0, 0, 0, 0]) <= prologue + 12);
         assert!(cost("socket", [10, 0x8_0802, 17, 0, 0, 0]) <= prologue + 19);
         let sol_socket = cost("setsockopt", [3, 1, 2, 0, 0, 0]);
-        assert!(sol_socket <= prologue + 13, "setsockopt(SOL_SOCKET): {sol_socket}");
+        assert!(
+            sol_socket <= prologue + 13,
+            "setsockopt(SOL_SOCKET): {sol_socket}"
+        );
         assert!(cost("setsockopt", [3, 6, 1, 0, 0, 0]) <= prologue + 9);
         // A call with no rule: prologue, the dispatch (one `jeq` per named call), `ret ALLOW`.
         // The kernel's action cache skips the program for these calls anyway.
