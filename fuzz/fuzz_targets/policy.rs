@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
         Err(errors) => {
             for e in errors {
                 let s = allow[e.index];
-                assert!(e.range.start <= e.range.end && e.range.end <= s.len(), "{e:?} in {s:?}");
+                assert!(
+                    e.range.start <= e.range.end && e.range.end <= s.len(),
+                    "{e:?} in {s:?}"
+                );
                 assert!(s.is_char_boundary(e.range.start) && s.is_char_boundary(e.range.end));
             }
         }
