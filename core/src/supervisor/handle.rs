@@ -264,20 +264,24 @@ fn command_of(pid: libc::pid_t) -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
-/// `connect(fd, addr, len)`. The socket is looked at before the address, as the kernel
-/// does, so that a bad fd gets the kernel's errno whatever the address.
-fn connect(cx: &Context<'_>, call: &Call) -> Reply {
-    let socket = match take_socket(cx, call, call.args[0] as i32) {
-        Ok(s) => s,
-        Err(reply) => return reply.map(Err),
-    };
-    let addr = match copy_address(cx, call, call.args[1], call.args[2]) {
-        Ok(a) => a,
-        Err(reply) => return reply.map(Err),
-    };
+/// For `connect(fd, addr, len)` and `bind(fd, addr, len)`: the duplicated socket and our
+/// copy of the address, with the kernel's errors in the kernel's order (`EBADF`, then the
+/// address, then `ENOTSOCK`).
+fn socket_and_address(cx: &Context<'_>, call: &Call) -> Result<(Socket, Vec<u8>), Reply> {
+    let socket = take_socket(cx, call, call.args[0] as i32).map_err(|r| r.map(Err))?;
+    let addr = copy_address(cx, call, call.args[1], call.args[2]).map_err(|r| r.map(Err))?;
     if socket.not_a_socket {
-        return Some(Err(libc::ENOTSOCK));
+        return Err(Some(Err(libc::ENOTSOCK)));
     }
+    Ok((socket, addr))
+}
+
+/// `connect(fd, addr, len)`.
+fn connect(cx: &Context<'_>, call: &Call) -> Reply {
+    let (socket, addr) = match socket_and_address(cx, call) {
+        Ok(both) => both,
+        Err(reply) => return reply,
+    };
     let dest = match sockaddr::decode(&addr) {
         Ok(d) => d,
         Err(errno) => return Some(Err(errno)),
@@ -310,17 +314,10 @@ fn connect(cx: &Context<'_>, call: &Call) -> Reply {
 /// local address, which UDP clients such as Java's and Node.js's do before sending. Nothing
 /// else may bind: a fixed port or a TCP socket would let the program serve.
 fn bind(cx: &Context<'_>, call: &Call) -> Reply {
-    let socket = match take_socket(cx, call, call.args[0] as i32) {
-        Ok(s) => s,
-        Err(reply) => return reply.map(Err),
+    let (socket, addr) = match socket_and_address(cx, call) {
+        Ok(both) => both,
+        Err(reply) => return reply,
     };
-    let addr = match copy_address(cx, call, call.args[1], call.args[2]) {
-        Ok(a) => a,
-        Err(reply) => return reply.map(Err),
-    };
-    if socket.not_a_socket {
-        return Some(Err(libc::ENOTSOCK));
-    }
     let dest = match sockaddr::decode(&addr) {
         Ok(Destination::Inet(d)) => Some(d),
         Ok(_) => None,
