@@ -132,7 +132,7 @@ impl<'a> Sandbox<'a> {
             status: Status::Enforced,
             detail: static_filter_detail(policy, program.len()),
         };
-        let l3 = landlock_layer::report(plan.as_ref(), kernel.landlock_abi);
+        let l3 = landlock_layer::report(plan.as_ref(), kernel.landlock_abi, supervised);
         Ok(Preview {
             kernel,
             layers: vec![l1, l2, l3],

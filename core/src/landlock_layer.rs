@@ -103,14 +103,16 @@ impl Plan {
         })
     }
 
-    fn describe(&self, abi: i32) -> String {
+    fn describe(&self, abi: i32, supervised: bool) -> String {
         let mut parts = vec![format!("ABI {abi}")];
+        let held = if supervised {
+            " (the supervisor's connects included)"
+        } else {
+            ""
+        };
         match &self.connect_ports {
             Some(p) if p.is_empty() => parts.push("TCP connect refused on every port".into()),
-            Some(p) => parts.push(format!(
-                "TCP connect only to ports {} (the supervisor's connects included)",
-                port_list(p)
-            )),
+            Some(p) => parts.push(format!("TCP connect only to ports {}{held}", port_list(p))),
             None => parts.extend(self.connect_note.clone()),
         }
         if self.deny_bind {
@@ -167,8 +169,9 @@ pub fn restrict_sandbox(plan: Option<&Plan>) -> Result<(), String> {
     build_and_restrict(plan).map_err(|e| e.to_string())
 }
 
-/// What the plan enforces, in words.
-pub fn report(plan: Option<&Plan>, abi: i32) -> LayerReport {
+/// What the plan enforces, in words; `supervised` says whether a supervisor shares the port
+/// rules.
+pub fn report(plan: Option<&Plan>, abi: i32, supervised: bool) -> LayerReport {
     let Some(plan) = plan else {
         return LayerReport {
             layer: Layer::Landlock,
@@ -186,7 +189,7 @@ pub fn report(plan: Option<&Plan>, abi: i32) -> LayerReport {
     LayerReport {
         layer: Layer::Landlock,
         status,
-        detail: plan.describe(abi),
+        detail: plan.describe(abi, supervised),
     }
 }
 
@@ -272,7 +275,10 @@ mod tests {
             Some([80, 81, 443].into_iter().collect())
         );
         assert!(plan.deny_bind && plan.scope_abstract_unix && !plan.filesystem_placeholder);
-        assert!(plan.describe(7).contains("ports 80-81, 443"));
+        assert!(plan
+            .describe(7, true)
+            .contains("ports 80-81, 443 (the supervisor's"));
+        assert!(!plan.describe(7, false).contains("supervisor's connects"));
 
         let old = Plan::new(&p, 3, true).unwrap();
         assert_eq!(old.connect_ports, None);

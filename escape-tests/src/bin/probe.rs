@@ -190,6 +190,18 @@ fn socket(domain: i32, ty: i32, proto: i32) -> Result<RawFd, i32> {
     check(unsafe { libc::socket(domain, ty, proto) } as libc::c_long).map(|fd| fd as RawFd)
 }
 
+/// A new socket of type `ty` bound to `a`.
+fn bind_new(a: SocketAddr, ty: i32) -> Result<RawFd, i32> {
+    let fd = socket(family(a), ty, 0)?;
+    let (ss, len) = sockaddr(a);
+    // SAFETY: `ss` holds a valid address of `len` bytes.
+    check(
+        unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
+            as libc::c_long,
+    )?;
+    Ok(fd)
+}
+
 fn connect_fd(fd: RawFd, a: SocketAddr) -> Result<(), i32> {
     let (ss, len) = sockaddr(a);
     // SAFETY: `ss` holds a valid address of `len` bytes.
@@ -278,32 +290,11 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             )
             .map(|_| String::new())
         }
-        "bind" => {
-            let d = addr(a[0]);
-            let fd = socket(family(d), libc::SOCK_STREAM, 0)?;
-            let (ss, len) = sockaddr(d);
-            // SAFETY: valid address of `len` bytes.
-            check(
-                unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
-                    as libc::c_long,
-            )
-            .map(|_| String::new())
-        }
-        "bind-udp" => {
-            let d = addr(a[0]);
-            let fd = socket(family(d), libc::SOCK_DGRAM, 0)?;
-            let (ss, len) = sockaddr(d);
-            // SAFETY: valid address of `len` bytes.
-            check(
-                unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
-                    as libc::c_long,
-            )
-            .map(|_| String::new())
-        }
+        "bind" => bind_new(addr(a[0]), libc::SOCK_STREAM).map(|_| String::new()),
+        "bind-udp" => bind_new(addr(a[0]), libc::SOCK_DGRAM).map(|_| String::new()),
         "udp-bind0-send" => {
             // What Java's DatagramSocket and Node.js's dgram do: bind to port 0, then send.
             let d = addr(a[0]);
-            let fd = socket(family(d), libc::SOCK_DGRAM, 0)?;
             let any = SocketAddr::new(
                 if d.is_ipv4() {
                     [0u8; 4].into()
@@ -312,12 +303,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
                 },
                 0,
             );
-            let (ss, len) = sockaddr(any);
-            // SAFETY: valid address of `len` bytes.
-            check(
-                unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
-                    as libc::c_long,
-            )?;
+            let fd = bind_new(any, libc::SOCK_DGRAM)?;
             let (to, to_len) = sockaddr(d);
             // SAFETY: valid buffers.
             check(unsafe {
