@@ -21,9 +21,10 @@ use std::io;
 
 use crate::filter::{self, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO};
 use crate::landlock_layer::{self, Plan};
+use crate::policy::ReportTo;
 use crate::policy::{Fallback, Mode, Policy};
 use crate::probe::Kernel;
-use crate::report::{Enforcement, Layer, LayerReport, Status, ViolationHook};
+use crate::report::{Enforcement, Layer, LayerReport, Sink, Status, ViolationHook};
 use crate::supervisor::Supervisor;
 use crate::sys;
 
@@ -102,8 +103,9 @@ impl<'a> Sandbox<'a> {
         Sandbox { policy, hook: None }
     }
 
-    /// Sends violations to `hook` instead of stderr. The hook runs in the supervisor
-    /// process; see [`ViolationHook`].
+    /// Sends violations to `hook` instead of stderr (whatever the policy's `report` says).
+    /// The hook runs in the supervisor process; see [`ViolationHook`]. Calling this again
+    /// replaces the hook: only the last one receives violations.
     pub fn on_violation(mut self, hook: ViolationHook) -> Self {
         self.hook = Some(hook);
         self
@@ -113,6 +115,16 @@ impl<'a> Sandbox<'a> {
     /// anything: the same probe and the same decisions. `Err` is the error `install` would
     /// return before installing anything.
     pub fn preview(&self) -> Result<Preview, Error> {
+        let d = self.decide()?;
+        Ok(Preview {
+            layers: vec![d.static_filter, d.supervisor, d.landlock],
+            kernel: d.kernel,
+        })
+    }
+
+    /// The probe and every decision, shared by [`preview`](Self::preview) and
+    /// [`install`](Self::install).
+    fn decide(&self) -> Result<Decisions, Error> {
         let policy = self.policy;
         let kernel = Kernel::probe();
         if !kernel.seccomp_filter {
@@ -126,75 +138,99 @@ impl<'a> Sandbox<'a> {
             kernel.landlock_abi,
             policy.options().mode == Mode::Enforce,
         );
-        let (program, supervised, l2) = choose_program(policy, &kernel, plan.as_ref())?;
-        let l1 = LayerReport {
+        let choice = choose_program(policy, &kernel, plan.as_ref())?;
+        let static_filter = LayerReport {
             layer: Layer::StaticFilter,
             status: Status::Enforced,
-            detail: static_filter_detail(policy, program.len()),
+            detail: static_filter_detail(policy, choice.program.len()),
         };
-        let l3 = landlock_layer::report(plan.as_ref(), kernel.landlock_abi, supervised);
-        Ok(Preview {
+        let landlock =
+            landlock_layer::report(plan.as_ref(), kernel.landlock_abi, choice.supervised);
+        Ok(Decisions {
             kernel,
-            layers: vec![l1, l2, l3],
-            program,
-            supervised,
+            program: choice.program,
+            supervised: choice.supervised,
             plan,
+            static_filter,
+            supervisor: choice.report,
+            landlock,
         })
+    }
+
+    /// Where the supervisor sends violations.
+    fn sink(&self) -> Sink {
+        match (self.hook, self.policy.options().report) {
+            (Some(hook), _) => Sink::Hook(hook),
+            (None, ReportTo::Stderr) => Sink::Stderr,
+            (None, ReportTo::Off) => Sink::Off,
+        }
     }
 
     /// Installs every layer.
     pub fn install(self) -> Result<Enforcement, Error> {
-        let threads = thread_count();
+        let threads = thread_count().map_err(io_err(
+            "counting the process's threads in /proc/self/task (the sandbox must know it is \
+             the only one)",
+        ))?;
         if threads > 1 {
             return Err(Error::Threads(threads));
         }
-        if let Some(hook) = self.hook {
-            crate::report::set_hook(hook);
-        }
         let policy = self.policy;
-        let Preview {
+        let Decisions {
             kernel,
-            layers,
             program,
             supervised,
             plan,
-        } = self.preview()?;
+            static_filter,
+            mut supervisor,
+            landlock,
+        } = self.decide()?;
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.
         landlock_layer::restrict_connect_ports(plan.as_ref()).map_err(Error::Landlock)?;
-        let supervisor = if supervised {
-            Some(Supervisor::fork(policy).map_err(io_err("starting the supervisor"))?)
+        let process = if supervised {
+            // SAFETY: the thread count above is 1, and nothing since has started a thread.
+            let forked = unsafe { Supervisor::fork(policy, self.sink()) };
+            Some(forked.map_err(io_err("starting the supervisor"))?)
         } else {
             None
         };
-        if let (Some(s), Some(scope)) = (&supervisor, kernel.yama_ptrace_scope) {
-            if scope == 1 {
-                // SAFETY: prctl with integer arguments.
-                unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
-            }
+        if let (Some(s), Some(1)) = (&process, kernel.yama_ptrace_scope) {
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
         }
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
         let (listener, killable) = install_filter(&program, supervised)?;
-        let mut layers = layers;
         if supervised && !killable {
             // Not a weaker check, but a visible difference: say so.
-            layers[1].detail.push_str(
+            supervisor.detail.push_str(
                 "; this kernel lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19), so a signal \
                  interrupts a pending connect (EINTR) after the supervisor may have started it",
             );
         }
-        let supervisor_pid = supervisor.as_ref().map(|s| s.pid());
-        if let (Some(s), Some(listener)) = (supervisor, listener) {
+        let supervisor_pid = process.as_ref().map(|s| s.pid());
+        if let (Some(s), Some(listener)) = (process, listener) {
             s.adopt_listener(listener)
                 .map_err(io_err("handing the listener to the supervisor"))?;
         }
         Ok(Enforcement {
-            layers,
+            layers: vec![static_filter, supervisor, landlock],
             supervisor_pid,
         })
     }
+}
+
+/// What the installer decided before touching anything.
+struct Decisions {
+    kernel: Kernel,
+    program: Vec<filter::SockFilter>,
+    supervised: bool,
+    plan: Option<Plan>,
+    static_filter: LayerReport,
+    supervisor: LayerReport,
+    landlock: LayerReport,
 }
 
 /// What installing a policy would do on this kernel; see [`Sandbox::preview`].
@@ -203,9 +239,6 @@ pub struct Preview {
     pub kernel: Kernel,
     /// One report per layer, L1 to L3, as [`install`] would return them.
     pub layers: Vec<LayerReport>,
-    program: Vec<filter::SockFilter>,
-    supervised: bool,
-    plan: Option<Plan>,
 }
 
 /// What the static program refuses for this policy, in words.
@@ -229,16 +262,33 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
 }
 
 /// The program to install, whether it needs the supervisor, and the supervisor's report.
+struct ProgramChoice {
+    program: Vec<filter::SockFilter>,
+    supervised: bool,
+    report: LayerReport,
+}
+
+/// Decides the program to install: the policy's own, or its fallback when the supervisor
+/// cannot run on this kernel.
 fn choose_program(
     policy: &Policy,
     kernel: &Kernel,
     plan: Option<&Plan>,
-) -> Result<(Vec<filter::SockFilter>, bool, LayerReport), Error> {
+) -> Result<ProgramChoice, Error> {
     let program = policy.filter().to_vec();
+    let choice = |program, supervised, status, detail: String| ProgramChoice {
+        program,
+        supervised,
+        report: LayerReport {
+            layer: Layer::Supervisor,
+            status,
+            detail,
+        },
+    };
     if !filter::uses_user_notif(&program) {
         let detail = "the policy allows no destination: every connect is refused by the static \
                       filter";
-        return Ok((program, false, report(Status::NotNeeded, detail.into())));
+        return Ok(choice(program, false, Status::NotNeeded, detail.into()));
     }
     let Some(missing) = kernel.supervisor_blocker() else {
         let detail = match policy.options().mode {
@@ -248,7 +298,7 @@ fn choose_program(
             }
             Mode::Audit => "audit mode: connects outside the allow list are reported, not refused",
         };
-        return Ok((program, true, report(Status::Enforced, detail.into())));
+        return Ok(choice(program, true, Status::Enforced, detail.into()));
     };
     match policy.options().fallback {
         Fallback::Refuse => Err(Error::Unsupported {
@@ -266,30 +316,20 @@ fn choose_program(
                        enforce mode, at most 4096 TCP ports and no UDP endpoint",
             })
         }
-        Fallback::LandlockPorts => Ok((
+        Fallback::LandlockPorts => Ok(choice(
             filter::rewrite_user_notif(&program, SECCOMP_RET_ALLOW),
             false,
-            report(
-                Status::NotEnforced,
-                format!("unavailable ({missing}); fallback \"landlock-ports\": only TCP ports are checked"),
+            Status::NotEnforced,
+            format!(
+                "unavailable ({missing}); fallback \"landlock-ports\": only TCP ports are checked"
             ),
         )),
-        Fallback::DenyAll => Ok((
+        Fallback::DenyAll => Ok(choice(
             filter::rewrite_user_notif(&program, SECCOMP_RET_ERRNO | libc::EACCES as u32),
             false,
-            report(
-                Status::NotEnforced,
-                format!("unavailable ({missing}); fallback \"deny-all\": every connect is refused"),
-            ),
+            Status::NotEnforced,
+            format!("unavailable ({missing}); fallback \"deny-all\": every connect is refused"),
         )),
-    }
-}
-
-fn report(status: Status, detail: String) -> LayerReport {
-    LayerReport {
-        layer: Layer::Supervisor,
-        status,
-        detail,
     }
 }
 
@@ -317,8 +357,8 @@ fn install_filter(
     }
 }
 
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(1)
+/// The number of threads of this process. An error, never a guess, when `/proc` cannot be
+/// read: installing in a multi-threaded process would leave the other threads unconfined.
+fn thread_count() -> io::Result<usize> {
+    Ok(std::fs::read_dir("/proc/self/task")?.count())
 }

@@ -23,9 +23,18 @@ mod landlock_layer;
 pub mod policy;
 pub mod probe;
 pub mod report;
-#[doc(hidden)]
-pub mod supervisor;
+mod supervisor;
 mod sys;
+
+/// The supervisor's decoders of what it copies out of a sandboxed process: pure functions
+/// over bytes, public for the fuzz targets. Not a stable API.
+#[doc(hidden)]
+pub mod decode {
+    pub use crate::supervisor::msghdr::{
+        control_messages, decode_iovecs, ip_control_allowed, rights, Cmsg, MsgHdr, MSGHDR_LEN,
+    };
+    pub use crate::supervisor::sockaddr::{check_len, decode, Destination, MAX_SOCKADDR_LEN};
+}
 
 pub use filter::SockFilter;
 pub use install::{install, Error, Preview, Sandbox};

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
 use crate::policy::Protocol;
 
@@ -124,6 +123,15 @@ pub enum Reason {
     /// The supervisor could not inspect the calling process (it made itself non-dumpable,
     /// or ptrace access was refused), so it cannot know what the call does.
     Uninspectable(i32),
+    /// A send carried ancillary data (a control message) the supervisor does not pass on:
+    /// one that could change the route (IP options, routing headers) or whose effect would
+    /// be judged against the supervisor's privileges instead of the program's.
+    Ancillary {
+        /// `cmsg_level`.
+        level: i32,
+        /// `cmsg_type`.
+        ty: i32,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -135,6 +143,11 @@ impl fmt::Display for Reason {
                 f,
                 "the supervisor cannot inspect the process ({})",
                 std::io::Error::from_raw_os_error(*errno)
+            ),
+            Reason::Ancillary { level, ty } => write!(
+                f,
+                "ancillary data of level {level} type {ty} is not passed on (it could change \
+                 the route, or act with the supervisor's privileges)"
             ),
         }
     }
@@ -188,23 +201,31 @@ impl fmt::Display for Violation {
 /// moment, not as it is now, and must not rely on anything the program did since.
 pub type ViolationHook = fn(&Violation);
 
-static HOOK: OnceLock<ViolationHook> = OnceLock::new();
-
-/// Sets the violation hook. Only the first call has an effect; it must happen before the
-/// sandbox is installed, since the supervisor is forked then.
-pub(crate) fn set_hook(hook: ViolationHook) {
-    let _ = HOOK.set(hook);
+/// Where the supervisor sends the violations it sees: decided at install, handed to the
+/// supervisor when it is forked, and carried by every handler's context.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Sink {
+    /// One line on stderr per violation.
+    Stderr,
+    /// The program's hook ([`Sandbox::on_violation`](crate::Sandbox::on_violation)).
+    Hook(ViolationHook),
+    /// Nowhere (`report = "off"`).
+    Off,
 }
 
-/// Delivers `v` to the hook, or to stderr when `to_stderr` and no hook is set.
-pub(crate) fn deliver(v: &Violation, to_stderr: bool) {
-    if let Some(hook) = HOOK.get() {
-        hook(v);
-    } else if to_stderr {
-        use std::io::Write;
-        // One write per line, so lines from concurrent workers do not interleave.
-        let line = format!("{v}\n");
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+impl Sink {
+    /// Delivers `v`.
+    pub(crate) fn deliver(self, v: &Violation) {
+        match self {
+            Sink::Hook(hook) => hook(v),
+            Sink::Stderr => {
+                use std::io::Write;
+                // One write per line, so lines from concurrent receivers do not interleave.
+                let line = format!("{v}\n");
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
+            Sink::Off => {}
+        }
     }
 }
 

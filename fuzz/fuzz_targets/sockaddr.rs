@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use network_sandbox::policy::{Endpoint, IpNetwork, Options, Policy, PortRange, Protocol};
-use network_sandbox::supervisor::sendmsg::{decode_iovecs, MsgHdr};
-use network_sandbox::supervisor::sockaddr::{check_len, decode, Destination, MAX_SOCKADDR_LEN};
+use network_sandbox::decode::{decode_iovecs, MsgHdr};
+use network_sandbox::decode::{check_len, decode, Destination, MAX_SOCKADDR_LEN};
 use std::net::{IpAddr, Ipv4Addr};
 
 fuzz_target!(|data: &[u8]| {

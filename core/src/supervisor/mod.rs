@@ -14,205 +14,47 @@
 //!    with `SCM_RIGHTS` would need `sendmsg`, which the filter may already hand to the
 //!    supervisor that is waiting for this very fd.) The installer then closes its copy.
 //!
-//! The supervisor exits when the kernel reports that no task carries the filter any more.
+//! Then it serves notifications ([`serve`]) until no task carries the filter any more.
+//!
+//! The rule that makes every check race-free: the supervisor copies what a call points at
+//! out of the sandboxed process **once**, decides on that copy, and performs the system call
+//! itself on a duplicate of the process's socket with that same copy. The kernel never
+//! re-reads the process's memory for a checked call (`SECCOMP_USER_NOTIF_FLAG_CONTINUE` is
+//! never used), so rewriting the address from another thread after the check changes
+//! nothing. Every failure closes: an address that cannot be read, a socket that cannot be
+//! inspected, a call the supervisor does not expect, all get an error, never the call.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `start.rs` | the fork and the hand-over of the listener |
+//! | `serve.rs` | the receiver threads and the watchdog |
+//! | `call.rs` | a call, its answer ([`call::Outcome`]), and the shared steps: read memory, copy an address, judge, refuse |
+//! | `socket.rs` | taking the caller's fd and telling what socket it is |
+//! | `connect.rs` | `connect` and `bind` |
+//! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
+//! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
-mod handle;
-pub mod sendmsg;
+mod call;
+mod connect;
+pub mod msghdr;
+mod send;
 mod serve;
 pub mod sockaddr;
+mod socket;
+mod start;
 
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+pub use start::Supervisor;
 
-use crate::policy::{Policy, ReportTo};
-use crate::sys;
+use call::{fail, Call, Context, Outcome};
 
-/// The installer's end of a supervisor that is waiting for its listener.
-pub struct Supervisor {
-    pid: libc::pid_t,
-    channel: OwnedFd,
-}
-
-/// Signals the supervisor ignores: terminal signals and the polite ways to stop a process.
-/// (SIGKILL cannot be ignored; then the kernel fails every notified call with ENOSYS.)
-const IGNORED_SIGNALS: [libc::c_int; 10] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGPIPE,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGTSTP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
-];
-
-impl Supervisor {
-    /// Forks the supervisor. Must be called from a single-threaded process.
-    pub fn fork(policy: &Policy) -> io::Result<Supervisor> {
-        let mut fds = [0 as RawFd; 2];
-        // SAFETY: `fds` has room for the two fds socketpair writes.
-        let ret = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        if ret != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: socketpair returned two new fds that we now own.
-        let (ours, theirs) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        // SAFETY: getpid has no preconditions.
-        let target = unsafe { libc::getpid() };
-
-        // SAFETY: the caller guarantees the process is single-threaded, so the child may run
-        // arbitrary code (allocate, take locks) after fork.
-        match unsafe { libc::fork() } {
-            -1 => Err(io::Error::last_os_error()),
-            0 => {
-                drop(ours);
-                // SAFETY: setsid and fork have no memory preconditions; see above for fork.
-                unsafe {
-                    libc::setsid();
-                    match libc::fork() {
-                        0 => supervisor_main(theirs, target, policy.clone()),
-                        -1 => libc::_exit(1),
-                        _ => libc::_exit(0),
-                    }
-                }
-            }
-            child => {
-                drop(theirs);
-                let mut status = 0;
-                // SAFETY: waits for the intermediate child we just forked.
-                unsafe { libc::waitpid(child, &mut status, 0) };
-                let pid = read_i32(&ours)?;
-                Ok(Supervisor { pid, channel: ours })
-            }
-        }
-    }
-
-    /// The supervisor's PID.
-    pub fn pid(&self) -> libc::pid_t {
-        self.pid
-    }
-
-    /// Hands the listener over and waits until the supervisor has it.
-    pub fn adopt_listener(self, listener: OwnedFd) -> io::Result<()> {
-        write_i32(&self.channel, listener.as_raw_fd())?;
-        match read_i32(&self.channel)? {
-            0 => Ok(()),
-            errno => Err(io::Error::from_raw_os_error(errno)),
-        }
-        // `listener` and the channel close here: from now on only the supervisor holds them.
-    }
-}
-
-fn write_i32(fd: &OwnedFd, v: i32) -> io::Result<()> {
-    let b = v.to_ne_bytes();
-    // SAFETY: writes 4 bytes from a local buffer.
-    let n = unsafe { libc::write(fd.as_raw_fd(), b.as_ptr().cast(), b.len()) };
-    if n == 4 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-fn read_i32(fd: &OwnedFd) -> io::Result<i32> {
-    let mut b = [0u8; 4];
-    loop {
-        // SAFETY: reads at most 4 bytes into a local buffer.
-        let n = unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr().cast(), b.len()) };
-        match n {
-            4 => return Ok(i32::from_ne_bytes(b)),
-            -1 if sys::errno() == libc::EINTR => continue,
-            -1 => return Err(io::Error::last_os_error()),
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the supervisor ended during start-up",
-                ))
-            }
-        }
-    }
-}
-
-/// The supervisor process. Never returns.
-fn supervisor_main(channel: OwnedFd, target: libc::pid_t, policy: Policy) -> ! {
-    // SAFETY: prctl and signal with integer arguments; SIG_IGN is a valid disposition.
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        libc::prctl(libc::PR_SET_NAME, c"ns-supervisor".as_ptr(), 0, 0, 0);
-        for sig in IGNORED_SIGNALS {
-            libc::signal(sig, libc::SIG_IGN);
-        }
-        libc::chdir(c"/".as_ptr());
-    }
-    let keep_stderr = policy.options().report == ReportTo::Stderr;
-    close_inherited_fds(channel.as_raw_fd(), keep_stderr);
-
-    // SAFETY: getpid has no preconditions.
-    let me = unsafe { libc::getpid() };
-    let exit = |code| -> ! {
-        // SAFETY: ends this forked copy without running the program's exit handlers.
-        unsafe { libc::_exit(code) }
-    };
-    if write_i32(&channel, me).is_err() {
-        exit(1);
-    }
-    let Ok(fd_number) = read_i32(&channel) else {
-        // The installer gave up (its error is reported there).
-        exit(0);
-    };
-    let listener = sys::pidfd_open(target).and_then(|pidfd| sys::pidfd_getfd(&pidfd, fd_number));
-    let listener = match listener {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = write_i32(&channel, e.raw_os_error().unwrap_or(libc::EIO));
-            exit(1);
-        }
-    };
-    if write_i32(&channel, 0).is_err() {
-        exit(1);
-    }
-    drop(channel);
-    serve::serve(listener, policy)
-}
-
-/// Closes every fd but `keep` (and stderr when `keep_stderr`), and points stdin/stdout (and
-/// stderr if not kept) at /dev/null, so the supervisor holds none of the program's pipes or
-/// files open.
-fn close_inherited_fds(keep: RawFd, keep_stderr: bool) {
-    let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
-        Ok(dir) => dir
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect(),
-        Err(_) => (3..1024).collect(),
-    };
-    // SAFETY: open/dup2/close on fds of this process only; nothing else holds them.
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        for fd in fds {
-            let std_fd = fd <= 2;
-            if fd == keep || fd == null || (fd == 2 && keep_stderr) {
-                continue;
-            }
-            if std_fd {
-                if null >= 0 {
-                    libc::dup2(null, fd);
-                }
-            } else {
-                libc::close(fd);
-            }
-        }
-        if null > 2 {
-            libc::close(null);
-        }
+/// Answers one call: the filter notifies only these; anything else is refused.
+fn dispatch(cx: &Context<'_>, call: &Call) -> Outcome {
+    match call.nr {
+        libc::SYS_connect => connect::connect(cx, call),
+        libc::SYS_bind => connect::bind(cx, call),
+        libc::SYS_sendto => send::sendto(cx, call),
+        libc::SYS_sendmsg => send::sendmsg(cx, call),
+        libc::SYS_sendmmsg => send::sendmmsg(cx, call),
+        _ => fail(libc::EACCES),
     }
 }

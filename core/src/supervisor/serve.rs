@@ -13,16 +13,22 @@
 //! holds up the others for at most [`TICK`] once. Surplus receivers exit when they find
 //! another one already waiting.
 //!
-//! The main thread ends the process once the listener reports `POLLHUP`, which the kernel
-//! does when no task carries the filter any more.
+//! The process ends as soon as no task carries the filter any more. The kernel then makes
+//! `SECCOMP_IOCTL_NOTIF_RECV` fail at once with `ENOENT` (which also means "a notification
+//! was withdrawn before we got it") and the listener report `POLLHUP`: a receiver that gets
+//! `ENOENT` looks for the hang-up and exits the process, so it never retries against a
+//! listener nobody uses (measured: such a retry loop spins at full speed, and under a
+//! real-time policy on one CPU starves every other thread for good). The main thread looks
+//! for the hang-up too, for the case where every receiver is busy in a slow call.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::handle::{self, Call, Context};
+use super::call::{Call, Context, Halt};
 use crate::policy::Policy;
+use crate::report::Sink;
 use crate::sys;
 
 /// Receivers kept waiting when nothing is happening.
@@ -37,6 +43,7 @@ const TICK: Duration = Duration::from_millis(20);
 struct Shared {
     listener: OwnedFd,
     policy: Policy,
+    sink: Sink,
     /// Receivers waiting in NOTIF_RECV (or about to).
     idle: AtomicUsize,
     /// All receivers.
@@ -46,11 +53,12 @@ struct Shared {
 }
 
 /// Serves `listener` until no sandboxed task is left, then exits the process.
-pub fn serve(listener: OwnedFd, policy: Policy) -> ! {
+pub fn serve(listener: OwnedFd, policy: Policy, sink: Sink) -> ! {
     sys::notif_set_sync_wake_up(listener.as_raw_fd());
     let shared = Arc::new(Shared {
         listener,
         policy,
+        sink,
         idle: AtomicUsize::new(0),
         threads: AtomicUsize::new(0),
         handled: AtomicU64::new(0),
@@ -59,6 +67,11 @@ pub fn serve(listener: OwnedFd, policy: Policy) -> ! {
         spawn_receiver(&shared);
     }
     watch(&shared);
+    exit_supervisor()
+}
+
+/// Ends the supervisor: no sandboxed task is left.
+fn exit_supervisor() -> ! {
     // SAFETY: _exit ends the process without running destructors or atexit handlers, which
     // belong to the program this process was forked from.
     unsafe { libc::_exit(0) }
@@ -119,24 +132,31 @@ fn receive_loop(shared: &Arc<Shared>) {
     let cx = Context {
         listener,
         policy: &shared.policy,
+        sink: shared.sink,
     };
     loop {
         let notif = match sys::notif_recv(listener) {
             Ok(n) => n,
-            // ENOENT: the task was interrupted between our wake-up and the copy.
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::ENOENT)) => continue,
-            Err(_) => {
-                // The listener is unusable; the main thread sees POLLHUP/POLLERR and exits.
-                shared.idle.fetch_sub(1, Ordering::SeqCst);
-                shared.threads.fetch_sub(1, Ordering::SeqCst);
-                return;
-            }
+            Err(e) => match next_step(e.raw_os_error(), || hung_up(listener)) {
+                Step::Retry => continue,
+                Step::ExitProcess => exit_supervisor(),
+                Step::EndThread => {
+                    shared.idle.fetch_sub(1, Ordering::SeqCst);
+                    shared.threads.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+            },
         };
         shared.idle.fetch_sub(1, Ordering::SeqCst);
         let call = Call::from_notif(&notif);
-        if let Some(result) = handle::handle(&cx, &call) {
-            // ENOENT here: the task died or was interrupted; there is no one to answer.
-            let _ = sys::notif_send(listener, call.id, result);
+        let reply = match super::dispatch(&cx, &call) {
+            Ok(value) => Some(Ok(value)),
+            Err(Halt::Errno(errno)) => Some(Err(errno)),
+            Err(Halt::Gone) => None,
+        };
+        if let Some(reply) = reply {
+            // ENOENT here: the caller died or was interrupted; there is no one to answer.
+            let _ = sys::notif_send(listener, call.id, reply);
         }
         shared.handled.fetch_add(1, Ordering::SeqCst);
         if shared.idle.fetch_add(1, Ordering::SeqCst) >= IDLE_RECEIVERS {
@@ -144,5 +164,41 @@ fn receive_loop(shared: &Arc<Shared>) {
             shared.threads.fetch_sub(1, Ordering::SeqCst);
             return;
         }
+    }
+}
+
+/// What a receiver does after `NOTIF_RECV` failed with `errno`.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Wait for the next notification.
+    Retry,
+    /// No task carries the filter any more: the supervisor's work is done.
+    ExitProcess,
+    /// The listener is unusable; the main thread sees the hang-up or error and exits.
+    EndThread,
+}
+
+/// `EINTR` is retried. `ENOENT` is either a notification withdrawn before it was copied out
+/// (retry) or a listener nobody uses any more (exit): `hung_up` tells which. Anything else
+/// ends this receiver.
+fn next_step(errno: Option<i32>, hung_up: impl FnOnce() -> bool) -> Step {
+    match errno {
+        Some(libc::EINTR) => Step::Retry,
+        Some(libc::ENOENT) if hung_up() => Step::ExitProcess,
+        Some(libc::ENOENT) => Step::Retry,
+        _ => Step::EndThread,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listener_nobody_uses_ends_the_supervisor_instead_of_a_retry() {
+        assert_eq!(next_step(Some(libc::ENOENT), || true), Step::ExitProcess);
+        assert_eq!(next_step(Some(libc::ENOENT), || false), Step::Retry);
+        assert_eq!(next_step(Some(libc::EINTR), || true), Step::Retry);
+        assert_eq!(next_step(Some(libc::EBADF), || false), Step::EndThread);
     }
 }

@@ -1,0 +1,233 @@
+//! One notified call, what a handler answers, and the steps every handler shares: read the
+//! caller's memory, copy an address once, judge a destination, refuse with a report.
+//!
+//! A handler returns an [`Outcome`]: `Ok(value)` is the call's return value, `Err(Halt)`
+//! either an errno or "the caller is gone, answer nothing". `?` carries both from any step to
+//! the receive loop, which turns the outcome into the one reply.
+
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+
+use super::sockaddr;
+use super::socket::{Socket, SocketKind};
+use crate::policy::{Mode, Policy, Protocol};
+use crate::report::{Operation, Reason, Sink, Violation};
+use crate::sys;
+
+/// A call made by a sandboxed task, as its notification describes it.
+pub struct Call {
+    /// Notification id.
+    pub id: u64,
+    /// Thread id of the caller.
+    pub tid: libc::pid_t,
+    /// System call number.
+    pub nr: i64,
+    /// Arguments.
+    pub args: [u64; 6],
+}
+
+impl Call {
+    /// From a received notification.
+    pub fn from_notif(n: &libc::seccomp_notif) -> Self {
+        Call {
+            id: n.id,
+            tid: n.pid as libc::pid_t,
+            nr: n.data.nr as i64,
+            args: n.data.args,
+        }
+    }
+
+    /// The operation this call performs, for reports.
+    pub fn operation(&self) -> Operation {
+        match self.nr {
+            libc::SYS_connect => Operation::Connect,
+            libc::SYS_bind => Operation::Bind,
+            _ => Operation::Send,
+        }
+    }
+}
+
+/// Why a handler stops before the call's own result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Halt {
+    /// Answer the call with this errno.
+    Errno(i32),
+    /// The notification is no longer pending (the caller died, or a signal interrupted the
+    /// call, which the kernel restarts as a new notification): there is nobody to answer.
+    Gone,
+}
+
+/// What a handler step gives: its value, or why the handler stops.
+pub type Outcome<T = i64> = Result<T, Halt>;
+
+/// `Err(Halt::Errno(errno))`, for the many places that answer with an errno.
+pub fn fail<T>(errno: i32) -> Outcome<T> {
+    Err(Halt::Errno(errno))
+}
+
+/// Where a call sends its data, as far as the policy is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// No address: the socket's connected peer (or, for `connect(AF_UNSPEC)`, nobody).
+    Peer,
+    /// An IPv4 or IPv6 destination.
+    Ip(SocketAddr),
+    /// An address of another family (a unix path, say).
+    Other,
+}
+
+/// What a handler needs besides the call.
+pub struct Context<'a> {
+    /// The listener, to check that a notification is still pending.
+    pub listener: RawFd,
+    /// The policy.
+    pub policy: &'a Policy,
+    /// Where violations go.
+    pub sink: Sink,
+}
+
+impl Context<'_> {
+    /// `Ok` while the call is still waiting for our answer. Checked after every look at the
+    /// caller through its thread id, since a dead caller's id can be reused.
+    pub fn still_pending(&self, call: &Call) -> Outcome<()> {
+        if sys::notif_id_valid(self.listener, call.id) {
+            Ok(())
+        } else {
+            Err(Halt::Gone)
+        }
+    }
+
+    /// Copies `buf.len()` bytes at `ptr` out of the caller. `EFAULT` as the kernel would give
+    /// it; any other failure means the caller cannot be inspected.
+    pub fn read_memory(&self, call: &Call, ptr: u64, buf: &mut [u8]) -> Outcome<()> {
+        sys::read_process_memory(call.tid, ptr, buf).map_err(|e| match e.raw_os_error() {
+            Some(libc::EFAULT) => Halt::Errno(libc::EFAULT),
+            _ => self.uninspectable(call, &e),
+        })
+    }
+
+    /// Copies `len` bytes at `ptr` out of the caller into a new buffer.
+    pub fn read(&self, call: &Call, ptr: u64, len: usize) -> Outcome<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        self.read_memory(call, ptr, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Copies the caller's address argument (`ptr`, `len`) once, with the kernel's length
+    /// check. This copy is the one that is judged and the one that is used.
+    pub fn copy_address(&self, call: &Call, ptr: u64, len: u64) -> Outcome<Vec<u8>> {
+        let len = sockaddr::check_len(len).map_err(Halt::Errno)?;
+        self.read(call, ptr, len)
+    }
+
+    /// The verdict on `target` for `socket`: `Ok(())` to go ahead. A destination outside
+    /// the policy, or a socket of a kind the policy does not allow, is refused and reported;
+    /// in audit mode it is reported and let through.
+    pub fn judge(
+        &self,
+        call: &Call,
+        op: Operation,
+        socket: &Socket,
+        target: Target,
+    ) -> Outcome<()> {
+        match (&socket.kind, target) {
+            (SocketKind::Ip(_), Target::Peer) | (SocketKind::Unix(_), Target::Peer) => Ok(()),
+            (SocketKind::Ip(proto), Target::Ip(d)) => match self.policy.permits(*proto, d) {
+                Some(_) => Ok(()),
+                None => self.refuse_or_audit(call, op, Some(*proto), Some(d), Reason::NotAllowed),
+            },
+            // IPv4 UDP reads even an AF_UNSPEC name as a destination: no name but an IP one.
+            (SocketKind::Ip(proto), Target::Other) => {
+                Err(self.refuse(call, op, Some(*proto), None, Reason::NotAllowed))
+            }
+            (kind, target) => {
+                let dest = match target {
+                    Target::Ip(d) => Some(d),
+                    _ => None,
+                };
+                let reason = Reason::SocketKind(kind.describe());
+                self.refuse_or_audit(call, op, None, dest, reason)
+            }
+        }
+    }
+
+    /// Reports a refusal and answers `EACCES`.
+    pub fn refuse(
+        &self,
+        call: &Call,
+        operation: Operation,
+        protocol: Option<Protocol>,
+        destination: Option<SocketAddr>,
+        reason: Reason,
+    ) -> Halt {
+        self.report(call, operation, protocol, destination, reason, false);
+        Halt::Errno(libc::EACCES)
+    }
+
+    /// [`refuse`](Self::refuse), except in audit mode, where the call is reported as one
+    /// that would be refused and goes on.
+    pub fn refuse_or_audit(
+        &self,
+        call: &Call,
+        operation: Operation,
+        protocol: Option<Protocol>,
+        destination: Option<SocketAddr>,
+        reason: Reason,
+    ) -> Outcome<()> {
+        if self.policy.options().mode == Mode::Audit {
+            self.report(call, operation, protocol, destination, reason, true);
+            Ok(())
+        } else {
+            Err(self.refuse(call, operation, protocol, destination, reason))
+        }
+    }
+
+    fn report(
+        &self,
+        call: &Call,
+        operation: Operation,
+        protocol: Option<Protocol>,
+        destination: Option<SocketAddr>,
+        reason: Reason,
+        audit_only: bool,
+    ) {
+        self.sink.deliver(&Violation {
+            pid: call.tid,
+            command: command_of(call.tid),
+            operation,
+            protocol,
+            destination,
+            reason,
+            audit_only,
+        });
+    }
+
+    /// The supervisor could not look at the caller (`e`): nothing to answer if the caller is
+    /// gone; otherwise the call is refused and reported, since nobody can know what it
+    /// would have done.
+    pub fn uninspectable(&self, call: &Call, e: &std::io::Error) -> Halt {
+        if let Err(gone) = self.still_pending(call) {
+            return gone;
+        }
+        let errno = e.raw_os_error().unwrap_or(libc::EIO);
+        self.refuse(
+            call,
+            call.operation(),
+            None,
+            None,
+            Reason::Uninspectable(errno),
+        )
+    }
+}
+
+/// The caller's command name, with control characters replaced: the sandboxed program
+/// chooses its name, and the line goes to a terminal.
+fn command_of(tid: libc::pid_t) -> String {
+    sys::read_small_file(&format!("/proc/{tid}/comm"))
+        .map(|c| {
+            c.chars()
+                .map(|ch| if ch.is_control() { '?' } else { ch })
+                .collect()
+        })
+        .unwrap_or_else(|| "?".to_owned())
+}

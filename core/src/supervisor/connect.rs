@@ -1,0 +1,84 @@
+//! `connect` and `bind`: one socket, one address, judged on the supervisor's own copy and
+//! performed by the supervisor on its duplicate of the socket with that same copy.
+
+use std::os::fd::AsRawFd;
+
+use super::call::{fail, Call, Context, Halt, Outcome, Target};
+use super::sockaddr::{self, Destination};
+use super::socket::{self, Socket, SocketKind};
+use crate::policy::Protocol;
+use crate::report::{Operation, Reason};
+use crate::sys;
+
+/// The socket and our copy of the address of `connect(fd, addr, len)` or
+/// `bind(fd, addr, len)`, with the kernel's errors in the kernel's order (`EBADF`, then the
+/// address, then `ENOTSOCK`).
+fn socket_and_address(cx: &Context<'_>, call: &Call) -> Outcome<(Socket, Vec<u8>)> {
+    let socket = socket::take(cx, call, call.args[0] as i32)?;
+    let addr = cx.copy_address(call, call.args[1], call.args[2])?;
+    if socket.kind == SocketKind::NotASocket {
+        return fail(libc::ENOTSOCK);
+    }
+    Ok((socket, addr))
+}
+
+/// `connect(fd, addr, len)`.
+pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
+    let (socket, addr) = socket_and_address(cx, call)?;
+    let is_ip = matches!(socket.kind, SocketKind::Ip(_));
+    match sockaddr::decode(&addr).map_err(Halt::Errno)? {
+        // Dissolving an association reaches nobody; the next connect is checked again.
+        Destination::Unspec if is_ip => {}
+        Destination::Inet(d) => cx.judge(call, Operation::Connect, &socket, Target::Ip(d))?,
+        Destination::Other(_) if is_ip => return fail(libc::EAFNOSUPPORT),
+        Destination::Unspec | Destination::Other(_) => {
+            cx.judge(call, Operation::Connect, &socket, Target::Other)?
+        }
+    }
+    // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
+    let ret = unsafe {
+        libc::connect(
+            socket.fd.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    if ret == 0 {
+        Ok(0)
+    } else {
+        fail(sys::errno())
+    }
+}
+
+/// `bind(fd, addr, len)`, notified only when the policy has a UDP endpoint: a UDP socket may
+/// bind to port 0 (an ephemeral port, as the kernel would pick on the first send) on any
+/// local address, which UDP clients such as Java's and Node.js's do before sending. Nothing
+/// else may bind: a fixed port or a TCP socket would let the program serve.
+pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
+    let (socket, addr) = socket_and_address(cx, call)?;
+    let dest = match sockaddr::decode(&addr).map_err(Halt::Errno)? {
+        Destination::Inet(d) => Some(d),
+        _ => None,
+    };
+    let protocol = match socket.kind {
+        SocketKind::Ip(p) => Some(p),
+        _ => None,
+    };
+    let ephemeral_udp = protocol == Some(Protocol::Udp) && dest.is_some_and(|d| d.port() == 0);
+    if !ephemeral_udp {
+        return Err(cx.refuse(call, Operation::Bind, protocol, dest, Reason::NotAllowed));
+    }
+    // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
+    let ret = unsafe {
+        libc::bind(
+            socket.fd.as_raw_fd(),
+            addr.as_ptr().cast(),
+            addr.len() as libc::socklen_t,
+        )
+    };
+    if ret == 0 {
+        Ok(0)
+    } else {
+        fail(sys::errno())
+    }
+}
