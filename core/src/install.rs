@@ -362,3 +362,38 @@ fn install_filter(
 fn thread_count() -> io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/task")?.count())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Operation, Reason, Violation};
+    use std::sync::Mutex;
+
+    static CALLED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+    fn first(_: &Violation) {
+        CALLED.lock().unwrap().push("first");
+    }
+
+    fn second(_: &Violation) {
+        CALLED.lock().unwrap().push("second");
+    }
+
+    #[test]
+    fn a_second_violation_hook_replaces_the_first() {
+        let policy = Policy::new(Vec::new(), Vec::new(), Default::default());
+        let sandbox = Sandbox::new(&policy)
+            .on_violation(first)
+            .on_violation(second);
+        sandbox.sink().deliver(&Violation {
+            pid: 1,
+            command: "test".into(),
+            operation: Operation::Connect,
+            protocol: None,
+            destination: None,
+            reason: Reason::NotAllowed,
+            audit_only: false,
+        });
+        assert_eq!(*CALLED.lock().unwrap(), ["second"]);
+    }
+}

@@ -87,6 +87,9 @@ impl fmt::Display for Enforcement {
         for l in &self.layers {
             writeln!(f, "{l}")?;
         }
+        if let Some(pid) = self.supervisor_pid {
+            writeln!(f, "supervisor: pid {pid}")?;
+        }
         Ok(())
     }
 }
