@@ -109,7 +109,11 @@ fn print_kernel(k: &Kernel) {
     println!("kernel: Linux {release}");
     println!("  seccomp filters: {}", yes_no(k.seccomp_filter));
     println!("  seccomp user notification: {}", yes_no(k.user_notif));
-    println!("  pidfd_getfd: {}", yes_no(k.pidfd_getfd));
+    if k.nested {
+        println!("  pidfd_getfd: yes, but refused here: inside another sandbox");
+    } else {
+        println!("  pidfd_getfd: {}", yes_no(k.pidfd_getfd));
+    }
     if k.landlock_abi > 0 {
         println!("  Landlock: ABI {}", k.landlock_abi);
     } else {

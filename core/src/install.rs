@@ -23,7 +23,7 @@ use crate::filter::{self, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO};
 use crate::landlock_layer::{self, Plan};
 use crate::policy::ReportTo;
 use crate::policy::{Fallback, Mode, Policy};
-use crate::probe::Kernel;
+use crate::probe::{Blocker, Kernel};
 use crate::report::{Enforcement, Layer, LayerReport, Sink, Status, ViolationHook};
 use crate::supervisor::Supervisor;
 use crate::sys;
@@ -50,6 +50,9 @@ pub enum Error {
     },
     /// Landlock refused the ruleset.
     Landlock(String),
+    /// The process already runs inside another sandbox whose seccomp filter refuses what a
+    /// supervisor needs (`pidfd_getfd`), and the policy's fallback would not be honest there.
+    Nested,
 }
 
 impl fmt::Display for Error {
@@ -69,6 +72,13 @@ impl fmt::Display for Error {
             }
             Error::Io { step, source } => write!(f, "{step}: {source}"),
             Error::Landlock(e) => write!(f, "Landlock: {e}"),
+            Error::Nested => f.write_str(
+                "this process already runs inside another sandbox (its seccomp filter refuses \
+                 pidfd_getfd), so this sandbox's supervisor cannot check connects; the outer \
+                 sandbox's policy still applies. To run anyway with no network at all, set \
+                 fallback = \"deny-all\" (\"landlock-ports\" cannot hold there: the outer \
+                 supervisor performs connects outside this process's Landlock domain)",
+            ),
         }
     }
 }
@@ -290,7 +300,7 @@ fn choose_program(
                       filter";
         return Ok(choice(program, false, Status::NotNeeded, detail.into()));
     }
-    let Some(missing) = kernel.supervisor_blocker() else {
+    let Some(blocker) = kernel.supervisor_blocker() else {
         let detail = match policy.options().mode {
             Mode::Enforce => {
                 "every connect (and UDP send) checked against the allow list and \
@@ -300,35 +310,40 @@ fn choose_program(
         };
         return Ok(choice(program, true, Status::Enforced, detail.into()));
     };
-    match policy.options().fallback {
-        Fallback::Refuse => Err(Error::Unsupported {
-            feature: missing,
+    let unavailable = match blocker {
+        Blocker::Missing(missing) => format!("unavailable ({missing})"),
+        Blocker::Nested => "unavailable inside another sandbox".to_owned(),
+    };
+    match (policy.options().fallback, blocker) {
+        (Fallback::DenyAll, _) => Ok(choice(
+            filter::rewrite_user_notif(&program, SECCOMP_RET_ERRNO | libc::EACCES as u32),
+            false,
+            Status::NotEnforced,
+            format!("{unavailable}; fallback \"deny-all\": every connect is refused"),
+        )),
+        // The outer sandbox's supervisor would perform every connect this filter lets
+        // through, outside this process's Landlock domain: port rules would not hold.
+        (_, Blocker::Nested) => Err(Error::Nested),
+        (Fallback::Refuse, Blocker::Missing(feature)) => Err(Error::Unsupported {
+            feature,
             hint: "to run anyway, set fallback = \"landlock-ports\" (ports only) or \
                    fallback = \"deny-all\" (no network) in the policy",
         }),
         // Without Landlock port rules in force, ALLOW would let every connect through.
-        Fallback::LandlockPorts
+        (Fallback::LandlockPorts, Blocker::Missing(feature))
             if policy.has_udp() || plan.is_none_or(|p| p.connect_ports.is_none()) =>
         {
             Err(Error::Unsupported {
-                feature: missing,
+                feature,
                 hint: "the \"landlock-ports\" fallback needs Landlock ABI 4 (Linux 6.7), \
                        enforce mode, at most 4096 TCP ports and no UDP endpoint",
             })
         }
-        Fallback::LandlockPorts => Ok(choice(
+        (Fallback::LandlockPorts, Blocker::Missing(_)) => Ok(choice(
             filter::rewrite_user_notif(&program, SECCOMP_RET_ALLOW),
             false,
             Status::NotEnforced,
-            format!(
-                "unavailable ({missing}); fallback \"landlock-ports\": only TCP ports are checked"
-            ),
-        )),
-        Fallback::DenyAll => Ok(choice(
-            filter::rewrite_user_notif(&program, SECCOMP_RET_ERRNO | libc::EACCES as u32),
-            false,
-            Status::NotEnforced,
-            format!("unavailable ({missing}); fallback \"deny-all\": every connect is refused"),
+            format!("{unavailable}; fallback \"landlock-ports\": only TCP ports are checked"),
         )),
     }
 }

@@ -19,9 +19,21 @@ pub struct Kernel {
     pub landlock_abi: i32,
     /// `kernel.yama.ptrace_scope`, when Yama is built in.
     pub yama_ptrace_scope: Option<u32>,
-    /// This process already runs under a seccomp filter (`Seccomp: 2`), for instance an outer
-    /// network-sandbox, which refuses `pidfd_getfd`.
+    /// This process already runs under a seccomp filter (`Seccomp: 2`).
     pub already_filtered: bool,
+    /// This process runs inside another sandbox whose seccomp filter refuses `pidfd_getfd`
+    /// (an outer network-sandbox does): the kernel has the call, but a supervisor started
+    /// from here could not use it.
+    pub nested: bool,
+}
+
+/// What stops the supervisor from running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blocker {
+    /// The kernel lacks a feature (in words).
+    Missing(&'static str),
+    /// This process is inside another sandbox that refuses what the supervisor needs.
+    Nested,
 }
 
 /// Environment variable naming features to treat as missing (comma-separated:
@@ -48,48 +60,58 @@ impl Kernel {
     }
 
     fn probe_real() -> Kernel {
+        let already_filtered = sys::read_small_file("/proc/self/status").is_some_and(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Seccomp:") && l.trim_end().ends_with('2'))
+        });
+        // pidfd_getfd of one of our own fds cannot be refused for want of ptrace access:
+        // an answer other than ENOSYS under a seccomp filter is the filter's.
+        let (pidfd_getfd, nested) = match probe_pidfd_getfd() {
+            Ok(()) => (true, false),
+            Err(libc::ENOSYS) => (false, false),
+            Err(_) if already_filtered => (true, true),
+            Err(_) => (false, false),
+        };
         Kernel {
             seccomp_filter: sys::seccomp_action_available(crate::filter::SECCOMP_RET_ALLOW),
             user_notif: sys::seccomp_action_available(crate::filter::SECCOMP_RET_USER_NOTIF),
-            pidfd_getfd: probe_pidfd_getfd(),
+            pidfd_getfd,
             landlock_abi: sys::landlock_abi(),
             yama_ptrace_scope: sys::read_small_file("/proc/sys/kernel/yama/ptrace_scope")
                 .and_then(|s| s.parse().ok()),
-            already_filtered: sys::read_small_file("/proc/self/status").is_some_and(|s| {
-                s.lines()
-                    .any(|l| l.starts_with("Seccomp:") && l.trim_end().ends_with('2'))
-            }),
+            already_filtered,
+            nested,
         }
     }
 
-    /// The missing feature that stops the supervisor from running, if any.
-    pub fn supervisor_blocker(&self) -> Option<&'static str> {
+    /// What stops the supervisor from running, if anything.
+    pub fn supervisor_blocker(&self) -> Option<Blocker> {
         if !self.seccomp_filter {
-            Some("seccomp filters (CONFIG_SECCOMP_FILTER)")
+            Some(Blocker::Missing("seccomp filters (CONFIG_SECCOMP_FILTER)"))
         } else if !self.user_notif {
-            Some("seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0)")
-        } else if !self.pidfd_getfd && self.already_filtered {
-            Some(
-                "pidfd_getfd, which the seccomp filter this process already runs under refuses \
-                 (a network-sandbox inside another one cannot start its supervisor; the outer \
-                 sandbox still applies)",
-            )
+            Some(Blocker::Missing(
+                "seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0)",
+            ))
+        } else if self.nested {
+            Some(Blocker::Nested)
         } else if !self.pidfd_getfd {
-            Some("pidfd_getfd (Linux 5.6)")
+            Some(Blocker::Missing("pidfd_getfd (Linux 5.6)"))
         } else if self.yama_ptrace_scope.is_some_and(|s| s >= 2) {
-            Some("ptrace access to the sandboxed process (Yama ptrace_scope is 2 or 3)")
+            Some(Blocker::Missing(
+                "ptrace access to the sandboxed process (Yama ptrace_scope is 2 or 3)",
+            ))
         } else {
             None
         }
     }
 }
 
-/// Duplicates one of our own fds through a pidfd of ourselves.
-fn probe_pidfd_getfd() -> bool {
+/// Duplicates one of our own fds through a pidfd of ourselves; the errno if that fails.
+fn probe_pidfd_getfd() -> Result<(), i32> {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
-    match sys::pidfd_open(me) {
-        Ok(pidfd) => sys::pidfd_getfd(&pidfd, pidfd.as_raw_fd()).is_ok(),
-        Err(_) => false,
-    }
+    let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    let pidfd = sys::pidfd_open(me).map_err(errno)?;
+    sys::pidfd_getfd(&pidfd, pidfd.as_raw_fd()).map_err(errno)?;
+    Ok(())
 }
