@@ -17,6 +17,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 mod check;
 mod explain;
+mod init;
 mod policy;
 mod run;
 

@@ -58,6 +58,10 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
 
+    if let Err(e) = crate::init::stay_in_front_if_pid1() {
+        eprintln!("network-sandbox: cannot start an init in front of the program (this process is PID 1): {e}");
+        return EXIT_NOT_SANDBOXED;
+    }
     match network_sandbox::install(&runtime) {
         Ok(enforcement) => {
             let report_env = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
