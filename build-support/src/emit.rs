@@ -32,8 +32,9 @@ use std::net::IpAddr;
 
 use proc_macro2::TokenStream;
 
+use crate::bpf::Instruction;
+use crate::compile::Compiled;
 use crate::model::{Endpoint, Fallback, Mode, Options, Protocol, ReportTo};
-use crate::{Compiled, Instruction};
 
 /// The path every generated item is named through.
 const P: &str = "::network_sandbox::__private";
