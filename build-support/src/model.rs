@@ -6,7 +6,7 @@
 //! plain `network_sandbox::Policy` data.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 /// Transport protocol of an endpoint.
@@ -42,6 +42,21 @@ pub struct Endpoint {
     pub last_port: u16,
     /// Where this endpoint came from (for error messages).
     pub origin: Origin,
+}
+
+/// The network `addr/prefix` lies in: `addr` with every bit after the first `prefix` cleared
+/// (a prefix as long as the address, or longer, keeps it whole). The one prefix mask of the
+/// compiler: parsing uses it to find host bits, validation to compare networks.
+pub fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
+    // The first `prefix` bits of a 128-bit word (none for /0); an IPv4 address is matched
+    // against its first 32.
+    let mask = u128::MAX
+        .checked_shl(128u32.saturating_sub(u32::from(prefix)))
+        .unwrap_or(0);
+    match addr {
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & (mask >> 96) as u32)),
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask)),
+    }
 }
 
 /// Where an endpoint was written: its index in the front-end's list of endpoint strings, and
@@ -143,5 +158,23 @@ impl Policy {
     /// Whether any endpoint is UDP.
     pub fn has_udp(&self) -> bool {
         self.endpoints.iter().any(|e| e.protocol == Protocol::Udp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_of_clears_host_bits() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(network_of(ip("10.1.2.3"), 8), ip("10.0.0.0"));
+        assert_eq!(network_of(ip("10.1.2.3"), 31), ip("10.1.2.2"));
+        assert_eq!(network_of(ip("10.1.2.3"), 32), ip("10.1.2.3"));
+        assert_eq!(network_of(ip("10.1.2.3"), 0), ip("0.0.0.0"));
+        assert_eq!(network_of(ip("2001:db8::1"), 32), ip("2001:db8::"));
+        assert_eq!(network_of(ip("2001:db8::1"), 127), ip("2001:db8::"));
+        assert_eq!(network_of(ip("2001:db8::1"), 128), ip("2001:db8::1"));
+        assert_eq!(network_of(ip("2001:db8::1"), 0), ip("::"));
     }
 }
