@@ -34,7 +34,7 @@ use proc_macro2::TokenStream;
 
 use crate::bpf::Instruction;
 use crate::compile::Compiled;
-use crate::model::{Endpoint, Fallback, Mode, Options, Protocol, ReportTo};
+use crate::model::{Endpoint, Options, Protocol};
 
 /// The path every generated item is named through.
 const P: &str = "::network_sandbox::__private";
@@ -164,19 +164,13 @@ fn canonical(e: &Endpoint) -> String {
 }
 
 fn options(out: &mut String, o: &Options) {
-    let mode = match o.mode {
-        Mode::Enforce => "Enforce",
-        Mode::Audit => "Audit",
-    };
-    let fallback = match o.fallback {
-        Fallback::Refuse => "Refuse",
-        Fallback::LandlockPorts => "LandlockPorts",
-        Fallback::DenyAll => "DenyAll",
-    };
-    let report = match o.report {
-        ReportTo::Stderr => "Stderr",
-        ReportTo::Off => "Off",
-    };
+    // The model's enums mirror the runtime's variant for variant, so each is written by its
+    // name (`Debug`): a new value needs no change here.
+    let (mode, fallback, report) = (
+        format!("{:?}", o.mode),
+        format!("{:?}", o.fallback),
+        format!("{:?}", o.report),
+    );
     let _ = writeln!(out, "        {P}::Options {{");
     let _ = writeln!(out, "            mode: {P}::Mode::{mode},");
     let _ = writeln!(out, "            fallback: {P}::Fallback::{fallback},");

@@ -32,14 +32,12 @@ use toml::Spanned;
 
 use crate::compile::compile;
 use crate::emit::policy_source;
-use crate::model::{Fallback, Mode, Options, Policy, ReportTo};
+use crate::model::{self, OptionSpec, OptionValue, Options, Policy, Syntax};
 use crate::valid::policy_from_strs;
 
 /// The name of the file written to `$OUT_DIR`, which `#[network_sandbox(from_build)]`
 /// includes.
 pub const OUTPUT_FILE: &str = "network_sandbox_policy.rs";
-
-const KEYS: &str = "`allow`, `audit`, `fallback` or `report`";
 
 /// An error in a policy text, as a byte range of the text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -264,7 +262,7 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
         let key_range = key.span();
         let v = value.get_ref();
         match key.get_ref().as_ref() {
-            "allow" => match v {
+            model::ALLOW => match v {
                 DeValue::String(s) => allow = Some(vec![(s.to_string(), value.span())]),
                 DeValue::Array(items) => {
                     let mut list = Vec::new();
@@ -291,38 +289,25 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                     ),
                 }),
             },
-            "audit" => match v {
-                DeValue::Boolean(b) => {
-                    options.mode = if *b { Mode::Audit } else { Mode::Enforce };
-                }
-                other => errors.push(TomlError {
-                    range: value.span(),
-                    message: format!(
-                        "expected `true` or `false` for `audit`, found {}",
-                        other.type_str()
-                    ),
-                }),
-            },
-            "fallback" => {
-                match name_of(value, "fallback", Fallback::SPELLINGS, Fallback::from_name) {
-                    Ok(f) => options.fallback = f,
-                    Err(e) => errors.push(e),
-                }
-            }
-            "report" => match name_of(value, "report", ReportTo::SPELLINGS, ReportTo::from_name) {
-                Ok(r) => options.report = r,
-                Err(e) => errors.push(e),
-            },
             "from_build" => errors.push(TomlError {
                 range: key_range,
                 message: "`from_build` belongs in the attribute, #[network_sandbox(from_build)]; \
                           the policy file holds the policy itself"
                     .to_owned(),
             }),
-            other => errors.push(TomlError {
-                range: key_range,
-                message: format!("unknown key `{other}`: expected {KEYS}"),
-            }),
+            other => match model::option(other) {
+                Some(spec) => match option_value(spec, value) {
+                    Ok(chosen) => (chosen.set)(&mut options),
+                    Err(e) => errors.push(e),
+                },
+                None => errors.push(TomlError {
+                    range: key_range,
+                    message: format!(
+                        "unknown key `{other}`: expected {}",
+                        model::expected_keys(&[])
+                    ),
+                }),
+            },
         }
     }
 
@@ -356,29 +341,34 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     })
 }
 
-/// The string value of an option, mapped through `from_name`.
-fn name_of<T>(
+/// The value of option `spec` that `value` names, or an error spanning `value`.
+fn option_value(
+    spec: &OptionSpec,
     value: &Spanned<DeValue<'_>>,
-    key: &str,
-    spellings: &str,
-    from_name: fn(&str) -> Option<T>,
-) -> Result<T, TomlError> {
-    match value.get_ref() {
-        DeValue::String(s) => from_name(s).ok_or_else(|| TomlError {
-            range: value.span(),
-            message: if s.is_empty() {
-                format!("an empty string is not a valid `{key}`: expected {spellings}")
-            } else {
-                format!("`{s}` is not a valid `{key}`: expected {spellings}")
-            },
-        }),
-        other => Err(TomlError {
-            range: value.span(),
-            message: format!(
-                "expected a string for `{key}`, found {}: {spellings}",
-                other.type_str()
-            ),
-        }),
+) -> Result<&'static OptionValue, TomlError> {
+    let error = |message| TomlError {
+        range: value.span(),
+        message,
+    };
+    match (spec.syntax, value.get_ref()) {
+        (Syntax::Bool, DeValue::Boolean(b)) => spec
+            .value(if *b { "true" } else { "false" })
+            .ok_or_else(|| error(spec.unknown_value(&b.to_string()))),
+        (Syntax::Name, DeValue::String(s)) => {
+            spec.value(s).ok_or_else(|| error(spec.unknown_value(s)))
+        }
+        (Syntax::Bool, other) => Err(error(format!(
+            "expected {} for `{}`, found {}",
+            spec.expected(),
+            spec.key,
+            other.type_str()
+        ))),
+        (Syntax::Name, other) => Err(error(format!(
+            "expected a string for `{}`, found {}: {}",
+            spec.key,
+            other.type_str(),
+            spec.expected()
+        ))),
     }
 }
 

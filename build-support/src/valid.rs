@@ -13,7 +13,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::model::{network_of, Endpoint, Fallback, Options, Policy, Protocol};
+use crate::model::{network_of, Endpoint, Fallback, Options, Policy, Protocol, FALLBACK};
 use crate::parse::{parse_endpoint, ParseError};
 
 /// An error in one endpoint of a policy: which one, where in its text, and what is wrong.
@@ -119,9 +119,13 @@ pub fn validate(policy: &Policy) -> Result<(), Vec<EndpointError>> {
                 index: e.origin.index,
                 range: scheme,
                 message: format!(
-                    "`{}` is UDP, but fallback = \"landlock-ports\" can only check TCP ports: \
-                     choose fallback \"refuse\" or \"deny-all\", or drop the UDP endpoint",
-                    e.origin.text
+                    "`{}` is UDP, but {key} = \"{}\" can only check TCP ports: choose {key} \
+                     \"{}\" or \"{}\", or drop the UDP endpoint",
+                    e.origin.text,
+                    Fallback::LandlockPorts.name(),
+                    Fallback::Refuse.name(),
+                    Fallback::DenyAll.name(),
+                    key = FALLBACK.key,
                 ),
             });
         }

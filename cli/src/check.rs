@@ -6,7 +6,7 @@
 
 use network_sandbox::compiler;
 use network_sandbox::probe::Kernel;
-use network_sandbox_build::model::{self, Fallback, Mode, ReportTo};
+use network_sandbox_build::model::{self, Mode};
 
 use crate::policy;
 use crate::CheckArgs;
@@ -62,11 +62,8 @@ fn print_policy(p: &model::Policy) {
             Mode::Enforce => "enforce",
             Mode::Audit => "audit (report, do not refuse)",
         },
-        fallback_name(p.options.fallback),
-        match p.options.report {
-            ReportTo::Stderr => "stderr",
-            ReportTo::Off => "off",
-        }
+        p.options.fallback.name(),
+        p.options.report.name(),
     );
 }
 
@@ -84,14 +81,6 @@ fn endpoint(e: &model::Endpoint) -> String {
         format!("{}-{}", e.first_port, e.last_port)
     };
     format!("{}://{host}:{ports}", e.protocol)
-}
-
-fn fallback_name(f: Fallback) -> &'static str {
-    match f {
-        Fallback::Refuse => "refuse",
-        Fallback::LandlockPorts => "landlock-ports",
-        Fallback::DenyAll => "deny-all",
-    }
 }
 
 fn yes_no(b: bool) -> &'static str {

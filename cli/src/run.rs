@@ -14,6 +14,7 @@ use std::process::Command;
 
 use network_sandbox::compiler::{self, CompileError};
 use network_sandbox::EXIT_NOT_SANDBOXED;
+use network_sandbox_build::model::{self, Fallback};
 
 use crate::policy::{self, EXIT_USAGE};
 use crate::RunArgs;
@@ -70,11 +71,14 @@ pub fn run(args: RunArgs) -> i32 {
                 "network-sandbox: refusing to start {}: {e}",
                 Path::new(program).display()
             );
-            let refuse = model.options.fallback == network_sandbox_build::model::Fallback::Refuse;
+            let refuse = model.options.fallback == Fallback::Refuse;
             if refuse && matches!(e, network_sandbox::Error::Unsupported { .. }) {
                 eprintln!(
-                    "network-sandbox: on the command line: --fallback landlock-ports (TCP ports \
-                     only) or --fallback deny-all (no network)"
+                    "network-sandbox: on the command line: --{key} {} (TCP ports only) or \
+                     --{key} {} (no network)",
+                    Fallback::LandlockPorts.name(),
+                    Fallback::DenyAll.name(),
+                    key = model::FALLBACK.key,
                 );
             }
             return EXIT_NOT_SANDBOXED;
