@@ -135,7 +135,7 @@ fn endpoint(out: &mut String, e: &Endpoint) {
         Protocol::Tcp => "Tcp",
         Protocol::Udp => "Udp",
     };
-    let _ = writeln!(out, "        // {}", canonical(e));
+    let _ = writeln!(out, "        // {e}");
     let _ = writeln!(out, "        {P}::Endpoint {{");
     let _ = writeln!(out, "            protocol: {P}::Protocol::{protocol},");
     let _ = writeln!(out, "            network: {network},");
@@ -145,22 +145,6 @@ fn endpoint(out: &mut String, e: &Endpoint) {
         e.first_port, e.last_port
     );
     out.push_str("        },\n");
-}
-
-/// `tcp://10.0.0.0/8:443`, `udp://[2001:db8::1]:53-54`: the endpoint in full.
-fn canonical(e: &Endpoint) -> String {
-    let host = match (e.addr, e.prefix) {
-        (IpAddr::V4(a), 32) => a.to_string(),
-        (IpAddr::V6(a), 128) => format!("[{a}]"),
-        (IpAddr::V4(a), p) => format!("{a}/{p}"),
-        (IpAddr::V6(a), p) => format!("[{a}/{p}]"),
-    };
-    let ports = if e.first_port == e.last_port {
-        e.first_port.to_string()
-    } else {
-        format!("{}-{}", e.first_port, e.last_port)
-    };
-    format!("{}://{host}:{ports}", e.protocol)
 }
 
 fn options(out: &mut String, o: &Options) {

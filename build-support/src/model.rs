@@ -44,6 +44,25 @@ pub struct Endpoint {
     pub origin: Origin,
 }
 
+/// The endpoint in full, whatever its spelling: `tcp://10.0.0.0/8:443`,
+/// `udp://[2001:db8::1]:53-54`.
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://", self.protocol)?;
+        match (self.addr, self.prefix) {
+            (IpAddr::V4(a), 32) => write!(f, "{a}")?,
+            (IpAddr::V6(a), 128) => write!(f, "[{a}]")?,
+            (IpAddr::V4(a), p) => write!(f, "{a}/{p}")?,
+            (IpAddr::V6(a), p) => write!(f, "[{a}/{p}]")?,
+        }
+        if self.first_port == self.last_port {
+            write!(f, ":{}", self.first_port)
+        } else {
+            write!(f, ":{}-{}", self.first_port, self.last_port)
+        }
+    }
+}
+
 /// The network `addr/prefix` lies in: `addr` with every bit after the first `prefix` cleared
 /// (a prefix as long as the address, or longer, keeps it whole). The one prefix mask of the
 /// compiler: parsing uses it to find host bits, validation to compare networks.

@@ -53,7 +53,7 @@ fn print_policy(p: &model::Policy) {
     } else {
         println!("policy: {} endpoint(s)", p.endpoints.len());
         for e in &p.endpoints {
-            println!("  {}", endpoint(e));
+            println!("  {e}");
         }
     }
     println!(
@@ -65,22 +65,6 @@ fn print_policy(p: &model::Policy) {
         p.options.fallback.name(),
         p.options.report.name(),
     );
-}
-
-fn endpoint(e: &model::Endpoint) -> String {
-    let full = if e.addr.is_ipv4() { 32 } else { 128 };
-    let host = match (e.addr, e.prefix == full) {
-        (std::net::IpAddr::V4(a), true) => a.to_string(),
-        (std::net::IpAddr::V4(a), false) => format!("{a}/{}", e.prefix),
-        (std::net::IpAddr::V6(a), true) => format!("[{a}]"),
-        (std::net::IpAddr::V6(a), false) => format!("[{a}/{}]", e.prefix),
-    };
-    let ports = if e.first_port == e.last_port {
-        e.first_port.to_string()
-    } else {
-        format!("{}-{}", e.first_port, e.last_port)
-    };
-    format!("{}://{host}:{ports}", e.protocol)
 }
 
 fn yes_no(b: bool) -> &'static str {
