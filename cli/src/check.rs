@@ -8,11 +8,17 @@ use network_sandbox::compiler;
 use network_sandbox::probe::Kernel;
 use network_sandbox_build::model::{self, Mode};
 
-use crate::policy;
-use crate::CheckArgs;
+use crate::policy::{self, PolicyArgs};
 
 /// Exit status when `run` would refuse to start.
 pub const EXIT_WOULD_REFUSE: i32 = 1;
+
+/// Arguments of `check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
 
 /// Runs `network-sandbox check`.
 pub fn check(args: &CheckArgs) -> i32 {
