@@ -28,7 +28,7 @@ pub mod interp;
 pub mod listing;
 pub mod lower;
 pub mod model;
-mod optimize;
+pub mod optimize;
 pub mod parse;
 pub mod syscalls;
 pub mod valid;

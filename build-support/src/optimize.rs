@@ -22,7 +22,7 @@
 use crate::bpf::{is_conditional, offset, Instruction, JA, JEQ_K, JGE_K, JGT_K, LD_W_ABS, RET_K};
 
 /// Jump threading and dead code removal until neither changes anything.
-pub(crate) fn optimize(program: &mut Vec<Instruction>) {
+pub fn optimize(program: &mut Vec<Instruction>) {
     // Each round shortens a path or the program; the bound only guards against a bug.
     for _ in 0..64 {
         let threaded = thread_jumps(program);
