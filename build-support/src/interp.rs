@@ -64,8 +64,8 @@ pub struct Outcome {
 
 /// Runs `program` for one system call and returns what it returns.
 ///
-/// Every error [`check`](crate::verify::check) finds is also found here when execution reaches it, so a program
-/// need not be checked first.
+/// Every error [`check`](crate::verify::check) finds is also found here when execution
+/// reaches it, so a program need not be checked first.
 pub fn run(program: &[Instruction], data: &SeccompData) -> Result<Outcome, Error> {
     check_structure(program)?;
     let (mut a, mut x) = (0u32, 0u32);

@@ -1,8 +1,8 @@
 //! The kernel's load-time checks of a seccomp program, applied by the compiler to every
 //! program it emits: `bpf_check_classic` and `seccomp_check_filter` for the instructions
 //! seccomp accepts. A program that fails them is a bug in the compiler
-//! ([`CompileError::Internal`](crate::CompileError::Internal)), never a program the kernel
-//! refuses at run time.
+//! ([`CompileError::Internal`](crate::assemble::CompileError::Internal)), never a program
+//! the kernel refuses at run time.
 
 use std::fmt;
 
