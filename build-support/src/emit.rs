@@ -32,8 +32,9 @@ use std::net::IpAddr;
 
 use proc_macro2::TokenStream;
 
-use crate::model::{Endpoint, Fallback, Mode, Options, Protocol, ReportTo};
-use crate::{Compiled, Instruction};
+use crate::bpf::Instruction;
+use crate::compile::Compiled;
+use crate::model::{Endpoint, Options, Protocol};
 
 /// The path every generated item is named through.
 const P: &str = "::network_sandbox::__private";
@@ -134,7 +135,7 @@ fn endpoint(out: &mut String, e: &Endpoint) {
         Protocol::Tcp => "Tcp",
         Protocol::Udp => "Udp",
     };
-    let _ = writeln!(out, "        // {}", canonical(e));
+    let _ = writeln!(out, "        // {e}");
     let _ = writeln!(out, "        {P}::Endpoint {{");
     let _ = writeln!(out, "            protocol: {P}::Protocol::{protocol},");
     let _ = writeln!(out, "            network: {network},");
@@ -146,36 +147,14 @@ fn endpoint(out: &mut String, e: &Endpoint) {
     out.push_str("        },\n");
 }
 
-/// `tcp://10.0.0.0/8:443`, `udp://[2001:db8::1]:53-54`: the endpoint in full.
-fn canonical(e: &Endpoint) -> String {
-    let host = match (e.addr, e.prefix) {
-        (IpAddr::V4(a), 32) => a.to_string(),
-        (IpAddr::V6(a), 128) => format!("[{a}]"),
-        (IpAddr::V4(a), p) => format!("{a}/{p}"),
-        (IpAddr::V6(a), p) => format!("[{a}/{p}]"),
-    };
-    let ports = if e.first_port == e.last_port {
-        e.first_port.to_string()
-    } else {
-        format!("{}-{}", e.first_port, e.last_port)
-    };
-    format!("{}://{host}:{ports}", e.protocol)
-}
-
 fn options(out: &mut String, o: &Options) {
-    let mode = match o.mode {
-        Mode::Enforce => "Enforce",
-        Mode::Audit => "Audit",
-    };
-    let fallback = match o.fallback {
-        Fallback::Refuse => "Refuse",
-        Fallback::LandlockPorts => "LandlockPorts",
-        Fallback::DenyAll => "DenyAll",
-    };
-    let report = match o.report {
-        ReportTo::Stderr => "Stderr",
-        ReportTo::Off => "Off",
-    };
+    // The model's enums mirror the runtime's variant for variant, so each is written by its
+    // name (`Debug`): a new value needs no change here.
+    let (mode, fallback, report) = (
+        format!("{:?}", o.mode),
+        format!("{:?}", o.fallback),
+        format!("{:?}", o.report),
+    );
     let _ = writeln!(out, "        {P}::Options {{");
     let _ = writeln!(out, "            mode: {P}::Mode::{mode},");
     let _ = writeln!(out, "            fallback: {P}::Fallback::{fallback},");

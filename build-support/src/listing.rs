@@ -9,9 +9,11 @@
 
 use std::fmt::Write;
 
-use crate::bpf::{ALU_AND_K, JA, JEQ_K, JGE_K, JGT_K, JSET_K, LD_W_ABS, RET_K};
+use crate::arch::Arch;
+use crate::bpf::{
+    Instruction, Program, ALU_AND_K, JA, JEQ_K, JGE_K, JGT_K, JSET_K, LD_W_ABS, RET_K,
+};
 use crate::syscalls::{self, Sysno, X32_SYSCALL_BIT};
-use crate::{Arch, Instruction, Program};
 
 /// The listing of `program`, ending with its length.
 pub fn render(program: &Program) -> String {
@@ -267,7 +269,7 @@ mod tests {
 
     #[test]
     fn names_what_it_can() {
-        let compiled = crate::compile(&Policy::default()).unwrap();
+        let compiled = crate::compile::compile(&Policy::default()).unwrap();
         let program = compiled.program(Arch::X86_64);
         let text = render(program);
         for word in [

@@ -1,13 +1,14 @@
 //! Lowering: a policy and an architecture → the L1 rules as data ([`RuleSet`]).
 //!
 //! This is the table "L1: the static program" of `docs/ARCHITECTURE.md`, written once as
-//! data so that [`bpf`](crate::bpf) only translates and the tests can read what was decided.
-//! The prologue (arch check, x32 check, numbers above [`RuleSet::max_nr`]) is not a rule: it
-//! is the same for every policy and [`bpf`](crate::bpf) emits it from the fields of the set.
+//! data so that [`assemble`](crate::assemble) only translates and the tests can read what
+//! was decided. The prologue (arch check, x32 check, numbers above [`RuleSet::max_nr`]) is
+//! not a rule: it is the same for every policy and [`assemble`](crate::assemble) emits it
+//! from the fields of the set.
 
+use crate::arch::Arch;
 use crate::model::Policy;
 use crate::syscalls::{self, Sysno};
-use crate::Arch;
 
 /// `EPERM`: process-inspection system calls.
 pub const EPERM: u16 = 1;
@@ -170,8 +171,8 @@ impl Cond {
         }
     }
 
-    /// Whether the condition holds for these arguments (the meaning [`bpf`](crate::bpf)
-    /// must implement). An argument index above 5 never holds.
+    /// Whether the condition holds for these arguments (the meaning
+    /// [`assemble`](crate::assemble) must implement). An argument index above 5 never holds.
     pub fn holds(&self, args: &[u64; 6]) -> bool {
         let Some(&raw) = args.get(usize::from(self.arg)) else {
             return false;

@@ -6,7 +6,7 @@
 //! plain `network_sandbox::Policy` data.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 /// Transport protocol of an endpoint.
@@ -44,6 +44,40 @@ pub struct Endpoint {
     pub origin: Origin,
 }
 
+/// The endpoint in full, whatever its spelling: `tcp://10.0.0.0/8:443`,
+/// `udp://[2001:db8::1]:53-54`.
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://", self.protocol)?;
+        match (self.addr, self.prefix) {
+            (IpAddr::V4(a), 32) => write!(f, "{a}")?,
+            (IpAddr::V6(a), 128) => write!(f, "[{a}]")?,
+            (IpAddr::V4(a), p) => write!(f, "{a}/{p}")?,
+            (IpAddr::V6(a), p) => write!(f, "[{a}/{p}]")?,
+        }
+        if self.first_port == self.last_port {
+            write!(f, ":{}", self.first_port)
+        } else {
+            write!(f, ":{}-{}", self.first_port, self.last_port)
+        }
+    }
+}
+
+/// The network `addr/prefix` lies in: `addr` with every bit after the first `prefix` cleared
+/// (a prefix as long as the address, or longer, keeps it whole). The one prefix mask of the
+/// compiler: parsing uses it to find host bits, validation to compare networks.
+pub fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
+    // The first `prefix` bits of a 128-bit word (none for /0); an IPv4 address is matched
+    // against its first 32.
+    let mask = u128::MAX
+        .checked_shl(128u32.saturating_sub(u32::from(prefix)))
+        .unwrap_or(0);
+    match addr {
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & (mask >> 96) as u32)),
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask)),
+    }
+}
+
 /// Where an endpoint was written: its index in the front-end's list of endpoint strings, and
 /// byte ranges within that string for the parts validation may complain about.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -58,7 +92,8 @@ pub struct Origin {
     pub ports: Range<usize>,
 }
 
-/// Enforce or audit (mirrors `network_sandbox::Mode`).
+/// Enforce or audit (mirrors `network_sandbox::Mode`; [`emit`](crate::emit) writes the
+/// variant by its name). Written `audit = true | false`: see [`AUDIT`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
     /// Refuse what the policy does not allow.
@@ -68,7 +103,8 @@ pub enum Mode {
     Audit,
 }
 
-/// What happens when the supervisor cannot run (mirrors `network_sandbox::Fallback`).
+/// What happens when the supervisor cannot run (mirrors `network_sandbox::Fallback`;
+/// [`emit`](crate::emit) writes the variant by its name). Its spellings are [`FALLBACK`]'s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Fallback {
     /// Refuse to start.
@@ -81,21 +117,17 @@ pub enum Fallback {
 }
 
 impl Fallback {
-    /// The spellings accepted in a policy, for error messages.
-    pub const SPELLINGS: &'static str = "\"refuse\", \"landlock-ports\" or \"deny-all\"";
-
-    /// Parses the policy spelling of a fallback.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "refuse" => Some(Fallback::Refuse),
-            "landlock-ports" => Some(Fallback::LandlockPorts),
-            "deny-all" => Some(Fallback::DenyAll),
-            _ => None,
-        }
+    /// How a policy spells this fallback (`"landlock-ports"`).
+    pub fn name(self) -> &'static str {
+        FALLBACK.name_in(&Options {
+            fallback: self,
+            ..Options::default()
+        })
     }
 }
 
-/// Where violations are reported (mirrors `network_sandbox::ReportTo`).
+/// Where violations are reported (mirrors `network_sandbox::ReportTo`; [`emit`](crate::emit)
+/// writes the variant by its name). Its spellings are [`REPORT`]'s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ReportTo {
     /// One line on stderr per event.
@@ -106,16 +138,194 @@ pub enum ReportTo {
 }
 
 impl ReportTo {
-    /// The spellings accepted in a policy, for error messages.
-    pub const SPELLINGS: &'static str = "\"stderr\" or \"off\"";
+    /// How a policy spells this destination (`"stderr"`).
+    pub fn name(self) -> &'static str {
+        REPORT.name_in(&Options {
+            report: self,
+            ..Options::default()
+        })
+    }
+}
 
-    /// Parses the policy spelling of a report destination.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "stderr" => Some(ReportTo::Stderr),
-            "off" => Some(ReportTo::Off),
-            _ => None,
-        }
+/// The key of the endpoint list, in the attribute and the policy file.
+pub const ALLOW: &str = "allow";
+
+/// How an option's value is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syntax {
+    /// `true` or `false` (the names of the values are `"true"` and `"false"`).
+    Bool,
+    /// A string, one of the names of the values.
+    Name,
+}
+
+/// One value an option can take: its name and what it does to [`Options`].
+#[derive(Clone, Copy, Debug)]
+pub struct OptionValue {
+    /// The name a policy writes (`"landlock-ports"`, or `"true"` for a [`Syntax::Bool`]).
+    pub name: &'static str,
+    /// What it means, one line, for help texts.
+    pub description: &'static str,
+    /// Sets it.
+    pub set: fn(&mut Options),
+}
+
+/// An option of a policy besides [`ALLOW`], as every front end spells it: the attribute
+/// (`key = value`), the policy file (`key = value`), the command line (`--key value` where
+/// it has a flag) and `network-sandbox check` (which prints `key: name`). Adding a value
+/// here adds it to all of them, to their help and to their error messages.
+#[derive(Clone, Copy, Debug)]
+pub struct OptionSpec {
+    /// The key (`"fallback"`).
+    pub key: &'static str,
+    /// What it decides, one line.
+    pub description: &'static str,
+    /// How its value is written.
+    pub syntax: Syntax,
+    /// The values, in the order messages list them (the default is [`Options::default`]'s).
+    pub values: &'static [OptionValue],
+    /// An example, `fallback = "deny-all"`, for error messages.
+    pub example: &'static str,
+}
+
+impl OptionSpec {
+    /// The value called `name`.
+    pub fn value(&self, name: &str) -> Option<&'static OptionValue> {
+        self.values.iter().find(|v| v.name == name)
+    }
+
+    /// The name of this option's value in `options`.
+    pub fn name_in(&self, options: &Options) -> &'static str {
+        self.values
+            .iter()
+            .find(|v| {
+                let mut set = *options;
+                (v.set)(&mut set);
+                set == *options
+            })
+            .map_or("?", |v| v.name)
+    }
+
+    /// The values as an error message lists them: `"refuse", "landlock-ports" or
+    /// "deny-all"` (`` `true` or `false` `` for a [`Syntax::Bool`]).
+    pub fn expected(&self) -> String {
+        let quoted: Vec<String> = self
+            .values
+            .iter()
+            .map(|v| match self.syntax {
+                Syntax::Bool => format!("`{}`", v.name),
+                Syntax::Name => format!("\"{}\"", v.name),
+            })
+            .collect();
+        one_of(&quoted)
+    }
+
+    /// The message for a string that names no value: `` `x` is not a valid `fallback`:
+    /// expected "refuse", … ``.
+    pub fn unknown_value(&self, name: &str) -> String {
+        let what = if name.is_empty() {
+            "an empty string".to_owned()
+        } else {
+            format!("`{name}`")
+        };
+        format!(
+            "{what} is not a valid `{}`: expected {}",
+            self.key,
+            self.expected()
+        )
+    }
+}
+
+/// `audit = true | false`.
+pub const AUDIT: OptionSpec = OptionSpec {
+    key: "audit",
+    description: "report connections outside the allow list, but let them through",
+    syntax: Syntax::Bool,
+    values: &[
+        OptionValue {
+            name: "true",
+            description: "report connections outside the allow list, but let them through",
+            set: |o| o.mode = Mode::Audit,
+        },
+        OptionValue {
+            name: "false",
+            description: "refuse what the policy does not allow",
+            set: |o| o.mode = Mode::Enforce,
+        },
+    ],
+    example: "audit = true",
+};
+
+/// `fallback = "refuse" | "landlock-ports" | "deny-all"`.
+pub const FALLBACK: OptionSpec = OptionSpec {
+    key: "fallback",
+    description: "what to do when the kernel cannot check exact destinations",
+    syntax: Syntax::Name,
+    values: &[
+        OptionValue {
+            name: "refuse",
+            description: "Refuse to start (exit 125)",
+            set: |o| o.fallback = Fallback::Refuse,
+        },
+        OptionValue {
+            name: "landlock-ports",
+            description: "Check only TCP destination ports, with Landlock (Linux 6.7+)",
+            set: |o| o.fallback = Fallback::LandlockPorts,
+        },
+        OptionValue {
+            name: "deny-all",
+            description: "Run with no network at all",
+            set: |o| o.fallback = Fallback::DenyAll,
+        },
+    ],
+    example: "fallback = \"deny-all\"",
+};
+
+/// `report = "stderr" | "off"`.
+pub const REPORT: OptionSpec = OptionSpec {
+    key: "report",
+    description: "where denied connections are reported",
+    syntax: Syntax::Name,
+    values: &[
+        OptionValue {
+            name: "stderr",
+            description: "One line per event on standard error",
+            set: |o| o.report = ReportTo::Stderr,
+        },
+        OptionValue {
+            name: "off",
+            description: "Nothing",
+            set: |o| o.report = ReportTo::Off,
+        },
+    ],
+    example: "report = \"off\"",
+};
+
+/// Every option besides [`ALLOW`], in the order front ends list them.
+pub const OPTIONS: [&OptionSpec; 3] = [&AUDIT, &FALLBACK, &REPORT];
+
+/// The option called `key`.
+pub fn option(key: &str) -> Option<&'static OptionSpec> {
+    OPTIONS.into_iter().find(|o| o.key == key)
+}
+
+/// The keys a front end accepts, for "expected …": `` `allow`, `audit`, `fallback`,
+/// `report` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
+pub fn expected_keys(extra: &[&str]) -> String {
+    let keys: Vec<String> = std::iter::once(ALLOW)
+        .chain(OPTIONS.iter().map(|o| o.key))
+        .chain(extra.iter().copied())
+        .map(|k| format!("`{k}`"))
+        .collect();
+    one_of(&keys)
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 
@@ -143,5 +353,56 @@ impl Policy {
     /// Whether any endpoint is UDP.
     pub fn has_udp(&self) -> bool {
         self.endpoints.iter().any(|e| e.protocol == Protocol::Udp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_of_clears_host_bits() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(network_of(ip("10.1.2.3"), 8), ip("10.0.0.0"));
+        assert_eq!(network_of(ip("10.1.2.3"), 31), ip("10.1.2.2"));
+        assert_eq!(network_of(ip("10.1.2.3"), 32), ip("10.1.2.3"));
+        assert_eq!(network_of(ip("10.1.2.3"), 0), ip("0.0.0.0"));
+        assert_eq!(network_of(ip("2001:db8::1"), 32), ip("2001:db8::"));
+        assert_eq!(network_of(ip("2001:db8::1"), 127), ip("2001:db8::"));
+        assert_eq!(network_of(ip("2001:db8::1"), 128), ip("2001:db8::1"));
+        assert_eq!(network_of(ip("2001:db8::1"), 0), ip("::"));
+    }
+
+    #[test]
+    fn every_option_value_is_named_back() {
+        for spec in OPTIONS {
+            assert_eq!(option(spec.key).map(|o| o.key), Some(spec.key));
+            for v in spec.values {
+                let mut o = Options::default();
+                (v.set)(&mut o);
+                assert_eq!(spec.name_in(&o), v.name, "{}", spec.key);
+                assert_eq!(spec.value(v.name).map(|x| x.name), Some(v.name));
+            }
+        }
+        assert_eq!(Fallback::LandlockPorts.name(), "landlock-ports");
+        assert_eq!(ReportTo::Off.name(), "off");
+        assert_eq!(AUDIT.name_in(&Options::default()), "false");
+    }
+
+    #[test]
+    fn messages_list_the_vocabulary() {
+        assert_eq!(
+            FALLBACK.expected(),
+            "\"refuse\", \"landlock-ports\" or \"deny-all\""
+        );
+        assert_eq!(AUDIT.expected(), "`true` or `false`");
+        assert_eq!(
+            expected_keys(&["from_build"]),
+            "`allow`, `audit`, `fallback`, `report` or `from_build`"
+        );
+        assert_eq!(
+            REPORT.unknown_value(""),
+            "an empty string is not a valid `report`: expected \"stderr\" or \"off\""
+        );
     }
 }

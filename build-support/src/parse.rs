@@ -21,7 +21,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use crate::model::{Endpoint, Origin, Protocol};
+use crate::model::{network_of, Endpoint, Origin, Protocol};
 
 /// An endpoint string that does not follow the grammar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -266,14 +266,8 @@ fn parse_v4_host(text: &str, range: Range<usize>, host: &str) -> Result<(IpAddr,
             32
         }
     };
-    let bits = u32::from(addr);
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - u32::from(prefix))
-    };
-    if bits & !mask != 0 {
-        let net = Ipv4Addr::from(bits & mask);
+    let net = network_of(IpAddr::V4(addr), prefix);
+    if net != IpAddr::V4(addr) {
         return Err(ParseError::new(
             range,
             format!("host bits set in {host}: did you mean {net}/{prefix}?"),
@@ -390,14 +384,8 @@ fn parse_v6_host(text: &str, range: Range<usize>, inner: &str) -> Result<(IpAddr
             128
         }
     };
-    let bits = u128::from(addr);
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u128::MAX << (128 - u32::from(prefix))
-    };
-    if bits & !mask != 0 {
-        let net = Ipv6Addr::from(bits & mask);
+    let net = network_of(IpAddr::V6(addr), prefix);
+    if net != IpAddr::V6(addr) {
         return Err(ParseError::new(
             bracketed,
             format!("host bits set in [{inner}]: did you mean [{net}/{prefix}]?"),

@@ -13,7 +13,7 @@
 //!   `EINVAL`, `syscall(470, ...)` gives `ENOSYS`.
 //!   The numbers match seccompiler 0.5's own tables for the calls listed here.
 
-use crate::Arch;
+use crate::arch::Arch;
 
 /// `AUDIT_ARCH_X86_64`: `EM_X86_64 (62) | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE`.
 pub const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;

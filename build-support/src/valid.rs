@@ -11,10 +11,9 @@
 //! error as an [`EndpointError`].
 
 use std::fmt;
-use std::net::IpAddr;
 use std::ops::Range;
 
-use crate::model::{Endpoint, Fallback, Options, Policy, Protocol};
+use crate::model::{network_of, Endpoint, Fallback, Options, Policy, Protocol, FALLBACK};
 use crate::parse::{parse_endpoint, ParseError};
 
 /// An error in one endpoint of a policy: which one, where in its text, and what is wrong.
@@ -120,9 +119,13 @@ pub fn validate(policy: &Policy) -> Result<(), Vec<EndpointError>> {
                 index: e.origin.index,
                 range: scheme,
                 message: format!(
-                    "`{}` is UDP, but fallback = \"landlock-ports\" can only check TCP ports: \
-                     choose fallback \"refuse\" or \"deny-all\", or drop the UDP endpoint",
-                    e.origin.text
+                    "`{}` is UDP, but {key} = \"{}\" can only check TCP ports: choose {key} \
+                     \"{}\" or \"{}\", or drop the UDP endpoint",
+                    e.origin.text,
+                    Fallback::LandlockPorts.name(),
+                    Fallback::Refuse.name(),
+                    Fallback::DenyAll.name(),
+                    key = FALLBACK.key,
                 ),
             });
         }
@@ -158,29 +161,7 @@ fn same(a: &Endpoint, b: &Endpoint) -> bool {
 fn covers(a: &Endpoint, b: &Endpoint) -> bool {
     a.protocol == b.protocol
         && a.prefix <= b.prefix
-        && network_contains(a.addr, a.prefix, b.addr)
+        && network_of(a.addr, a.prefix) == network_of(b.addr, a.prefix)
         && a.first_port <= b.first_port
         && b.last_port <= a.last_port
-}
-
-fn network_contains(net: IpAddr, prefix: u8, ip: IpAddr) -> bool {
-    match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => {
-            let m = if prefix == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(prefix))
-            };
-            u32::from(n) & m == u32::from(i) & m
-        }
-        (IpAddr::V6(n), IpAddr::V6(i)) => {
-            let m = if prefix == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(prefix))
-            };
-            u128::from(n) & m == u128::from(i) & m
-        }
-        _ => false,
-    }
 }

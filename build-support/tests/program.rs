@@ -529,7 +529,7 @@ fn compiling_is_deterministic_and_within_the_kernel_limit() {
         for arch in Arch::ALL {
             let len = first.program(arch).instructions.len();
             assert!(len <= 4096, "{label} {arch}: {len}");
-            network_sandbox_build::interp::check(&first.program(arch).instructions).unwrap();
+            network_sandbox_build::verify::check(&first.program(arch).instructions).unwrap();
         }
     }
 }

@@ -6,13 +6,19 @@
 
 use network_sandbox::compiler;
 use network_sandbox::probe::Kernel;
-use network_sandbox_build::model::{self, Fallback, Mode, ReportTo};
+use network_sandbox_build::model::{self, Mode};
 
-use crate::policy;
-use crate::CheckArgs;
+use crate::policy::{self, PolicyArgs};
 
 /// Exit status when `run` would refuse to start.
 pub const EXIT_WOULD_REFUSE: i32 = 1;
+
+/// Arguments of `check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
 
 /// Runs `network-sandbox check`.
 pub fn check(args: &CheckArgs) -> i32 {
@@ -53,7 +59,7 @@ fn print_policy(p: &model::Policy) {
     } else {
         println!("policy: {} endpoint(s)", p.endpoints.len());
         for e in &p.endpoints {
-            println!("  {}", endpoint(e));
+            println!("  {e}");
         }
     }
     println!(
@@ -62,36 +68,9 @@ fn print_policy(p: &model::Policy) {
             Mode::Enforce => "enforce",
             Mode::Audit => "audit (report, do not refuse)",
         },
-        fallback_name(p.options.fallback),
-        match p.options.report {
-            ReportTo::Stderr => "stderr",
-            ReportTo::Off => "off",
-        }
+        p.options.fallback.name(),
+        p.options.report.name(),
     );
-}
-
-fn endpoint(e: &model::Endpoint) -> String {
-    let full = if e.addr.is_ipv4() { 32 } else { 128 };
-    let host = match (e.addr, e.prefix == full) {
-        (std::net::IpAddr::V4(a), true) => a.to_string(),
-        (std::net::IpAddr::V4(a), false) => format!("{a}/{}", e.prefix),
-        (std::net::IpAddr::V6(a), true) => format!("[{a}]"),
-        (std::net::IpAddr::V6(a), false) => format!("[{a}/{}]", e.prefix),
-    };
-    let ports = if e.first_port == e.last_port {
-        e.first_port.to_string()
-    } else {
-        format!("{}-{}", e.first_port, e.last_port)
-    };
-    format!("{}://{host}:{ports}", e.protocol)
-}
-
-fn fallback_name(f: Fallback) -> &'static str {
-    match f {
-        Fallback::Refuse => "refuse",
-        Fallback::LandlockPorts => "landlock-ports",
-        Fallback::DenyAll => "deny-all",
-    }
 }
 
 fn yes_no(b: bool) -> &'static str {

@@ -1,9 +1,31 @@
 //! `network-sandbox explain`: the compiled seccomp program, one instruction per line.
 
+use clap::ValueEnum;
 use network_sandbox_build::{listing, Arch};
 
-use crate::policy::{self, EXIT_USAGE};
-use crate::{ArchArg, ExplainArgs};
+use crate::policy::{self, PolicyArgs, EXIT_USAGE};
+
+/// Arguments of `explain`.
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+
+    /// The architecture to show the program for [default: this machine's].
+    #[arg(long, value_enum)]
+    arch: Option<ArchArg>,
+}
+
+/// `--arch` values.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchArg {
+    /// x86_64.
+    #[value(name = "x86_64", alias = "x86-64")]
+    X86_64,
+    /// aarch64 (arm64).
+    #[value(name = "aarch64", alias = "arm64")]
+    Aarch64,
+}
 
 /// Runs `network-sandbox explain`.
 pub fn explain(args: &ExplainArgs) -> i32 {

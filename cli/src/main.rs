@@ -10,18 +10,15 @@
 //! Landlock) on itself and then executes the program in its place, so the program keeps the
 //! PID and its exit status is the command's.
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod check;
 mod explain;
 mod init;
 mod policy;
 mod run;
-
-use policy::PolicyArgs;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -57,63 +54,18 @@ struct Cli {
 enum Command {
     /// Install the sandbox on this process, then execute PROGRAM in its place.
     #[command(after_help = EXAMPLES)]
-    Run(RunArgs),
+    Run(run::RunArgs),
     /// Validate the policy and show what each layer would enforce on this kernel, without
     /// installing anything. Exits 0 if `run` would start, 1 if it would refuse.
-    Check(CheckArgs),
+    Check(check::CheckArgs),
     /// Print the compiled seccomp program, one instruction per line.
-    Explain(ExplainArgs),
+    Explain(explain::ExplainArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-}
-
-/// Arguments of `run`.
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
-    policy: PolicyArgs,
-
-    /// Print what each layer enforces on stderr before starting PROGRAM (also with
-    /// NETWORK_SANDBOX_REPORT=1).
-    #[arg(long, short)]
-    verbose: bool,
-
-    /// The program to run and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "PROGRAM")]
-    command: Vec<OsString>,
-}
-
-/// Arguments of `check`.
-#[derive(clap::Args, Debug)]
-pub struct CheckArgs {
-    #[command(flatten)]
-    policy: PolicyArgs,
-}
-
-/// Arguments of `explain`.
-#[derive(clap::Args, Debug)]
-pub struct ExplainArgs {
-    #[command(flatten)]
-    policy: PolicyArgs,
-
-    /// The architecture to show the program for [default: this machine's].
-    #[arg(long, value_enum)]
-    arch: Option<ArchArg>,
-}
-
-/// `--arch` values.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArchArg {
-    /// x86_64.
-    #[value(name = "x86_64", alias = "x86-64")]
-    X86_64,
-    /// aarch64 (arm64).
-    #[value(name = "aarch64", alias = "arm64")]
-    Aarch64,
 }
 
 fn main() -> ExitCode {

@@ -9,9 +9,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::Args;
 use network_sandbox_build::file::{parse_policy_toml, FileError, Position};
-use network_sandbox_build::model::{self, Fallback, Mode, Options, ReportTo};
+use network_sandbox_build::model::{self, Mode, Options, ReportTo};
 use network_sandbox_build::valid::{policy_from_strs, EndpointError};
 
 /// Exit status for a command line or policy that is wrong (as clap uses for usage errors).
@@ -41,29 +42,24 @@ pub struct PolicyArgs {
 
     /// What to do when the kernel cannot check exact destinations (no seccomp user
     /// notification or pidfd_getfd) [default: refuse, or the policy file's].
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub fallback: Option<FallbackArg>,
+    #[arg(long, value_name = "MODE", value_parser = option_values(&model::FALLBACK))]
+    pub fallback: Option<&'static model::OptionValue>,
 }
 
-/// `--fallback` values.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FallbackArg {
-    /// Refuse to start (exit 125).
-    Refuse,
-    /// Check only TCP destination ports, with Landlock (Linux 6.7+).
-    LandlockPorts,
-    /// Run with no network at all.
-    DenyAll,
-}
-
-impl From<FallbackArg> for Fallback {
-    fn from(f: FallbackArg) -> Self {
-        match f {
-            FallbackArg::Refuse => Fallback::Refuse,
-            FallbackArg::LandlockPorts => Fallback::LandlockPorts,
-            FallbackArg::DenyAll => Fallback::DenyAll,
-        }
-    }
+/// The values of a policy option as clap's possible values, with their descriptions: the
+/// names `--fallback` accepts are the policy's (`model::FALLBACK`).
+fn option_values(
+    spec: &'static model::OptionSpec,
+) -> impl TypedValueParser<Value = &'static model::OptionValue> {
+    PossibleValuesParser::new(
+        spec.values
+            .iter()
+            .map(|v| PossibleValue::new(v.name).help(v.description)),
+    )
+    .map(|name| {
+        spec.value(&name)
+            .expect("clap accepts only the names of the values")
+    })
 }
 
 /// A policy the command line could not make: the full text to print on stderr (without
@@ -86,8 +82,8 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     if args.quiet {
         options.report = ReportTo::Off;
     }
-    if let Some(f) = args.fallback {
-        options.fallback = f.into();
+    if let Some(value) = args.fallback {
+        (value.set)(&mut options);
     }
 
     let from_file: Vec<String> = file
@@ -205,6 +201,7 @@ fn caret_line(indent: usize, value: &str, e: &EndpointError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use network_sandbox_build::model::Fallback;
 
     fn args(allow: &[&str]) -> PolicyArgs {
         PolicyArgs {
@@ -227,7 +224,7 @@ mod tests {
         let mut a = args(&["127.0.0.2:80"]);
         a.audit = true;
         a.quiet = true;
-        a.fallback = Some(FallbackArg::DenyAll);
+        a.fallback = model::FALLBACK.value("deny-all");
         let p = assemble(&a).unwrap();
         assert_eq!(p.options.mode, Mode::Audit);
         assert_eq!(p.options.report, ReportTo::Off);

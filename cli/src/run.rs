@@ -14,14 +14,30 @@ use std::process::Command;
 
 use network_sandbox::compiler::{self, CompileError};
 use network_sandbox::EXIT_NOT_SANDBOXED;
+use network_sandbox_build::model::{self, Fallback};
 
-use crate::policy::{self, EXIT_USAGE};
-use crate::RunArgs;
+use crate::policy::{self, PolicyArgs, EXIT_USAGE};
 
 /// Exit status when PROGRAM is not found (as shells use).
 pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status when PROGRAM is found but cannot be executed (as shells use).
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+
+/// Arguments of `run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    policy: PolicyArgs,
+
+    /// Print what each layer enforces on stderr before starting PROGRAM (also with
+    /// NETWORK_SANDBOX_REPORT=1).
+    #[arg(long, short)]
+    verbose: bool,
+
+    /// The program to run and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    command: Vec<OsString>,
+}
 
 /// Runs `network-sandbox run`. Returns only on failure; on success the process becomes
 /// the program.
@@ -74,11 +90,14 @@ pub fn run(args: RunArgs) -> i32 {
                 "network-sandbox: refusing to start {}: {e}",
                 Path::new(program).display()
             );
-            let refuse = model.options.fallback == network_sandbox_build::model::Fallback::Refuse;
+            let refuse = model.options.fallback == Fallback::Refuse;
             if refuse && matches!(e, network_sandbox::Error::Unsupported { .. }) {
                 eprintln!(
-                    "network-sandbox: on the command line: --fallback landlock-ports (TCP ports \
-                     only) or --fallback deny-all (no network)"
+                    "network-sandbox: on the command line: --{key} {} (TCP ports only) or \
+                     --{key} {} (no network)",
+                    Fallback::LandlockPorts.name(),
+                    Fallback::DenyAll.name(),
+                    key = model::FALLBACK.key,
                 );
             }
             return EXIT_NOT_SANDBOXED;

@@ -104,20 +104,21 @@ impl fmt::Display for IpNetwork {
     }
 }
 
-const fn mask32(prefix: u8) -> u32 {
-    if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix as u32)
-    }
-}
-
+/// The first `prefix` bits of a 128-bit word (none for /0): the mask of an IPv6 prefix, and
+/// in its top 32 bits ([`mask32`]) that of an IPv4 prefix. The crate's one prefix mask; the
+/// compiler keeps its own (`network_sandbox_build::model::network_of`) because it must not
+/// depend on this crate, and this crate uses the compiler only with the `compiler` feature.
 const fn mask128(prefix: u8) -> u128 {
     if prefix == 0 {
         0
     } else {
         u128::MAX << (128 - prefix as u32)
     }
+}
+
+/// The mask of an IPv4 prefix: the top 32 bits of [`mask128`].
+const fn mask32(prefix: u8) -> u32 {
+    (mask128(prefix) >> 96) as u32
 }
 
 /// An inclusive range of ports, `first..=last`, both in `1..=65535`.

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use network_sandbox_build::{compile, interp, model::Options, valid::policy_from_strs};
+use network_sandbox_build::{compile, model::Options, valid::policy_from_strs, verify};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
             let compiled = compile(&policy).expect("a valid policy compiles");
             for program in &compiled.programs {
                 assert!(program.instructions.len() <= 4096);
-                interp::check(&program.instructions).expect("the kernel would accept it");
+                verify::check(&program.instructions).expect("the kernel would accept it");
             }
         }
         Err(errors) => {

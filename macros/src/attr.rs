@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use network_sandbox_build::model::{self, Fallback, Mode, Options, ReportTo};
+use network_sandbox_build::model::{self, OptionSpec, OptionValue, Options, Syntax, ALLOW};
 use network_sandbox_build::valid::{policy_from_strs, EndpointError};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
@@ -23,7 +23,8 @@ pub(crate) enum Args {
     FromBuild(Span),
 }
 
-const KEYS: &str = "`allow`, `audit`, `fallback`, `report` or `from_build`";
+/// The attribute's own key, besides the policy's.
+const FROM_BUILD: &str = "from_build";
 const ALLOW_FORM: &str = "allow = \"192.0.2.1:443\" or allow = [\"192.0.2.1:443\", …]";
 
 /// Parses and checks the attribute's arguments.
@@ -41,17 +42,22 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         let Some(ident) = path.get_ident() else {
             return Err(syn::Error::new_spanned(
                 path,
-                format!("unknown key `{}`: expected {KEYS}", quote::quote!(#path)),
+                format!(
+                    "unknown key `{}`: expected {}",
+                    quote::quote!(#path),
+                    model::expected_keys(&[FROM_BUILD])
+                ),
             ));
         };
         let key = ident.to_string();
-        if !matches!(
-            key.as_str(),
-            "allow" | "audit" | "fallback" | "report" | "from_build"
-        ) {
+        let option = model::option(&key);
+        if key != ALLOW && key != FROM_BUILD && option.is_none() {
             return Err(syn::Error::new(
                 ident.span(),
-                format!("unknown key `{key}`: expected {KEYS}"),
+                format!(
+                    "unknown key `{key}`: expected {}",
+                    model::expected_keys(&[FROM_BUILD])
+                ),
             ));
         }
         if seen.insert(key.clone(), ident.span()).is_some() {
@@ -60,7 +66,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
                 format!("duplicate key `{key}`: give each key once"),
             ));
         }
-        if key == "from_build" {
+        if key == FROM_BUILD {
             if !matches!(meta, Meta::Path(_)) {
                 return Err(syn::Error::new_spanned(
                     meta,
@@ -72,27 +78,10 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         }
         first_policy_key.get_or_insert((key.clone(), ident.span()));
 
-        let value = value_of(meta, &key)?;
-        match key.as_str() {
-            "allow" => allow = Some(endpoint_literals(value)?),
-            "audit" => {
-                options.mode = if bool_of(value, "audit")? {
-                    Mode::Audit
-                } else {
-                    Mode::Enforce
-                };
-            }
-            "fallback" => {
-                let s = str_of(value, "fallback", Fallback::SPELLINGS)?;
-                options.fallback = Fallback::from_name(&s.value())
-                    .ok_or_else(|| unknown_name(&s, "fallback", Fallback::SPELLINGS))?;
-            }
-            "report" => {
-                let s = str_of(value, "report", ReportTo::SPELLINGS)?;
-                options.report = ReportTo::from_name(&s.value())
-                    .ok_or_else(|| unknown_name(&s, "report", ReportTo::SPELLINGS))?;
-            }
-            _ => unreachable!("keys are checked above"),
+        let value = value_of(meta, &key, option)?;
+        match option {
+            Some(spec) => (option_value(spec, value)?.set)(&mut options),
+            None => allow = Some(endpoint_literals(value)?),
         }
     }
 
@@ -123,14 +112,10 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))
 }
 
-/// The value of `key = value`, or an error for `key` alone or `key(…)`.
-fn value_of<'m>(meta: &'m Meta, key: &str) -> syn::Result<&'m Expr> {
-    let example = match key {
-        "allow" => ALLOW_FORM.to_owned(),
-        "audit" => "audit = true".to_owned(),
-        "fallback" => "fallback = \"deny-all\"".to_owned(),
-        _ => "report = \"off\"".to_owned(),
-    };
+/// The value of `key = value`, or an error for `key` alone or `key(…)`. `option` is the
+/// key's option, `None` for `allow`.
+fn value_of<'m>(meta: &'m Meta, key: &str, option: Option<&OptionSpec>) -> syn::Result<&'m Expr> {
+    let example = option.map_or(ALLOW_FORM, |o| o.example);
     match meta {
         Meta::NameValue(nv) => Ok(&nv.value),
         Meta::Path(p) => Err(syn::Error::new_spanned(
@@ -170,50 +155,39 @@ fn endpoint_literals(value: &Expr) -> syn::Result<Vec<LitStr>> {
     }
 }
 
-fn bool_of(value: &Expr, key: &str) -> syn::Result<bool> {
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Bool(b), ..
-        }) => Ok(b.value),
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) if matches!(s.value().as_str(), "true" | "false") => Err(syn::Error::new(
-            s.span(),
-            format!(
-                "expected `true` or `false` without quotes: {key} = {}",
-                s.value()
-            ),
-        )),
-        other => Err(syn::Error::new(
-            other.span(),
-            format!("expected `true` or `false`: {key} = true"),
-        )),
-    }
-}
-
-fn str_of(value: &Expr, key: &str, spellings: &str) -> syn::Result<LitStr> {
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) => Ok(s.clone()),
-        other => Err(syn::Error::new(
-            other.span(),
-            format!("expected a string for `{key}`: {spellings}"),
-        )),
-    }
-}
-
-fn unknown_name(s: &LitStr, key: &str, spellings: &str) -> syn::Error {
-    let v = s.value();
-    let what = if v.is_empty() {
-        "an empty string".to_owned()
-    } else {
-        format!("`{v}`")
+/// The value of option `spec` that `value` names, or an error spanning `value`.
+fn option_value(spec: &OptionSpec, value: &Expr) -> syn::Result<&'static OptionValue> {
+    let key = spec.key;
+    let lit = match value {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        _ => None,
     };
-    syn::Error::new(
-        s.span(),
-        format!("{what} is not a valid `{key}`: expected {spellings}"),
-    )
+    match (spec.syntax, lit) {
+        (Syntax::Bool, Some(Lit::Bool(b))) => spec
+            .value(if b.value { "true" } else { "false" })
+            .ok_or_else(|| syn::Error::new(b.span(), spec.unknown_value(&b.value.to_string()))),
+        (Syntax::Bool, Some(Lit::Str(s))) if spec.value(&s.value()).is_some() => {
+            Err(syn::Error::new(
+                s.span(),
+                format!(
+                    "expected {} without quotes: {key} = {}",
+                    spec.expected(),
+                    s.value()
+                ),
+            ))
+        }
+        (Syntax::Bool, _) => Err(syn::Error::new(
+            value.span(),
+            format!("expected {}: {}", spec.expected(), spec.example),
+        )),
+        (Syntax::Name, Some(Lit::Str(s))) => spec
+            .value(&s.value())
+            .ok_or_else(|| syn::Error::new(s.span(), spec.unknown_value(&s.value()))),
+        (Syntax::Name, _) => Err(syn::Error::new(
+            value.span(),
+            format!("expected a string for `{key}`: {}", spec.expected()),
+        )),
+    }
 }
 
 /// An endpoint error, spanned at its literal (or, where the compiler supports it, at the

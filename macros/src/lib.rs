@@ -7,6 +7,7 @@
 //! in front of `main`. Any error becomes one `compile_error!` next to the user's function,
 //! re-emitted unchanged, so that the error is the only one rustc shows.
 
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod attr;
