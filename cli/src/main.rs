@@ -69,6 +69,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust starts with SIGPIPE ignored, so `check … | head` would panic on the closed pipe;
+    // the default ends the command quietly, as other tools end. (`run` executes the program
+    // through std, which gives it the default disposition in any case.)
+    // SAFETY: signal with a valid signal number and SIG_DFL.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(args) => run::run(args),

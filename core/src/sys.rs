@@ -266,6 +266,7 @@ mod tests {
     fn a_thread_maps_to_its_process() {
         // SAFETY: getpid/gettid have no preconditions.
         let pid = unsafe { libc::getpid() };
+        // SAFETY: gettid has no preconditions.
         let tid = std::thread::spawn(|| unsafe { libc::gettid() })
             .join()
             .unwrap();
