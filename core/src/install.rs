@@ -135,7 +135,7 @@ impl<'a> Sandbox<'a> {
         let l3 = landlock_layer::report(plan.as_ref(), kernel.landlock_abi, supervised);
         Ok(Preview {
             kernel,
-            layers: vec![l1, l2, l3],
+            layers: vec![l1, l2, l3, crate::privileges::preview()],
             program,
             supervised,
             plan,
@@ -174,10 +174,12 @@ impl<'a> Sandbox<'a> {
                 unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
             }
         }
+        let privileges = crate::privileges::confine().map_err(io_err("dropping privileges"))?;
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
         let (listener, killable) = install_filter(&program, supervised)?;
         let mut layers = layers;
+        layers[3] = privileges;
         if supervised && !killable {
             // Not a weaker check, but a visible difference: say so.
             layers[1].detail.push_str(
@@ -221,10 +223,12 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
         "connects go to the supervisor"
     };
     format!(
-        "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; source-routing and \
-         TCP_REPAIR socket options; io_uring (ENOSYS); ptrace, process_vm_readv/writev, \
-         pidfd_getfd, bpf, module loading, kexec (EPERM); bind and listen; i386 and x32 \
-         system calls (killed)"
+        "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
+         socketpairs; socket options outside an allow list (routing, filtering, netfilter, \
+         TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
+         (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd, bpf, module loading, kexec, \
+         userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or rescheduling \
+         another process (EPERM); bind and listen; i386 and x32 system calls (killed)"
     )
 }
 
