@@ -146,8 +146,8 @@ impl Dropped {
         };
         if !self.bounding_left.is_empty() {
             out.push_str(&format!(
-                "; still in the bounding set (no CAP_SETPCAP to drop them; no_new_privs keeps \
-                 an execve from using them): {}",
+                "; left in the bounding set (no CAP_SETPCAP to drop them; no_new_privs keeps \
+                 an execve from granting them): {}",
                 self.bounding_left
                     .iter()
                     .map(|&c| name(c))

@@ -14,8 +14,10 @@ use crate::report::{Layer, LayerReport, Status};
 pub fn confine() -> io::Result<LayerReport> {
     let ns = mount_ns::enter(&Plan::kernel_tunables())?;
     let dropped = capabilities::drop_all_but_kept()?;
-    let privileged = !dropped.removed.is_empty() || !dropped.bounding_left.is_empty();
-    let status = if !dropped.bounding_left.is_empty() || (privileged && !ns.complete()) {
+    // Capabilities left in the bounding set of a process that had none of them cannot come
+    // back: no_new_privs (set by the installer) keeps execve from granting any.
+    let privileged = !dropped.removed.is_empty();
+    let status = if privileged && !ns.complete() {
         Status::Partial
     } else {
         Status::Enforced
