@@ -8,8 +8,10 @@
 //! 4. Landlock TCP connect port rules (a domain the supervisor shares, so its own connects
 //!    are held by them too).
 //! 5. Fork the supervisor (before the filter, so the filter does not apply to it).
-//! 6. The rest of Landlock, in a domain of the sandboxed process's own, nested in the first,
-//!    so the sandboxed process cannot ptrace the supervisor.
+//! 6. Privileges (`privileges.rs`): kernel tunables read-only in a private mount namespace
+//!    (root), capabilities that configure the network or the kernel dropped. Then the rest
+//!    of Landlock, in a domain of the sandboxed process's own, nested in the first, so the
+//!    sandboxed process cannot ptrace or signal the supervisor.
 //! 7. The seccomp program, with a listener when the policy needs the supervisor.
 //! 8. Hand the listener to the supervisor.
 //!
