@@ -567,8 +567,15 @@ pub const WIRELESS_SET_MASK: u64 = 0xff01;
 /// See [`WIRELESS_SET_MASK`].
 pub const WIRELESS_SET: u64 = 0x8b00;
 
+/// `TIOCSTI`: pushes characters into a terminal's input, which the shell that started the
+/// sandboxed program reads (and runs, unsandboxed) after it.
+pub const TIOCSTI: u64 = 0x5412;
+/// `TIOCLINUX`: its selection subcommands paste into a virtual console the same way.
+pub const TIOCLINUX: u64 = 0x541c;
+
 /// When `ioctl(fd, request, …)` is denied: the tun/tap family, userfaultfd, wireless
-/// setting requests, and socket requests (`0x89xx`) other than [`SOCKET_IOCTLS`].
+/// setting requests, socket requests (`0x89xx`) other than [`SOCKET_IOCTLS`], and the
+/// terminal requests that type into another program's input ([`TIOCSTI`], [`TIOCLINUX`]).
 fn ioctl_denials() -> Vec<Vec<Cond>> {
     let request = 1;
     let masked = |mask, value| Cond {
@@ -584,6 +591,8 @@ fn ioctl_denials() -> Vec<Vec<Cond>> {
         socket,
         vec![masked(0xff00, UFFD_IOCTL_TYPE)],
         vec![masked(WIRELESS_SET_MASK, WIRELESS_SET)],
+        vec![Cond::eq32(request, TIOCSTI)],
+        vec![Cond::eq32(request, TIOCLINUX)],
     ]
 }
 
@@ -747,6 +756,8 @@ mod tests {
         assert_eq!(ioctl(0x8914), deny, "SIOCSIFFLAGS");
         assert_eq!(ioctl(0x890b), deny, "SIOCADDRT");
         assert_eq!(ioctl(0xaa00), deny, "USERFAULTFD_IOC_NEW");
+        assert_eq!(ioctl(TIOCSTI), deny);
+        assert_eq!(ioctl(0x5413), Action::Allow, "TIOCGWINSZ");
         let call = |s, args: [u64; 6]| tcp.decide(nr(s), &args);
         assert_eq!(call(Sysno::Prlimit64, [0, 7, 1, 0, 0, 0]), Action::Allow);
         assert_eq!(call(Sysno::Prlimit64, [42, 7, 0, 1, 0, 0]), Action::Allow);

@@ -207,10 +207,14 @@ fn allowed_option(level: u32, name: u32) -> bool {
 }
 
 /// The ioctl requests allowed: everything but the tun/tap family ('T' from 192), the
-/// userfaultfd type 0xAA, wireless setting requests (0x8B, even) and the socket requests
-/// (0x89) that change something.
+/// userfaultfd type 0xAA, wireless setting requests (0x8B, even), the socket requests
+/// (0x89) that change something, TIOCSTI and TIOCLINUX.
 fn allowed_ioctl(request: u32) -> bool {
     let (ty, nr) = ((request >> 8) & 0xff, request & 0xff);
+    // TIOCSTI and TIOCLINUX type into another program's terminal input.
+    if request == 0x5412 || request == 0x541c {
+        return false;
+    }
     match ty {
         0x54 => nr < 192,
         0xaa => false,
@@ -485,6 +489,10 @@ fn setsockopt_args() -> Vec<[u64; 6]> {
 fn ioctl_args() -> Vec<[u64; 6]> {
     let mut requests: Vec<u64> = vec![
         0x5401,      // TCGETS
+        0x5412,      // TIOCSTI
+        0x541c,      // TIOCLINUX
+        0x5413,      // TIOCGWINSZ
+        0x8000_5412, // TIOCSTI with direction bits: another request
         0x5421,      // FIONBIO
         0x541b,      // FIONREAD
         0x5441,      // TIOCGPTPEER
@@ -781,11 +789,11 @@ fn argument_checks_run_few_instructions() {
             eprintln!("{arch} setsockopt {what}: {c}");
             assert!(c <= prologue + bound, "setsockopt {what}: {c}");
         }
-        // ioctl: four masked comparisons for an ordinary request.
+        // ioctl: four masked comparisons and two exact ones for an ordinary request.
         for (what, request, bound) in [
-            ("FIONBIO", 0x5421, 20),
-            ("TCGETS", 0x5401, 20),
-            ("SIOCGIFFLAGS", 0x8913, 30),
+            ("FIONBIO", 0x5421, 22),
+            ("TCGETS", 0x5401, 22),
+            ("SIOCGIFFLAGS", 0x8913, 34),
         ] {
             let c = cost("ioctl", [3, request, 0, 0, 0, 0]);
             eprintln!("{arch} ioctl {what}: {c}");

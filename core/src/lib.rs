@@ -15,13 +15,13 @@
 
 #![deny(missing_docs)]
 
-pub mod capabilities;
+mod capabilities;
 #[cfg(feature = "compiler")]
 pub mod compiler;
 pub mod filter;
 mod install;
 mod landlock_layer;
-pub mod mount_ns;
+mod mount_ns;
 pub mod policy;
 mod privileges;
 pub mod probe;

@@ -443,6 +443,22 @@ fn the_calling_process_may_still_change_its_own_settings() {
     }
 }
 
+#[test]
+fn typing_into_the_terminal_is_refused() {
+    // With dev.tty.legacy_tiocsti = 1 any user may type into its controlling terminal (the
+    // shell reads it after the program exits); with 0 only CAP_SYS_ADMIN may.
+    let legacy =
+        std::fs::read_to_string("/proc/sys/dev/tty/legacy_tiocsti").is_ok_and(|v| v.trim() == "1");
+    for user in USERS {
+        if user == User::Nobody && !legacy {
+            eprintln!("tiocsti as nobody: skipped, dev.tty.legacy_tiocsti is not 1");
+            continue;
+        }
+        let o = controlled(user, "tiocsti", &[], false);
+        assert!(o.err("EACCES"), "{user:?}: {o:?}");
+    }
+}
+
 // --- 4. Parking the supervisor ------------------------------------------------------------
 
 #[test]

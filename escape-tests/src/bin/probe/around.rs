@@ -55,6 +55,7 @@ pub fn run(name: &str, a: &[&str]) -> Option<Res> {
         "clone3" => clone3_child(),
         "fuse-mount" => fuse_mount(a[0], a[1]),
         "exec" => exec_status(a),
+        "tiocsti" => tiocsti(),
         _ => return None,
     })
 }
@@ -570,4 +571,27 @@ fn exec_status(a: &[&str]) -> Res {
         Some(0) => Ok(String::new()),
         other => Ok(format!("exit {other:?}")),
     }
+}
+
+/// Types a character into a terminal's input with `TIOCSTI`: a new pseudo-terminal made the
+/// controlling terminal of a new session, as a shell's terminal is for the programs it runs.
+fn tiocsti() -> Res {
+    // SAFETY: setsid, the posix_openpt family and open/ioctl with valid arguments; the
+    // descriptors are ours.
+    unsafe {
+        check(libc::setsid() as libc::c_long)?;
+        let master =
+            check(libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) as libc::c_long)? as RawFd;
+        check(libc::grantpt(master) as libc::c_long)?;
+        check(libc::unlockpt(master) as libc::c_long)?;
+        let name = libc::ptsname(master);
+        if name.is_null() {
+            return Err(errno());
+        }
+        // Without O_NOCTTY: it becomes the session's controlling terminal.
+        let slave = check(libc::open(name, libc::O_RDWR) as libc::c_long)? as RawFd;
+        let c = b'x';
+        check(libc::ioctl(slave, libc::TIOCSTI, &c) as libc::c_long)?;
+    }
+    Ok("typed".into())
 }
