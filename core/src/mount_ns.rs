@@ -250,12 +250,17 @@ fn can_unshare() -> bool {
 /// detached from the host's (nothing has been mounted then).
 pub fn enter(plan: &Plan) -> io::Result<Outcome> {
     if !can_unshare() {
-        return Ok(Outcome::NotEntered(
-            "unprivileged (no CAP_SYS_ADMIN to create a mount namespace); the tunables \
-             belong to root, so this user cannot write them anyway"
-                .into(),
-        ));
+        // SAFETY: geteuid has no preconditions.
+        let why = if unsafe { libc::geteuid() } == 0 {
+            "no CAP_SYS_ADMIN to create a mount namespace: root can still write the tunables \
+             wherever the file system lets it"
+        } else {
+            "unprivileged (no CAP_SYS_ADMIN to create a mount namespace); the tunables belong \
+             to root, so this user cannot write them anyway"
+        };
+        return Ok(Outcome::NotEntered(why.into()));
     }
+    let cwd = std::env::current_dir().ok();
     // SAFETY: unshare with a flag constant.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
         let e = io::Error::last_os_error();
@@ -284,6 +289,16 @@ pub fn enter(plan: &Plan) -> io::Result<Outcome> {
         match result {
             Ok(()) => read_only.push(shown),
             Err(e) => failed.push((shown, e.to_string())),
+        }
+    }
+    // A working directory below a path just covered still points into the mount
+    // underneath (writable): look it up again, through the new mounts.
+    if let Some(cwd) = cwd {
+        if let Err(e) = std::env::set_current_dir(&cwd) {
+            failed.push((
+                format!("working directory {}", cwd.display()),
+                e.to_string(),
+            ));
         }
     }
     Ok(Outcome::Entered { read_only, failed })
@@ -328,16 +343,32 @@ mod tests {
             ..Plan::kernel_tunables()
         };
         let t = target.clone();
-        let (outcome, core, sysfs, seen) = std::thread::spawn(move || {
+        let (outcome, core, sysfs, seen, relative) = std::thread::spawn(move || {
+            // A working directory of this thread's own, inside the tunables.
+            // SAFETY: unshare with a flag constant.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_FS) }, 0);
+            std::env::set_current_dir("/proc/sys/kernel").unwrap();
             let outcome = enter(&plan).unwrap();
+            let relative = open_w("core_pattern").map_err(|e| e.raw_os_error());
             let core = open_w("/proc/sys/kernel/core_pattern").map_err(|e| e.raw_os_error());
             let sysfs = open_w("/sys/kernel/uevent_helper").map_err(|e| e.raw_os_error());
-            (outcome, core, sysfs, std::fs::read_to_string(&t).unwrap())
+            (
+                outcome,
+                core,
+                sysfs,
+                std::fs::read_to_string(&t).unwrap(),
+                relative,
+            )
         })
         .join()
         .unwrap();
         assert!(outcome.complete(), "{outcome:?}");
         assert_eq!(core, Err(Some(libc::EROFS)));
+        assert_eq!(
+            relative,
+            Err(Some(libc::EROFS)),
+            "through the old working directory"
+        );
         if std::path::Path::new("/sys/kernel/uevent_helper").exists() {
             assert_eq!(sysfs, Err(Some(libc::EROFS)));
         }

@@ -16,7 +16,9 @@ pub fn confine() -> io::Result<LayerReport> {
     let dropped = capabilities::drop_all_but_kept()?;
     // Capabilities left in the bounding set of a process that had none of them cannot come
     // back: no_new_privs (set by the installer) keeps execve from granting any.
-    let privileged = !dropped.removed.is_empty();
+    // Root without capabilities still owns the tunables (their permissions are by mode).
+    // SAFETY: geteuid has no preconditions.
+    let privileged = !dropped.removed.is_empty() || unsafe { libc::geteuid() } == 0;
     let status = if privileged && !ns.complete() {
         Status::Partial
     } else {

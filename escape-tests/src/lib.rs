@@ -245,6 +245,7 @@ pub struct Probe {
     user: User,
     env: Vec<(String, String)>,
     netns: Option<PathBuf>,
+    cwd: Option<PathBuf>,
 }
 
 impl Probe {
@@ -256,6 +257,7 @@ impl Probe {
             user: User::Root,
             env: Vec::new(),
             netns: None,
+            cwd: None,
         }
     }
 
@@ -267,6 +269,7 @@ impl Probe {
             user: User::Root,
             env: Vec::new(),
             netns: None,
+            cwd: None,
         }
     }
 
@@ -297,6 +300,12 @@ impl Probe {
     /// Runs the probe in network namespace `ns` (entered as root, before the user changes).
     pub fn netns(mut self, ns: &NetNs) -> Probe {
         self.netns = Some(ns.path());
+        self
+    }
+
+    /// Runs the probe in working directory `dir`.
+    pub fn cwd(mut self, dir: &str) -> Probe {
+        self.cwd = Some(PathBuf::from(dir));
         self
     }
 
@@ -350,6 +359,9 @@ impl Probe {
             }
         } else if self.user == User::Nobody {
             cmd.uid(NOBODY).gid(NOBODY).current_dir("/");
+        }
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
         }
         let child = cmd.spawn().expect("spawn probe");
         let out = wait_with_timeout(child, Duration::from_secs(60));

@@ -354,6 +354,15 @@ fn kernel_tunables_are_read_only() {
     let via = format!("/proc/{}/root/proc/sys/kernel/core_pattern", outside.pid());
     let o = controlled(User::Root, "open-write", &[&via], true);
     assert!(o.err("EACCES") || o.err("EPERM"), "{o:?}");
+    // From a working directory inside the tunables, taken before the namespace existed.
+    let control = Probe::unsandboxed()
+        .cwd("/proc/sys/kernel")
+        .run("open-write", &["core_pattern"]);
+    assert!(control.ok(), "{control:?}");
+    let o = Probe::sandboxed(&POLICY)
+        .cwd("/proc/sys/kernel")
+        .run("open-write", &["core_pattern"]);
+    assert!(o.err("EROFS"), "{o:?}");
     // And the read-only mounts cannot be undone.
     let o = Probe::sandboxed(&POLICY).run("umount", &["/proc/sys"]);
     assert!(o.err("EPERM"), "{o:?}");
