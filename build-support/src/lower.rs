@@ -439,7 +439,10 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     // Ways for a privileged program to change the kernel under the sandbox: a cgroup BPF
     // program can rewrite the destination of the supervisor's own connects, a module or a
     // new kernel can do anything.
+    // request_key upcalls /sbin/request-key, which runs outside the sandbox as root and,
+    // for a dns_resolver key, looks up a name the caller chose.
     for kernel in [
+        Sysno::RequestKey,
         Sysno::Bpf,
         Sysno::InitModule,
         Sysno::FinitModule,

@@ -82,10 +82,11 @@ pub enum Sysno {
     Fsmount,
     Fspick,
     MountSetattr,
+    RequestKey,
 }
 
 /// Name, x86_64 number, aarch64 number.
-const TABLE: [(Sysno, &str, u32, u32); 46] = [
+const TABLE: [(Sysno, &str, u32, u32); 47] = [
     (Sysno::Socket, "socket", 41, 198),
     (Sysno::Connect, "connect", 42, 203),
     (Sysno::Bind, "bind", 49, 200),
@@ -132,12 +133,13 @@ const TABLE: [(Sysno, &str, u32, u32); 46] = [
     (Sysno::Fsmount, "fsmount", 432, 432),
     (Sysno::Fspick, "fspick", 433, 433),
     (Sysno::MountSetattr, "mount_setattr", 442, 442),
+    (Sysno::RequestKey, "request_key", 249, 218),
 ];
 
 impl Sysno {
     /// Every system call the rules may name.
-    pub const ALL: [Sysno; 46] = {
-        let mut all = [Sysno::Socket; 46];
+    pub const ALL: [Sysno; 47] = {
+        let mut all = [Sysno::Socket; 47];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].0;

@@ -29,7 +29,7 @@ const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
 const MAX_NR: u32 = 469;
 
 /// (name, x86_64, aarch64), from `syscall_64.tbl` and the generic `unistd.h`.
-const NAMED: [(&str, u32, u32); 46] = [
+const NAMED: [(&str, u32, u32); 47] = [
     ("socket", 41, 198),
     ("connect", 42, 203),
     ("sendto", 44, 206),
@@ -76,6 +76,7 @@ const NAMED: [(&str, u32, u32); 46] = [
     ("fsmount", 432, 432),
     ("fspick", 433, 433),
     ("mount_setattr", 442, 442),
+    ("request_key", 249, 218),
 ];
 
 fn nr_of(arch: Arch, name: &str) -> u32 {
@@ -169,7 +170,10 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
         ) => EPERM,
         Some("io_uring_setup" | "io_uring_enter" | "io_uring_register") => ENOSYS,
         Some("ptrace" | "process_vm_readv" | "process_vm_writev" | "pidfd_getfd") => EPERM,
-        Some("bpf" | "init_module" | "finit_module" | "kexec_load" | "kexec_file_load") => EPERM,
+        Some(
+            "bpf" | "init_module" | "finit_module" | "kexec_load" | "kexec_file_load"
+            | "request_key",
+        ) => EPERM,
         Some("bind") if udp => USER_NOTIF,
         Some("bind" | "listen") => EACCES,
         _ => ALLOW,

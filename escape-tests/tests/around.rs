@@ -376,6 +376,21 @@ fn kernel_tunables_are_read_only() {
     assert!(o.stderr.contains(", /sys,"), "{}", o.stderr);
 }
 
+#[test]
+fn the_kernel_is_not_asked_to_run_request_key() {
+    for user in USERS {
+        // The control reaches the kernel's key search and upcall: without keyutils installed
+        // it fails there (ENOKEY), not for lack of permission.
+        let control = Probe::unsandboxed().user(user).run("request-key", &[]);
+        assert!(
+            !control.err("EPERM") && !control.err("EACCES"),
+            "{control:?}"
+        );
+        let o = Probe::sandboxed(&POLICY).user(user).run("request-key", &[]);
+        assert!(o.err("EPERM"), "{user:?}: {o:?}");
+    }
+}
+
 // --- 3. Other processes ------------------------------------------------------------------
 
 #[test]

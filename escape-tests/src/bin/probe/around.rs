@@ -56,6 +56,21 @@ pub fn run(name: &str, a: &[&str]) -> Option<Res> {
         "fuse-mount" => fuse_mount(a[0], a[1]),
         "exec" => exec_status(a),
         "tiocsti" => tiocsti(),
+        "request-key" => {
+            // A key that does not exist, with callout data: the kernel runs
+            // /sbin/request-key (outside any sandbox) to make it, where keyutils is installed.
+            // SAFETY: valid NUL-terminated strings; KEY_SPEC_PROCESS_KEYRING is -2.
+            check(unsafe {
+                libc::syscall(
+                    libc::SYS_request_key,
+                    c"user".as_ptr(),
+                    c"network-sandbox-probe".as_ptr(),
+                    c"callout".as_ptr(),
+                    -2i32,
+                )
+            })
+            .map(|_| String::new())
+        }
         _ => return None,
     })
 }
