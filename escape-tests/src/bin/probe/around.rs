@@ -56,6 +56,7 @@ pub fn run(name: &str, a: &[&str]) -> Option<Res> {
         "fuse-mount" => fuse_mount(a[0], a[1]),
         "exec" => exec_status(a),
         "tiocsti" => tiocsti(),
+        "ioctl-loop" => ioctl_loop(a[0].parse().unwrap()),
         "request-key" => {
             // A key that does not exist, with callout data: the kernel runs
             // /sbin/request-key (outside any sandbox) to make it, where keyutils is installed.
@@ -609,4 +610,22 @@ fn tiocsti() -> Res {
         check(libc::ioctl(slave, libc::TIOCSTI, &c) as libc::c_long)?;
     }
     Ok("typed".into())
+}
+
+/// Times `n` `ioctl(FIONREAD)` calls on a pipe: nanoseconds per call (for the cost note in
+/// docs/ARCHITECTURE.md; no test asserts a time).
+fn ioctl_loop(n: u32) -> Res {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two descriptors.
+    check(unsafe { libc::pipe(fds.as_mut_ptr()) } as libc::c_long)?;
+    let mut avail: libc::c_int = 0;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        // SAFETY: FIONREAD writes an int.
+        check(unsafe { libc::ioctl(fds[0], libc::FIONREAD, &mut avail) } as libc::c_long)?;
+    }
+    Ok(format!(
+        "{} ns",
+        start.elapsed().as_nanos() / u128::from(n.max(1))
+    ))
 }
