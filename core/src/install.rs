@@ -229,8 +229,9 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
          socketpairs; socket options outside an allow list (routing, filtering, netfilter, \
          TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
          (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd, bpf, module loading, kexec, \
-         request_key, userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or rescheduling \
-         another process (EPERM); bind and listen; i386 and x32 system calls (killed)"
+         request_key, userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or \
+         rescheduling another process (EPERM); bind and listen; i386 and x32 system calls \
+         (killed)"
     )
 }
 
