@@ -337,6 +337,9 @@ fn kernel_tunables_are_read_only() {
         "/sys/kernel/uevent_helper",
         "/sys/fs/cgroup/unified/cgroup.procs",
         "/proc/sys/kernel/hotplug",
+        "/proc/sys/fs/binfmt_misc/register",
+        "/sys/class/net/lo/mtu",
+        "/sys/kernel/mm/transparent_hugepage/enabled",
     ] {
         if std::path::Path::new(optional).exists() {
             paths.push(optional);
