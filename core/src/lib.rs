@@ -15,12 +15,15 @@
 
 #![deny(missing_docs)]
 
+mod capabilities;
 #[cfg(feature = "compiler")]
 pub mod compiler;
 pub mod filter;
 mod install;
 mod landlock_layer;
+mod mount_ns;
 pub mod policy;
+mod privileges;
 pub mod probe;
 pub mod report;
 mod supervisor;
