@@ -65,6 +65,9 @@ pub fn main(args: &[String]) -> ! {
                 net::connect_latencies(port, num(3) as usize).unwrap_or_else(|e| die("connect", e));
             println!("median {}", stats::median(&v));
             println!("p99 {}", stats::quantile(&v, 0.99));
+            // For --diag: the tail further out, and how many connects took over 100 µs.
+            println!("p999 {}", stats::quantile(&v, 0.999));
+            println!("over100us {}", v.iter().filter(|&&ns| ns > 100e3).count());
         }
         "bulk" => {
             let allowed = ports(arg(2));

@@ -167,7 +167,8 @@ fn diagnose(args: &[String]) {
         }
         if let Some(base) = series.get(&format!("{first}/{stat}")) {
             let name = format!("{config}/{first}");
-            let (cell, _) = if what == "bulk" {
+            // Times (ns) get their difference in µs; rates and counts only the ratio.
+            let (cell, _) = if what == "bulk" || !matches!(stat, "median" | "p99" | "p999") {
                 ratio_cell(&name, &stats::ratios(&series[*k], base))
             } else {
                 overhead_cell(&name, &series[*k], base)
