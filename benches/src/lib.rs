@@ -74,7 +74,7 @@ impl Settings {
                 quick,
                 syscall_rounds: 11,
                 calls_per_batch: 10_000,
-                connect_rounds: 11,
+                connect_rounds: 21,
                 connects: 2_000,
                 bulk_rounds: 5,
                 bulk_bytes: 1 << 30,
