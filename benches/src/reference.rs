@@ -9,7 +9,8 @@
 //! 1. `SECCOMP_IOCTL_NOTIF_RECV`;
 //! 2. `process_vm_readv` of the address, once, into a buffer on the stack;
 //! 3. a `PIDFD_THREAD` pidfd of the caller, cached from the previous call when the thread id
-//!    is the same (a fresh one when not, or when the cached one no longer works);
+//!    is the same (a fresh one when not, or when the cached one no longer works; before
+//!    Linux 6.9, a pidfd of the process, not cached);
 //! 4. `pidfd_getfd` of the socket;
 //! 5. `SECCOMP_IOCTL_NOTIF_ID_VALID`: the caller is still waiting, so the thread id (hence
 //!    the pidfd, the memory read and the duplicate) named the caller throughout;
@@ -166,16 +167,25 @@ pub fn install(variant: Variant, allowed: SocketAddrV4) -> io::Result<libc::pid_
     };
     let flags =
         libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-    // SAFETY: `prog` points at `len` instructions laid out as `struct sock_filter`
-    // (`SockFilter` is `repr(C)` with the kernel's fields); the kernel only reads them.
-    let listener = cvt(unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            &prog as *const libc::sock_fprog,
-        )
-    })?;
+    let set_filter = |flags: libc::c_ulong| {
+        // SAFETY: `prog` points at `len` instructions laid out as `struct sock_filter`
+        // (`SockFilter` is `repr(C)` with the kernel's fields); the kernel only reads them.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                flags,
+                &prog as *const libc::sock_fprog,
+            )
+        })
+    };
+    let listener = match set_filter(flags) {
+        // Before Linux 5.19: without WAIT_KILLABLE_RECV, as the project falls back.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            set_filter(libc::SECCOMP_FILTER_FLAG_NEW_LISTENER)
+        }
+        other => other,
+    }?;
     // SAFETY: with NEW_LISTENER the return value is a new fd that we now own.
     let listener = unsafe { OwnedFd::from_raw_fd(listener as RawFd) };
     // The supervisor takes the listener with pidfd_getfd, then acknowledges.
@@ -366,7 +376,15 @@ fn take_fd(
         }
     }
     *cache = None;
-    let pidfd = pidfd_open(tid, PIDFD_THREAD)?;
+    let pidfd = match pidfd_open(tid, PIDFD_THREAD) {
+        Ok(p) => p,
+        // Before Linux 6.9: a pidfd of the process, which only a thread-group leader's id
+        // opens. It names a process, not the thread, so it is not cached.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            return pidfd_getfd(&pidfd_open(tid, 0)?, fd);
+        }
+        Err(e) => return Err(e),
+    };
     let dup = pidfd_getfd(&pidfd, fd);
     *cache = Some((tid, pidfd));
     dup
