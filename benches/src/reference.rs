@@ -47,7 +47,7 @@ const X32_BIT: u32 = 0x4000_0000;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Variant {
     /// `+getsockopt`: the project's three `getsockopt`s on the duplicate (`SO_DOMAIN`,
-    /// `SO_TYPE`, `SO_PROTOCOL`, as `core/src/supervisor/handle.rs::socket_kind`); anything
+    /// `SO_TYPE`, `SO_PROTOCOL`, as `core/src/supervisor/socket.rs::classify`); anything
     /// but TCP over IPv4 is refused.
     pub sockopts: bool,
     /// `+ticker`: the path runs in a receiver thread while the main thread wakes every
@@ -499,7 +499,7 @@ fn getsockopt_int(fd: RawFd, opt: libc::c_int) -> Option<libc::c_int> {
     (ret == 0).then_some(v)
 }
 
-/// The project's three `getsockopt`s (`core/src/supervisor/handle.rs::socket_kind`).
+/// The project's three `getsockopt`s (`core/src/supervisor/socket.rs::classify`).
 fn is_tcp_v4(fd: RawFd) -> bool {
     getsockopt_int(fd, libc::SO_DOMAIN) == Some(libc::AF_INET)
         && getsockopt_int(fd, libc::SO_TYPE) == Some(libc::SOCK_STREAM)
@@ -531,7 +531,7 @@ mod tests {
     #[test]
     fn the_filter_notifies_connect_only() {
         let program = crate::filters::instructions(&program());
-        network_sandbox_build::interp::check(&program).expect("a valid program");
+        network_sandbox_build::verify::check(&program).expect("a valid program");
         let action = |data: crate::filters::SeccompData| {
             network_sandbox_build::interp::run(&program, &data)
                 .expect("runs")
