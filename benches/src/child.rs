@@ -194,8 +194,8 @@ fn syscalls(config: &str, ports: &[u16], calls_per_batch: usize) {
     }
     let batches = 30;
     let getppid = per_call(
-        // SAFETY: getppid has no arguments and no preconditions.
         || {
+            // SAFETY: getppid takes no arguments and has no preconditions.
             black_box(unsafe { libc::syscall(libc::SYS_getppid) });
         },
         calls_per_batch,
