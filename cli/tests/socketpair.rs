@@ -98,7 +98,8 @@ fn a_unix_send_naming_an_address_is_refused() {
         let out = run(true, user, &[py, "-c", NAMED_SEND]);
         assert_eq!(out.stdout.trim(), "EACCES", "{user:?}: {out:?}");
         assert!(
-            out.stderr.contains("network-sandbox: denied send by pid")
+            out.stderr
+                .contains("network-sandbox: denied send (unix) by pid")
                 && out.stderr.contains("unix sockets are not allowed"),
             "{user:?}: {out:?}"
         );

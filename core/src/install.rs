@@ -391,7 +391,7 @@ fn thread_count() -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Operation, Reason, Violation};
+    use crate::report::{Operation, Reason, Remedy, Violation};
     use std::sync::Mutex;
 
     static CALLED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
@@ -413,10 +413,14 @@ mod tests {
         sandbox.sink().deliver(&Violation {
             pid: 1,
             command: "test".into(),
+            tid: 1,
+            thread: "test".into(),
             operation: Operation::Connect,
             protocol: None,
+            socket: None,
             destination: None,
             reason: Reason::NotAllowed,
+            remedy: Remedy::Nothing,
             audit_only: false,
         });
         assert_eq!(*CALLED.lock().unwrap(), ["second"]);

@@ -45,7 +45,7 @@ pub use network_sandbox_macros::network_sandbox;
 pub use policy::{
     Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
 };
-pub use report::{Enforcement, Layer, LayerReport, Status, Violation};
+pub use report::{Enforcement, Layer, LayerReport, Operation, Reason, Remedy, Status, Violation};
 
 /// Exit status of a program whose sandbox could not be installed.
 pub const EXIT_NOT_SANDBOXED: i32 = 125;

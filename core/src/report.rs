@@ -3,8 +3,10 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use crate::policy::Protocol;
+use crate::policy::{canonical_ip, Protocol};
 
 /// One of the three layers of enforcement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,28 +102,47 @@ impl fmt::Display for Enforcement {
 }
 
 /// The operation a violation was caught in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Operation {
+    /// `socket()` (or `socketpair()`): a socket of a kind the policy does not allow.
+    Socket,
     /// `connect()`.
     Connect,
     /// `sendto()`, `sendmsg()` or `sendmmsg()` with a destination address.
     Send,
     /// `bind()` (a UDP socket may bind to port 0 only).
     Bind,
+    /// `listen()`.
+    Listen,
+    /// `setsockopt()` with an option outside the allow list.
+    SetSockOpt,
+    /// `ioctl()` with a socket or terminal request the sandbox refuses.
+    Ioctl,
+}
+
+impl Operation {
+    /// The operation's name as the line and the structured log print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Socket => "socket",
+            Operation::Connect => "connect",
+            Operation::Send => "send",
+            Operation::Bind => "bind",
+            Operation::Listen => "listen",
+            Operation::SetSockOpt => "setsockopt",
+            Operation::Ioctl => "ioctl",
+        }
+    }
 }
 
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Operation::Connect => "connect",
-            Operation::Send => "send",
-            Operation::Bind => "bind",
-        })
+        f.write_str(self.name())
     }
 }
 
 /// Why an operation was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// The destination matches no endpoint of the policy.
     NotAllowed,
@@ -140,6 +161,11 @@ pub enum Reason {
         /// `cmsg_type`.
         ty: i32,
     },
+    /// The policy allows no network at all (no endpoint).
+    NoNetwork,
+    /// The sandbox never allows this, whatever the policy (serving, a fixed local port, a
+    /// socket option or request that could reach around the checks); the text says what.
+    Never(String),
 }
 
 impl fmt::Display for Reason {
@@ -157,27 +183,105 @@ impl fmt::Display for Reason {
                 "ancillary data of level {level} type {ty} is not passed on (it could change \
                  the route, or act with the supervisor's privileges)"
             ),
+            Reason::NoNetwork => f.write_str("the policy allows no network"),
+            Reason::Never(what) => f.write_str(what),
         }
     }
 }
 
-/// A connection or send outside the policy, as the supervisor saw it.
+/// What a user can write to allow a refused operation.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Remedy {
+    /// Adding this endpoint to the policy (`allow = [...]` in a policy file, `--allow` on
+    /// the command line) allows the operation: `tcp://127.0.0.3:80`.
+    Add(String),
+    /// No policy entry can allow it.
+    Nothing,
+}
+
+impl Remedy {
+    /// The remedy for a refusal of `operation` by `reason`, with what the line knows of
+    /// the socket and the destination: an endpoint to add exactly when the refusal is a
+    /// TCP or UDP destination outside the allow list (or any destination under a policy
+    /// without endpoints).
+    pub fn for_refusal(
+        operation: Operation,
+        reason: &Reason,
+        protocol: Option<Protocol>,
+        destination: Option<SocketAddr>,
+    ) -> Remedy {
+        let reaches = matches!(operation, Operation::Connect | Operation::Send);
+        match (reason, protocol, destination) {
+            (Reason::NotAllowed | Reason::NoNetwork, Some(p), Some(d)) if reaches => {
+                Remedy::Add(endpoint_text(p, d))
+            }
+            _ => Remedy::Nothing,
+        }
+    }
+}
+
+/// `tcp://127.0.0.3:80`, `udp://[::1]:53`: the endpoint that allows exactly `protocol` to
+/// `dest`, with an IPv4-mapped address written as the IPv4 address it maps.
+pub fn endpoint_text(protocol: Protocol, dest: SocketAddr) -> String {
+    format!("{protocol}://{}", canonical(dest))
+}
+
+/// `dest` with an IPv4-mapped IPv6 address (`[::ffff:a.b.c.d]:p`) as the IPv4 address
+/// (`a.b.c.d:p`), where the kernel sends it; scope and flow information are dropped.
+pub fn canonical(dest: SocketAddr) -> SocketAddr {
+    SocketAddr::new(canonical_ip(dest.ip()), dest.port())
+}
+
+/// A refused operation (or, in audit mode, one that would be refused), as the sandbox saw
+/// it.
+///
+/// Printed as one line: `network-sandbox: denied OPERATION[ to DESTINATION] (KIND) by pid
+/// PID (NAME)[ thread TID (NAME)]: REASON; to allow it, add ENDPOINT` (or `; no policy
+/// entry can allow this`). The part up to the destination is stable; tests match it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
-    /// Thread id of the caller (in the supervisor's PID namespace).
+    /// Process id of the caller: its thread group id, in the supervisor's PID namespace.
     pub pid: i32,
-    /// The caller's command name (`/proc/PID/comm`), if it could be read.
+    /// The process's command name (`/proc/PID/comm`), if it could be read.
     pub command: String,
+    /// Thread id of the calling thread (equal to `pid` for the main thread).
+    pub tid: i32,
+    /// The calling thread's name (`/proc/TID/comm`).
+    pub thread: String,
     /// What it tried.
     pub operation: Operation,
     /// The socket's protocol, when it is TCP or UDP.
     pub protocol: Option<Protocol>,
-    /// The destination, when the address was an IP address.
+    /// The socket's kind in words when it is neither TCP nor UDP ("unix", "netlink", …).
+    pub socket: Option<String>,
+    /// The destination, when the address was an IP address, as the program wrote it.
     pub destination: Option<SocketAddr>,
     /// Why it was refused.
     pub reason: Reason,
+    /// What to write to allow it, if anything can.
+    pub remedy: Remedy,
     /// True in audit mode: reported, but let through.
     pub audit_only: bool,
+}
+
+impl Violation {
+    /// The socket's kind in words: the protocol, or the other kind, if known.
+    pub fn kind(&self) -> Option<String> {
+        self.protocol
+            .map(|p| p.to_string())
+            .or_else(|| self.socket.clone())
+    }
+
+    /// What the line says identically for identical refusals: everything but the ids.
+    pub(crate) fn same_as(&self, other: &Violation) -> bool {
+        self.pid == other.pid
+            && self.operation == other.operation
+            && self.protocol == other.protocol
+            && self.socket == other.socket
+            && self.destination.map(canonical) == other.destination.map(canonical)
+            && self.reason == other.reason
+            && self.audit_only == other.audit_only
+    }
 }
 
 impl fmt::Display for Violation {
@@ -189,16 +293,23 @@ impl fmt::Display for Violation {
         };
         write!(f, "network-sandbox: {verdict} {}", self.operation)?;
         if let Some(d) = self.destination {
-            write!(f, " to {d}")?;
+            write!(f, " to {}", canonical(d))?;
         }
-        if let Some(p) = self.protocol {
-            write!(f, " ({p})")?;
+        if let Some(k) = self.kind() {
+            write!(f, " ({k})")?;
         }
-        write!(
-            f,
-            " by pid {} ({}): {}",
-            self.pid, self.command, self.reason
-        )
+        write!(f, " by pid {} ({})", self.pid, self.command)?;
+        if self.tid != self.pid {
+            write!(f, " thread {}", self.tid)?;
+            if self.thread != self.command {
+                write!(f, " ({})", self.thread)?;
+            }
+        }
+        write!(f, ": {}", self.reason)?;
+        match &self.remedy {
+            Remedy::Add(e) => write!(f, "; to allow it, add {e}"),
+            Remedy::Nothing => f.write_str("; no policy entry can allow this"),
+        }
     }
 }
 
@@ -226,35 +337,240 @@ impl Sink {
     pub(crate) fn deliver(self, v: &Violation) {
         match self {
             Sink::Hook(hook) => hook(v),
-            Sink::Stderr => {
-                use std::io::Write;
-                // One write per line, so lines from concurrent receivers do not interleave.
-                let line = format!("{v}\n");
-                let _ = std::io::stderr().lock().write_all(line.as_bytes());
-            }
+            Sink::Stderr => write_stderr(&format!("{v}\n")),
             Sink::Off => {}
         }
     }
+}
+
+/// How long identical refusals are counted instead of printed, after the line of the first.
+pub(crate) const QUIET_WINDOW: Duration = Duration::from_secs(1);
+/// How many different refusals are counted at once; past it the oldest count is printed.
+const QUIET_SLOTS: usize = 16;
+
+/// A printed refusal and the identical ones counted since.
+struct Quiet {
+    violation: Violation,
+    first: Instant,
+    last: Instant,
+    more: u64,
+}
+
+impl Quiet {
+    /// `network-sandbox: … and 499 more like this in 1.0 s (denied connect to …)`.
+    fn summary(&self) -> String {
+        let v = &self.violation;
+        let verdict = if v.audit_only { "would deny" } else { "denied" };
+        let mut what = format!("{verdict} {}", v.operation);
+        if let Some(d) = v.destination {
+            what.push_str(&format!(" to {}", canonical(d)));
+        }
+        if let Some(k) = v.kind() {
+            what.push_str(&format!(" ({k})"));
+        }
+        format!(
+            "network-sandbox: … and {} more like this in {:.1} s ({what} by pid {})",
+            self.more,
+            (self.last - self.first).as_secs_f64(),
+            v.pid
+        )
+    }
+}
+
+/// The supervisor's side of a [`Sink`]: on stderr, identical refusals within
+/// [`QUIET_WINDOW`] of the first one's line become one count, printed when the window has
+/// passed ([`tick`](Self::tick), from the supervisor's watchdog), when the slots are full, or
+/// at exit ([`flush`](Self::flush)). A hook receives every violation.
+pub(crate) struct Reporter {
+    sink: Sink,
+    quiet: Mutex<Vec<Quiet>>,
+}
+
+impl Reporter {
+    /// A reporter delivering to `sink`.
+    pub(crate) fn new(sink: Sink) -> Self {
+        Reporter {
+            sink,
+            quiet: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Reports `v`: delivered, or counted if an identical one was printed within the window.
+    pub(crate) fn report(&self, v: Violation) {
+        if !matches!(self.sink, Sink::Stderr) {
+            self.sink.deliver(&v);
+            return;
+        }
+        let now = Instant::now();
+        let mut quiet = self.quiet.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(q) = quiet
+            .iter_mut()
+            .find(|q| q.violation.same_as(&v) && now - q.first < QUIET_WINDOW)
+        {
+            q.more += 1;
+            q.last = now;
+            return;
+        }
+        let mut lines = String::new();
+        quiet.retain(|q| {
+            let keep = now - q.first < QUIET_WINDOW;
+            if !keep && q.more > 0 {
+                lines.push_str(&q.summary());
+                lines.push('\n');
+            }
+            keep
+        });
+        if quiet.len() >= QUIET_SLOTS {
+            let q = quiet.remove(0);
+            if q.more > 0 {
+                lines.push_str(&q.summary());
+                lines.push('\n');
+            }
+        }
+        lines.push_str(&v.to_string());
+        lines.push('\n');
+        write_stderr(&lines);
+        quiet.push(Quiet {
+            violation: v,
+            first: now,
+            last: now,
+            more: 0,
+        });
+    }
+
+    /// Prints the counts whose window has passed.
+    pub(crate) fn tick(&self) {
+        self.print_counts(false);
+    }
+
+    /// Prints every count: the supervisor is about to exit.
+    pub(crate) fn flush(&self) {
+        self.print_counts(true);
+    }
+
+    fn print_counts(&self, all: bool) {
+        let now = Instant::now();
+        let mut quiet = self.quiet.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lines = String::new();
+        quiet.retain(|q| {
+            let keep = !all && now - q.first < QUIET_WINDOW;
+            if !keep && q.more > 0 {
+                lines.push_str(&q.summary());
+                lines.push('\n');
+            }
+            keep
+        });
+        if !lines.is_empty() {
+            write_stderr(&lines);
+        }
+    }
+}
+
+/// One write, so lines from concurrent receivers do not interleave.
+fn write_stderr(lines: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(lines.as_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn violation_line_names_what_where_and_why() {
-        let v = Violation {
+    fn connect_refusal() -> Violation {
+        Violation {
             pid: 42,
             command: "curl".into(),
+            tid: 42,
+            thread: "curl".into(),
             operation: Operation::Connect,
             protocol: Some(Protocol::Tcp),
+            socket: None,
             destination: Some("203.0.113.5:80".parse().unwrap()),
             reason: Reason::NotAllowed,
+            remedy: Remedy::Add("tcp://203.0.113.5:80".into()),
             audit_only: false,
-        };
+        }
+    }
+
+    #[test]
+    fn violation_line_names_what_where_why_and_the_remedy() {
+        assert_eq!(
+            connect_refusal().to_string(),
+            "network-sandbox: denied connect to 203.0.113.5:80 (tcp) by pid 42 (curl): not in \
+             the allow list; to allow it, add tcp://203.0.113.5:80"
+        );
+    }
+
+    #[test]
+    fn the_line_names_the_thread_when_it_is_not_the_main_one() {
+        let mut v = connect_refusal();
+        v.tid = 45;
+        v.thread = "tokio-rt-worker".into();
+        assert!(v
+            .to_string()
+            .contains(" by pid 42 (curl) thread 45 (tokio-rt-worker): "));
+        v.thread = "curl".into();
+        assert!(v.to_string().contains(" by pid 42 (curl) thread 45: "));
+    }
+
+    #[test]
+    fn an_ipv4_mapped_destination_prints_as_ipv4() {
+        let mut v = connect_refusal();
+        v.destination = Some("[::ffff:127.0.0.3]:80".parse().unwrap());
+        assert!(v
+            .to_string()
+            .contains("denied connect to 127.0.0.3:80 (tcp) by"));
+        assert_eq!(
+            Remedy::for_refusal(v.operation, &v.reason, v.protocol, v.destination),
+            Remedy::Add("tcp://127.0.0.3:80".into())
+        );
+        assert!(!v.same_as(&connect_refusal()));
+        let mut w = v.clone();
+        w.tid = 99;
+        assert!(v.same_as(&w));
+    }
+
+    #[test]
+    fn only_a_destination_outside_the_list_has_an_endpoint_to_add() {
+        let d = Some("[::1]:53".parse().unwrap());
+        assert_eq!(
+            Remedy::for_refusal(Operation::Send, &Reason::NoNetwork, Some(Protocol::Udp), d),
+            Remedy::Add("udp://[::1]:53".into())
+        );
+        assert_eq!(
+            Remedy::for_refusal(Operation::Bind, &Reason::NotAllowed, Some(Protocol::Udp), d),
+            Remedy::Nothing
+        );
+        let unix = Reason::SocketKind("unix".into());
+        assert_eq!(
+            Remedy::for_refusal(Operation::Connect, &unix, None, None),
+            Remedy::Nothing
+        );
+        let mut v = connect_refusal();
+        v.operation = Operation::Listen;
+        v.destination = None;
+        v.reason = Reason::Never("the sandbox lets no program serve".into());
+        v.remedy = Remedy::Nothing;
         assert_eq!(
             v.to_string(),
-            "network-sandbox: denied connect to 203.0.113.5:80 (tcp) by pid 42 (curl): not in the allow list"
+            "network-sandbox: denied listen (tcp) by pid 42 (curl): the sandbox lets no \
+             program serve; no policy entry can allow this"
+        );
+    }
+
+    #[test]
+    fn a_count_names_what_it_counts() {
+        let first = Instant::now();
+        let q = Quiet {
+            violation: connect_refusal(),
+            first,
+            last: first + Duration::from_millis(1000),
+            more: 499,
+        };
+        assert_eq!(
+            q.summary(),
+            "network-sandbox: … and 499 more like this in 1.0 s (denied connect to \
+             203.0.113.5:80 (tcp) by pid 42)"
         );
     }
 }

@@ -93,7 +93,7 @@ pub fn pidfd_open_thread(tid: libc::pid_t) -> io::Result<(OwnedFd, bool)> {
 }
 
 /// The thread group (process) id of thread `tid`.
-fn thread_group_of(tid: libc::pid_t) -> io::Result<libc::pid_t> {
+pub(crate) fn thread_group_of(tid: libc::pid_t) -> io::Result<libc::pid_t> {
     read_small_file(&format!("/proc/{tid}/status"))
         .and_then(|s| {
             s.lines()

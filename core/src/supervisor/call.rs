@@ -11,7 +11,7 @@ use std::os::fd::RawFd;
 use super::sockaddr;
 use super::socket::{Socket, SocketKind};
 use crate::policy::{Mode, Policy, Protocol};
-use crate::report::{Operation, Reason, Sink, Violation};
+use crate::report::{Operation, Reason, Remedy, Reporter, Violation};
 use crate::sys;
 
 /// A call made by a sandboxed task, as its notification describes it.
@@ -83,7 +83,7 @@ pub struct Context<'a> {
     /// The policy.
     pub policy: &'a Policy,
     /// Where violations go.
-    pub sink: Sink,
+    pub reporter: &'a Reporter,
 }
 
 impl Context<'_> {
@@ -191,12 +191,32 @@ impl Context<'_> {
         reason: Reason,
         audit_only: bool,
     ) {
-        self.sink.deliver(&Violation {
-            pid: call.tid,
-            command: command_of(call.tid),
+        // Under a policy without endpoints nothing is in the allow list: say so.
+        let reason = match reason {
+            Reason::NotAllowed if self.policy.endpoints().is_empty() => Reason::NoNetwork,
+            r => r,
+        };
+        let socket = match &reason {
+            Reason::SocketKind(k) => Some(k.clone()),
+            _ => None,
+        };
+        let pid = sys::thread_group_of(call.tid).unwrap_or(call.tid);
+        let thread = name_of(call.tid);
+        let command = if pid == call.tid {
+            thread.clone()
+        } else {
+            name_of(pid)
+        };
+        self.reporter.report(Violation {
+            pid,
+            command,
+            tid: call.tid,
+            thread,
             operation,
             protocol,
+            socket,
             destination,
+            remedy: Remedy::for_refusal(operation, &reason, protocol, destination),
             reason,
             audit_only,
         });
@@ -220,10 +240,10 @@ impl Context<'_> {
     }
 }
 
-/// The caller's command name, with control characters replaced: the sandboxed program
-/// chooses its name, and the line goes to a terminal.
-fn command_of(tid: libc::pid_t) -> String {
-    sys::read_small_file(&format!("/proc/{tid}/comm"))
+/// The name of task `id` (a process or a thread), with control characters replaced: the
+/// sandboxed program chooses its names, and the line goes to a terminal.
+fn name_of(id: libc::pid_t) -> String {
+    sys::read_small_file(&format!("/proc/{id}/comm"))
         .map(|c| {
             c.chars()
                 .map(|ch| if ch.is_control() { '?' } else { ch })

@@ -66,7 +66,14 @@ pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     };
     let ephemeral_udp = protocol == Some(Protocol::Udp) && dest.is_some_and(|d| d.port() == 0);
     if !ephemeral_udp {
-        return Err(cx.refuse(call, Operation::Bind, protocol, dest, Reason::NotAllowed));
+        let why = "only a UDP socket may bind, and only to port 0 (a port the kernel picks)";
+        return Err(cx.refuse(
+            call,
+            Operation::Bind,
+            protocol,
+            dest,
+            Reason::Never(why.into()),
+        ));
     }
     // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
     let ret = unsafe {

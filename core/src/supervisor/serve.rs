@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use super::call::{Call, Context, Halt};
 use crate::policy::Policy;
-use crate::report::Sink;
+use crate::report::{Reporter, Sink};
 use crate::sys;
 
 /// Receivers kept waiting when nothing is happening.
@@ -43,7 +43,7 @@ const TICK: Duration = Duration::from_millis(20);
 struct Shared {
     listener: OwnedFd,
     policy: Policy,
-    sink: Sink,
+    reporter: Reporter,
     /// Receivers waiting in NOTIF_RECV (or about to).
     idle: AtomicUsize,
     /// All receivers.
@@ -58,7 +58,7 @@ pub fn serve(listener: OwnedFd, policy: Policy, sink: Sink) -> ! {
     let shared = Arc::new(Shared {
         listener,
         policy,
-        sink,
+        reporter: Reporter::new(sink),
         idle: AtomicUsize::new(0),
         threads: AtomicUsize::new(0),
         handled: AtomicU64::new(0),
@@ -67,6 +67,7 @@ pub fn serve(listener: OwnedFd, policy: Policy, sink: Sink) -> ! {
         spawn_receiver(&shared);
     }
     watch(&shared);
+    shared.reporter.flush();
     exit_supervisor()
 }
 
@@ -93,6 +94,7 @@ fn watch(shared: &Arc<Shared>) {
             spawn_receiver(shared);
         }
         last_handled = handled;
+        shared.reporter.tick();
         std::thread::sleep(TICK);
     }
 }
@@ -132,14 +134,17 @@ fn receive_loop(shared: &Arc<Shared>) {
     let cx = Context {
         listener,
         policy: &shared.policy,
-        sink: shared.sink,
+        reporter: &shared.reporter,
     };
     loop {
         let notif = match sys::notif_recv(listener) {
             Ok(n) => n,
             Err(e) => match next_step(e.raw_os_error(), || hung_up(listener)) {
                 Step::Retry => continue,
-                Step::ExitProcess => exit_supervisor(),
+                Step::ExitProcess => {
+                    shared.reporter.flush();
+                    exit_supervisor()
+                }
                 Step::EndThread => {
                     shared.idle.fetch_sub(1, Ordering::SeqCst);
                     shared.threads.fetch_sub(1, Ordering::SeqCst);
