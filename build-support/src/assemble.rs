@@ -385,7 +385,7 @@ mod tests {
         let out = run(&program, &data(rules.audit_arch, nr, [2, 1, 0, 0, 0, 0])).unwrap();
         assert_eq!(out.action, SECCOMP_RET_ALLOW);
         let out = run(&program, &data(rules.audit_arch, nr, [17, 3, 0, 0, 0, 0])).unwrap();
-        assert_eq!(out.action, Action::Errno(EACCES).ret());
+        assert_eq!(out.action, Action::Report(EACCES).ret());
     }
 
     #[test]

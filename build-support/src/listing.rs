@@ -5,7 +5,8 @@
 //! with: system call names where the accumulator holds `nr`, `AUDIT_ARCH_*` where it holds
 //! `arch`, and for the arguments of the calls the rules look at (`socket`, `setsockopt`,
 //! `sendto`, `sendmsg`, `sendmmsg`) the `AF_*`, `SOCK_*`, `IPPROTO_*`, `SOL_*` and
-//! `MSG_FASTOPEN` names. Returns read `ALLOW`, `ERRNO(EACCES)`, `USER_NOTIF`, ….
+//! `MSG_FASTOPEN` names. Returns read `ALLOW`, `ERRNO(EPERM)`, `USER_NOTIF`, `REPORT(EACCES)`
+//! (a refusal the supervisor reports), ….
 
 use std::fmt::Write;
 
@@ -238,23 +239,27 @@ fn argument_name(syscall: Sysno, arg: u32, k: u32) -> Option<String> {
     }
 }
 
-/// A seccomp return value by name.
+/// An errno by name, for the ones the programs return.
+fn errno_name(data: u32) -> String {
+    match data {
+        1 => "EPERM".into(),
+        13 => "EACCES".into(),
+        38 => "ENOSYS".into(),
+        n => n.to_string(),
+    }
+}
+
+/// A seccomp return value by name: `REPORT(EACCES)` is `USER_NOTIF` with an errno in its
+/// data, a refusal the supervisor reports.
 fn action(k: u32) -> String {
     let data = k & 0xffff;
     match k & 0xffff_0000 {
         0x8000_0000 => "KILL_PROCESS".into(),
         0x0000_0000 => "KILL_THREAD".into(),
         0x0003_0000 => format!("TRAP({data})"),
-        0x0005_0000 => format!(
-            "ERRNO({})",
-            match data {
-                1 => "EPERM".into(),
-                13 => "EACCES".into(),
-                38 => "ENOSYS".into(),
-                n => n.to_string(),
-            }
-        ),
-        0x7fc0_0000 => "USER_NOTIF".into(),
+        0x0005_0000 => format!("ERRNO({})", errno_name(data)),
+        0x7fc0_0000 if data == 0 => "USER_NOTIF".into(),
+        0x7fc0_0000 => format!("REPORT({})", errno_name(data)),
         0x7ff0_0000 => format!("TRACE({data})"),
         0x7ffc_0000 => "LOG".into(),
         0x7fff_0000 => "ALLOW".into(),
@@ -277,7 +282,7 @@ mod tests {
             "KILL_PROCESS",
             "X32_SYSCALL_BIT",
             "ERRNO(ENOSYS)",
-            "ERRNO(EACCES)",
+            "REPORT(EACCES)",
             "ERRNO(EPERM)",
             "#41 socket",
             "AF_INET6",

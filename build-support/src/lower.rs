@@ -214,6 +214,14 @@ pub enum Action {
     KillProcess,
     /// `SECCOMP_RET_USER_NOTIF`: the supervisor decides.
     UserNotif,
+    /// A refusal the supervisor reports: `SECCOMP_RET_USER_NOTIF` with this errno in the
+    /// data bits. The kernel ignores a `USER_NOTIF` return's data (`__seccomp_filter` takes
+    /// only the action), so the supervisor is notified; it runs the program on the
+    /// notification's `seccomp_data` to find the errno, reports the refusal and answers it.
+    /// Where no supervisor runs, the runtime turns this return back into
+    /// `SECCOMP_RET_ERRNO | errno` (`network_sandbox`'s `filter::resolve_reports`): never
+    /// into the fallback's action for checks.
+    Report(u16),
 }
 
 /// `SECCOMP_RET_KILL_PROCESS`.
@@ -233,6 +241,7 @@ impl Action {
             Action::Errno(e) => SECCOMP_RET_ERRNO | u32::from(e),
             Action::KillProcess => SECCOMP_RET_KILL_PROCESS,
             Action::UserNotif => SECCOMP_RET_USER_NOTIF,
+            Action::Report(e) => SECCOMP_RET_USER_NOTIF | u32::from(e),
         }
     }
 }
@@ -366,7 +375,9 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         })
     };
     let always = Vec::new;
-    let deny = Action::Errno(EACCES);
+    // Every network refusal of this table is reported by the supervisor (it answers the
+    // same errno); refusals around the supervisor (ptrace, io_uring, mounts, …) are not.
+    let deny = Action::Report(EACCES);
 
     // sendto(fd, buf, len, flags, dest_addr, addrlen); sendmsg(fd, msg, flags);
     // sendmmsg(fd, msgvec, vlen, flags). TCP Fast Open connects without `connect`.
@@ -694,7 +705,7 @@ mod tests {
     fn socket_kinds() {
         let tcp = lower(&policy(&[Protocol::Tcp]), Arch::X86_64);
         let udp = lower(&policy(&[Protocol::Udp]), Arch::X86_64);
-        let deny = Action::Errno(EACCES);
+        let deny = Action::Report(EACCES);
         assert_eq!(
             socket(&tcp, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 6),
             Action::Allow
@@ -722,7 +733,7 @@ mod tests {
         let udp = lower(&policy(&[Protocol::Udp]), Arch::Aarch64);
         let connect = Sysno::Connect.number(Arch::Aarch64);
         let sendto = Sysno::Sendto.number(Arch::Aarch64);
-        assert_eq!(none.decide(connect, &[0; 6]), Action::Errno(EACCES));
+        assert_eq!(none.decide(connect, &[0; 6]), Action::Report(EACCES));
         assert_eq!(udp.decide(connect, &[0; 6]), Action::UserNotif);
         assert_eq!(none.decide(sendto, &[0, 0, 0, 0, 1, 0]), Action::Allow);
         assert_eq!(
@@ -731,14 +742,15 @@ mod tests {
         );
         assert_eq!(udp.decide(sendto, &[0, 0, 0, 0, 0, 0]), Action::Allow);
         let fastopen = [0, 0, 0, MSG_FASTOPEN | 0x40, 1, 0];
-        assert_eq!(udp.decide(sendto, &fastopen), Action::Errno(EACCES));
+        assert_eq!(udp.decide(sendto, &fastopen), Action::Report(EACCES));
+        assert_eq!(Action::Report(EACCES).ret(), SECCOMP_RET_USER_NOTIF | 13);
     }
 
     #[test]
     fn around_the_supervisor() {
         let tcp = lower(&policy(&[Protocol::Tcp]), Arch::X86_64);
         let nr = |s: Sysno| s.number(Arch::X86_64);
-        let deny = Action::Errno(EACCES);
+        let deny = Action::Report(EACCES);
         let eperm = Action::Errno(EPERM);
         let pair = |ty| tcp.decide(nr(Sysno::Socketpair), &[AF_UNIX, ty, 0, 0, 0, 0]);
         assert_eq!(pair(SOCK_STREAM | SOCK_CLOEXEC), Action::Allow);

@@ -12,7 +12,12 @@ const PASSED: i32 = 0;
 
 /// What the child checks. Runs between `fork` and `_exit`: raw system calls only, no
 /// allocation, no locks.
-fn child_checks(filter: Option<&libc::sock_fprog>) -> i32 {
+///
+/// `refusal`: the errno a reported refusal (`USER_NOTIF | errno`) gives. The program as
+/// compiled, installed without a listener, gives `ENOSYS` (the kernel reads the return as
+/// `USER_NOTIF`, ignoring its data, and there is no supervisor); with its reports resolved
+/// as the runtime does when no supervisor runs, `EACCES`.
+fn child_checks(filter: Option<&libc::sock_fprog>, refusal: i32) -> i32 {
     // SAFETY: plain system calls on integer arguments and on `filter`, which points to a
     // `sock_fprog` whose instructions outlive this function (they belong to the parent's
     // stack frame, copied into the child by fork).
@@ -29,10 +34,10 @@ fn child_checks(filter: Option<&libc::sock_fprog>) -> i32 {
         let errno = || *libc::__errno_location();
         let denied = filter.is_some();
 
-        // A packet socket: EACCES under the filter; as root without it, it opens.
+        // A packet socket: refused under the filter; as root without it, it opens.
         let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
         if denied {
-            if fd != -1 || errno() != libc::EACCES {
+            if fd != -1 || errno() != refusal {
                 return 20;
             }
         } else if fd < 0 {
@@ -79,8 +84,8 @@ fn child_checks(filter: Option<&libc::sock_fprog>) -> i32 {
         }
         libc::close(fd);
 
-        // bind: EACCES under the filter.
-        if denied && (libc::bind(fd, std::ptr::null(), 0) != -1 || errno() != libc::EACCES) {
+        // bind: refused under the filter.
+        if denied && (libc::bind(fd, std::ptr::null(), 0) != -1 || errno() != refusal) {
             return 60;
         }
     }
@@ -88,14 +93,14 @@ fn child_checks(filter: Option<&libc::sock_fprog>) -> i32 {
 }
 
 /// Forks, runs [`child_checks`] in the child, and returns its exit code.
-fn in_child(filter: Option<&libc::sock_fprog>) -> i32 {
+fn in_child(filter: Option<&libc::sock_fprog>, refusal: i32) -> i32 {
     // SAFETY: the child only makes raw system calls and leaves with `_exit`, which is what is
     // allowed after `fork` in a multi-threaded process (the test harness has threads).
     unsafe {
         let pid = libc::fork();
         assert!(pid >= 0, "fork failed");
         if pid == 0 {
-            libc::_exit(child_checks(filter));
+            libc::_exit(child_checks(filter, refusal));
         }
         let mut status = 0;
         assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
@@ -136,15 +141,49 @@ fn compiled_filter_works_in_the_kernel() {
         len: filter.len() as u16,
         filter: filter.as_mut_ptr(),
     };
+    // What the runtime installs when no supervisor runs: every reported refusal
+    // (`USER_NOTIF | errno`) becomes `ERRNO | errno`.
+    let mut resolved: Vec<libc::sock_filter> = filter
+        .iter()
+        .map(|i| {
+            let report = i.code == 0x06 && i.k & 0xffff_0000 == 0x7fc0_0000 && i.k & 0xffff != 0;
+            libc::sock_filter {
+                k: if report {
+                    0x0005_0000 | (i.k & 0xffff)
+                } else {
+                    i.k
+                },
+                ..*i
+            }
+        })
+        .collect();
+    assert!(resolved.iter().zip(&filter).any(|(r, f)| r.k != f.k));
+    let resolved_prog = libc::sock_fprog {
+        len: resolved.len() as u16,
+        filter: resolved.as_mut_ptr(),
+    };
 
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if root {
-        // The control: without the filter, the packet socket opens (so EACCES above is the
-        // filter's doing) and io_uring_setup is implemented.
-        assert_eq!(in_child(None), PASSED, "control child without the filter");
+        // The control: without the filter, the packet socket opens (so the refusal above is
+        // the filter's doing) and io_uring_setup is implemented.
+        assert_eq!(
+            in_child(None, 0),
+            PASSED,
+            "control child without the filter"
+        );
     } else {
         eprintln!("not root: the control child is skipped (a packet socket needs CAP_NET_RAW)");
     }
-    assert_eq!(in_child(Some(&prog)), PASSED, "child under the filter");
+    assert_eq!(
+        in_child(Some(&prog), libc::ENOSYS),
+        PASSED,
+        "child under the filter as compiled (reports are USER_NOTIF to the kernel)"
+    );
+    assert_eq!(
+        in_child(Some(&resolved_prog), libc::EACCES),
+        PASSED,
+        "child under the filter with its reports resolved"
+    );
 }

@@ -17,7 +17,8 @@ const USER_NOTIF: u32 = 0x7fc0_0000;
 const fn errno(e: u32) -> u32 {
     0x0005_0000 | e
 }
-const EACCES: u32 = errno(13);
+/// A network refusal the supervisor reports: `USER_NOTIF` with the errno in the data bits.
+const REFUSE: u32 = USER_NOTIF | 13;
 const EPERM: u32 = errno(1);
 const ENOSYS: u32 = errno(38);
 
@@ -129,20 +130,20 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             if family_ok && (tcp_ok || udp_ok) {
                 ALLOW
             } else {
-                EACCES
+                REFUSE
             }
         }
-        Some("connect") if policy.endpoints.is_empty() => EACCES,
+        Some("connect") if policy.endpoints.is_empty() => REFUSE,
         Some("connect") => USER_NOTIF,
-        Some("sendto") if fastopen(int(3)) => EACCES,
+        Some("sendto") if fastopen(int(3)) => REFUSE,
         Some("sendto") if udp && d.args[4] != 0 => USER_NOTIF,
-        Some("sendmsg") if fastopen(int(2)) => EACCES,
-        Some("sendmmsg") if fastopen(int(3)) => EACCES,
+        Some("sendmsg") if fastopen(int(2)) => REFUSE,
+        Some("sendmmsg") if fastopen(int(3)) => REFUSE,
         Some("sendmsg" | "sendmmsg") if udp => USER_NOTIF,
         Some("setsockopt") if allowed_option(int(1), int(2)) => ALLOW,
-        Some("setsockopt") => EACCES,
+        Some("setsockopt") => REFUSE,
         Some("ioctl") if allowed_ioctl(int(1)) => ALLOW,
-        Some("ioctl") => EACCES,
+        Some("ioctl") => REFUSE,
         // AF_UNIX stream or seqpacket pairs, with SOCK_NONBLOCK/SOCK_CLOEXEC only.
         Some("socketpair") => {
             let ty = int(1);
@@ -150,7 +151,7 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             if int(0) == 1 && known_flags && matches!(ty & 0xf, 1 | 5) {
                 ALLOW
             } else {
-                EACCES
+                REFUSE
             }
         }
         // Calls on another process: the caller (pid 0) only.
@@ -175,7 +176,7 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             | "request_key",
         ) => EPERM,
         Some("bind") if udp => USER_NOTIF,
-        Some("bind" | "listen") => EACCES,
+        Some("bind" | "listen") => REFUSE,
         _ => ALLOW,
     }
 }
@@ -735,7 +736,7 @@ fn the_reference_model_is_not_trivially_satisfied() {
         instruction_pointer: 0,
         args: [17, 3, 0, 0, 0, 0],
     };
-    assert_eq!(reference(policy, Arch::X86_64, &d), EACCES);
+    assert_eq!(reference(policy, Arch::X86_64, &d), REFUSE);
     assert_eq!(run(&allow_all, &d).unwrap().action, ALLOW);
 }
 

@@ -467,7 +467,10 @@ fn check_reports_layers_without_installing() {
     assert_eq!(out.code(), Some(0), "{out:?}");
     assert!(out.stdout.contains("no network at all"), "{}", out.stdout);
     assert!(
-        out.stdout.contains("L2 supervisor: not needed"),
+        out.stdout.contains("L2 supervisor: enforced")
+            && out
+                .stdout
+                .contains("the supervisor reports the static filter's refusals"),
         "{}",
         out.stdout
     );

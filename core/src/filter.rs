@@ -1,10 +1,20 @@
 //! The classic BPF instruction type and the seccomp return values the runtime needs to know.
 //!
 //! The program itself is compiled at build time by `network-sandbox-build`; the runtime only
-//! installs it. The one change the runtime makes is [`Fallback`](crate::Fallback) handling:
-//! when the supervisor cannot run and the policy opted into a weaker mode, every
-//! `SECCOMP_RET_USER_NOTIF` return is rewritten to the fallback's action (see
-//! [`rewrite_user_notif`]).
+//! installs it. The program returns `SECCOMP_RET_USER_NOTIF` in two meanings, told apart by
+//! the return's data bits, which the kernel ignores for that action:
+//!
+//! - data 0, a **check**: the supervisor decides (connect, UDP sends, UDP bind);
+//! - data `errno`, a **reported refusal**: the static filter refuses the call, and the
+//!   supervisor reports it and answers `errno` (finding it by running the program on the
+//!   notification's `seccomp_data`, [`run`]).
+//!
+//! The runtime changes the program in two ways only. [`Fallback`](crate::Fallback) handling:
+//! when the supervisor cannot run and the policy opted into a weaker mode, every *check* is
+//! rewritten to the fallback's action ([`rewrite_user_notif`]). And wherever no supervisor
+//! runs (report off, a fallback, a policy that needs none), every *reported refusal* becomes
+//! `SECCOMP_RET_ERRNO | errno` ([`resolve_reports`]): a refusal never becomes the fallback's
+//! action, whatever it is.
 
 /// One classic BPF instruction, laid out as the kernel's `struct sock_filter`.
 #[repr(C)]
@@ -37,18 +47,50 @@ pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 /// `SECCOMP_RET_ERRNO` (the errno goes in the low 16 bits).
 pub const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 
-/// Whether the program hands any syscall to the supervisor. A policy with no endpoints
-/// (`allow = []`) compiles to a program that does not, and needs no supervisor.
+/// `SECCOMP_RET_ACTION_FULL`: the action bits of a return value.
+const ACTION_FULL: u32 = 0xffff_0000;
+/// `SECCOMP_RET_DATA`: the data bits.
+const DATA: u32 = 0x0000_ffff;
+
+/// The errno of a reported refusal (`SECCOMP_RET_USER_NOTIF | errno`, `errno` not 0).
+pub fn reported_errno(ret: u32) -> Option<i32> {
+    (ret & ACTION_FULL == SECCOMP_RET_USER_NOTIF && ret & DATA != 0).then_some((ret & DATA) as i32)
+}
+
+/// Whether the program hands any *check* to the supervisor. A policy with no endpoints
+/// (`allow = []`) compiles to a program that does not.
 pub fn uses_user_notif(program: &[SockFilter]) -> bool {
     program
         .iter()
         .any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_USER_NOTIF)
 }
 
-/// A copy of `program` with every `return SECCOMP_RET_USER_NOTIF` replaced by `return
-/// action`. Only return instructions change, so every jump offset stays valid.
-pub fn rewrite_user_notif(program: &[SockFilter], action: u32) -> Vec<SockFilter> {
+/// Whether the program has refusals for the supervisor to report.
+pub fn has_reports(program: &[SockFilter]) -> bool {
     program
+        .iter()
+        .any(|i| i.code == BPF_RET_K && reported_errno(i.k).is_some())
+}
+
+/// A copy of `program` with every reported refusal (`USER_NOTIF | errno`) replaced by
+/// `SECCOMP_RET_ERRNO | errno`: what is installed when no supervisor runs.
+pub fn resolve_reports(program: &[SockFilter]) -> Vec<SockFilter> {
+    program
+        .iter()
+        .map(|i| match reported_errno(i.k) {
+            Some(errno) if i.code == BPF_RET_K => {
+                SockFilter::new(i.code, i.jt, i.jf, SECCOMP_RET_ERRNO | errno as u32)
+            }
+            _ => *i,
+        })
+        .collect()
+}
+
+/// A copy of `program` with every check (`return SECCOMP_RET_USER_NOTIF`, data 0) replaced
+/// by `return action`, and every reported refusal resolved to its errno
+/// ([`resolve_reports`]). Only return instructions change, so every jump offset stays valid.
+pub fn rewrite_user_notif(program: &[SockFilter], action: u32) -> Vec<SockFilter> {
+    resolve_reports(program)
         .iter()
         .map(|i| {
             if i.code == BPF_RET_K && i.k == SECCOMP_RET_USER_NOTIF {
@@ -58,6 +100,70 @@ pub fn rewrite_user_notif(program: &[SockFilter], action: u32) -> Vec<SockFilter
             }
         })
         .collect()
+}
+
+/// The kernel's `struct seccomp_data` as the program reads it: `nr` at 0, `arch` at 4,
+/// `instruction_pointer` at 8, `args[i]` at `16 + 8 * i`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SeccompData {
+    /// System call number.
+    pub nr: i32,
+    /// `AUDIT_ARCH_*`.
+    pub arch: u32,
+    /// Address of the system call instruction.
+    pub instruction_pointer: u64,
+    /// The argument registers.
+    pub args: [u64; 6],
+}
+
+impl SeccompData {
+    fn word(&self, offset: u32) -> Option<u32> {
+        if offset % 4 != 0 || offset >= 64 {
+            return None;
+        }
+        let half = |v: u64| {
+            if offset % 8 == 0 {
+                v as u32
+            } else {
+                (v >> 32) as u32
+            }
+        };
+        Some(match offset {
+            0 => self.nr as u32,
+            4 => self.arch,
+            8 | 12 => half(self.instruction_pointer),
+            _ => half(self.args[(offset as usize - 16) / 8]),
+        })
+    }
+}
+
+/// Runs `program` on `data` as the kernel would, for the instructions the compiler emits
+/// (`ld [k]`, `and #k`, `ja`, `jeq`/`jgt`/`jge`/`jset #k`, `ret #k`). `None` for anything
+/// else (another instruction, a read outside `seccomp_data`, a jump out of the program):
+/// the caller then refuses.
+pub fn run(program: &[SockFilter], data: &SeccompData) -> Option<u32> {
+    let mut acc: u32 = 0;
+    let mut pc = 0usize;
+    loop {
+        let i = program.get(pc)?;
+        pc += 1;
+        match i.code {
+            0x20 => acc = data.word(i.k)?,
+            0x54 => acc &= i.k,
+            BPF_RET_K => return Some(i.k),
+            0x05 => pc = pc.checked_add(i.k as usize)?,
+            0x15 | 0x25 | 0x35 | 0x45 => {
+                let taken = match i.code {
+                    0x15 => acc == i.k,
+                    0x25 => acc > i.k,
+                    0x35 => acc >= i.k,
+                    _ => acc & i.k != 0,
+                };
+                pc += usize::from(if taken { i.jt } else { i.jf });
+            }
+            _ => return None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +187,36 @@ mod tests {
         assert_eq!(out[2].k, SECCOMP_RET_ERRNO | 13);
         assert_eq!(out[3], prog[3]);
         assert!(!uses_user_notif(&out));
+    }
+
+    #[test]
+    fn a_reported_refusal_is_never_rewritten_to_the_fallback_action() {
+        let report = SECCOMP_RET_USER_NOTIF | 13;
+        let prog = [
+            SockFilter::new(0x20, 0, 0, 0),
+            SockFilter::new(0x15, 0, 1, 41),
+            SockFilter::new(BPF_RET_K, 0, 0, report),
+            SockFilter::new(0x15, 0, 1, 42),
+            SockFilter::new(BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF),
+            SockFilter::new(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        ];
+        assert!(has_reports(&prog));
+        assert_eq!(reported_errno(report), Some(13));
+        assert_eq!(reported_errno(SECCOMP_RET_USER_NOTIF), None);
+        let out = rewrite_user_notif(&prog, SECCOMP_RET_ALLOW);
+        assert_eq!(out[2].k, SECCOMP_RET_ERRNO | 13);
+        assert_eq!(out[4].k, SECCOMP_RET_ALLOW);
+        assert!(!has_reports(&out));
+        let resolved = resolve_reports(&prog);
+        assert_eq!(resolved[2].k, SECCOMP_RET_ERRNO | 13);
+        assert_eq!(resolved[4].k, SECCOMP_RET_USER_NOTIF);
+        let data = |nr| SeccompData {
+            nr,
+            ..Default::default()
+        };
+        assert_eq!(run(&prog, &data(41)), Some(report));
+        assert_eq!(run(&prog, &data(42)), Some(SECCOMP_RET_USER_NOTIF));
+        assert_eq!(run(&prog, &data(43)), Some(SECCOMP_RET_ALLOW));
+        assert_eq!(run(&prog[..2], &data(43)), None, "runs off the end");
     }
 }

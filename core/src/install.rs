@@ -150,7 +150,8 @@ impl<'a> Sandbox<'a> {
             kernel.landlock_abi,
             policy.options().mode == Mode::Enforce,
         );
-        let choice = choose_program(policy, &kernel, plan.as_ref())?;
+        let reports = !matches!(self.sink(), Sink::Off);
+        let choice = choose_program(policy, &kernel, plan.as_ref(), reports)?;
         let static_filter = LayerReport {
             layer: Layer::StaticFilter,
             status: Status::Enforced,
@@ -289,13 +290,16 @@ struct ProgramChoice {
 }
 
 /// Decides the program to install: the policy's own, or its fallback when the supervisor
-/// cannot run on this kernel.
+/// cannot run on this kernel. `reports`: whether refusals are reported anywhere (not
+/// `report = "off"` without a hook); if not, or if no supervisor can run, the static
+/// filter's refusals are answered in the kernel ([`filter::resolve_reports`]).
 fn choose_program(
     policy: &Policy,
     kernel: &Kernel,
     plan: Option<&Plan>,
+    reports: bool,
 ) -> Result<ProgramChoice, Error> {
-    let program = policy.filter().to_vec();
+    let compiled = policy.filter();
     let choice = |program, supervised, status, detail: String| ProgramChoice {
         program,
         supervised,
@@ -305,10 +309,29 @@ fn choose_program(
             detail,
         },
     };
+    let reporting = reports && filter::has_reports(compiled);
+    let program = if reporting {
+        compiled.to_vec()
+    } else {
+        filter::resolve_reports(compiled)
+    };
     if !filter::uses_user_notif(&program) {
-        let detail = "the policy allows no destination: every connect is refused by the static \
-                      filter";
-        return Ok(choice(program, false, Status::NotNeeded, detail.into()));
+        let no_destination = "the policy allows no destination: every connect is refused by the \
+                              static filter";
+        return Ok(match kernel.supervisor_blocker() {
+            None if reporting => choice(
+                program,
+                true,
+                Status::Enforced,
+                format!("{no_destination}; the supervisor reports the static filter's refusals"),
+            ),
+            _ => choice(
+                filter::resolve_reports(&program),
+                false,
+                Status::NotNeeded,
+                no_destination.into(),
+            ),
+        });
     }
     let Some(blocker) = kernel.supervisor_blocker() else {
         let detail = match policy.options().mode {
@@ -318,7 +341,12 @@ fn choose_program(
             }
             Mode::Audit => "audit mode: connects outside the allow list are reported, not refused",
         };
-        return Ok(choice(program, true, Status::Enforced, detail.into()));
+        let detail = if reporting {
+            format!("{detail}; the static filter's refusals are reported by the supervisor")
+        } else {
+            detail.into()
+        };
+        return Ok(choice(program, true, Status::Enforced, detail));
     };
     let unavailable = match blocker {
         Blocker::Missing(missing) => format!("unavailable ({missing})"),

@@ -136,16 +136,40 @@ fn bind_and_listen() {
 }
 
 #[test]
-fn no_endpoints_means_no_network_and_no_supervisor() {
+fn no_endpoints_means_no_network_and_a_supervisor_that_only_reports() {
     let s = Servers::start();
     let control = Probe::unsandboxed().run("connect", &[&s.allowed.arg()]);
     assert!(control.ok());
+    let reached = s.allowed.connections();
     let none: [&str; 0] = [];
     let o = Probe::sandboxed(&none).run("connect", &[&s.allowed.arg()]);
+    assert!(o.err("EACCES"), "{o:?}");
+    assert!(
+        o.stderr.contains("L2 supervisor: enforced")
+            && o.stderr
+                .contains("the supervisor reports the static filter's refusals"),
+        "{}",
+        o.stderr
+    );
+    let dest = s.allowed.arg();
+    let line = format!("denied connect to {dest} (tcp) by pid ");
+    assert!(
+        o.stderr.lines().any(|l| l.contains(&line)
+            && l.contains("the policy allows no network")
+            && l.ends_with(&format!("to allow it, add tcp://{dest}"))),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(s.allowed.connections(), reached);
+    // With report = "off" there is nobody to report to: no supervisor, and the same errno.
+    let o = Probe::sandboxed(&none)
+        .option("report=off")
+        .run("connect", &[&s.allowed.arg()]);
     assert!(o.err("EACCES"), "{o:?}");
     assert!(
         o.stderr.contains("L2 supervisor: not needed"),
         "{}",
         o.stderr
     );
+    assert!(!o.stderr.contains("denied connect"), "{}", o.stderr);
 }

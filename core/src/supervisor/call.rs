@@ -22,6 +22,10 @@ pub struct Call {
     pub tid: libc::pid_t,
     /// System call number.
     pub nr: i64,
+    /// `AUDIT_ARCH_*` of the call.
+    pub arch: u32,
+    /// Address of the system call instruction.
+    pub instruction_pointer: u64,
     /// Arguments.
     pub args: [u64; 6],
 }
@@ -33,7 +37,19 @@ impl Call {
             id: n.id,
             tid: n.pid as libc::pid_t,
             nr: n.data.nr as i64,
+            arch: n.data.arch,
+            instruction_pointer: n.data.instruction_pointer,
             args: n.data.args,
+        }
+    }
+
+    /// What the filter saw: the `seccomp_data` of the call.
+    pub fn data(&self) -> crate::filter::SeccompData {
+        crate::filter::SeccompData {
+            nr: self.nr as i32,
+            arch: self.arch,
+            instruction_pointer: self.instruction_pointer,
+            args: self.args,
         }
     }
 
@@ -196,6 +212,50 @@ impl Context<'_> {
             Reason::NotAllowed if self.policy.endpoints().is_empty() => Reason::NoNetwork,
             r => r,
         };
+        let remedy = Remedy::for_refusal(operation, &reason, protocol, destination);
+        self.deliver(
+            call,
+            operation,
+            protocol,
+            destination,
+            reason,
+            remedy,
+            audit_only,
+        );
+    }
+
+    /// Reports a refusal of the static filter, with its remedy as the caller found it.
+    pub fn report_refusal(
+        &self,
+        call: &Call,
+        operation: Operation,
+        protocol: Option<Protocol>,
+        destination: Option<SocketAddr>,
+        reason: Reason,
+        remedy: Remedy,
+    ) {
+        self.deliver(
+            call,
+            operation,
+            protocol,
+            destination,
+            reason,
+            remedy,
+            false,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        &self,
+        call: &Call,
+        operation: Operation,
+        protocol: Option<Protocol>,
+        destination: Option<SocketAddr>,
+        reason: Reason,
+        remedy: Remedy,
+        audit_only: bool,
+    ) {
         let socket = match &reason {
             Reason::SocketKind(k) => Some(k.clone()),
             _ => None,
@@ -216,7 +276,7 @@ impl Context<'_> {
             protocol,
             socket,
             destination,
-            remedy: Remedy::for_refusal(operation, &reason, protocol, destination),
+            remedy,
             reason,
             audit_only,
         });

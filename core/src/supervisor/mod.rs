@@ -29,6 +29,7 @@
 //! | `start.rs` | the fork and the hand-over of the listener |
 //! | `serve.rs` | the receiver threads and the watchdog |
 //! | `call.rs` | a call, its answer ([`call::Outcome`]), and the shared steps: read memory, copy an address, judge, refuse |
+//! | `refusal.rs` | the static filter's refusals (`USER_NOTIF | errno`): reported, answered with their errno |
 //! | `socket.rs` | taking the caller's fd and telling what socket it is |
 //! | `connect.rs` | `connect` and `bind` |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
@@ -37,6 +38,7 @@
 mod call;
 mod connect;
 pub mod msghdr;
+mod refusal;
 mod send;
 mod serve;
 pub mod sockaddr;
@@ -47,8 +49,12 @@ pub use start::Supervisor;
 
 use call::{fail, Call, Context, Outcome};
 
-/// Answers one call: the filter notifies only these; anything else is refused.
+/// Answers one call: a refusal of the static filter is reported and answered with its
+/// errno; the checks go to their handlers; anything else is refused.
 fn dispatch(cx: &Context<'_>, call: &Call) -> Outcome {
+    if let Some(errno) = refusal::refused(cx, call) {
+        return refusal::report(cx, call, errno);
+    }
     match call.nr {
         libc::SYS_connect => connect::connect(cx, call),
         libc::SYS_bind => connect::bind(cx, call),
