@@ -510,11 +510,12 @@ fn explain_lists_the_program() {
         assert!(out.stdout.contains(audit), "{}", out.stdout);
         assert!(out.stdout.contains("USER_NOTIF"), "{}", out.stdout);
     }
-    // No endpoint: connect is refused by the filter itself, no notification.
+    // No endpoint: connect is refused by the filter itself, no check; the refusal goes to
+    // the supervisor for its line (REPORT: USER_NOTIF with the errno in the data bits).
     let out = output(ns(&["explain"]));
     assert_eq!(out.code(), Some(0), "{out:?}");
-    assert!(!out.stdout.contains("USER_NOTIF"), "{}", out.stdout);
-    assert!(out.stdout.contains("ERRNO(EACCES)"), "{}", out.stdout);
+    assert!(!out.stdout.contains("USER_NOTIF\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("REPORT(EACCES)"), "{}", out.stdout);
     let out = output(ns(&["explain", "--arch", "mips"]));
     assert_eq!(out.code(), Some(2), "{out:?}");
 }

@@ -259,6 +259,17 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             Ok(format!("{n}"))
         }
         "connect-threads" => connect_threads(addr(a[0]), a[1].parse().unwrap()),
+        "connect-count" => {
+            // N connects, each to its end: how many were refused with EACCES.
+            let n: usize = a[1].parse().unwrap();
+            let refused = (0..n)
+                .filter(|_| tcp_connect(addr(a[0])) == Err(libc::EACCES))
+                .count();
+            Ok(format!("{refused}"))
+        }
+        "unix-connect" => std::os::unix::net::UnixStream::connect(a[0])
+            .map(|_| String::new())
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
         "fork-connect" => fork_connect(addr(a[0])),
         "exec-connect" => exec_connect(addr(a[0])),
         "unspec-reconnect" => unspec_reconnect(addr(a[0]), addr(a[1])),

@@ -1,0 +1,152 @@
+//! Every refusal has its line (issue 13): a refused UDP socket, a unix connect, a bind, a
+//! listen and a connect under a policy without endpoints each give one line that names the
+//! process and what to write to allow it (or that nothing can); 500 refused connects give a
+//! handful of lines with the right count. Each attempt succeeds without the sandbox (the
+//! control), as root and as uid 65534.
+
+use network_sandbox_escape_tests::*;
+
+/// The supervisor's lines in `stderr` (refusals and counts).
+fn lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| {
+            l.starts_with("network-sandbox: denied")
+                || l.starts_with("network-sandbox: audit")
+                || l.starts_with("network-sandbox: …")
+        })
+        .collect()
+}
+
+/// Runs `attempt` without the sandbox (it must succeed) and with a TCP-only policy (or
+/// `allow`), as each user; returns the sandboxed outcomes.
+fn refused(attempt: &str, args: &[&str], allow: &[String]) -> Vec<Outcome> {
+    USERS
+        .iter()
+        .map(|&user| {
+            let control = Probe::unsandboxed().user(user).run(attempt, args);
+            assert!(control.ok(), "control {attempt} as {user:?}: {control:?}");
+            let o = Probe::sandboxed(allow).user(user).run(attempt, args);
+            assert!(o.err("EACCES"), "{attempt} as {user:?}: {o:?}");
+            o
+        })
+        .collect()
+}
+
+/// Asserts exactly one supervisor line, that it starts with `start` (the stable part), names
+/// the probe as the process, and ends with `end` (the remedy).
+#[track_caller]
+fn one_line(o: &Outcome, start: &str, end: &str) {
+    let l = lines(&o.stderr);
+    assert_eq!(l.len(), 1, "{o:?}");
+    assert!(
+        l[0].starts_with(start),
+        "{:?} does not start {start:?}",
+        l[0]
+    );
+    assert!(l[0].contains(" by pid "), "{}", l[0]);
+    assert!(l[0].contains(" (probe)"), "{}", l[0]);
+    assert!(l[0].ends_with(end), "{:?} does not end {end:?}", l[0]);
+}
+
+#[test]
+fn a_refused_udp_socket_has_its_line_and_hint() {
+    let s = Servers::start();
+    for o in refused("socket", &["2", "2", "0"], &[s.allow_tcp()]) {
+        one_line(
+            &o,
+            "network-sandbox: denied socket (udp) by pid ",
+            "udp sockets are not allowed; to allow it, add udp://HOST:PORT",
+        );
+    }
+}
+
+#[test]
+fn a_unix_connect_has_its_line() {
+    let dir = TempDir::new("unix-line");
+    let path = dir.path.join("sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("unix listener");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let s = Servers::start();
+    let path = path.to_str().unwrap();
+    for o in refused("unix-connect", &[path], &[s.allow_tcp()]) {
+        one_line(
+            &o,
+            "network-sandbox: denied socket (unix stream) by pid ",
+            "unix stream sockets are not allowed; no policy entry can allow this",
+        );
+    }
+}
+
+#[test]
+fn a_bind_has_its_line_saying_nothing_allows_it() {
+    let s = Servers::start();
+    for o in refused("bind", &["127.0.0.2:0"], &[s.allow_tcp()]) {
+        one_line(
+            &o,
+            "network-sandbox: denied bind to 127.0.0.2:0 (tcp) by pid ",
+            "only a UDP socket may bind, and only to port 0 (a port the kernel picks); no \
+             policy entry can allow this",
+        );
+    }
+}
+
+#[test]
+fn a_listen_has_its_line() {
+    let s = Servers::start();
+    for o in refused("listen", &[], &[s.allow_tcp()]) {
+        one_line(
+            &o,
+            "network-sandbox: denied listen (tcp) by pid ",
+            "the sandbox lets no program accept connections; no policy entry can allow this",
+        );
+    }
+}
+
+#[test]
+fn a_connect_under_a_policy_without_endpoints_has_its_line_and_hint() {
+    let s = Servers::start();
+    let dest = s.forbidden.arg();
+    let none: [String; 0] = [];
+    for o in refused("connect", &[&dest], &none) {
+        one_line(
+            &o,
+            &format!("network-sandbox: denied connect to {dest} (tcp) by pid "),
+            &format!("the policy allows no network; to allow it, add tcp://{dest}"),
+        );
+    }
+}
+
+#[test]
+fn five_hundred_refused_connects_give_a_handful_of_lines_with_the_count() {
+    let s = Servers::start();
+    let dest = s.forbidden.arg();
+    for &user in &USERS {
+        let control = Probe::unsandboxed()
+            .user(user)
+            .run("connect-count", &[&dest, "500"]);
+        assert_eq!(control.result(), "ok 0", "control as {user:?}: {control:?}");
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("connect-count", &[&dest, "500"]);
+        assert_eq!(o.result(), "ok 500", "as {user:?}: {o:?}");
+        let l = lines(&o.stderr);
+        let what = format!("denied connect to {dest} (tcp) by pid ");
+        let printed = l
+            .iter()
+            .filter(|l| l.starts_with("network-sandbox: denied") && l.contains(&what))
+            .count();
+        let counted: usize = l
+            .iter()
+            .filter_map(|l| l.strip_prefix("network-sandbox: … and "))
+            .map(|rest| rest.split(' ').next().unwrap().parse::<usize>().unwrap())
+            .sum();
+        assert_eq!(printed + counted, 500, "{}", o.stderr);
+        assert!(
+            printed <= 50,
+            "{printed} lines for 500 refusals: {}",
+            o.stderr
+        );
+    }
+}
