@@ -150,14 +150,16 @@ fn endpoint(out: &mut String, e: &Endpoint) {
 fn options(out: &mut String, o: &Options) {
     // The model's enums mirror the runtime's variant for variant, so each is written by its
     // name (`Debug`): a new value needs no change here.
-    let (mode, fallback, report) = (
+    let (mode, fallback, report, deny_errno) = (
         format!("{:?}", o.mode),
         format!("{:?}", o.fallback),
         format!("{:?}", o.report),
+        format!("{:?}", o.deny_errno),
     );
     let _ = writeln!(out, "        {P}::Options {{");
     let _ = writeln!(out, "            mode: {P}::Mode::{mode},");
     let _ = writeln!(out, "            fallback: {P}::Fallback::{fallback},");
     let _ = writeln!(out, "            report: {P}::ReportTo::{report},");
+    let _ = writeln!(out, "            deny_errno: {P}::DenyErrno::{deny_errno},");
     out.push_str("        },\n");
 }

@@ -377,7 +377,7 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     let always = Vec::new;
     // Every network refusal of this table is reported by the supervisor (it answers the
     // same errno); refusals around the supervisor (ptrace, io_uring, mounts, …) are not.
-    let deny = Action::Report(EACCES);
+    let deny = Action::Report(policy.options.deny_errno.errno());
 
     // sendto(fd, buf, len, flags, dest_addr, addrlen); sendmsg(fd, msg, flags);
     // sendmmsg(fd, msgvec, vlen, flags). TCP Fast Open connects without `connect`.

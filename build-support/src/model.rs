@@ -147,6 +147,34 @@ impl ReportTo {
     }
 }
 
+/// The errno a refused network operation gives the program (mirrors
+/// `network_sandbox::DenyErrno`; [`emit`](crate::emit) writes the variant by its name). Its
+/// spellings are [`DENY_ERRNO`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DenyErrno {
+    /// `EACCES` ("Permission denied"), what Landlock answers too.
+    #[default]
+    Eacces,
+    /// `EPERM` ("Operation not permitted").
+    Eperm,
+    /// `ECONNREFUSED` ("Connection refused"), what a closed port answers.
+    Econnrefused,
+    /// `ENETUNREACH` ("Network is unreachable"), what a host without a route answers.
+    Enetunreach,
+}
+
+impl DenyErrno {
+    /// The errno value (the same on x86_64 and aarch64).
+    pub fn errno(self) -> u16 {
+        match self {
+            DenyErrno::Eacces => 13,
+            DenyErrno::Eperm => 1,
+            DenyErrno::Econnrefused => 111,
+            DenyErrno::Enetunreach => 101,
+        }
+    }
+}
+
 /// The key of the endpoint list, in the attribute and the policy file.
 pub const ALLOW: &str = "allow";
 
@@ -301,8 +329,39 @@ pub const REPORT: OptionSpec = OptionSpec {
     example: "report = \"off\"",
 };
 
+/// `deny_errno = "EACCES" | "EPERM" | "ECONNREFUSED" | "ENETUNREACH"`.
+pub const DENY_ERRNO: OptionSpec = OptionSpec {
+    key: "deny_errno",
+    description: "the errno a refused network operation returns",
+    syntax: Syntax::Name,
+    values: &[
+        OptionValue {
+            name: "EACCES",
+            description: "Permission denied (curl, Python, Go give up at once; wget retries)",
+            set: |o| o.deny_errno = DenyErrno::Eacces,
+        },
+        OptionValue {
+            name: "EPERM",
+            description: "Operation not permitted (most clients give up at once)",
+            set: |o| o.deny_errno = DenyErrno::Eperm,
+        },
+        OptionValue {
+            name: "ECONNREFUSED",
+            description: "Connection refused, as a closed port (clients try the next address)",
+            set: |o| o.deny_errno = DenyErrno::Econnrefused,
+        },
+        OptionValue {
+            name: "ENETUNREACH",
+            description:
+                "Network is unreachable, as without a route (clients try the next address)",
+            set: |o| o.deny_errno = DenyErrno::Enetunreach,
+        },
+    ],
+    example: "deny_errno = \"ECONNREFUSED\"",
+};
+
 /// Every option besides [`ALLOW`], in the order front ends list them.
-pub const OPTIONS: [&OptionSpec; 3] = [&AUDIT, &FALLBACK, &REPORT];
+pub const OPTIONS: [&OptionSpec; 4] = [&AUDIT, &FALLBACK, &REPORT, &DENY_ERRNO];
 
 /// The option called `key`.
 pub fn option(key: &str) -> Option<&'static OptionSpec> {
@@ -338,6 +397,8 @@ pub struct Options {
     pub fallback: Fallback,
     /// `report = "…"`.
     pub report: ReportTo,
+    /// `deny_errno = "…"`.
+    pub deny_errno: DenyErrno,
 }
 
 /// A whole policy as written.
@@ -398,7 +459,7 @@ mod tests {
         assert_eq!(AUDIT.expected(), "`true` or `false`");
         assert_eq!(
             expected_keys(&["from_build"]),
-            "`allow`, `audit`, `fallback`, `report` or `from_build`"
+            "`allow`, `audit`, `fallback`, `report`, `deny_errno` or `from_build`"
         );
         assert_eq!(
             REPORT.unknown_value(""),

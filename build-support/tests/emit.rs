@@ -2,7 +2,7 @@
 //! for the same policy.
 
 use network_sandbox_build::emit::{policy_expr, policy_source};
-use network_sandbox_build::model::{Fallback, Mode, Options, ReportTo};
+use network_sandbox_build::model::{DenyErrno, Fallback, Mode, Options, ReportTo};
 use network_sandbox_build::valid::policy_from_strs;
 use network_sandbox_build::{Arch, Compiled, Instruction, Program};
 
@@ -94,8 +94,10 @@ fn source_has_each_arch_a_fallback_error_and_the_data() {
             mode: Mode::Audit,
             fallback: Fallback::DenyAll,
             report: ReportTo::Off,
+            deny_errno: DenyErrno::Econnrefused,
         },
     ));
+    assert!(s.contains("DenyErrno::Econnrefused"), "{s}");
     assert!(s.contains("#[cfg(target_arch = \"x86_64\")]"), "{s}");
     assert!(s.contains("#[cfg(target_arch = \"aarch64\")]"), "{s}");
     assert!(

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use network_sandbox_build::interp::{const_allow, run, SeccompData};
-use network_sandbox_build::model::{Endpoint, Origin, Policy, Protocol};
+use network_sandbox_build::model::{DenyErrno, Endpoint, Options, Origin, Policy, Protocol};
 use network_sandbox_build::{compile, Arch, Instruction};
 
 // --- The reference model ------------------------------------------------------------------
@@ -17,8 +17,17 @@ const USER_NOTIF: u32 = 0x7fc0_0000;
 const fn errno(e: u32) -> u32 {
     0x0005_0000 | e
 }
-/// A network refusal the supervisor reports: `USER_NOTIF` with the errno in the data bits.
-const REFUSE: u32 = USER_NOTIF | 13;
+/// A network refusal the supervisor reports: `USER_NOTIF` with the policy's errno
+/// (`deny_errno`) in the data bits.
+fn refuse(policy: &Policy) -> u32 {
+    USER_NOTIF
+        | match policy.options.deny_errno {
+            DenyErrno::Eacces => 13,
+            DenyErrno::Eperm => 1,
+            DenyErrno::Econnrefused => 111,
+            DenyErrno::Enetunreach => 101,
+        }
+}
 const EPERM: u32 = errno(1);
 const ENOSYS: u32 = errno(38);
 
@@ -130,20 +139,20 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             if family_ok && (tcp_ok || udp_ok) {
                 ALLOW
             } else {
-                REFUSE
+                refuse(policy)
             }
         }
-        Some("connect") if policy.endpoints.is_empty() => REFUSE,
+        Some("connect") if policy.endpoints.is_empty() => refuse(policy),
         Some("connect") => USER_NOTIF,
-        Some("sendto") if fastopen(int(3)) => REFUSE,
+        Some("sendto") if fastopen(int(3)) => refuse(policy),
         Some("sendto") if udp && d.args[4] != 0 => USER_NOTIF,
-        Some("sendmsg") if fastopen(int(2)) => REFUSE,
-        Some("sendmmsg") if fastopen(int(3)) => REFUSE,
+        Some("sendmsg") if fastopen(int(2)) => refuse(policy),
+        Some("sendmmsg") if fastopen(int(3)) => refuse(policy),
         Some("sendmsg" | "sendmmsg") if udp => USER_NOTIF,
         Some("setsockopt") if allowed_option(int(1), int(2)) => ALLOW,
-        Some("setsockopt") => REFUSE,
+        Some("setsockopt") => refuse(policy),
         Some("ioctl") if allowed_ioctl(int(1)) => ALLOW,
-        Some("ioctl") => REFUSE,
+        Some("ioctl") => refuse(policy),
         // AF_UNIX stream or seqpacket pairs, with SOCK_NONBLOCK/SOCK_CLOEXEC only.
         Some("socketpair") => {
             let ty = int(1);
@@ -151,7 +160,7 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             if int(0) == 1 && known_flags && matches!(ty & 0xf, 1 | 5) {
                 ALLOW
             } else {
-                REFUSE
+                refuse(policy)
             }
         }
         // Calls on another process: the caller (pid 0) only.
@@ -176,7 +185,7 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             | "request_key",
         ) => EPERM,
         Some("bind") if udp => USER_NOTIF,
-        Some("bind" | "listen") => REFUSE,
+        Some("bind" | "listen") => refuse(policy),
         _ => ALLOW,
     }
 }
@@ -322,6 +331,26 @@ fn policies() -> Vec<(&'static str, Policy)> {
         (
             "UDP only",
             policy(vec![endpoint(Protocol::Udp, "192.0.2.0", 24, (5000, 5010))]),
+        ),
+        (
+            "ECONNREFUSED",
+            Policy {
+                options: Options {
+                    deny_errno: DenyErrno::Econnrefused,
+                    ..Options::default()
+                },
+                ..policy(vec![endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443))])
+            },
+        ),
+        (
+            "no endpoints, ENETUNREACH",
+            Policy {
+                options: Options {
+                    deny_errno: DenyErrno::Enetunreach,
+                    ..Options::default()
+                },
+                ..policy(vec![])
+            },
         ),
     ]
 }
@@ -736,7 +765,7 @@ fn the_reference_model_is_not_trivially_satisfied() {
         instruction_pointer: 0,
         args: [17, 3, 0, 0, 0, 0],
     };
-    assert_eq!(reference(policy, Arch::X86_64, &d), REFUSE);
+    assert_eq!(reference(policy, Arch::X86_64, &d), refuse(policy));
     assert_eq!(run(&allow_all, &d).unwrap().action, ALLOW);
 }
 

@@ -63,13 +63,14 @@ fn print_policy(p: &model::Policy) {
         }
     }
     println!(
-        "  mode: {}, fallback: {}, report: {}",
+        "  mode: {}, fallback: {}, report: {}, deny_errno: {}",
         match p.options.mode {
             Mode::Enforce => "enforce",
             Mode::Audit => "audit (report, do not refuse)",
         },
         p.options.fallback.name(),
         p.options.report.name(),
+        network_sandbox_build::model::DENY_ERRNO.name_in(&p.options),
     );
 }
 

@@ -2,8 +2,8 @@
 //!
 //! The file (`--policy FILE`, the TOML format of `build.rs` policy files) is parsed and
 //! validated on its own first, so its errors point into the file. Then the flags are
-//! applied: `--allow` endpoints are added to the file's, `--audit`, `--quiet` and
-//! `--fallback` override the file's options, and the whole list is validated again (so a
+//! applied: `--allow` endpoints are added to the file's, `--audit`, `--quiet`, `--fallback`
+//! and `--deny-errno` override the file's options, and the whole list is validated again (so a
 //! `--allow` that duplicates an endpoint of the file is an error pointing at the flag).
 
 use std::fmt::Write as _;
@@ -27,7 +27,8 @@ pub struct PolicyArgs {
     #[arg(long = "allow", value_name = "ENDPOINT")]
     pub allow: Vec<String>,
 
-    /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`);
+    /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
+    /// `deny_errno`);
     /// --allow adds endpoints to it, the other flags override its options.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -44,6 +45,11 @@ pub struct PolicyArgs {
     /// notification or pidfd_getfd) [default: refuse, or the policy file's].
     #[arg(long, value_name = "MODE", value_parser = option_values(&model::FALLBACK))]
     pub fallback: Option<&'static model::OptionValue>,
+
+    /// The errno a refused network operation returns to the program [default: EACCES, or
+    /// the policy file's `deny_errno`]. Clients react differently: see the README.
+    #[arg(long = "deny-errno", value_name = "ERRNO", value_parser = option_values(&model::DENY_ERRNO))]
+    pub deny_errno: Option<&'static model::OptionValue>,
 }
 
 /// The values of a policy option as clap's possible values, with their descriptions: the
@@ -83,6 +89,9 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
         options.report = ReportTo::Off;
     }
     if let Some(value) = args.fallback {
+        (value.set)(&mut options);
+    }
+    if let Some(value) = args.deny_errno {
         (value.set)(&mut options);
     }
 

@@ -12,7 +12,7 @@ use network_sandbox_build::{model, valid::EndpointError, Arch, Compiled};
 
 use crate::filter::SockFilter;
 use crate::policy::{
-    Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+    DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
 };
 
 /// Why a policy given at run time did not compile.
@@ -104,6 +104,12 @@ fn model_options(o: Options) -> model::Options {
             ReportTo::Stderr => model::ReportTo::Stderr,
             ReportTo::Off => model::ReportTo::Off,
         },
+        deny_errno: match o.deny_errno {
+            DenyErrno::Eacces => model::DenyErrno::Eacces,
+            DenyErrno::Eperm => model::DenyErrno::Eperm,
+            DenyErrno::Econnrefused => model::DenyErrno::Econnrefused,
+            DenyErrno::Enetunreach => model::DenyErrno::Enetunreach,
+        },
     }
 }
 
@@ -122,6 +128,12 @@ pub fn runtime_options(o: model::Options) -> Options {
         report: match o.report {
             model::ReportTo::Stderr => ReportTo::Stderr,
             model::ReportTo::Off => ReportTo::Off,
+        },
+        deny_errno: match o.deny_errno {
+            model::DenyErrno::Eacces => DenyErrno::Eacces,
+            model::DenyErrno::Eperm => DenyErrno::Eperm,
+            model::DenyErrno::Econnrefused => DenyErrno::Econnrefused,
+            model::DenyErrno::Enetunreach => DenyErrno::Enetunreach,
         },
     }
 }

@@ -43,7 +43,7 @@ pub use filter::SockFilter;
 pub use install::{install, Error, Preview, Sandbox};
 pub use network_sandbox_macros::network_sandbox;
 pub use policy::{
-    Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+    DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
 };
 pub use report::{Enforcement, Layer, LayerReport, Operation, Reason, Remedy, Status, Violation};
 

@@ -246,6 +246,33 @@ pub enum ReportTo {
     Off,
 }
 
+/// The errno a refused network operation gives the program (`deny_errno`, `--deny-errno`).
+/// Clients react differently: see README, "Which errno".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum DenyErrno {
+    /// `EACCES` ("Permission denied", the default): what Landlock answers too.
+    #[default]
+    Eacces,
+    /// `EPERM` ("Operation not permitted").
+    Eperm,
+    /// `ECONNREFUSED` ("Connection refused"): what a closed port answers.
+    Econnrefused,
+    /// `ENETUNREACH` ("Network is unreachable"): what a host without a route answers.
+    Enetunreach,
+}
+
+impl DenyErrno {
+    /// The errno value.
+    pub fn errno(self) -> i32 {
+        match self {
+            DenyErrno::Eacces => libc::EACCES,
+            DenyErrno::Eperm => libc::EPERM,
+            DenyErrno::Econnrefused => libc::ECONNREFUSED,
+            DenyErrno::Enetunreach => libc::ENETUNREACH,
+        }
+    }
+}
+
 /// Options of a policy besides its endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Options {
@@ -255,6 +282,8 @@ pub struct Options {
     pub fallback: Fallback,
     /// Where violations are reported.
     pub report: ReportTo,
+    /// The errno of a refusal (the static filter's are compiled into the program with it).
+    pub deny_errno: DenyErrno,
 }
 
 /// A compiled policy: the seccomp program for this architecture, the endpoint table and the

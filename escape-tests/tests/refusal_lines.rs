@@ -150,3 +150,25 @@ fn five_hundred_refused_connects_give_a_handful_of_lines_with_the_count() {
         );
     }
 }
+
+#[test]
+fn deny_errno_econnrefused_reaches_the_program_from_every_layer() {
+    let s = Servers::start();
+    let dest = s.forbidden.arg();
+    for &user in &USERS {
+        // The supervisor's refusal (a connect outside the list) and the static filter's (a
+        // UDP socket under a TCP-only policy).
+        let attempts: [(&str, Vec<&str>); 2] =
+            [("connect", vec![&dest]), ("socket", vec!["2", "2", "0"])];
+        for (attempt, args) in attempts {
+            let control = Probe::unsandboxed().user(user).run(attempt, &args);
+            assert!(control.ok(), "control {attempt} as {user:?}: {control:?}");
+            let o = Probe::sandboxed(&[s.allow_tcp()])
+                .user(user)
+                .option("deny_errno=ECONNREFUSED")
+                .run(attempt, &args);
+            assert!(o.err("ECONNREFUSED"), "{attempt} as {user:?}: {o:?}");
+            assert_eq!(lines(&o.stderr).len(), 1, "{o:?}");
+        }
+    }
+}

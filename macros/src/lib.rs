@@ -33,6 +33,7 @@ use quote::quote;
 /// | `audit` | `true`: report connections outside the list but allow them | `false` |
 /// | `fallback` | `"refuse"`, `"landlock-ports"`, `"deny-all"`: what to do when the exact check cannot run on this kernel | `"refuse"` |
 /// | `report` | `"stderr"`, `"off"` | `"stderr"` |
+/// | `deny_errno` | `"EACCES"`, `"EPERM"`, `"ECONNREFUSED"`, `"ENETUNREACH"`: the errno of a refused network operation | `"EACCES"` |
 /// | `from_build` | no value, alone: use the policy `build.rs` compiled with `network_sandbox_build::compile_file` | — |
 ///
 /// An endpoint is `[tcp://|udp://]HOST:PORTS`: HOST an IPv4 address (`192.0.2.1`), an IPv4

@@ -167,7 +167,7 @@ impl Context<'_> {
         }
     }
 
-    /// Reports a refusal and answers `EACCES`.
+    /// Reports a refusal and answers the policy's errno (`deny_errno`, `EACCES` by default).
     pub fn refuse(
         &self,
         call: &Call,
@@ -177,7 +177,7 @@ impl Context<'_> {
         reason: Reason,
     ) -> Halt {
         self.report(call, operation, protocol, destination, reason, false);
-        Halt::Errno(libc::EACCES)
+        Halt::Errno(self.policy.options().deny_errno.errno())
     }
 
     /// [`refuse`](Self::refuse), except in audit mode, where the call is reported as one

@@ -43,6 +43,9 @@ fn main() {
                 "report=off" => options.report = ReportTo::Off,
                 "fallback=landlock-ports" => options.fallback = Fallback::LandlockPorts,
                 "fallback=deny-all" => options.fallback = Fallback::DenyAll,
+                "deny_errno=ECONNREFUSED" => {
+                    options.deny_errno = network_sandbox::DenyErrno::Econnrefused
+                }
                 other => panic!("unknown option {other}"),
             },
             other => panic!("unknown flag {other}"),
@@ -112,6 +115,7 @@ fn errno_name(e: i32) -> String {
         libc::ENOSYS => "ENOSYS".into(),
         libc::EINVAL => "EINVAL".into(),
         libc::ECONNREFUSED => "ECONNREFUSED".into(),
+        libc::ENETUNREACH => "ENETUNREACH".into(),
         libc::EBUSY => "EBUSY".into(),
         libc::EAFNOSUPPORT => "EAFNOSUPPORT".into(),
         libc::EPROTONOSUPPORT => "EPROTONOSUPPORT".into(),
