@@ -137,9 +137,10 @@ pub fn names_of(bits: u64) -> String {
 }
 
 /// What the report says of the capabilities a policy asked to keep (`extra`), given the
-/// capabilities the process holds in any set (`held`): those it keeps that it would
-/// otherwise have dropped, and those it does not hold (nothing is granted). `None` when the
-/// policy asked for none, or only for ones kept anyway.
+/// process's permitted set (`held`: what it can use, under `no_new_privs`): those it keeps
+/// that it would otherwise have dropped, and those it does not have (nothing is granted; a
+/// capability only in the bounding set stays there, unusable). `None` when the policy asked
+/// for none, or only for ones kept anyway.
 pub fn describe_requested(extra: u64, held: u64) -> Option<String> {
     let default: u64 = KEPT.iter().fold(0, |m, &(c, _)| m | 1 << c);
     let extra = extra & !default;
@@ -155,7 +156,7 @@ pub fn describe_requested(extra: u64, held: u64) -> Option<String> {
     }
     if extra & !held != 0 {
         parts.push(format!(
-            "named by the policy but not held, so not kept: {}",
+            "named by the policy but not permitted to this process (nothing to keep): {}",
             names_of(extra & !held)
         ));
     }
@@ -175,7 +176,7 @@ pub fn last_cap() -> u32 {
 pub struct Dropped {
     /// The capabilities the policy asked to keep (a bit mask).
     pub requested: u64,
-    /// The capabilities the process held in some set before (a bit mask).
+    /// The process's permitted set before (a bit mask).
     pub held: u64,
     /// Capabilities the process had in some set (bounding included) and no longer has.
     pub removed: Vec<u32>,
@@ -306,9 +307,7 @@ pub fn drop_all_but_kept(extra: u64) -> io::Result<Dropped> {
     };
     let mut dropped = Dropped {
         requested: extra,
-        held: (0..=last.min(63))
-            .filter(|&c| held_in(c))
-            .fold(0, |m, c| m | 1 << c),
+        held: u64::from(before[0].permitted) | u64::from(before[1].permitted) << 32,
         ..Dropped::default()
     };
     for cap in (0..=last).filter(|&c| !kept_with(c, extra)) {
@@ -465,7 +464,7 @@ mod tests {
             describe_requested(1 << 23 | 1 << 13, 1 << 23),
             Some(
                 "kept at the policy's request: CAP_SYS_NICE; named by the policy but not \
-                 held, so not kept: CAP_NET_RAW"
+                 permitted to this process (nothing to keep): CAP_NET_RAW"
                     .to_owned()
             )
         );

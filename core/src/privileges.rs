@@ -54,7 +54,7 @@ pub fn preview(keep: u64) -> LayerReport {
     } else {
         format!("would drop {}", to_drop.join(", "))
     };
-    if let Some(requested) = capabilities::describe_requested(keep, held) {
+    if let Some(requested) = capabilities::describe_requested(keep, perm) {
         caps.push_str("; ");
         caps.push_str(&requested.replacen("kept at", "would keep at", 1));
     }
