@@ -104,6 +104,7 @@ fn model_options(o: Options) -> model::Options {
             ReportTo::Stderr => model::ReportTo::Stderr,
             ReportTo::Off => model::ReportTo::Off,
         },
+        keep_capabilities: o.keep_capabilities,
     }
 }
 
@@ -123,5 +124,6 @@ pub fn runtime_options(o: model::Options) -> Options {
             model::ReportTo::Stderr => ReportTo::Stderr,
             model::ReportTo::Off => ReportTo::Off,
         },
+        keep_capabilities: o.keep_capabilities,
     }
 }
