@@ -95,6 +95,7 @@ fn source_has_each_arch_a_fallback_error_and_the_data() {
             fallback: Fallback::DenyAll,
             report: ReportTo::Off,
             deny_errno: DenyErrno::Econnrefused,
+            keep_capabilities: 1 << 23 | 1 << 19,
         },
     ));
     assert!(s.contains("DenyErrno::Econnrefused"), "{s}");
@@ -131,6 +132,10 @@ fn source_has_each_arch_a_fallback_error_and_the_data() {
         s.contains("report: ::network_sandbox::__private::ReportTo::Off"),
         "{s}"
     );
+    assert!(
+        s.contains("keep_capabilities: 0x880000, // CAP_SYS_PTRACE, CAP_SYS_NICE\n"),
+        "{s}"
+    );
     assert!(s.contains("// udp://[2001:db8::/32]:53-54"), "{s}");
     assert!(s.trim_end().ends_with("&POLICY\n}"), "{s}");
 }
@@ -138,6 +143,7 @@ fn source_has_each_arch_a_fallback_error_and_the_data() {
 #[test]
 fn no_endpoints_is_an_empty_table() {
     let s = policy_source(&compiled(&[], Options::default()));
+    assert!(s.contains("keep_capabilities: 0x0,\n"), "{s}");
     assert!(
         s.contains("const ENDPOINTS: &[::network_sandbox::__private::Endpoint] = &[\n    ];"),
         "{s}"

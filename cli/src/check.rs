@@ -72,6 +72,15 @@ fn print_policy(p: &model::Policy) {
         p.options.report.name(),
         network_sandbox_build::model::DENY_ERRNO.name_in(&p.options),
     );
+    let kept = model::KEEP_CAPABILITIES.names_in(&p.options);
+    if kept.is_empty() {
+        println!("  keep_capabilities: none besides the default list");
+    } else {
+        println!(
+            "  keep_capabilities: {} (besides the default list, where held)",
+            kept.join(", ")
+        );
+    }
 }
 
 fn yes_no(b: bool) -> &'static str {

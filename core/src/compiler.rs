@@ -104,6 +104,7 @@ fn model_options(o: Options) -> model::Options {
             ReportTo::Stderr => model::ReportTo::Stderr,
             ReportTo::Off => model::ReportTo::Off,
         },
+        keep_capabilities: o.keep_capabilities,
         deny_errno: match o.deny_errno {
             DenyErrno::Eacces => model::DenyErrno::Eacces,
             DenyErrno::Eperm => model::DenyErrno::Eperm,
@@ -129,6 +130,7 @@ pub fn runtime_options(o: model::Options) -> Options {
             model::ReportTo::Stderr => ReportTo::Stderr,
             model::ReportTo::Off => ReportTo::Off,
         },
+        keep_capabilities: o.keep_capabilities,
         deny_errno: match o.deny_errno {
             model::DenyErrno::Eacces => DenyErrno::Eacces,
             model::DenyErrno::Eperm => DenyErrno::Eperm,

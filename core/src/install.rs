@@ -167,7 +167,7 @@ impl<'a> Sandbox<'a> {
             static_filter,
             supervisor: choice.report,
             landlock,
-            privileges: crate::privileges::preview(),
+            privileges: crate::privileges::preview(policy.options().keep_capabilities),
         })
     }
 
@@ -215,7 +215,8 @@ impl<'a> Sandbox<'a> {
             // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
         }
-        let privileges = crate::privileges::confine().map_err(io_err("dropping privileges"))?;
+        let privileges = crate::privileges::confine(policy.options().keep_capabilities)
+            .map_err(io_err("dropping privileges"))?;
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
         let (listener, killable) = install_filter(&program, supervised)?;

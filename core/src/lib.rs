@@ -73,7 +73,8 @@ pub fn install_or_exit(policy: &Policy) -> Enforcement {
 pub mod __private {
     pub use crate::filter::SockFilter;
     pub use crate::policy::{
-        Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+        DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol,
+        ReportTo,
     };
     pub use std::net::{Ipv4Addr, Ipv6Addr};
 

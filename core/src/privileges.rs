@@ -10,10 +10,11 @@ use crate::capabilities;
 use crate::mount_ns::{self, Outcome, Plan};
 use crate::report::{Layer, LayerReport, Status};
 
-/// Creates the mount namespace (tunables read-only), then drops the capabilities.
-pub fn confine() -> io::Result<LayerReport> {
+/// Creates the mount namespace (tunables read-only), then drops the capabilities but the
+/// default ones and `keep` (the policy's `keep_capabilities`, a bit mask).
+pub fn confine(keep: u64) -> io::Result<LayerReport> {
     let ns = mount_ns::enter(&Plan::kernel_tunables())?;
-    let dropped = capabilities::drop_all_but_kept()?;
+    let dropped = capabilities::drop_all_but_kept(keep)?;
     // Capabilities left in the bounding set of a process that had none of them cannot come
     // back: no_new_privs (set by the installer) keeps execve from granting any.
     // Root without capabilities still owns the tunables (their permissions are by mode).
@@ -31,11 +32,12 @@ pub fn confine() -> io::Result<LayerReport> {
     })
 }
 
-/// What [`confine`] would do, decided without changing anything.
-pub fn preview() -> LayerReport {
+/// What [`confine`] would do with `keep`, decided without changing anything.
+pub fn preview(keep: u64) -> LayerReport {
     let (eff, perm, bounding) = capabilities::current().unwrap_or((0, 0, 0));
-    let to_drop: Vec<String> = (0..=capabilities::last_cap())
-        .filter(|&c| !capabilities::kept(c) && (eff | perm | bounding) & (1 << c) != 0)
+    let held = eff | perm | bounding;
+    let to_drop: Vec<String> = (0..=capabilities::last_cap().min(63))
+        .filter(|&c| !capabilities::kept_with(c, keep) && held & (1 << c) != 0)
         .map(capabilities::name)
         .collect();
     let ns = if eff & (1 << 21) != 0 {
@@ -47,11 +49,15 @@ pub fn preview() -> LayerReport {
         Outcome::NotEntered("unprivileged (no CAP_SYS_ADMIN); the tunables belong to root".into())
             .describe()
     };
-    let caps = if to_drop.is_empty() {
+    let mut caps = if to_drop.is_empty() {
         "no capability to drop".to_owned()
     } else {
         format!("would drop {}", to_drop.join(", "))
     };
+    if let Some(requested) = capabilities::describe_requested(keep, perm) {
+        caps.push_str("; ");
+        caps.push_str(&requested.replacen("kept at", "would keep at", 1));
+    }
     LayerReport {
         layer: Layer::Privileges,
         status: Status::Enforced,

@@ -46,6 +46,10 @@ fn main() {
                 "deny_errno=ECONNREFUSED" => {
                     options.deny_errno = network_sandbox::DenyErrno::Econnrefused
                 }
+                // keep-capability=N: keep capability number N (keep_capabilities).
+                other if other.starts_with("keep-capability=") => {
+                    options.keep_capabilities |= 1 << other[16..].parse::<u32>().unwrap()
+                }
                 other => panic!("unknown option {other}"),
             },
             other => panic!("unknown flag {other}"),
