@@ -74,7 +74,14 @@ fn main() -> ExitCode {
     // through std, which gives it the default disposition in any case.)
     // SAFETY: signal with a valid signal number and SIG_DFL.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let hint = missing_separator_hint(&e, std::env::args_os().nth(1).as_deref());
+        let _ = e.print();
+        if let Some(hint) = hint {
+            eprintln!("{hint}");
+        }
+        std::process::exit(e.exit_code());
+    });
     let code = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(&args),
@@ -92,6 +99,20 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
+/// The hint for `network-sandbox run curl …`: clap sees `curl` as an unexpected argument,
+/// since the program must follow `--`.
+fn missing_separator_hint(e: &clap::Error, subcommand: Option<&std::ffi::OsStr>) -> Option<String> {
+    let unexpected = e.kind() == clap::error::ErrorKind::UnknownArgument;
+    let run = subcommand.is_some_and(|s| s == "run");
+    let arg = e.get(clap::error::ContextKind::InvalidArg)?.to_string();
+    (unexpected && run && !arg.starts_with('-')).then(|| {
+        format!(
+            "hint: put `--` before the program and its arguments: network-sandbox run \
+             [OPTIONS] -- {arg} …"
+        )
+    })
+}
+
 /// Prints a policy error and returns the usage exit status.
 fn policy_error(e: policy::PolicyError) -> i32 {
     eprintln!("{}", e.0);
@@ -105,5 +126,14 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_program_without_the_separator_gets_a_hint() {
+        let e = Cli::try_parse_from(["network-sandbox", "run", "curl", "http://x/"]).unwrap_err();
+        let hint = missing_separator_hint(&e, Some("run".as_ref())).unwrap();
+        assert!(hint.contains("-- curl"), "{hint}");
+        let e = Cli::try_parse_from(["network-sandbox", "run", "--bogus"]).unwrap_err();
+        assert_eq!(missing_separator_hint(&e, Some("run".as_ref())), None);
     }
 }

@@ -4,8 +4,9 @@
 //! validated on its own first, so its errors point into the file. Then the flags are
 //! applied: `--allow` endpoints are added to the file's, `--audit`, `--quiet`, `--fallback`
 //! and `--deny-errno` override the file's options, `--keep-capability` names are added to
-//! the file's `keep_capabilities`, and the whole list is validated again (so a `--allow`
-//! that duplicates an endpoint of the file is an error pointing at the flag).
+//! the file's `keep_capabilities`, and the whole list is validated again. An endpoint that
+//! another one already allows (a duplicate, or a narrower one) is left out with a warning
+//! naming the flag or the file; any other invalid endpoint is an error pointing at it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,8 +25,9 @@ pub const EXIT_USAGE: i32 = 2;
 pub struct PolicyArgs {
     /// Allow connections to ENDPOINT: `[tcp://|udp://]HOST:PORTS`, where HOST is an IPv4
     /// address, `[IPv6]` or a CIDR and PORTS a port or `LO-HI`. Repeat for more endpoints;
-    /// none (and no --policy) means no network at all.
-    #[arg(long = "allow", value_name = "ENDPOINT")]
+    /// none (and no --policy) means no network at all. A comma-separated list is several
+    /// endpoints.
+    #[arg(long = "allow", value_name = "ENDPOINT", value_delimiter = ',')]
     pub allow: Vec<String>,
 
     /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
@@ -111,28 +113,75 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
             PolicyError(rendered.join("\n"))
         })?;
 
-    let from_file: Vec<String> = file
+    // Each endpoint with where it was written: `None` for the file, `Some(i)` for
+    // `args.allow[i]`.
+    let mut entries: Vec<(Option<usize>, String)> = file
         .as_ref()
-        .map(|(_, p)| p.endpoints.iter().map(|e| e.origin.text.clone()).collect())
+        .map(|(_, p)| {
+            p.endpoints
+                .iter()
+                .map(|e| (None, e.origin.text.clone()))
+                .collect()
+        })
         .unwrap_or_default();
-    let mut texts = from_file.clone();
-    texts.extend(args.allow.iter().cloned());
-    policy_from_strs(&texts, options).map_err(|errors| {
+    entries.extend(
+        args.allow
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, t)| (Some(i), t)),
+    );
+    let path = file.as_ref().map_or(Path::new("-"), |(p, _)| p);
+    loop {
+        let texts: Vec<String> = entries.iter().map(|(_, t)| t.clone()).collect();
+        let errors = match policy_from_strs(&texts, options) {
+            Ok(policy) => return Ok(policy),
+            Err(errors) => errors,
+        };
+        // An endpoint that another one already allows (a duplicate, or a narrower one) is
+        // left out with a warning: the policy means the same without it.
+        let (covered, wrong): (Vec<&EndpointError>, Vec<&EndpointError>) =
+            errors.iter().partition(|e| is_covered(e));
+        if wrong.is_empty() && !covered.is_empty() {
+            let mut drop: Vec<usize> = covered.iter().map(|e| e.index).collect();
+            drop.sort_unstable();
+            drop.dedup();
+            for &i in drop.iter().rev() {
+                let e = covered
+                    .iter()
+                    .find(|e| e.index == i)
+                    .expect("an error for it");
+                let (source, text) = &entries[i];
+                let what = match source {
+                    Some(_) => format!("--allow {text}"),
+                    None => format!("{}: {text}", path.display()),
+                };
+                eprintln!(
+                    "network-sandbox: warning: {what}: {}; it is left out",
+                    e.message
+                );
+                entries.remove(i);
+            }
+            continue;
+        }
         let mut out = String::new();
-        for (i, e) in errors.iter().enumerate() {
+        for (i, e) in wrong.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
             }
-            match e.index.checked_sub(from_file.len()) {
-                Some(flag) => out.push_str(&render_flag_error(&args.allow[flag], e)),
-                None => {
-                    let path = file.as_ref().map_or(Path::new("-"), |(p, _)| p);
-                    out.push_str(&render_file_endpoint_error(path, &texts[e.index], e));
-                }
+            match entries[e.index] {
+                (Some(flag), _) => out.push_str(&render_flag_error(&args.allow[flag], e)),
+                (None, ref text) => out.push_str(&render_file_endpoint_error(path, text, e)),
             }
         }
-        PolicyError(out)
-    })
+        return Err(PolicyError(out));
+    }
+}
+
+/// Whether `e` says only that its endpoint is already allowed by another one (validation's
+/// "duplicate endpoint" and "remove the narrower one").
+fn is_covered(e: &EndpointError) -> bool {
+    e.message.contains(" is already allowed by ")
 }
 
 fn read_file(path: &Path) -> Result<model::Policy, PolicyError> {

@@ -34,6 +34,15 @@ pub struct RunArgs {
     #[arg(long, short)]
     verbose: bool,
 
+    /// Also write every decision to FILE, one JSON object per line (appended; created with
+    /// mode 0600). Fields: see the README, "The structured log".
+    #[arg(long, value_name = "FILE")]
+    log: Option<std::path::PathBuf>,
+
+    /// With --log, log the allowed connects and sends too.
+    #[arg(long, requires = "log")]
+    log_allowed: bool,
+
     /// The program to run and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "PROGRAM")]
     command: Vec<OsString>,
@@ -78,7 +87,11 @@ pub fn run(args: RunArgs) -> i32 {
         eprintln!("network-sandbox: cannot start an init in front of the program (this process is PID 1): {e}");
         return EXIT_NOT_SANDBOXED;
     }
-    match network_sandbox::install(&runtime) {
+    let mut sandbox = network_sandbox::Sandbox::new(&runtime);
+    if let Some(path) = &args.log {
+        sandbox = sandbox.log_to(path, args.log_allowed);
+    }
+    match sandbox.install() {
         Ok(enforcement) => {
             let report_env = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
             if args.verbose || report_env {

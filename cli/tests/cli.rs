@@ -399,13 +399,55 @@ fn policy_file_and_flags_combine() {
     assert_eq!(out.stderr, "", "report = \"off\" from the file");
     assert_eq!(servers.forbidden.connections(), 0);
 
-    // A flag that repeats an endpoint of the file is an error pointing at the flag.
-    let out = output(ns(&["check", "--policy", f, "--allow", &servers.allow()]));
-    assert_eq!(out.code(), Some(2), "{out:?}");
-    assert!(out.stderr.contains("duplicate endpoint"), "{}", out.stderr);
+    // A flag that repeats an endpoint of the file is a warning naming the flag, and left
+    // out; a comma-separated --allow is several endpoints.
+    let out = output(ns(&[
+        "check",
+        "--policy",
+        f,
+        "--allow",
+        &format!("{},{forbidden6}", servers.allow()),
+    ]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "network-sandbox: warning: --allow {}: duplicate endpoint",
+            servers.allow()
+        )) && out.stderr.contains("it is left out"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("policy: 2 endpoint(s)"),
+        "{}",
+        out.stdout
+    );
+    // A narrower one too.
+    let out = output(ns(&["check", "--allow", "127.0.0.0/8:80,127.0.0.2:80"]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
     assert!(
         out.stderr
-            .contains(&format!("  --allow {}", servers.allow())),
+            .contains("warning: --allow 127.0.0.2:80: `127.0.0.2:80` is already allowed"),
+        "{}",
+        out.stderr
+    );
+    // An endpoint that is wrong is still an error pointing at it, in a list too.
+    let out = output(ns(&["check", "--allow", "127.0.0.2:80,127.0.0.2:0"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("  --allow 127.0.0.2:0\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_program_without_the_separator_gets_a_hint() {
+    let out = output(ns(&["run", "curl", "http://127.0.0.2/"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("hint: put `--` before the program and its arguments"),
         "{}",
         out.stderr
     );

@@ -107,12 +107,26 @@ pub fn install(policy: &Policy) -> Result<Enforcement, Error> {
 pub struct Sandbox<'a> {
     policy: &'a Policy,
     hook: Option<ViolationHook>,
+    log: Option<(std::path::PathBuf, bool)>,
 }
 
 impl<'a> Sandbox<'a> {
     /// Installation of `policy` with default settings.
     pub fn new(policy: &'a Policy) -> Self {
-        Sandbox { policy, hook: None }
+        Sandbox {
+            policy,
+            hook: None,
+            log: None,
+        }
+    }
+
+    /// Writes every decision of the sandbox to `path` as well, one JSON object per line
+    /// (README, "The structured log"); with `allowed`, the allowed connects and sends too.
+    /// The file is opened for appending (created, mode 0600, if missing) when the sandbox is
+    /// installed, and written by the supervisor, which a policy then always starts.
+    pub fn log_to(mut self, path: impl Into<std::path::PathBuf>, allowed: bool) -> Self {
+        self.log = Some((path.into(), allowed));
+        self
     }
 
     /// Sends violations to `hook` instead of stderr (whatever the policy's `report` says).
@@ -150,7 +164,7 @@ impl<'a> Sandbox<'a> {
             kernel.landlock_abi,
             policy.options().mode == Mode::Enforce,
         );
-        let reports = !matches!(self.sink(), Sink::Off);
+        let reports = !matches!(self.sink(), Sink::Off) || self.log.is_some();
         let choice = choose_program(policy, &kernel, plan.as_ref(), reports)?;
         let static_filter = LayerReport {
             layer: Layer::StaticFilter,
@@ -204,9 +218,24 @@ impl<'a> Sandbox<'a> {
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.
         landlock_layer::restrict_connect_ports(plan.as_ref()).map_err(Error::Landlock)?;
+        let log = match &self.log {
+            Some((path, allowed)) if supervised => {
+                use std::os::unix::fs::OpenOptionsExt;
+                let file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(path)
+                    .map_err(io_err("opening the log file"))?;
+                Some((file, *allowed))
+            }
+            _ => None,
+        };
         let process = if supervised {
+            let log = log.as_ref().map(|(f, allowed)| (f, *allowed));
             // SAFETY: the thread count above is 1, and nothing since has started a thread.
-            let forked = unsafe { Supervisor::fork(policy, self.sink()) };
+            let forked = unsafe { Supervisor::fork(policy, self.sink(), log) };
             Some(forked.map_err(io_err("starting the supervisor"))?)
         } else {
             None
@@ -451,6 +480,7 @@ mod tests {
             reason: Reason::NotAllowed,
             remedy: Remedy::Nothing,
             audit_only: false,
+            layer: crate::report::Layer::Supervisor,
         });
         assert_eq!(*CALLED.lock().unwrap(), ["second"]);
     }

@@ -262,6 +262,9 @@ pub struct Violation {
     pub remedy: Remedy,
     /// True in audit mode: reported, but let through.
     pub audit_only: bool,
+    /// The layer that refused it: [`Layer::StaticFilter`] for the static filter's refusals
+    /// (reported by the supervisor), [`Layer::Supervisor`] for its own.
+    pub layer: Layer,
 }
 
 impl Violation {
@@ -384,19 +387,41 @@ impl Quiet {
 pub(crate) struct Reporter {
     sink: Sink,
     quiet: Mutex<Vec<Quiet>>,
+    log: Option<Log>,
 }
 
 impl Reporter {
-    /// A reporter delivering to `sink`.
-    pub(crate) fn new(sink: Sink) -> Self {
+    /// A reporter delivering to `sink`, and to `log` if there is one.
+    pub(crate) fn new(sink: Sink, log: Option<Log>) -> Self {
         Reporter {
             sink,
             quiet: Mutex::new(Vec::new()),
+            log,
+        }
+    }
+
+    /// Whether allowed decisions are logged too ([`allowed`](Self::allowed)).
+    pub(crate) fn logs_allowed(&self) -> bool {
+        self.log.as_ref().is_some_and(|l| l.allowed)
+    }
+
+    /// Logs an allowed decision (only when [`logs_allowed`](Self::logs_allowed)).
+    pub(crate) fn allowed(&self, v: &Violation) {
+        if let Some(log) = &self.log {
+            log.write(v, Verdict::Allowed);
         }
     }
 
     /// Reports `v`: delivered, or counted if an identical one was printed within the window.
     pub(crate) fn report(&self, v: Violation) {
+        if let Some(log) = &self.log {
+            let verdict = if v.audit_only {
+                Verdict::Audit
+            } else {
+                Verdict::Denied
+            };
+            log.write(&v, verdict);
+        }
         if !matches!(self.sink, Sink::Stderr) {
             self.sink.deliver(&v);
             return;
@@ -466,6 +491,130 @@ impl Reporter {
     }
 }
 
+/// What became of a logged decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Refused.
+    Denied,
+    /// Would be refused; let through (audit mode).
+    Audit,
+    /// In the policy; let through (logged only when asked).
+    Allowed,
+}
+
+/// The structured log (`--log FILE`, [`Sandbox::log_to`](crate::Sandbox::log_to)): one JSON
+/// object per line and per decision, written by the supervisor. The field names are stable
+/// (README, "The structured log").
+pub(crate) struct Log {
+    /// Opened by the installer for appending, handed to the supervisor.
+    pub(crate) file: std::fs::File,
+    /// Whether allowed connects and sends are logged too.
+    pub(crate) allowed: bool,
+}
+
+impl Log {
+    fn write(&self, v: &Violation, verdict: Verdict) {
+        use std::io::Write;
+        let exe = std::fs::read_link(format!("/proc/{}/exe", v.pid))
+            .map(|p| p.to_string_lossy().into_owned())
+            .ok();
+        let mut line = json_record(v, verdict, std::time::SystemTime::now(), exe.as_deref());
+        line.push('\n');
+        // One write on an O_APPEND file: lines from concurrent receivers do not interleave.
+        let _ = (&self.file).write_all(line.as_bytes());
+    }
+}
+
+/// The JSON object for one decision. Every field is always present (`null` when unknown),
+/// in this order: `time` (UTC, RFC 3339 with milliseconds), `pid`, `tid`, `process`,
+/// `thread`, `executable`, `operation`, `protocol`, `socket`, `destination`, `verdict`
+/// (`denied`, `audit`, `allowed`), `reason`, `allow_with`, `layer`.
+pub(crate) fn json_record(
+    v: &Violation,
+    verdict: Verdict,
+    time: std::time::SystemTime,
+    exe: Option<&str>,
+) -> String {
+    let s = |x: &str| json_string(x);
+    let opt = |x: Option<String>| x.map_or_else(|| "null".to_owned(), |x| json_string(&x));
+    let allowed = verdict == Verdict::Allowed;
+    let reason = (!allowed).then(|| v.reason.to_string());
+    let allow_with = match &v.remedy {
+        Remedy::Add(e) if !allowed => Some(e.clone()),
+        _ => None,
+    };
+    format!(
+        "{{\"time\":{},\"pid\":{},\"tid\":{},\"process\":{},\"thread\":{},\"executable\":{},\
+         \"operation\":{},\"protocol\":{},\"socket\":{},\"destination\":{},\"verdict\":{},\
+         \"reason\":{},\"allow_with\":{},\"layer\":{}}}",
+        s(&rfc3339(time)),
+        v.pid,
+        v.tid,
+        s(&v.command),
+        s(&v.thread),
+        opt(exe.map(str::to_owned)),
+        s(v.operation.name()),
+        opt(v.protocol.map(|p| p.to_string())),
+        opt(v.socket.clone()),
+        opt(v.destination.map(|d| canonical(d).to_string())),
+        s(match verdict {
+            Verdict::Denied => "denied",
+            Verdict::Audit => "audit",
+            Verdict::Allowed => "allowed",
+        }),
+        opt(reason),
+        opt(allow_with),
+        s(match v.layer {
+            Layer::StaticFilter => "L1",
+            Layer::Supervisor => "L2",
+            Layer::Landlock => "L3",
+            Layer::Privileges => "privileges",
+        }),
+    )
+}
+
+/// `s` as a JSON string: quotes, backslashes and control characters escaped.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `2026-11-30T05:40:00.123Z`.
+fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
 /// One write, so lines from concurrent receivers do not interleave.
 fn write_stderr(lines: &str) {
     use std::io::Write;
@@ -489,6 +638,7 @@ mod tests {
             reason: Reason::NotAllowed,
             remedy: Remedy::Add("tcp://203.0.113.5:80".into()),
             audit_only: false,
+            layer: Layer::Supervisor,
         }
     }
 
@@ -572,5 +722,25 @@ mod tests {
             "network-sandbox: … and 499 more like this in 1.0 s (denied connect to \
              203.0.113.5:80 (tcp) by pid 42)"
         );
+    }
+
+    #[test]
+    fn a_log_record_has_every_field_escaped() {
+        let mut v = connect_refusal();
+        v.command = "cu\"rl\n".into();
+        let t = std::time::UNIX_EPOCH + Duration::from_millis(1_795_930_800_123);
+        let r = json_record(&v, Verdict::Denied, t, Some("/usr/bin/curl"));
+        assert_eq!(
+            r,
+            "{\"time\":\"2026-11-29T05:40:00.123Z\",\"pid\":42,\"tid\":42,\"process\":\"cu\\\"rl\\u000a\",\
+             \"thread\":\"curl\",\"executable\":\"/usr/bin/curl\",\"operation\":\"connect\",\
+             \"protocol\":\"tcp\",\"socket\":null,\"destination\":\"203.0.113.5:80\",\
+             \"verdict\":\"denied\",\"reason\":\"not in the allow list\",\
+             \"allow_with\":\"tcp://203.0.113.5:80\",\"layer\":\"L2\"}"
+        );
+        let r = json_record(&v, Verdict::Allowed, t, None);
+        assert!(r.contains("\"executable\":null"), "{r}");
+        assert!(r.contains("\"reason\":null,\"allow_with\":null"), "{r}");
+        assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -279,6 +279,13 @@ impl Probe {
         self
     }
 
+    /// Writes the structured log, allowed decisions included, to `path`
+    /// (`Sandbox::log_to`).
+    pub fn log(mut self, path: &str) -> Probe {
+        self.options.push(format!("--log={path}"));
+        self
+    }
+
     /// Adds a policy option (`audit`, `fallback=…`, `report=off`).
     pub fn option(mut self, o: &str) -> Probe {
         self.options.push(o.to_owned());

@@ -172,3 +172,73 @@ fn deny_errno_econnrefused_reaches_the_program_from_every_layer() {
         }
     }
 }
+
+#[test]
+fn the_log_has_one_json_object_per_decision_with_every_field() {
+    let s = Servers::start();
+    let dir = TempDir::new("log");
+    let fields = [
+        "time",
+        "pid",
+        "tid",
+        "process",
+        "thread",
+        "executable",
+        "operation",
+        "protocol",
+        "socket",
+        "destination",
+        "verdict",
+        "reason",
+        "allow_with",
+        "layer",
+    ];
+    for (n, &user) in USERS.iter().enumerate() {
+        let path = dir.path.join(format!("log-{n}"));
+        let path = path.to_str().unwrap();
+        // One allowed connect, one refused by the supervisor, one refused socket (L1).
+        let attempts: [(&str, Vec<String>); 3] = [
+            ("connect", vec![s.allowed.arg()]),
+            ("connect", vec![s.forbidden.arg()]),
+            ("socket", vec!["2".into(), "2".into(), "0".into()]),
+        ];
+        for (attempt, args) in &attempts {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let control = Probe::unsandboxed().user(user).run(attempt, &args);
+            assert!(control.ok(), "control {attempt} as {user:?}: {control:?}");
+            Probe::sandboxed(&[s.allow_tcp()])
+                .user(user)
+                .log(path)
+                .run(attempt, &args);
+        }
+        let text = std::fs::read_to_string(path).expect("the log was written");
+        let records: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert_eq!(records.len(), 3, "{text}");
+        for r in &records {
+            let o = r.as_object().unwrap();
+            assert_eq!(o.len(), fields.len(), "{r}");
+            for f in fields {
+                assert!(o.contains_key(f), "{f} missing: {r}");
+            }
+            assert_eq!(r["process"], "probe", "{r}");
+            assert!(r["pid"].as_i64().unwrap() > 0, "{r}");
+            assert!(r["time"].as_str().unwrap().ends_with('Z'), "{r}");
+        }
+        let (allowed, refused, socket) = (&records[0], &records[1], &records[2]);
+        assert_eq!(allowed["verdict"], "allowed", "{allowed}");
+        assert_eq!(allowed["destination"], s.allowed.arg().as_str());
+        assert_eq!(refused["verdict"], "denied", "{refused}");
+        assert_eq!(refused["layer"], "L2");
+        assert_eq!(refused["destination"], s.forbidden.arg().as_str());
+        assert_eq!(
+            refused["allow_with"],
+            format!("tcp://{}", s.forbidden.arg()).as_str()
+        );
+        assert_eq!(socket["operation"], "socket", "{socket}");
+        assert_eq!(socket["socket"], "udp");
+        assert_eq!(socket["layer"], "L1");
+    }
+}

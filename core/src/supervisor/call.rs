@@ -11,7 +11,7 @@ use std::os::fd::RawFd;
 use super::sockaddr;
 use super::socket::{Socket, SocketKind};
 use crate::policy::{Mode, Policy, Protocol};
-use crate::report::{Operation, Reason, Remedy, Reporter, Violation};
+use crate::report::{Layer, Operation, Reason, Remedy, Reporter, Violation};
 use crate::sys;
 
 /// A call made by a sandboxed task, as its notification describes it.
@@ -149,7 +149,10 @@ impl Context<'_> {
         match (&socket.kind, target) {
             (SocketKind::Ip(_), Target::Peer) | (SocketKind::Unix(_), Target::Peer) => Ok(()),
             (SocketKind::Ip(proto), Target::Ip(d)) => match self.policy.permits(*proto, d) {
-                Some(_) => Ok(()),
+                Some(_) => {
+                    self.log_allowed(call, op, *proto, d);
+                    Ok(())
+                }
                 None => self.refuse_or_audit(call, op, Some(*proto), Some(d), Reason::NotAllowed),
             },
             // IPv4 UDP reads even an AF_UNSPEC name as a destination: no name but an IP one.
@@ -221,6 +224,7 @@ impl Context<'_> {
             reason,
             remedy,
             audit_only,
+            Layer::Supervisor,
         );
     }
 
@@ -242,6 +246,7 @@ impl Context<'_> {
             reason,
             remedy,
             false,
+            Layer::StaticFilter,
         );
     }
 
@@ -255,7 +260,57 @@ impl Context<'_> {
         reason: Reason,
         remedy: Remedy,
         audit_only: bool,
+        layer: Layer,
     ) {
+        let v = self.violation(
+            call,
+            operation,
+            protocol,
+            destination,
+            reason,
+            remedy,
+            audit_only,
+            layer,
+        );
+        self.reporter.report(v);
+    }
+
+    /// Logs an allowed `operation` to `destination`, when the log asks for allowed
+    /// decisions (one flag test otherwise).
+    pub fn log_allowed(
+        &self,
+        call: &Call,
+        operation: Operation,
+        protocol: Protocol,
+        destination: SocketAddr,
+    ) {
+        if self.reporter.logs_allowed() {
+            let v = self.violation(
+                call,
+                operation,
+                Some(protocol),
+                Some(destination),
+                Reason::NotAllowed,
+                Remedy::Nothing,
+                false,
+                Layer::Supervisor,
+            );
+            self.reporter.allowed(&v);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn violation(
+        &self,
+        call: &Call,
+        operation: Operation,
+        protocol: Option<Protocol>,
+        destination: Option<SocketAddr>,
+        reason: Reason,
+        remedy: Remedy,
+        audit_only: bool,
+        layer: Layer,
+    ) -> Violation {
         let socket = match &reason {
             Reason::SocketKind(k) => Some(k.clone()),
             _ => None,
@@ -267,7 +322,7 @@ impl Context<'_> {
         } else {
             name_of(pid)
         };
-        self.reporter.report(Violation {
+        Violation {
             pid,
             command,
             tid: call.tid,
@@ -279,7 +334,8 @@ impl Context<'_> {
             remedy,
             reason,
             audit_only,
-        });
+            layer,
+        }
     }
 
     /// The supervisor could not look at the caller (`e`): nothing to answer if the caller is

@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::serve;
 use crate::policy::{Policy, ReportTo};
-use crate::report::Sink;
+use crate::report::{Log, Sink};
 use crate::sys;
 
 /// The installer's end of a supervisor that is waiting for its listener.
@@ -38,7 +38,13 @@ impl Supervisor {
     /// The calling process must be single-threaded: the child runs arbitrary code (it
     /// allocates and takes locks) after `fork`, which is only sound when no other thread
     /// could have held a lock at the moment of the fork.
-    pub unsafe fn fork(policy: &Policy, sink: Sink) -> io::Result<Supervisor> {
+    /// `log`: the structured log, already open; the supervisor keeps it, the caller closes
+    /// its copy.
+    pub unsafe fn fork(
+        policy: &Policy,
+        sink: Sink,
+        log: Option<(&std::fs::File, bool)>,
+    ) -> io::Result<Supervisor> {
         let mut fds = [0 as RawFd; 2];
         // SAFETY: `fds` has room for the two fds socketpair writes.
         let ret = unsafe {
@@ -68,7 +74,15 @@ impl Supervisor {
                 unsafe {
                     libc::setsid();
                     match libc::fork() {
-                        0 => supervisor_main(theirs, target, policy.clone(), sink),
+                        0 => {
+                            let log = log.and_then(|(f, allowed)| {
+                                Some(Log {
+                                    file: f.try_clone().ok()?,
+                                    allowed,
+                                })
+                            });
+                            supervisor_main(theirs, target, policy.clone(), sink, log)
+                        }
                         -1 => libc::_exit(1),
                         _ => libc::_exit(0),
                     }
@@ -132,7 +146,13 @@ fn read_i32(fd: &OwnedFd) -> io::Result<i32> {
 }
 
 /// The supervisor process. Never returns.
-fn supervisor_main(channel: OwnedFd, target: libc::pid_t, policy: Policy, sink: Sink) -> ! {
+fn supervisor_main(
+    channel: OwnedFd,
+    target: libc::pid_t,
+    policy: Policy,
+    sink: Sink,
+    log: Option<Log>,
+) -> ! {
     // SAFETY: prctl and signal with integer arguments; SIG_IGN is a valid disposition.
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -143,7 +163,10 @@ fn supervisor_main(channel: OwnedFd, target: libc::pid_t, policy: Policy, sink: 
         libc::chdir(c"/".as_ptr());
     }
     let keep_stderr = policy.options().report == ReportTo::Stderr;
-    close_inherited_fds(channel.as_raw_fd(), keep_stderr);
+    let keep: Vec<RawFd> = std::iter::once(channel.as_raw_fd())
+        .chain(log.as_ref().map(|l| l.file.as_raw_fd()))
+        .collect();
+    close_inherited_fds(&keep, keep_stderr);
 
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
@@ -170,13 +193,13 @@ fn supervisor_main(channel: OwnedFd, target: libc::pid_t, policy: Policy, sink: 
         exit(1);
     }
     drop(channel);
-    serve::serve(listener, policy, sink)
+    serve::serve(listener, policy, sink, log)
 }
 
-/// Closes every fd but `keep` (and stderr when `keep_stderr`), and points stdin/stdout (and
+/// Closes every fd but those in `keep` (and stderr when `keep_stderr`), and points stdin/stdout (and
 /// stderr if not kept) at /dev/null, so the supervisor holds none of the program's pipes or
 /// files open.
-fn close_inherited_fds(keep: RawFd, keep_stderr: bool) {
+fn close_inherited_fds(keep: &[RawFd], keep_stderr: bool) {
     let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
         Ok(dir) => dir
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -188,7 +211,7 @@ fn close_inherited_fds(keep: RawFd, keep_stderr: bool) {
         let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
         for fd in fds {
             let std_fd = fd <= 2;
-            if fd == keep || fd == null || (fd == 2 && keep_stderr) {
+            if keep.contains(&fd) || fd == null || (fd == 2 && keep_stderr) {
                 continue;
             }
             if std_fd {

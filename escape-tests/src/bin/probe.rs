@@ -3,7 +3,7 @@
 //! `RESULT err ERRNO`.
 //!
 //! ```text
-//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off] [--no-sandbox] -- ATTEMPT ARGS…
+//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off|deny_errno=ECONNREFUSED|keep-capability=N] [--log=PATH] [--hook] [--no-sandbox] -- ATTEMPT ARGS…
 //! ```
 
 use std::ffi::CString;
@@ -32,12 +32,14 @@ fn main() {
     let mut options = Options::default();
     let mut sandbox = true;
     let mut hook = false;
+    let mut log: Option<String> = None;
     let mut it = opts.iter();
     while let Some(o) = it.next() {
         match o.as_str() {
             "--allow" => allow.push(it.next().expect("--allow needs a value").clone()),
             "--no-sandbox" => sandbox = false,
             "--hook" => hook = true,
+            other if other.starts_with("--log=") => log = Some(other[6..].to_owned()),
             "--option" => match it.next().expect("--option needs a value").as_str() {
                 "audit" => options.mode = Mode::Audit,
                 "report=off" => options.report = ReportTo::Off,
@@ -64,6 +66,9 @@ fn main() {
             std::process::exit(2)
         });
         let mut installer = network_sandbox::Sandbox::new(&policy);
+        if let Some(path) = &log {
+            installer = installer.log_to(path, true);
+        }
         if hook {
             installer = installer.on_violation(append_to_hook_file);
         }
