@@ -363,8 +363,12 @@ impl RuleSet {
 /// The L1 rules of `policy` on `arch`, in the order the program tests them: the calls a
 /// network program makes often come first.
 pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
-    let udp = policy.has_udp();
-    let no_network = policy.endpoints.is_empty();
+    // Audit mode (issue 13) hands the supervisor every UDP socket's sends, binds and
+    // connects, and every connect even without endpoints, so that it can report what the
+    // program uses and let it through; a policy with a UDP endpoint compiles the same rules.
+    let audit = policy.options.mode == crate::model::Mode::Audit;
+    let udp = policy.has_udp() || audit;
+    let no_network = policy.endpoints.is_empty() && !audit;
     let mut rules = Vec::new();
     let mut rule = |syscall: Sysno, action: Action, when: Vec<Vec<Cond>>| {
         rules.push(SyscallRule {
@@ -735,6 +739,15 @@ mod tests {
         let sendto = Sysno::Sendto.number(Arch::Aarch64);
         assert_eq!(none.decide(connect, &[0; 6]), Action::Report(EACCES));
         assert_eq!(udp.decide(connect, &[0; 6]), Action::UserNotif);
+        let mut audit = Policy::default();
+        audit.options.mode = crate::model::Mode::Audit;
+        let audit = lower(&audit, Arch::Aarch64);
+        assert_eq!(audit.decide(connect, &[0; 6]), Action::UserNotif);
+        assert_eq!(
+            audit.decide(sendto, &[0, 0, 0, 0, 1 << 40, 0]),
+            Action::UserNotif,
+            "audit mode sees UDP destinations"
+        );
         assert_eq!(none.decide(sendto, &[0, 0, 0, 0, 1, 0]), Action::Allow);
         assert_eq!(
             udp.decide(sendto, &[0, 0, 0, 0, 1 << 40, 0]),

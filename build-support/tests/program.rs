@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use network_sandbox_build::interp::{const_allow, run, SeccompData};
-use network_sandbox_build::model::{DenyErrno, Endpoint, Options, Origin, Policy, Protocol};
+use network_sandbox_build::model::{DenyErrno, Endpoint, Mode, Options, Origin, Policy, Protocol};
 use network_sandbox_build::{compile, Arch, Instruction};
 
 // --- The reference model ------------------------------------------------------------------
@@ -124,7 +124,10 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
     if nr > MAX_NR {
         return ENOSYS;
     }
-    let udp = policy.endpoints.iter().any(|e| e.protocol == Protocol::Udp);
+    // Audit mode: UDP sockets and their calls, and every connect, go to the supervisor.
+    let audit = policy.options.mode == Mode::Audit;
+    let udp = audit || policy.endpoints.iter().any(|e| e.protocol == Protocol::Udp);
+    let no_network = policy.endpoints.is_empty() && !audit;
     // `int` arguments: the kernel looks at the low 32 bits only.
     let int = |i: usize| d.args[i] as u32;
     let fastopen = |flags: u32| flags & 0x2000_0000 != 0;
@@ -142,7 +145,7 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
                 refuse(policy)
             }
         }
-        Some("connect") if policy.endpoints.is_empty() => refuse(policy),
+        Some("connect") if no_network => refuse(policy),
         Some("connect") => USER_NOTIF,
         Some("sendto") if fastopen(int(3)) => refuse(policy),
         Some("sendto") if udp && d.args[4] != 0 => USER_NOTIF,
@@ -340,6 +343,26 @@ fn policies() -> Vec<(&'static str, Policy)> {
                     ..Options::default()
                 },
                 ..policy(vec![endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443))])
+            },
+        ),
+        (
+            "audit, one TCP endpoint",
+            Policy {
+                options: Options {
+                    mode: Mode::Audit,
+                    ..Options::default()
+                },
+                ..policy(vec![endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443))])
+            },
+        ),
+        (
+            "audit, no endpoints",
+            Policy {
+                options: Options {
+                    mode: Mode::Audit,
+                    ..Options::default()
+                },
+                ..policy(vec![])
             },
         ),
         (

@@ -261,6 +261,13 @@ impl<'a> Sandbox<'a> {
             s.adopt_listener(listener)
                 .map_err(io_err("handing the listener to the supervisor"))?;
         }
+        if policy.options().mode == Mode::Audit && matches!(self.sink(), Sink::Stderr) {
+            // Audit is never the default; say so before the program's own output.
+            eprintln!(
+                "network-sandbox: audit mode: nothing is refused; what the policy would \
+                 refuse is reported (\"audit: would deny\") and let through"
+            );
+        }
         Ok(Enforcement {
             layers: vec![static_filter, supervisor, landlock, privileges],
             supervisor_pid,

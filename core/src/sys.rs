@@ -199,6 +199,39 @@ pub fn notif_send(listener: RawFd, id: u64, result: Result<i64, i32>) -> io::Res
     Ok(())
 }
 
+/// `SECCOMP_IOCTL_NOTIF_SEND` with `SECCOMP_USER_NOTIF_FLAG_CONTINUE`: the kernel performs
+/// the call itself, re-reading its memory arguments. Used only in audit mode, only for calls
+/// whose decision the supervisor took on register arguments alone without reading the
+/// caller's memory (docs/ARCHITECTURE.md, "Audit mode").
+pub fn notif_continue(listener: RawFd, id: u64) -> io::Result<()> {
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: 0,
+        flags: libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+    };
+    // SAFETY: the ioctl reads one seccomp_notif_resp.
+    let ret = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+    cvt(ret as libc::c_long)?;
+    Ok(())
+}
+
+/// `SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`: installs a copy of `fd` in
+/// the caller (with `O_CLOEXEC` when `cloexec`) and answers notification `id` with its number,
+/// atomically (Linux 5.14+).
+pub fn notif_addfd_send(listener: RawFd, id: u64, fd: RawFd, cloexec: bool) -> io::Result<i32> {
+    let addfd = libc::seccomp_notif_addfd {
+        id,
+        flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+        srcfd: fd as u32,
+        newfd: 0,
+        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+    };
+    // SAFETY: the ioctl reads one seccomp_notif_addfd.
+    let ret = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) };
+    cvt(ret as libc::c_long).map(|fd| fd as i32)
+}
+
 /// Asks the kernel to wake the supervisor synchronously on notifications (Linux 6.6+),
 /// which roughly halves the round trip. Failure only costs latency.
 pub fn notif_set_sync_wake_up(listener: RawFd) -> bool {

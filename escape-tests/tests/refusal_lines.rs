@@ -242,3 +242,69 @@ fn the_log_has_one_json_object_per_decision_with_every_field() {
         assert_eq!(socket["layer"], "L1");
     }
 }
+
+#[test]
+fn audit_lets_a_udp_send_a_unix_connect_a_bind_and_a_listen_through_and_reports_each() {
+    let s = Servers::start();
+    let dir = TempDir::new("audit-unix");
+    let path = dir.path.join("sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("unix listener");
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let path = path.to_str().unwrap();
+    let udp_dest = s.forbidden.arg();
+    let cases: [(&str, Vec<&str>, String); 4] = [
+        (
+            "udp-sendto",
+            vec![&udp_dest],
+            format!("network-sandbox: audit: would deny send to {udp_dest} (udp) by pid "),
+        ),
+        (
+            "unix-connect",
+            vec![path],
+            "network-sandbox: audit: would deny socket (unix stream) by pid ".into(),
+        ),
+        (
+            "bind",
+            vec!["127.0.0.2:0"],
+            "network-sandbox: audit: would deny bind to 127.0.0.2:0 (tcp) by pid ".into(),
+        ),
+        (
+            "listen",
+            vec![],
+            "network-sandbox: audit: would deny listen (tcp) by pid ".into(),
+        ),
+    ];
+    for &user in &USERS {
+        for (attempt, args, line) in &cases {
+            let control = Probe::unsandboxed().user(user).run(attempt, args);
+            assert!(control.ok(), "control {attempt} as {user:?}: {control:?}");
+            let before = s.forbidden.datagrams();
+            let o = Probe::sandboxed(&[s.allow_tcp()])
+                .user(user)
+                .option("audit")
+                .run(attempt, args);
+            assert!(o.ok(), "{attempt} as {user:?} in audit mode: {o:?}");
+            assert!(
+                lines(&o.stderr)
+                    .iter()
+                    .any(|l| l.starts_with(line.as_str())),
+                "{attempt} as {user:?}: no {line:?} in {}",
+                o.stderr
+            );
+            assert!(
+                o.stderr
+                    .contains("network-sandbox: audit mode: nothing is refused"),
+                "{}",
+                o.stderr
+            );
+            if *attempt == "udp-sendto" {
+                let arrived = || s.forbidden.datagrams() > before;
+                assert!(
+                    eventually(std::time::Duration::from_secs(5), arrived),
+                    "the datagram arrived"
+                );
+            }
+        }
+    }
+}

@@ -71,6 +71,11 @@ pub enum Halt {
     /// The notification is no longer pending (the caller died, or a signal interrupted the
     /// call, which the kernel restarts as a new notification): there is nobody to answer.
     Gone,
+    /// Already answered (`SECCOMP_ADDFD_FLAG_SEND` answers with the installed fd).
+    Answered,
+    /// Audit mode only: let the kernel perform the call (`SECCOMP_USER_NOTIF_FLAG_CONTINUE`),
+    /// for calls decided on register arguments without reading the caller's memory.
+    Continue,
 }
 
 /// What a handler step gives: its value, or why the handler stops.
@@ -183,6 +188,11 @@ impl Context<'_> {
         Halt::Errno(self.policy.options().deny_errno.errno())
     }
 
+    /// Whether the policy is in audit mode.
+    pub fn audit(&self) -> bool {
+        self.policy.options().mode == Mode::Audit
+    }
+
     /// [`refuse`](Self::refuse), except in audit mode, where the call is reported as one
     /// that would be refused and goes on.
     pub fn refuse_or_audit(
@@ -228,7 +238,8 @@ impl Context<'_> {
         );
     }
 
-    /// Reports a refusal of the static filter, with its remedy as the caller found it.
+    /// Reports a refusal of the static filter, with its remedy as the caller found it (in
+    /// audit mode, as one that would be refused).
     pub fn report_refusal(
         &self,
         call: &Call,
@@ -245,7 +256,7 @@ impl Context<'_> {
             destination,
             reason,
             remedy,
-            false,
+            self.audit(),
             Layer::StaticFilter,
         );
     }

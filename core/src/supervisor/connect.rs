@@ -53,7 +53,8 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
 /// `bind(fd, addr, len)`, notified only when the policy has a UDP endpoint: a UDP socket may
 /// bind to port 0 (an ephemeral port, as the kernel would pick on the first send) on any
 /// local address, which UDP clients such as Java's and Node.js's do before sending. Nothing
-/// else may bind: a fixed port or a TCP socket would let the program serve.
+/// else may bind: a fixed port or a TCP socket would let the program serve. In audit mode
+/// (which compiles `bind` as a check for every policy) any bind is reported and performed.
 pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
     let dest = match sockaddr::decode(&addr).map_err(Halt::Errno)? {
@@ -66,14 +67,15 @@ pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     };
     let ephemeral_udp = protocol == Some(Protocol::Udp) && dest.is_some_and(|d| d.port() == 0);
     if !ephemeral_udp {
+        // In audit mode reported as one that would be refused, and performed below.
         let why = "only a UDP socket may bind, and only to port 0 (a port the kernel picks)";
-        return Err(cx.refuse(
+        cx.refuse_or_audit(
             call,
             Operation::Bind,
             protocol,
             dest,
             Reason::Never(why.into()),
-        ));
+        )?;
     }
     // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
     let ret = unsafe {

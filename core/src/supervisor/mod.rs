@@ -20,7 +20,8 @@
 //! out of the sandboxed process **once**, decides on that copy, and performs the system call
 //! itself on a duplicate of the process's socket with that same copy. The kernel never
 //! re-reads the process's memory for a checked call (`SECCOMP_USER_NOTIF_FLAG_CONTINUE` is
-//! never used), so rewriting the address from another thread after the check changes
+//! used only in audit mode, for refusals judged on register arguments alone: see
+//! `refusal.rs`), so rewriting the address from another thread after the check changes
 //! nothing. Every failure closes: an address that cannot be read, a socket that cannot be
 //! inspected, a call the supervisor does not expect, all get an error, never the call.
 //!

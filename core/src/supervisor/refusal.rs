@@ -10,12 +10,15 @@
 //! duplicate of the socket, used for the line only), reports it and answers the errno. It
 //! never lets the call through: nothing read from the caller's memory decides anything.
 
-use super::call::{fail, Call, Context, Outcome};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::call::{fail, Call, Context, Halt, Outcome};
 use super::sockaddr::{self, Destination};
 use super::socket::{self, SocketKind};
 use crate::filter;
 use crate::policy::Protocol;
 use crate::report::{Operation, Reason, Remedy};
+use crate::sys;
 
 /// The errno the installed program refuses `call` with and asks the supervisor to report,
 /// or `None` for a check (or a call the program lets through, which the supervisor never
@@ -27,7 +30,11 @@ pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
     }
 }
 
-/// Reports the refusal of `call` and answers `errno`.
+/// Reports the refusal of `call` and answers `errno`; in audit mode reports it as one that
+/// would be refused and lets it through: the supervisor performs it (`socket` created and
+/// installed in the caller, `listen`, `connect`, `bind` on its duplicate with its own copy)
+/// or, for the calls it judged without reading the caller's memory (`socketpair`,
+/// `setsockopt`, `ioctl`, a `MSG_FASTOPEN` send), lets the kernel perform it.
 pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
     let a = call.args;
     let int = |i: usize| a[i] as u32 as i32;
@@ -51,15 +58,25 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 Reason::SocketKind(kind),
                 remedy,
             );
+            if cx.audit() {
+                return create_socket(cx, call, family, ty, proto);
+            }
         }
-        libc::SYS_socketpair => cx.report_refusal(
-            call,
-            Operation::Socket,
-            None,
-            None,
-            Reason::Never("a unix datagram socket pair may send to any unix socket by name".into()),
-            Remedy::Nothing,
-        ),
+        libc::SYS_socketpair => {
+            cx.report_refusal(
+                call,
+                Operation::Socket,
+                None,
+                None,
+                Reason::Never(
+                    "a unix datagram socket pair may send to any unix socket by name".into(),
+                ),
+                Remedy::Nothing,
+            );
+            if cx.audit() {
+                return audit_continue();
+            }
+        }
         libc::SYS_connect | libc::SYS_bind => {
             let op = if call.nr == libc::SYS_connect {
                 Operation::Connect
@@ -67,13 +84,14 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 Operation::Bind
             };
             // For the line only: what socket, and where to. Failures leave them out.
-            let kind = socket::take(cx, call, a[0] as i32).ok().map(|s| s.kind);
-            let dest =
-                cx.copy_address(call, a[1], a[2]).ok().and_then(|addr| {
-                    match sockaddr::decode(&addr) {
-                        Ok(Destination::Inet(d)) => Some(d),
-                        _ => None,
-                    }
+            let taken = socket::take(cx, call, a[0] as i32).ok();
+            let kind = taken.as_ref().map(|s| s.kind.clone());
+            let addr = cx.copy_address(call, a[1], a[2]).ok();
+            let dest = addr
+                .as_deref()
+                .and_then(|addr| match sockaddr::decode(addr) {
+                    Ok(Destination::Inet(d)) => Some(d),
+                    _ => None,
                 });
             let protocol = match kind {
                 Some(SocketKind::Ip(p)) => Some(p),
@@ -108,55 +126,96 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 _ => remedy,
             };
             cx.report_refusal(call, op, protocol, dest, reason, remedy);
+            // Audit mode compiles connect and bind as checks, so this is only a safety net:
+            // the call is performed on the duplicate with the copy that was reported.
+            if let (true, Some(socket), Some(addr)) = (cx.audit(), taken, addr) {
+                // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
+                let ret = unsafe {
+                    let (fd, p, l) = (
+                        socket.fd.as_raw_fd(),
+                        addr.as_ptr().cast(),
+                        addr.len() as libc::socklen_t,
+                    );
+                    if op == Operation::Connect {
+                        libc::connect(fd, p, l)
+                    } else {
+                        libc::bind(fd, p, l)
+                    }
+                };
+                return if ret == 0 { Ok(0) } else { fail(sys::errno()) };
+            }
         }
-        libc::SYS_sendto | libc::SYS_sendmsg | libc::SYS_sendmmsg => cx.report_refusal(
-            call,
-            Operation::Send,
-            None,
-            None,
-            Reason::Never(
-                "TCP Fast Open (MSG_FASTOPEN) connects without connect(), past the \
-                 supervisor's check; connect first"
-                    .into(),
-            ),
-            Remedy::Nothing,
-        ),
-        libc::SYS_listen => cx.report_refusal(
-            call,
-            Operation::Listen,
-            match socket::take(cx, call, a[0] as i32).map(|s| s.kind) {
-                Ok(SocketKind::Ip(p)) => Some(p),
-                _ => None,
-            },
-            None,
-            Reason::Never("the sandbox lets no program accept connections".into()),
-            Remedy::Nothing,
-        ),
-        libc::SYS_setsockopt => cx.report_refusal(
-            call,
-            Operation::SetSockOpt,
-            None,
-            None,
-            Reason::Never(format!(
-                "socket option level {} name {} is not in the allow list (it could change \
-                 routing or filtering)",
-                int(1),
-                int(2)
-            )),
-            Remedy::Nothing,
-        ),
-        libc::SYS_ioctl => cx.report_refusal(
-            call,
-            Operation::Ioctl,
-            None,
-            None,
-            Reason::Never(format!(
-                "ioctl request {:#x} is refused (interfaces, routes, tun/tap, terminal input, \
-                 userfaultfd)",
-                a[1] as u32
-            )),
-            Remedy::Nothing,
-        ),
+        libc::SYS_sendto | libc::SYS_sendmsg | libc::SYS_sendmmsg => {
+            cx.report_refusal(
+                call,
+                Operation::Send,
+                None,
+                None,
+                Reason::Never(
+                    "TCP Fast Open (MSG_FASTOPEN) connects without connect(), past the \
+                     supervisor's check; connect first"
+                        .into(),
+                ),
+                Remedy::Nothing,
+            );
+            if cx.audit() {
+                return audit_continue();
+            }
+        }
+        libc::SYS_listen => {
+            let taken = socket::take(cx, call, a[0] as i32).ok();
+            cx.report_refusal(
+                call,
+                Operation::Listen,
+                match taken.as_ref().map(|s| &s.kind) {
+                    Some(SocketKind::Ip(p)) => Some(*p),
+                    _ => None,
+                },
+                None,
+                Reason::Never("the sandbox lets no program accept connections".into()),
+                Remedy::Nothing,
+            );
+            if let (true, Some(socket)) = (cx.audit(), taken) {
+                // SAFETY: listen on our duplicate, with the caller's backlog (by value).
+                let ret = unsafe { libc::listen(socket.fd.as_raw_fd(), int(1)) };
+                return if ret == 0 { Ok(0) } else { fail(sys::errno()) };
+            }
+        }
+        libc::SYS_setsockopt => {
+            cx.report_refusal(
+                call,
+                Operation::SetSockOpt,
+                None,
+                None,
+                Reason::Never(format!(
+                    "socket option level {} name {} is not in the allow list (it could change \
+                     routing or filtering)",
+                    int(1),
+                    int(2)
+                )),
+                Remedy::Nothing,
+            );
+            if cx.audit() {
+                return audit_continue();
+            }
+        }
+        libc::SYS_ioctl => {
+            cx.report_refusal(
+                call,
+                Operation::Ioctl,
+                None,
+                None,
+                Reason::Never(format!(
+                    "ioctl request {:#x} is refused (interfaces, routes, tun/tap, terminal \
+                     input, userfaultfd)",
+                    a[1] as u32
+                )),
+                Remedy::Nothing,
+            );
+            if cx.audit() {
+                return audit_continue();
+            }
+        }
         nr => cx.report_refusal(
             call,
             Operation::Socket,
@@ -167,6 +226,32 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
         ),
     }
     fail(errno)
+}
+
+/// Audit mode: let the kernel perform a call that was judged on its register arguments
+/// alone, without the supervisor reading the caller's memory (the only case where
+/// `SECCOMP_USER_NOTIF_FLAG_CONTINUE` is used; docs/ARCHITECTURE.md, "Audit mode").
+fn audit_continue() -> Outcome {
+    Err(Halt::Continue)
+}
+
+/// Audit mode: creates the socket the filter refused, in the supervisor, and installs it in
+/// the caller as the call's result (`SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SEND`).
+/// `SOCK_NONBLOCK` is part of the socket; `SOCK_CLOEXEC` becomes the new fd's `O_CLOEXEC`.
+fn create_socket(cx: &Context<'_>, call: &Call, family: i32, ty: i32, proto: i32) -> Outcome {
+    // SAFETY: socket takes integers and returns a new fd.
+    let fd = unsafe { libc::socket(family, ty | libc::SOCK_CLOEXEC, proto) };
+    if fd < 0 {
+        return fail(sys::errno());
+    }
+    // SAFETY: a new fd we now own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let cloexec = ty & libc::SOCK_CLOEXEC != 0;
+    match sys::notif_addfd_send(cx.listener, call.id, fd.as_raw_fd(), cloexec) {
+        Ok(_) => Err(Halt::Answered),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Err(Halt::Gone),
+        Err(e) => fail(e.raw_os_error().unwrap_or(libc::EMFILE)),
+    }
 }
 
 /// A socket's kind in words, from `socket()`'s arguments: "udp", "unix stream",

@@ -239,7 +239,7 @@ pub fn sendmmsg(cx: &Context<'_>, call: &Call) -> Outcome {
             Ok(n) => n,
             Err(Halt::Errno(errno)) if sent == 0 => return fail(errno),
             Err(Halt::Errno(_)) => break,
-            Err(Halt::Gone) => return Err(Halt::Gone),
+            Err(h @ (Halt::Gone | Halt::Answered | Halt::Continue)) => return Err(h),
         };
         cx.still_pending(call)?;
         let len = (n as u32).to_ne_bytes();

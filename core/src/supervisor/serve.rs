@@ -154,14 +154,19 @@ fn receive_loop(shared: &Arc<Shared>) {
         };
         shared.idle.fetch_sub(1, Ordering::SeqCst);
         let call = Call::from_notif(&notif);
-        let reply = match super::dispatch(&cx, &call) {
-            Ok(value) => Some(Ok(value)),
-            Err(Halt::Errno(errno)) => Some(Err(errno)),
-            Err(Halt::Gone) => None,
-        };
-        if let Some(reply) = reply {
-            // ENOENT here: the caller died or was interrupted; there is no one to answer.
-            let _ = sys::notif_send(listener, call.id, reply);
+        // ENOENT from an answer: the caller died or was interrupted; there is no one to
+        // answer.
+        match super::dispatch(&cx, &call) {
+            Ok(value) => {
+                let _ = sys::notif_send(listener, call.id, Ok(value));
+            }
+            Err(Halt::Errno(errno)) => {
+                let _ = sys::notif_send(listener, call.id, Err(errno));
+            }
+            Err(Halt::Continue) => {
+                let _ = sys::notif_continue(listener, call.id);
+            }
+            Err(Halt::Gone | Halt::Answered) => {}
         }
         shared.handled.fetch_add(1, Ordering::SeqCst);
         if shared.idle.fetch_add(1, Ordering::SeqCst) >= IDLE_RECEIVERS {
