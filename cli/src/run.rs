@@ -39,6 +39,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     log: Option<std::path::PathBuf>,
 
+    /// Learn mode: run in audit mode (nothing is refused) and, when the program ends, write
+    /// to FILE a policy allowing exactly the TCP and UDP destinations it used, a comment per
+    /// entry saying what used it. Run again with `--policy FILE`.
+    #[arg(long, value_name = "FILE")]
+    learn: Option<std::path::PathBuf>,
+
     /// With --log, log the allowed connects and sends too.
     #[arg(long, requires = "log")]
     log_allowed: bool,
@@ -51,10 +57,13 @@ pub struct RunArgs {
 /// Runs `network-sandbox run`. Returns only on failure; on success the process becomes
 /// the program.
 pub fn run(args: RunArgs) -> i32 {
-    let model = match policy::assemble(&args.policy) {
+    let mut model = match policy::assemble(&args.policy) {
         Ok(p) => p,
         Err(e) => return crate::policy_error(e),
     };
+    if args.learn.is_some() {
+        model.options.mode = model::Mode::Audit;
+    }
     let (program, rest) = args.command.split_first().expect("clap requires PROGRAM");
     let path = match resolve(program) {
         Ok(p) => p,
@@ -90,6 +99,9 @@ pub fn run(args: RunArgs) -> i32 {
     let mut sandbox = network_sandbox::Sandbox::new(&runtime);
     if let Some(path) = &args.log {
         sandbox = sandbox.log_to(path, args.log_allowed);
+    }
+    if let Some(path) = &args.learn {
+        sandbox = sandbox.learn_to(path);
     }
     match sandbox.install() {
         Ok(enforcement) => {

@@ -108,6 +108,7 @@ pub struct Sandbox<'a> {
     policy: &'a Policy,
     hook: Option<ViolationHook>,
     log: Option<(std::path::PathBuf, bool)>,
+    learn: Option<std::path::PathBuf>,
 }
 
 impl<'a> Sandbox<'a> {
@@ -117,7 +118,19 @@ impl<'a> Sandbox<'a> {
             policy,
             hook: None,
             log: None,
+            learn: None,
         }
+    }
+
+    /// Learn mode: when the program ends, the supervisor writes to `path` a policy file (the
+    /// TOML of `--policy` and `build.rs`) allowing exactly the TCP and UDP destinations the
+    /// run connected or sent to, each with a comment saying what used it. Meant for a policy
+    /// in audit mode, so that nothing is refused while learning. A relative path is taken
+    /// from the current directory now (the supervisor runs in `/`).
+    pub fn learn_to(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        let path = path.into();
+        self.learn = Some(std::path::absolute(&path).unwrap_or(path));
+        self
     }
 
     /// Writes every decision of the sandbox to `path` as well, one JSON object per line
@@ -164,7 +177,8 @@ impl<'a> Sandbox<'a> {
             kernel.landlock_abi,
             policy.options().mode == Mode::Enforce,
         );
-        let reports = !matches!(self.sink(), Sink::Off) || self.log.is_some();
+        let reports =
+            !matches!(self.sink(), Sink::Off) || self.log.is_some() || self.learn.is_some();
         let choice = choose_program(policy, &kernel, plan.as_ref(), reports)?;
         let static_filter = LayerReport {
             layer: Layer::StaticFilter,
@@ -234,8 +248,9 @@ impl<'a> Sandbox<'a> {
         };
         let process = if supervised {
             let log = log.as_ref().map(|(f, allowed)| (f, *allowed));
+            let learn = self.learn.as_deref();
             // SAFETY: the thread count above is 1, and nothing since has started a thread.
-            let forked = unsafe { Supervisor::fork(policy, self.sink(), log) };
+            let forked = unsafe { Supervisor::fork(policy, self.sink(), log, learn) };
             Some(forked.map_err(io_err("starting the supervisor"))?)
         } else {
             None

@@ -388,32 +388,41 @@ pub(crate) struct Reporter {
     sink: Sink,
     quiet: Mutex<Vec<Quiet>>,
     log: Option<Log>,
+    learn: Option<Learn>,
 }
 
 impl Reporter {
-    /// A reporter delivering to `sink`, and to `log` if there is one.
-    pub(crate) fn new(sink: Sink, log: Option<Log>) -> Self {
+    /// A reporter delivering to `sink`, and to `log` and `learn` if there are.
+    pub(crate) fn new(sink: Sink, log: Option<Log>, learn: Option<Learn>) -> Self {
         Reporter {
             sink,
             quiet: Mutex::new(Vec::new()),
             log,
+            learn,
         }
     }
 
-    /// Whether allowed decisions are logged too ([`allowed`](Self::allowed)).
+    /// Whether allowed decisions are wanted too ([`allowed`](Self::allowed)): by the log
+    /// when asked, and by learn mode.
     pub(crate) fn logs_allowed(&self) -> bool {
-        self.log.as_ref().is_some_and(|l| l.allowed)
+        self.log.as_ref().is_some_and(|l| l.allowed) || self.learn.is_some()
     }
 
-    /// Logs an allowed decision (only when [`logs_allowed`](Self::logs_allowed)).
+    /// Records an allowed decision (only when [`logs_allowed`](Self::logs_allowed)).
     pub(crate) fn allowed(&self, v: &Violation) {
-        if let Some(log) = &self.log {
+        if let Some(log) = self.log.as_ref().filter(|l| l.allowed) {
             log.write(v, Verdict::Allowed);
+        }
+        if let Some(learn) = &self.learn {
+            learn.record(v);
         }
     }
 
     /// Reports `v`: delivered, or counted if an identical one was printed within the window.
     pub(crate) fn report(&self, v: Violation) {
+        if let Some(learn) = &self.learn {
+            learn.record(&v);
+        }
         if let Some(log) = &self.log {
             let verdict = if v.audit_only {
                 Verdict::Audit
@@ -468,9 +477,12 @@ impl Reporter {
         self.print_counts(false);
     }
 
-    /// Prints every count: the supervisor is about to exit.
+    /// Prints every count and writes the learned policy: the supervisor is about to exit.
     pub(crate) fn flush(&self) {
         self.print_counts(true);
+        if let Some(learn) = &self.learn {
+            learn.write();
+        }
     }
 
     fn print_counts(&self, all: bool) {
@@ -615,6 +627,78 @@ fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
+/// Learn mode (`--learn FILE`, [`Sandbox::learn_to`](crate::Sandbox::learn_to)): the TCP and
+/// UDP destinations the run reached or tried, written at the end as a policy file allowing
+/// exactly those, with a comment per entry saying what used it.
+pub(crate) struct Learn {
+    /// Where the policy goes (written to `PATH.tmp`, then renamed, so a reader never sees
+    /// half a file).
+    pub(crate) path: std::path::PathBuf,
+    /// Endpoint text (`tcp://127.0.0.2:80`) → what used it (`connect by curl`).
+    pub(crate) seen: Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
+}
+
+impl Learn {
+    /// A learner writing to `path`.
+    pub(crate) fn new(path: std::path::PathBuf) -> Self {
+        Learn {
+            path,
+            seen: Mutex::new(Default::default()),
+        }
+    }
+
+    /// Records the destination of a decision, if it is a TCP or UDP one.
+    fn record(&self, v: &Violation) {
+        let (Some(protocol), Some(dest)) = (v.protocol, v.destination) else {
+            return;
+        };
+        if !matches!(v.operation, Operation::Connect | Operation::Send) {
+            return;
+        }
+        let user = format!("{} by {}", v.operation, v.command);
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(endpoint_text(protocol, dest))
+            .or_default()
+            .insert(user);
+    }
+
+    /// The policy file: `allow = [...]`, one endpoint a line with its comment.
+    fn text(&self) -> String {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::from(
+            "# Written by network-sandbox in learn mode: the endpoints the run used.\n\
+             # Use it with `network-sandbox run --policy FILE -- …` or from build.rs.\n",
+        );
+        if seen.is_empty() {
+            out.push_str("allow = []\n");
+            return out;
+        }
+        out.push_str("allow = [\n");
+        for (endpoint, users) in seen.iter() {
+            let users: Vec<&str> = users.iter().map(String::as_str).collect();
+            // Names come from the program: keep the comment on one line.
+            let comment: String = users
+                .join(", ")
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            out.push_str(&format!("    # {comment}\n    \"{endpoint}\",\n"));
+        }
+        out.push_str("]\n");
+        out
+    }
+
+    fn write(&self) {
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        if std::fs::write(&tmp, self.text()).is_ok() {
+            let _ = std::fs::rename(&tmp, &self.path);
+        }
+    }
+}
+
 /// One write, so lines from concurrent receivers do not interleave.
 fn write_stderr(lines: &str) {
     use std::io::Write;
@@ -742,5 +826,30 @@ mod tests {
         assert!(r.contains("\"executable\":null"), "{r}");
         assert!(r.contains("\"reason\":null,\"allow_with\":null"), "{r}");
         assert_eq!(rfc3339(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn learn_writes_one_commented_entry_per_endpoint() {
+        let learn = Learn::new("/nonexistent/x".into());
+        assert!(learn.text().ends_with("allow = []\n"));
+        let mut v = connect_refusal();
+        learn.record(&v);
+        v.command = "wget".into();
+        v.destination = Some("[::ffff:203.0.113.5]:80".parse().unwrap());
+        learn.record(&v);
+        v.operation = Operation::Send;
+        v.protocol = Some(Protocol::Udp);
+        v.destination = Some("[::1]:53".parse().unwrap());
+        learn.record(&v);
+        v.operation = Operation::Bind;
+        learn.record(&v);
+        let text = learn.text();
+        assert!(
+            text.ends_with(
+                "allow = [\n    # connect by curl, connect by wget\n    \"tcp://203.0.113.5:80\",\n    \
+                 # send by wget\n    \"udp://[::1]:53\",\n]\n"
+            ),
+            "{text}"
+        );
     }
 }

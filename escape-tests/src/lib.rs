@@ -286,6 +286,12 @@ impl Probe {
         self
     }
 
+    /// Learn mode into `path` (`Sandbox::learn_to`; combine with the `audit` option).
+    pub fn learn(mut self, path: &str) -> Probe {
+        self.options.push(format!("--learn={path}"));
+        self
+    }
+
     /// Adds a policy option (`audit`, `fallback=…`, `report=off`).
     pub fn option(mut self, o: &str) -> Probe {
         self.options.push(o.to_owned());

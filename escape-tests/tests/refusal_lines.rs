@@ -308,3 +308,57 @@ fn audit_lets_a_udp_send_a_unix_connect_a_bind_and_a_listen_through_and_reports_
         }
     }
 }
+
+#[test]
+fn learn_writes_a_policy_with_which_the_same_run_works_and_a_third_endpoint_is_refused() {
+    use network_sandbox::compiler::build::file::parse_policy_toml;
+    let s = Servers::start();
+    let dir = TempDir::new("learn");
+    let (one, two, third) = (s.allowed.arg(), s.forbidden.arg(), s.other_port.arg());
+    for (n, &user) in USERS.iter().enumerate() {
+        let control = Probe::unsandboxed()
+            .user(user)
+            .run("connect-each", &[&one, &two, &third]);
+        assert_eq!(control.result(), "ok 3", "control as {user:?}: {control:?}");
+
+        // Learn from a policy without endpoints: nothing is refused in audit mode.
+        let path = dir.path.join(format!("learned-{n}.toml"));
+        let path = path.to_str().unwrap();
+        let none: [&str; 0] = [];
+        let learning = Probe::sandboxed(&none)
+            .user(user)
+            .option("audit")
+            .learn(path)
+            .run("connect-each", &[&one, &two]);
+        assert_eq!(
+            learning.result(),
+            "ok 2",
+            "learning as {user:?}: {learning:?}"
+        );
+        // The supervisor writes the file once the program has ended.
+        let written = || std::fs::metadata(path).is_ok();
+        assert!(eventually(std::time::Duration::from_secs(10), written));
+        let text = std::fs::read_to_string(path).unwrap();
+        let policy = parse_policy_toml(&text).unwrap_or_else(|e| panic!("{e:?}: {text}"));
+        let allow: Vec<String> = policy
+            .endpoints
+            .iter()
+            .map(|e| e.origin.text.clone())
+            .collect();
+        assert_eq!(
+            allow,
+            [format!("tcp://{one}"), format!("tcp://{two}")],
+            "{text}"
+        );
+        assert!(text.contains("# connect by probe"), "{text}");
+
+        let again = Probe::sandboxed(&allow)
+            .user(user)
+            .run("connect-each", &[&one, &two]);
+        assert_eq!(again.result(), "ok 2", "second run as {user:?}: {again:?}");
+        let other = Probe::sandboxed(&allow)
+            .user(user)
+            .run("connect", &[&third]);
+        assert!(other.err("EACCES"), "third endpoint as {user:?}: {other:?}");
+    }
+}

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use super::call::{Call, Context, Halt};
 use crate::policy::Policy;
-use crate::report::{Log, Reporter, Sink};
+use crate::report::{Learn, Log, Reporter, Sink};
 use crate::sys;
 
 /// Receivers kept waiting when nothing is happening.
@@ -53,12 +53,18 @@ struct Shared {
 }
 
 /// Serves `listener` until no sandboxed task is left, then exits the process.
-pub fn serve(listener: OwnedFd, policy: Policy, sink: Sink, log: Option<Log>) -> ! {
+pub fn serve(
+    listener: OwnedFd,
+    policy: Policy,
+    sink: Sink,
+    log: Option<Log>,
+    learn: Option<Learn>,
+) -> ! {
     sys::notif_set_sync_wake_up(listener.as_raw_fd());
     let shared = Arc::new(Shared {
         listener,
         policy,
-        reporter: Reporter::new(sink, log),
+        reporter: Reporter::new(sink, log, learn),
         idle: AtomicUsize::new(0),
         threads: AtomicUsize::new(0),
         handled: AtomicU64::new(0),

@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::serve;
 use crate::policy::{Policy, ReportTo};
-use crate::report::{Log, Sink};
+use crate::report::{Learn, Log, Sink};
 use crate::sys;
 
 /// The installer's end of a supervisor that is waiting for its listener.
@@ -44,6 +44,7 @@ impl Supervisor {
         policy: &Policy,
         sink: Sink,
         log: Option<(&std::fs::File, bool)>,
+        learn: Option<&std::path::Path>,
     ) -> io::Result<Supervisor> {
         let mut fds = [0 as RawFd; 2];
         // SAFETY: `fds` has room for the two fds socketpair writes.
@@ -81,7 +82,8 @@ impl Supervisor {
                                     allowed,
                                 })
                             });
-                            supervisor_main(theirs, target, policy.clone(), sink, log)
+                            let learn = learn.map(|p| Learn::new(p.to_owned()));
+                            supervisor_main(theirs, target, policy.clone(), sink, log, learn)
                         }
                         -1 => libc::_exit(1),
                         _ => libc::_exit(0),
@@ -152,6 +154,7 @@ fn supervisor_main(
     policy: Policy,
     sink: Sink,
     log: Option<Log>,
+    learn: Option<Learn>,
 ) -> ! {
     // SAFETY: prctl and signal with integer arguments; SIG_IGN is a valid disposition.
     unsafe {
@@ -193,7 +196,7 @@ fn supervisor_main(
         exit(1);
     }
     drop(channel);
-    serve::serve(listener, policy, sink, log)
+    serve::serve(listener, policy, sink, log, learn)
 }
 
 /// Closes every fd but those in `keep` (and stderr when `keep_stderr`), and points stdin/stdout (and

@@ -3,7 +3,7 @@
 //! `RESULT err ERRNO`.
 //!
 //! ```text
-//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off|deny_errno=ECONNREFUSED|keep-capability=N] [--log=PATH] [--hook] [--no-sandbox] -- ATTEMPT ARGS…
+//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off|deny_errno=ECONNREFUSED|keep-capability=N] [--log=PATH] [--learn=PATH] [--hook] [--no-sandbox] -- ATTEMPT ARGS…
 //! ```
 
 use std::ffi::CString;
@@ -33,6 +33,7 @@ fn main() {
     let mut sandbox = true;
     let mut hook = false;
     let mut log: Option<String> = None;
+    let mut learn: Option<String> = None;
     let mut it = opts.iter();
     while let Some(o) = it.next() {
         match o.as_str() {
@@ -40,6 +41,7 @@ fn main() {
             "--no-sandbox" => sandbox = false,
             "--hook" => hook = true,
             other if other.starts_with("--log=") => log = Some(other[6..].to_owned()),
+            other if other.starts_with("--learn=") => learn = Some(other[8..].to_owned()),
             "--option" => match it.next().expect("--option needs a value").as_str() {
                 "audit" => options.mode = Mode::Audit,
                 "report=off" => options.report = ReportTo::Off,
@@ -68,6 +70,9 @@ fn main() {
         let mut installer = network_sandbox::Sandbox::new(&policy);
         if let Some(path) = &log {
             installer = installer.log_to(path, true);
+        }
+        if let Some(path) = &learn {
+            installer = installer.learn_to(path);
         }
         if hook {
             installer = installer.on_violation(append_to_hook_file);
@@ -272,6 +277,13 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             Ok(format!("{n}"))
         }
         "connect-threads" => connect_threads(addr(a[0]), a[1].parse().unwrap()),
+        "connect-each" => {
+            // A connect to each address in turn; the first failure ends the attempt.
+            for d in a {
+                tcp_connect(addr(d))?;
+            }
+            Ok(format!("{}", a.len()))
+        }
         "connect-count" => {
             // N connects, each to its end: how many were refused with EACCES.
             let n: usize = a[1].parse().unwrap();
