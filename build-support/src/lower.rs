@@ -227,7 +227,7 @@ impl RuleSet {
 /// network program makes often come first.
 pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     let udp = policy.has_udp();
-    let no_network = policy.endpoints.is_empty();
+    let no_network = policy.no_network();
     let mut rules = Vec::new();
     let mut rule = |syscall: Sysno, action: Action, when: Vec<Vec<Cond>>| {
         rules.push(SyscallRule {

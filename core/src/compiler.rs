@@ -12,7 +12,8 @@ use network_sandbox_build::{model, valid::EndpointError, Arch, Compiled};
 
 use crate::filter::SockFilter;
 use crate::policy::{
-    Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+    Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, ReportTo,
+    Unresolved,
 };
 
 /// Why a policy given at run time did not compile.
@@ -61,11 +62,20 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
         .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
         .collect();
     let endpoints = compiled.policy.endpoints.iter().map(endpoint).collect();
-    Ok(Policy::new(
-        filter,
-        endpoints,
-        runtime_options(compiled.policy.options),
-    ))
+    let names = compiled
+        .policy
+        .names
+        .iter()
+        .map(|n| {
+            Name::new(
+                n.name.clone(),
+                protocol(n.protocol),
+                PortRange::new(n.first_port, n.last_port),
+                n.pinned.clone(),
+            )
+        })
+        .collect();
+    Ok(Policy::new(filter, endpoints, runtime_options(compiled.policy.options)).with_names(names))
 }
 
 fn native_arch() -> Option<Arch> {
@@ -80,12 +90,16 @@ fn endpoint(e: &model::Endpoint) -> Endpoint {
         std::net::IpAddr::V6(a) => IpNetwork::v6(a, e.prefix),
     };
     Endpoint {
-        protocol: match e.protocol {
-            model::Protocol::Tcp => Protocol::Tcp,
-            model::Protocol::Udp => Protocol::Udp,
-        },
+        protocol: protocol(e.protocol),
         network,
         ports: PortRange::new(e.first_port, e.last_port),
+    }
+}
+
+fn protocol(p: model::Protocol) -> Protocol {
+    match p {
+        model::Protocol::Tcp => Protocol::Tcp,
+        model::Protocol::Udp => Protocol::Udp,
     }
 }
 
@@ -103,6 +117,10 @@ fn model_options(o: Options) -> model::Options {
         report: match o.report {
             ReportTo::Stderr => model::ReportTo::Stderr,
             ReportTo::Off => model::ReportTo::Off,
+        },
+        unresolved: match o.unresolved {
+            Unresolved::Refuse => model::Unresolved::Refuse,
+            Unresolved::Unknown => model::Unresolved::Unknown,
         },
     }
 }
@@ -122,6 +140,10 @@ pub fn runtime_options(o: model::Options) -> Options {
         report: match o.report {
             model::ReportTo::Stderr => ReportTo::Stderr,
             model::ReportTo::Off => ReportTo::Off,
+        },
+        unresolved: match o.unresolved {
+            model::Unresolved::Refuse => Unresolved::Refuse,
+            model::Unresolved::Unknown => Unresolved::Unknown,
         },
     }
 }

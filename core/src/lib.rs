@@ -40,7 +40,8 @@ pub use filter::SockFilter;
 pub use install::{install, Error, Preview, Sandbox};
 pub use network_sandbox_macros::network_sandbox;
 pub use policy::{
-    Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+    Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, ReportTo,
+    Unresolved,
 };
 pub use report::{Enforcement, Layer, LayerReport, Status, Violation};
 
@@ -70,9 +71,10 @@ pub fn install_or_exit(policy: &Policy) -> Enforcement {
 pub mod __private {
     pub use crate::filter::SockFilter;
     pub use crate::policy::{
-        Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+        Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, ReportTo,
+        Unresolved,
     };
-    pub use std::net::{Ipv4Addr, Ipv6Addr};
+    pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     /// Installs `policy` before any user code runs; see [`crate::install_or_exit`].
     pub fn enter(policy: &'static Policy) {

@@ -246,6 +246,16 @@ pub enum ReportTo {
     Off,
 }
 
+/// What the installer does when an allowed name that is not pinned does not resolve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Unresolved {
+    /// Refuse to start, naming the name (the default).
+    #[default]
+    Refuse,
+    /// Start anyway: the name has no address, so the program's resolver does not know it.
+    Unknown,
+}
+
 /// Options of a policy besides its endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Options {
@@ -255,6 +265,82 @@ pub struct Options {
     pub fallback: Fallback,
     /// Where violations are reported.
     pub report: ReportTo,
+    /// What to do when an allowed name does not resolve.
+    pub unresolved: Unresolved,
+}
+
+/// An allowed DNS name: the program may reach the addresses it resolves to (or the
+/// addresses pinned in the policy) with this protocol on these ports, and its resolver
+/// answers the name with exactly those addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Name {
+    name: Cow<'static, str>,
+    protocol: Protocol,
+    ports: PortRange,
+    pinned: Cow<'static, [IpAddr]>,
+}
+
+impl Name {
+    /// A name, in lower case without a trailing dot, as the compiler writes it; `pinned`
+    /// empty means "resolve it when the sandbox starts".
+    pub fn new(name: String, protocol: Protocol, ports: PortRange, pinned: Vec<IpAddr>) -> Self {
+        Name {
+            name: Cow::Owned(name),
+            protocol,
+            ports,
+            pinned: Cow::Owned(pinned),
+        }
+    }
+
+    /// A name made of static data, used by generated code.
+    #[doc(hidden)]
+    pub const fn from_static(
+        name: &'static str,
+        protocol: Protocol,
+        ports: PortRange,
+        pinned: &'static [IpAddr],
+    ) -> Self {
+        Name {
+            name: Cow::Borrowed(name),
+            protocol,
+            ports,
+            pinned: Cow::Borrowed(pinned),
+        }
+    }
+
+    /// The name (`api.example.com`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> PortRange {
+        self.ports
+    }
+
+    /// The addresses pinned in the policy; empty when the name is resolved at start.
+    pub fn pinned(&self) -> &[IpAddr] {
+        &self.pinned
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.protocol, self.name)?;
+        for (i, a) in self.pinned.iter().enumerate() {
+            f.write_str(if i == 0 { "=" } else { "," })?;
+            match a {
+                IpAddr::V4(a) => write!(f, "{a}")?,
+                IpAddr::V6(a) => write!(f, "[{a}]")?,
+            }
+        }
+        write!(f, ":{}", self.ports)
+    }
 }
 
 /// A compiled policy: the seccomp program for this architecture, the endpoint table and the
@@ -264,7 +350,11 @@ pub struct Options {
 pub struct Policy {
     filter: Cow<'static, [SockFilter]>,
     endpoints: Cow<'static, [Endpoint]>,
+    names: Cow<'static, [Name]>,
     options: Options,
+    /// For endpoints added by resolving names ([`Policy::with_resolved`]): the index of the
+    /// first such endpoint and, for each, the name it came from.
+    resolved: Option<(usize, Vec<Cow<'static, str>>)>,
 }
 
 impl Policy {
@@ -277,8 +367,18 @@ impl Policy {
         Policy {
             filter: Cow::Owned(filter),
             endpoints: Cow::Owned(endpoints),
+            names: Cow::Borrowed(&[]),
             options,
+            resolved: None,
         }
+    }
+
+    /// This policy with `names` allowed besides its endpoints (the filter must have been
+    /// compiled with them: a policy whose only entries are names still needs the
+    /// supervisor's program).
+    pub fn with_names(mut self, names: Vec<Name>) -> Self {
+        self.names = Cow::Owned(names);
+        self
     }
 
     /// A policy made of static data, used by generated code.
@@ -286,13 +386,89 @@ impl Policy {
     pub const fn from_static(
         filter: &'static [SockFilter],
         endpoints: &'static [Endpoint],
+        names: &'static [Name],
         options: Options,
     ) -> Self {
         Policy {
             filter: Cow::Borrowed(filter),
             endpoints: Cow::Borrowed(endpoints),
+            names: Cow::Borrowed(names),
             options,
+            resolved: None,
         }
+    }
+
+    /// The policy the supervisor checks once names are resolved: these endpoints, then
+    /// one `/32` or `/128` endpoint per address of each name (for that name's protocol and
+    /// ports), each remembering its name for messages. `addresses` gives every name's
+    /// addresses.
+    pub fn with_resolved(&self, addresses: &[(String, Vec<IpAddr>)]) -> Policy {
+        let mut endpoints = self.endpoints.to_vec();
+        let first = endpoints.len();
+        let mut origins = Vec::new();
+        for n in self.names.iter() {
+            let Some((_, addrs)) = addresses.iter().find(|(name, _)| name == n.name()) else {
+                continue;
+            };
+            for a in addrs {
+                let network = match canonical_ip(*a) {
+                    IpAddr::V4(v4) => IpNetwork::v4(v4, 32),
+                    IpAddr::V6(v6) => IpNetwork::v6(v6, 128),
+                };
+                endpoints.push(Endpoint {
+                    protocol: n.protocol,
+                    network,
+                    ports: n.ports,
+                });
+                origins.push(n.name.clone());
+            }
+        }
+        Policy {
+            filter: self.filter.clone(),
+            endpoints: Cow::Owned(endpoints),
+            names: self.names.clone(),
+            options: self.options,
+            resolved: Some((first, origins)),
+        }
+    }
+
+    /// The allowed names, as written.
+    pub fn names(&self) -> &[Name] {
+        &self.names
+    }
+
+    /// The name endpoint `index` was resolved from, if it was.
+    pub fn name_of(&self, index: usize) -> Option<&str> {
+        let (first, origins) = self.resolved.as_ref()?;
+        origins.get(index.checked_sub(*first)?).map(|n| &**n)
+    }
+
+    /// Why `protocol` to `dest` is not allowed, in words, when names explain it: the
+    /// address belongs to an allowed name but not on this port or protocol (the name is
+    /// given), or no allowed name resolved to it. `None` when the policy has no names.
+    pub fn why_not(&self, protocol: Protocol, dest: SocketAddr) -> Option<String> {
+        self.resolved.as_ref()?;
+        let ip = canonical_ip(dest.ip());
+        let mut hosts: Vec<String> = Vec::new();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            if let Some(name) = self.name_of(i) {
+                if e.network.contains(ip) {
+                    let h = format!("{}://{name}:{}", e.protocol, e.ports);
+                    if !hosts.contains(&h) {
+                        hosts.push(h);
+                    }
+                }
+            }
+        }
+        Some(if hosts.is_empty() {
+            format!("no allowed name resolves to {ip}")
+        } else {
+            format!(
+                "{ip} is an address of {}, which allows no {protocol} to port {}",
+                hosts.join(", "),
+                dest.port()
+            )
+        })
     }
 
     /// The seccomp program.
@@ -310,9 +486,10 @@ impl Policy {
         &self.options
     }
 
-    /// Whether the policy has a UDP endpoint.
+    /// Whether the policy has a UDP endpoint or name.
     pub fn has_udp(&self) -> bool {
         self.endpoints.iter().any(|e| e.protocol == Protocol::Udp)
+            || self.names.iter().any(|n| n.protocol == Protocol::Udp)
     }
 
     /// The index of the first endpoint that allows `protocol` to `dest`, after
