@@ -74,6 +74,9 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
 
+    if let Some(w) = model.resolver_warning() {
+        eprintln!("network-sandbox: warning: {w}");
+    }
     if let Err(e) = crate::init::stay_in_front_if_pid1() {
         eprintln!("network-sandbox: cannot start an init in front of the program (this process is PID 1): {e}");
         return EXIT_NOT_SANDBOXED;

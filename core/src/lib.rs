@@ -18,6 +18,7 @@
 #[cfg(feature = "compiler")]
 pub mod compiler;
 pub mod filter;
+pub mod hostnames;
 mod install;
 mod landlock_layer;
 pub mod policy;

@@ -120,6 +120,9 @@ impl fmt::Display for Operation {
 pub enum Reason {
     /// The destination matches no endpoint of the policy.
     NotAllowed,
+    /// The destination matches no endpoint of a policy with names, and the names explain
+    /// it: the address is an allowed name's on another port, or no allowed name has it.
+    NotAllowedNamed(String),
     /// The socket is of a kind the policy does not allow (for example a unix socket or an
     /// MPTCP socket opened before the sandbox was installed).
     SocketKind(String),
@@ -141,6 +144,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::NotAllowed => f.write_str("not in the allow list"),
+            Reason::NotAllowedNamed(why) => write!(f, "not in the allow list: {why}"),
             Reason::SocketKind(k) => write!(f, "{k} sockets are not allowed"),
             Reason::Uninspectable(errno) => write!(
                 f,

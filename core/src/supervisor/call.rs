@@ -134,7 +134,13 @@ impl Context<'_> {
             (SocketKind::Ip(_), Target::Peer) | (SocketKind::Unix(_), Target::Peer) => Ok(()),
             (SocketKind::Ip(proto), Target::Ip(d)) => match self.policy.permits(*proto, d) {
                 Some(_) => Ok(()),
-                None => self.refuse_or_audit(call, op, Some(*proto), Some(d), Reason::NotAllowed),
+                None => {
+                    let reason = match self.policy.why_not(*proto, d) {
+                        Some(why) => Reason::NotAllowedNamed(why),
+                        None => Reason::NotAllowed,
+                    };
+                    self.refuse_or_audit(call, op, Some(*proto), Some(d), reason)
+                }
             },
             // IPv4 UDP reads even an AF_UNSPEC name as a destination: no name but an IP one.
             (SocketKind::Ip(proto), Target::Other) => {
