@@ -22,12 +22,14 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Args, Debug, Clone, Default)]
 pub struct PolicyArgs {
     /// Allow connections to ENDPOINT: `[tcp://|udp://]HOST:PORTS`, where HOST is an IPv4
-    /// address, `[IPv6]` or a CIDR and PORTS a port or `LO-HI`. Repeat for more endpoints;
-    /// none (and no --policy) means no network at all.
+    /// address, `[IPv6]`, a CIDR, a DNS name (`api.example.com`, resolved at start) or a
+    /// name pinned to addresses (`api.example.com=192.0.2.1,[2001:db8::1]`), and PORTS a
+    /// port or `LO-HI`. Repeat for more endpoints; none (and no --policy) means no network.
     #[arg(long = "allow", value_name = "ENDPOINT")]
     pub allow: Vec<String>,
 
-    /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`);
+    /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
+    /// `unresolved`);
     /// --allow adds endpoints to it, the other flags override its options.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -44,6 +46,11 @@ pub struct PolicyArgs {
     /// notification or pidfd_getfd) [default: refuse, or the policy file's].
     #[arg(long, value_name = "MODE", value_parser = option_values(&model::FALLBACK))]
     pub fallback: Option<&'static model::OptionValue>,
+
+    /// What to do when an allowed name does not resolve at start [default: refuse, or the
+    /// policy file's].
+    #[arg(long, value_name = "WHAT", value_parser = option_values(&model::UNRESOLVED))]
+    pub unresolved: Option<&'static model::OptionValue>,
 }
 
 /// The values of a policy option as clap's possible values, with their descriptions: the
@@ -82,13 +89,23 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     if args.quiet {
         options.report = ReportTo::Off;
     }
-    if let Some(value) = args.fallback {
+    for value in [args.fallback, args.unresolved].into_iter().flatten() {
         (value.set)(&mut options);
     }
 
     let from_file: Vec<String> = file
         .as_ref()
-        .map(|(_, p)| p.endpoints.iter().map(|e| e.origin.text.clone()).collect())
+        .map(|(_, p)| {
+            let mut entries: Vec<(usize, String)> = p
+                .endpoints
+                .iter()
+                .map(|e| &e.origin)
+                .chain(p.names.iter().map(|n| &n.origin))
+                .map(|o| (o.index, o.text.clone()))
+                .collect();
+            entries.sort();
+            entries.into_iter().map(|(_, t)| t).collect()
+        })
         .unwrap_or_default();
     let mut texts = from_file.clone();
     texts.extend(args.allow.iter().cloned());
