@@ -2,13 +2,15 @@
 # Installs what building and testing the workspace needs on a fresh Debian machine, when run
 # as root: libseccomp-dev and pkg-config (the benchmarks compare with libseccomp and are part
 # of the workspace), and the clients of other runtimes that the command's tests run (curl,
-# Python, Node.js, Go, Java). Elsewhere it only says what is missing; tests whose client is
+# Python, Node.js, Go, Java; util-linux's unshare for the network namespaces of the escape
+# tests). Elsewhere it only says what is missing; tests whose client is
 # missing say "skipped" and why.
 set -euo pipefail
 
 # command or file that shows the package is there -> Debian package
 declare -A need=(
     [curl]=curl
+    [unshare]=util-linux
     [python3]=python3
     [node]=nodejs
     [go]=golang-go

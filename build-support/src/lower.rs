@@ -55,6 +55,124 @@ pub const IP_RETOPTS: u64 = 7;
 pub const IPV6_2292RTHDR: u64 = 5;
 /// `IPV6_2292PKTOPTIONS` (sets sticky ancillary data, a routing header among it).
 pub const IPV6_2292PKTOPTIONS: u64 = 6;
+/// `SOL_SOCKET`.
+pub const SOL_SOCKET: u64 = 1;
+/// `SOL_UDP` (= `IPPROTO_UDP`).
+pub const SOL_UDP: u64 = 17;
+/// `AF_UNIX`.
+pub const AF_UNIX: u64 = 1;
+/// `SOCK_SEQPACKET`.
+pub const SOCK_SEQPACKET: u64 = 5;
+/// `CLONE_NEWUSER`.
+pub const CLONE_NEWUSER: u64 = 0x1000_0000;
+/// `PRIO_PROCESS` (`setpriority`'s `which`).
+pub const PRIO_PROCESS: u64 = 0;
+/// `IOPRIO_WHO_PROCESS` (`ioprio_set`'s `which`).
+pub const IOPRIO_WHO_PROCESS: u64 = 1;
+
+/// The socket options a sandboxed program may set, by level: none of them changes where a
+/// packet goes (routing, interface, source route), how it is filtered (marks, IPsec
+/// policies, socket BPF programs), or turns a socket into another kind (`TCP_ULP`,
+/// `IPV6_ADDRFORM`). Every other (level, option) pair is refused with `EACCES`. The list
+/// covers what curl, Python, Node.js, Go, Java and glibc's resolver set
+/// (`cli/tests/runtimes.rs` runs them). Same numbers on x86_64 and aarch64
+/// (`asm-generic/socket.h`).
+pub const SOCKET_OPTIONS: [(u64, &[u64]); 5] = [
+    // SO_REUSEADDR 2, SO_BROADCAST 6, SO_SNDBUF 7, SO_RCVBUF 8, SO_KEEPALIVE 9,
+    // SO_OOBINLINE 10, SO_PRIORITY 12, SO_LINGER 13, SO_REUSEPORT 15, SO_PASSCRED 16,
+    // SO_RCVLOWAT 18, SO_SNDLOWAT 19, SO_RCVTIMEO_OLD 20, SO_SNDTIMEO_OLD 21,
+    // SO_TIMESTAMP_OLD 29, SO_PASSSEC 34, SO_TIMESTAMPNS_OLD 35, SO_TIMESTAMPING_OLD 37,
+    // SO_RXQ_OVFL 40, SO_PEEK_OFF 42, SO_SELECT_ERR_QUEUE 45, SO_BUSY_POLL 46,
+    // SO_MAX_PACING_RATE 47, SO_INCOMING_CPU 49, SO_ZEROCOPY 60, SO_TIMESTAMP_NEW 63,
+    // SO_TIMESTAMPNS_NEW 64, SO_TIMESTAMPING_NEW 65, SO_RCVTIMEO_NEW 66, SO_SNDTIMEO_NEW 67,
+    // SO_PREFER_BUSY_POLL 69, SO_BUSY_POLL_BUDGET 70, SO_BUF_LOCK 72, SO_PASSPIDFD 76.
+    // Not: SO_DONTROUTE 5, SO_BINDTODEVICE 25, SO_ATTACH_FILTER 26, SO_MARK 36,
+    // SO_ATTACH_BPF 50, SO_ATTACH_REUSEPORT_* 51/52, SO_BINDTOIFINDEX 62, the *FORCE ones.
+    (
+        SOL_SOCKET,
+        &[
+            2, 6, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19, 20, 21, 29, 34, 35, 37, 40, 42, 45, 46, 47,
+            49, 60, 63, 64, 65, 66, 67, 69, 70, 72, 76,
+        ],
+    ),
+    // TCP_NODELAY 1, TCP_MAXSEG 2, TCP_CORK 3, TCP_KEEPIDLE 4, TCP_KEEPINTVL 5,
+    // TCP_KEEPCNT 6, TCP_SYNCNT 7, TCP_LINGER2 8, TCP_DEFER_ACCEPT 9, TCP_WINDOW_CLAMP 10,
+    // TCP_QUICKACK 12, TCP_CONGESTION 13, TCP_THIN_LINEAR_TIMEOUTS 16, TCP_THIN_DUPACK 17,
+    // TCP_USER_TIMEOUT 18, TCP_FASTOPEN 23, TCP_TIMESTAMP 24, TCP_NOTSENT_LOWAT 25,
+    // TCP_SAVE_SYN 27, TCP_FASTOPEN_CONNECT 30, TCP_FASTOPEN_NO_COOKIE 34, TCP_INQ 36.
+    // Not: TCP_REPAIR* 19-22/29, TCP_ULP 31 (kTLS, SMC), TCP_MD5SIG*, TCP_AO*.
+    (
+        SOL_TCP,
+        &[
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 16, 17, 18, 23, 24, 25, 27, 30, 34, 36,
+        ],
+    ),
+    // IP_TOS 1, IP_TTL 2, IP_PKTINFO 8 (receiving it), IP_MTU_DISCOVER 10, IP_RECVERR 11,
+    // IP_RECVTTL 12, IP_RECVTOS 13, IP_BIND_ADDRESS_NO_PORT 24, IP_RECVFRAGSIZE 25,
+    // IP_RECVERR_RFC4884 26, IP_MULTICAST_TTL 33, IP_MULTICAST_LOOP 34,
+    // IP_MULTICAST_ALL 49 (Java clears it on every datagram socket), IP_LOCAL_PORT_RANGE 51.
+    // Not: IP_OPTIONS 4 and IP_RETOPTS 7 (source routing), IP_IPSEC_POLICY 16,
+    // IP_XFRM_POLICY 17, IP_TRANSPARENT 19, IP_FREEBIND 15, IP_MULTICAST_IF 32,
+    // group memberships 35-48 (they send IGMP), IP_UNICAST_IF 50, netfilter's
+    // IPT_SO_SET_* 64/65 and EBT/ARPT/IP_VS ones.
+    (
+        SOL_IP,
+        &[1, 2, 8, 10, 11, 12, 13, 24, 25, 26, 33, 34, 49, 51],
+    ),
+    // IPV6_UNICAST_HOPS 16, IPV6_MULTICAST_HOPS 18, IPV6_MULTICAST_LOOP 19,
+    // IPV6_MTU_DISCOVER 23, IPV6_RECVERR 25, IPV6_V6ONLY 26, IPV6_MULTICAST_ALL 29,
+    // IPV6_RECVPKTINFO 49, IPV6_RECVHOPLIMIT 51, IPV6_DONTFRAG 62, IPV6_RECVTCLASS 66,
+    // IPV6_TCLASS 67, IPV6_AUTOFLOWLABEL 70, IPV6_ADDR_PREFERENCES 72.
+    // Not: IPV6_ADDRFORM 1, the RFC 2292 options 2-8, IPV6_NEXTHOP 9, IPV6_MULTICAST_IF 17,
+    // memberships and anycast 20/21/27/28, IPV6_IPSEC_POLICY 34, IPV6_XFRM_POLICY 35,
+    // IPV6_PKTINFO 50 (sticky outgoing interface), routing and option headers 54-59,
+    // IPV6_TRANSPARENT 75, IPV6_UNICAST_IF 76, IPV6_FREEBIND 78, ip6tables' 64/65.
+    (
+        SOL_IPV6,
+        &[16, 18, 19, 23, 25, 26, 29, 49, 51, 62, 66, 67, 70, 72],
+    ),
+    // UDP_CORK 1, UDP_SEGMENT 103, UDP_GRO 104. Not: UDP_ENCAP 100 (ESP/GTP/L2TP
+    // encapsulation).
+    (SOL_UDP, &[1, 103, 104]),
+];
+
+/// `ioctl` requests a sandboxed program may make in the socket range (`0x89xx`): the ones
+/// that only read (interface listing included), by exact value. Every other `0x89xx`
+/// request (interface, address, route, ARP, bridge, bonding, VLAN, private device requests)
+/// is refused.
+pub const SOCKET_IOCTLS: [u64; 31] = [
+    0x8901,      // FIOSETOWN (SIGIO target; Landlock scopes the signal)
+    0x8902,      // SIOCSPGRP (same)
+    0x8903,      // FIOGETOWN
+    0x8904,      // SIOCGPGRP
+    0x8905,      // SIOCATMARK
+    0x8906,      // SIOCGSTAMP_OLD
+    0x8907,      // SIOCGSTAMPNS_OLD
+    0x8010_8906, // SIOCGSTAMP_NEW
+    0x8010_8907, // SIOCGSTAMPNS_NEW
+    0x8910,      // SIOCGIFNAME
+    0x8912,      // SIOCGIFCONF
+    0x8913,      // SIOCGIFFLAGS
+    0x8915,      // SIOCGIFADDR
+    0x8917,      // SIOCGIFDSTADDR
+    0x8919,      // SIOCGIFBRDADDR
+    0x891b,      // SIOCGIFNETMASK
+    0x891d,      // SIOCGIFMETRIC
+    0x891f,      // SIOCGIFMEM
+    0x8921,      // SIOCGIFMTU
+    0x8925,      // SIOCGIFENCAP
+    0x8927,      // SIOCGIFHWADDR
+    0x8929,      // SIOCGIFSLAVE
+    0x8933,      // SIOCGIFINDEX
+    0x8935,      // SIOCGIFPFLAGS
+    0x8938,      // SIOCGIFCOUNT
+    0x8942,      // SIOCGIFTXQLEN
+    0x894b,      // SIOCOUTQNSD
+    0x8954,      // SIOCGARP
+    0x8961,      // SIOCGRARP
+    0x8970,      // SIOCGIFMAP
+    0x89b1,      // SIOCGHWTSTAMP
+];
 
 /// The L1 rules for one architecture.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,6 +277,16 @@ impl Cond {
             arg,
             width: Width::Dword,
             op: CmpOp::Eq,
+            value,
+        }
+    }
+
+    /// `arg != value` on all 64 bits (pointers).
+    pub fn qword_ne(arg: u8, value: u64) -> Cond {
+        Cond {
+            arg,
+            width: Width::Qword,
+            op: CmpOp::Ne,
             value,
         }
     }
@@ -272,21 +400,13 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
 
     rule(Sysno::Socket, deny, socket_denials(udp));
 
-    // setsockopt(fd, level, optname, optval, optlen)
-    let option = |level, name| vec![Cond::eq32(1, level), Cond::eq32(2, name)];
-    rule(
-        Sysno::Setsockopt,
-        deny,
-        vec![
-            option(SOL_TCP, TCP_REPAIR),
-            option(SOL_IP, IP_OPTIONS),
-            option(SOL_IP, IP_RETOPTS),
-            option(SOL_IPV6, IPV6_RTHDR),
-            option(SOL_IPV6, IPV6_2292RTHDR),
-            option(SOL_IPV6, IPV6_2292PKTOPTIONS),
-            vec![Cond::eq32(1, SOL_SCTP)],
-        ],
-    );
+    // setsockopt(fd, level, optname, optval, optlen): an allow list per level (see
+    // [`SOCKET_OPTIONS`]); any other level or option is refused.
+    rule(Sysno::Setsockopt, deny, setsockopt_denials());
+
+    // ioctl(fd, cmd, arg): tun/tap attachment, interface and route changes, userfaultfd,
+    // wireless configuration (see [`ioctl_denials`]).
+    rule(Sysno::Ioctl, deny, ioctl_denials());
 
     rule(Sysno::Sendmmsg, deny, fastopen(3));
     if udp {
@@ -298,6 +418,10 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     let bind = if udp { Action::UserNotif } else { deny };
     rule(Sysno::Bind, bind, always());
     rule(Sysno::Listen, deny, always());
+    // socketpair(domain, type, protocol, sv): unix stream and seqpacket pairs only. A
+    // datagram (or SOCK_RAW, which unix turns into datagram) socket may name any pathname
+    // socket in sendto/sendmsg; the supervisor would have to see every sendmsg to stop it.
+    rule(Sysno::Socketpair, deny, socketpair_denials());
     for io_uring in [
         Sysno::IoUringSetup,
         Sysno::IoUringEnter,
@@ -316,7 +440,10 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     // Ways for a privileged program to change the kernel under the sandbox: a cgroup BPF
     // program can rewrite the destination of the supervisor's own connects, a module or a
     // new kernel can do anything.
+    // request_key upcalls /sbin/request-key, which runs outside the sandbox as root and,
+    // for a dns_resolver key, looks up a name the caller chose.
     for kernel in [
+        Sysno::RequestKey,
         Sysno::Bpf,
         Sysno::InitModule,
         Sysno::FinitModule,
@@ -326,6 +453,78 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         rule(kernel, Action::Errno(EPERM), always());
     }
 
+    // Other processes: the calls Landlock's scopes do not see, allowed on the caller only
+    // (pid 0). A filter cannot know the caller's own pid, so a thread's own tid is refused
+    // too (docs/ARCHITECTURE.md, "Other processes").
+    let eperm = Action::Errno(EPERM);
+    let (pid0, pid1) = (0, 1);
+    // prlimit64(pid, resource, new, old): reading another process's limits stays allowed.
+    rule(
+        Sysno::Prlimit64,
+        eperm,
+        vec![vec![Cond::ne32(pid0, 0), Cond::qword_ne(2, 0)]],
+    );
+    // setpriority(which, who, prio): PRIO_PROCESS of the caller only (PRIO_PGRP 0 and
+    // PRIO_USER 0 reach the supervisor too).
+    rule(
+        Sysno::Setpriority,
+        eperm,
+        vec![vec![Cond::ne32(0, PRIO_PROCESS)], vec![Cond::ne32(pid1, 0)]],
+    );
+    // ioprio_set(which, who, ioprio): IOPRIO_WHO_PROCESS of the caller only.
+    rule(
+        Sysno::IoprioSet,
+        eperm,
+        vec![
+            vec![Cond::ne32(0, IOPRIO_WHO_PROCESS)],
+            vec![Cond::ne32(pid1, 0)],
+        ],
+    );
+    for own in [
+        Sysno::SchedSetparam,
+        Sysno::SchedSetscheduler,
+        Sysno::SchedSetaffinity,
+        Sysno::SchedSetattr,
+        Sysno::MigratePages,
+        Sysno::MovePages,
+    ] {
+        rule(own, eperm, vec![vec![Cond::ne32(pid0, 0)]]);
+    }
+    // process_madvise(pidfd, …): a pidfd says nothing about whose it is.
+    rule(Sysno::ProcessMadvise, eperm, always());
+
+    // The tools that park the supervisor on a read that never ends: userfaultfd, and the
+    // user namespaces in which a FUSE file system can be mounted. clone3's flags are behind
+    // a pointer: ENOSYS, and libc falls back to clone, whose flags are checked.
+    rule(Sysno::Userfaultfd, eperm, always());
+    let newuser = |arg| {
+        vec![vec![Cond {
+            arg,
+            width: Width::Dword,
+            op: CmpOp::MaskedEq(CLONE_NEWUSER),
+            value: CLONE_NEWUSER,
+        }]]
+    };
+    rule(Sysno::Clone, eperm, newuser(0));
+    rule(Sysno::Unshare, eperm, newuser(0));
+    rule(Sysno::Clone3, Action::Errno(ENOSYS), always());
+    // Mounts (also refused by the missing CAP_SYS_ADMIN): the read-only kernel tunables
+    // must stay read-only; joining another namespace would leave them.
+    for mount in [
+        Sysno::Setns,
+        Sysno::Mount,
+        Sysno::Umount2,
+        Sysno::PivotRoot,
+        Sysno::OpenTree,
+        Sysno::MoveMount,
+        Sysno::Fsopen,
+        Sysno::Fsmount,
+        Sysno::Fspick,
+        Sysno::MountSetattr,
+    ] {
+        rule(mount, eperm, always());
+    }
+
     RuleSet {
         arch,
         audit_arch: syscalls::audit_arch(arch),
@@ -333,6 +532,88 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         max_nr: syscalls::max_nr(arch),
         rules,
     }
+}
+
+/// When `setsockopt(fd, level, optname, …)` is denied: for each level of
+/// [`SOCKET_OPTIONS`], "this level and none of its options"; then "none of the levels".
+/// One conjunction per level, so a call runs one comparison per level tested and one per
+/// option of its own level at most.
+fn setsockopt_denials() -> Vec<Vec<Cond>> {
+    let (level, name) = (1, 2);
+    let mut denials: Vec<Vec<Cond>> = SOCKET_OPTIONS
+        .iter()
+        .map(|&(l, names)| {
+            let mut all = vec![Cond::eq32(level, l)];
+            all.extend(names.iter().map(|&n| Cond::ne32(name, n)));
+            all
+        })
+        .collect();
+    denials.push(
+        SOCKET_OPTIONS
+            .iter()
+            .map(|&(l, _)| Cond::ne32(level, l))
+            .collect(),
+    );
+    denials
+}
+
+/// `_IOC_TYPE` 'T' with a number from 192 up: the tun/tap family (`TUNSETIFF` is
+/// `_IOW('T', 202, int)`, the family runs from 200; terminal requests of type 'T' stay
+/// below 0x50). Compared on the low 16 bits, so any size and direction matches.
+pub const TUN_IOCTL_MASK: u64 = 0xffc0;
+/// See [`TUN_IOCTL_MASK`].
+pub const TUN_IOCTL_TYPE: u64 = 0x54c0;
+/// userfaultfd's ioctl type 0xAA: `USERFAULTFD_IOC_NEW` on `/dev/userfaultfd` and every
+/// `UFFDIO_*` request.
+pub const UFFD_IOCTL_TYPE: u64 = 0xaa00;
+/// Wireless extensions setting requests: 0x8Bxx with an even number (`IW_IS_SET`).
+pub const WIRELESS_SET_MASK: u64 = 0xff01;
+/// See [`WIRELESS_SET_MASK`].
+pub const WIRELESS_SET: u64 = 0x8b00;
+
+/// `TIOCSTI`: pushes characters into a terminal's input, which the shell that started the
+/// sandboxed program reads (and runs, unsandboxed) after it.
+pub const TIOCSTI: u64 = 0x5412;
+/// `TIOCLINUX`: its selection subcommands paste into a virtual console the same way.
+pub const TIOCLINUX: u64 = 0x541c;
+
+/// When `ioctl(fd, request, …)` is denied: the tun/tap family, userfaultfd, wireless
+/// setting requests, socket requests (`0x89xx`) other than [`SOCKET_IOCTLS`], and the
+/// terminal requests that type into another program's input ([`TIOCSTI`], [`TIOCLINUX`]).
+fn ioctl_denials() -> Vec<Vec<Cond>> {
+    let request = 1;
+    let masked = |mask, value| Cond {
+        arg: request,
+        width: Width::Dword,
+        op: CmpOp::MaskedEq(mask),
+        value,
+    };
+    let mut socket = vec![masked(0xff00, 0x8900)];
+    socket.extend(SOCKET_IOCTLS.iter().map(|&r| Cond::ne32(request, r)));
+    vec![
+        vec![masked(TUN_IOCTL_MASK, TUN_IOCTL_TYPE)],
+        socket,
+        vec![masked(0xff00, UFFD_IOCTL_TYPE)],
+        vec![masked(WIRELESS_SET_MASK, WIRELESS_SET)],
+        vec![Cond::eq32(request, TIOCSTI)],
+        vec![Cond::eq32(request, TIOCLINUX)],
+    ]
+}
+
+/// When `socketpair(domain, type, protocol, sv)` is denied: a domain other than `AF_UNIX`,
+/// or a type other than `SOCK_STREAM`/`SOCK_SEQPACKET` with any of the flags
+/// `SOCK_NONBLOCK`/`SOCK_CLOEXEC` (enumerated, so `SOCK_DGRAM`, `SOCK_RAW` and any other
+/// bit are refused).
+fn socketpair_denials() -> Vec<Vec<Cond>> {
+    let (family, ty) = (0, 1);
+    let flags = [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC];
+    let types = [SOCK_STREAM, SOCK_SEQPACKET]
+        .iter()
+        .flat_map(|t| flags.iter().map(move |f| t | f));
+    vec![
+        vec![Cond::ne32(family, AF_UNIX)],
+        types.map(|t| Cond::ne32(ty, t)).collect(),
+    ]
 }
 
 /// When `socket(family, type, protocol)` is denied, as an OR of ANDs of exact comparisons.
@@ -451,5 +732,49 @@ mod tests {
         assert_eq!(udp.decide(sendto, &[0, 0, 0, 0, 0, 0]), Action::Allow);
         let fastopen = [0, 0, 0, MSG_FASTOPEN | 0x40, 1, 0];
         assert_eq!(udp.decide(sendto, &fastopen), Action::Errno(EACCES));
+    }
+
+    #[test]
+    fn around_the_supervisor() {
+        let tcp = lower(&policy(&[Protocol::Tcp]), Arch::X86_64);
+        let nr = |s: Sysno| s.number(Arch::X86_64);
+        let deny = Action::Errno(EACCES);
+        let eperm = Action::Errno(EPERM);
+        let pair = |ty| tcp.decide(nr(Sysno::Socketpair), &[AF_UNIX, ty, 0, 0, 0, 0]);
+        assert_eq!(pair(SOCK_STREAM | SOCK_CLOEXEC), Action::Allow);
+        assert_eq!(pair(SOCK_SEQPACKET), Action::Allow);
+        assert_eq!(pair(SOCK_DGRAM), deny);
+        assert_eq!(pair(SOCK_DGRAM | SOCK_NONBLOCK), deny);
+        assert_eq!(pair(3), deny, "SOCK_RAW: a datagram socket for AF_UNIX");
+        let opt = |level, name| tcp.decide(nr(Sysno::Setsockopt), &[3, level, name, 0, 4, 0]);
+        assert_eq!(opt(SOL_TCP, 1), Action::Allow, "TCP_NODELAY");
+        assert_eq!(opt(SOL_SOCKET, 9), Action::Allow, "SO_KEEPALIVE");
+        assert_eq!(opt(SOL_SOCKET, 25), deny, "SO_BINDTODEVICE");
+        assert_eq!(opt(SOL_IP, 64), deny, "IPT_SO_SET_REPLACE");
+        assert_eq!(opt(SOL_TCP, TCP_REPAIR), deny);
+        assert_eq!(opt(263, 1), deny, "SOL_PACKET");
+        let ioctl = |req| tcp.decide(nr(Sysno::Ioctl), &[3, req, 0, 0, 0, 0]);
+        assert_eq!(ioctl(0x5421), Action::Allow, "FIONBIO");
+        assert_eq!(ioctl(0x8913), Action::Allow, "SIOCGIFFLAGS");
+        assert_eq!(ioctl(0x400454ca), deny, "TUNSETIFF");
+        assert_eq!(ioctl(0x8914), deny, "SIOCSIFFLAGS");
+        assert_eq!(ioctl(0x890b), deny, "SIOCADDRT");
+        assert_eq!(ioctl(0xaa00), deny, "USERFAULTFD_IOC_NEW");
+        assert_eq!(ioctl(TIOCSTI), deny);
+        assert_eq!(ioctl(0x5413), Action::Allow, "TIOCGWINSZ");
+        let call = |s, args: [u64; 6]| tcp.decide(nr(s), &args);
+        assert_eq!(call(Sysno::Prlimit64, [0, 7, 1, 0, 0, 0]), Action::Allow);
+        assert_eq!(call(Sysno::Prlimit64, [42, 7, 0, 1, 0, 0]), Action::Allow);
+        assert_eq!(call(Sysno::Prlimit64, [42, 7, 1, 0, 0, 0]), eperm);
+        assert_eq!(call(Sysno::Setpriority, [0, 0, 5, 0, 0, 0]), Action::Allow);
+        assert_eq!(
+            call(Sysno::Setpriority, [2, 0, 5, 0, 0, 0]),
+            eperm,
+            "PRIO_USER"
+        );
+        assert_eq!(call(Sysno::SchedSetaffinity, [42, 8, 1, 0, 0, 0]), eperm);
+        assert_eq!(call(Sysno::Clone, [0x1120_0011, 0, 0, 0, 0, 0]), eperm);
+        assert_eq!(call(Sysno::Clone, [0x3d0f00, 0, 0, 0, 0, 0]), Action::Allow);
+        assert_eq!(call(Sysno::Clone3, [0; 6]), Action::Errno(ENOSYS));
     }
 }

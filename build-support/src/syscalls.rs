@@ -56,10 +56,37 @@ pub enum Sysno {
     FinitModule,
     KexecLoad,
     KexecFileLoad,
+    Socketpair,
+    Ioctl,
+    Prlimit64,
+    Setpriority,
+    IoprioSet,
+    SchedSetparam,
+    SchedSetscheduler,
+    SchedSetaffinity,
+    SchedSetattr,
+    MigratePages,
+    MovePages,
+    ProcessMadvise,
+    Userfaultfd,
+    Clone,
+    Unshare,
+    Clone3,
+    Setns,
+    Mount,
+    Umount2,
+    PivotRoot,
+    OpenTree,
+    MoveMount,
+    Fsopen,
+    Fsmount,
+    Fspick,
+    MountSetattr,
+    RequestKey,
 }
 
 /// Name, x86_64 number, aarch64 number.
-const TABLE: [(Sysno, &str, u32, u32); 20] = [
+const TABLE: [(Sysno, &str, u32, u32); 47] = [
     (Sysno::Socket, "socket", 41, 198),
     (Sysno::Connect, "connect", 42, 203),
     (Sysno::Bind, "bind", 49, 200),
@@ -80,12 +107,39 @@ const TABLE: [(Sysno, &str, u32, u32); 20] = [
     (Sysno::FinitModule, "finit_module", 313, 273),
     (Sysno::KexecLoad, "kexec_load", 246, 104),
     (Sysno::KexecFileLoad, "kexec_file_load", 320, 294),
+    (Sysno::Socketpair, "socketpair", 53, 199),
+    (Sysno::Ioctl, "ioctl", 16, 29),
+    (Sysno::Prlimit64, "prlimit64", 302, 261),
+    (Sysno::Setpriority, "setpriority", 141, 140),
+    (Sysno::IoprioSet, "ioprio_set", 251, 30),
+    (Sysno::SchedSetparam, "sched_setparam", 142, 118),
+    (Sysno::SchedSetscheduler, "sched_setscheduler", 144, 119),
+    (Sysno::SchedSetaffinity, "sched_setaffinity", 203, 122),
+    (Sysno::SchedSetattr, "sched_setattr", 314, 274),
+    (Sysno::MigratePages, "migrate_pages", 256, 238),
+    (Sysno::MovePages, "move_pages", 279, 239),
+    (Sysno::ProcessMadvise, "process_madvise", 440, 440),
+    (Sysno::Userfaultfd, "userfaultfd", 323, 282),
+    (Sysno::Clone, "clone", 56, 220),
+    (Sysno::Unshare, "unshare", 272, 97),
+    (Sysno::Clone3, "clone3", 435, 435),
+    (Sysno::Setns, "setns", 308, 268),
+    (Sysno::Mount, "mount", 165, 40),
+    (Sysno::Umount2, "umount2", 166, 39),
+    (Sysno::PivotRoot, "pivot_root", 155, 41),
+    (Sysno::OpenTree, "open_tree", 428, 428),
+    (Sysno::MoveMount, "move_mount", 429, 429),
+    (Sysno::Fsopen, "fsopen", 430, 430),
+    (Sysno::Fsmount, "fsmount", 432, 432),
+    (Sysno::Fspick, "fspick", 433, 433),
+    (Sysno::MountSetattr, "mount_setattr", 442, 442),
+    (Sysno::RequestKey, "request_key", 249, 218),
 ];
 
 impl Sysno {
     /// Every system call the rules may name.
-    pub const ALL: [Sysno; 20] = {
-        let mut all = [Sysno::Socket; 20];
+    pub const ALL: [Sysno; 47] = {
+        let mut all = [Sysno::Socket; 47];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].0;

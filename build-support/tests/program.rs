@@ -29,7 +29,7 @@ const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
 const MAX_NR: u32 = 469;
 
 /// (name, x86_64, aarch64), from `syscall_64.tbl` and the generic `unistd.h`.
-const NAMED: [(&str, u32, u32); 20] = [
+const NAMED: [(&str, u32, u32); 47] = [
     ("socket", 41, 198),
     ("connect", 42, 203),
     ("sendto", 44, 206),
@@ -50,6 +50,33 @@ const NAMED: [(&str, u32, u32); 20] = [
     ("finit_module", 313, 273),
     ("kexec_load", 246, 104),
     ("kexec_file_load", 320, 294),
+    ("socketpair", 53, 199),
+    ("ioctl", 16, 29),
+    ("prlimit64", 302, 261),
+    ("setpriority", 141, 140),
+    ("ioprio_set", 251, 30),
+    ("sched_setparam", 142, 118),
+    ("sched_setscheduler", 144, 119),
+    ("sched_setaffinity", 203, 122),
+    ("sched_setattr", 314, 274),
+    ("migrate_pages", 256, 238),
+    ("move_pages", 279, 239),
+    ("process_madvise", 440, 440),
+    ("userfaultfd", 323, 282),
+    ("clone", 56, 220),
+    ("unshare", 272, 97),
+    ("clone3", 435, 435),
+    ("setns", 308, 268),
+    ("mount", 165, 40),
+    ("umount2", 166, 39),
+    ("pivot_root", 155, 41),
+    ("open_tree", 428, 428),
+    ("move_mount", 429, 429),
+    ("fsopen", 430, 430),
+    ("fsmount", 432, 432),
+    ("fspick", 433, 433),
+    ("mount_setattr", 442, 442),
+    ("request_key", 249, 218),
 ];
 
 fn nr_of(arch: Arch, name: &str) -> u32 {
@@ -112,21 +139,144 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
         Some("sendmsg") if fastopen(int(2)) => EACCES,
         Some("sendmmsg") if fastopen(int(3)) => EACCES,
         Some("sendmsg" | "sendmmsg") if udp => USER_NOTIF,
-        Some("setsockopt") => match (int(1), int(2)) {
-            (6, 19) | (0, 4 | 7) | (41, 5 | 6 | 57) | (132, _) => EACCES,
-            _ => ALLOW,
-        },
+        Some("setsockopt") if allowed_option(int(1), int(2)) => ALLOW,
+        Some("setsockopt") => EACCES,
+        Some("ioctl") if allowed_ioctl(int(1)) => ALLOW,
+        Some("ioctl") => EACCES,
+        // AF_UNIX stream or seqpacket pairs, with SOCK_NONBLOCK/SOCK_CLOEXEC only.
+        Some("socketpair") => {
+            let ty = int(1);
+            let known_flags = ty & !(0x800 | 0x8_0000) == ty & 0xf;
+            if int(0) == 1 && known_flags && matches!(ty & 0xf, 1 | 5) {
+                ALLOW
+            } else {
+                EACCES
+            }
+        }
+        // Calls on another process: the caller (pid 0) only.
+        Some("prlimit64") if int(0) != 0 && d.args[2] != 0 => EPERM,
+        Some("setpriority") if int(0) != 0 || int(1) != 0 => EPERM,
+        Some("ioprio_set") if int(0) != 1 || int(1) != 0 => EPERM,
+        Some(
+            "sched_setparam" | "sched_setscheduler" | "sched_setaffinity" | "sched_setattr"
+            | "migrate_pages" | "move_pages",
+        ) if int(0) != 0 => EPERM,
+        Some("process_madvise" | "userfaultfd") => EPERM,
+        Some("clone" | "unshare") if int(0) & 0x1000_0000 != 0 => EPERM,
+        Some("clone3") => ENOSYS,
+        Some(
+            "setns" | "mount" | "umount2" | "pivot_root" | "open_tree" | "move_mount" | "fsopen"
+            | "fsmount" | "fspick" | "mount_setattr",
+        ) => EPERM,
         Some("io_uring_setup" | "io_uring_enter" | "io_uring_register") => ENOSYS,
         Some("ptrace" | "process_vm_readv" | "process_vm_writev" | "pidfd_getfd") => EPERM,
-        Some("bpf" | "init_module" | "finit_module" | "kexec_load" | "kexec_file_load") => EPERM,
+        Some(
+            "bpf" | "init_module" | "finit_module" | "kexec_load" | "kexec_file_load"
+            | "request_key",
+        ) => EPERM,
         Some("bind") if udp => USER_NOTIF,
         Some("bind" | "listen") => EACCES,
         _ => ALLOW,
     }
 }
 
+/// The socket options allowed, written from the table in `docs/ARCHITECTURE.md`.
+fn allowed_option(level: u32, name: u32) -> bool {
+    match level {
+        // SOL_SOCKET
+        1 => matches!(
+            name,
+            2 | 6..=10 | 12 | 13 | 15 | 16 | 18..=21 | 29 | 34 | 35 | 37 | 40 | 42 | 45..=47
+                | 49 | 60 | 63..=67 | 69 | 70 | 72 | 76
+        ),
+        // SOL_TCP: not TCP_REPAIR* (19-22, 29), TCP_ULP (31), MD5/AO, ...
+        6 => matches!(
+            name,
+            1..=10 | 12 | 13 | 16..=18 | 23..=25 | 27 | 30 | 34 | 36
+        ),
+        // SOL_IP
+        0 => matches!(
+            name,
+            1 | 2 | 8 | 10..=13 | 24..=26 | 33 | 34 | 49 | 51
+        ),
+        // SOL_IPV6
+        41 => matches!(
+            name,
+            16 | 18 | 19 | 23 | 25 | 26 | 29 | 49 | 51 | 62 | 66 | 67 | 70 | 72
+        ),
+        // SOL_UDP
+        17 => matches!(name, 1 | 103 | 104),
+        _ => false,
+    }
+}
+
+/// The ioctl requests allowed: everything but the tun/tap family ('T' from 192), the
+/// userfaultfd type 0xAA, wireless setting requests (0x8B, even), the socket requests
+/// (0x89) that change something, TIOCSTI and TIOCLINUX.
+fn allowed_ioctl(request: u32) -> bool {
+    let (ty, nr) = ((request >> 8) & 0xff, request & 0xff);
+    // TIOCSTI and TIOCLINUX type into another program's terminal input.
+    if request == 0x5412 || request == 0x541c {
+        return false;
+    }
+    match ty {
+        0x54 => nr < 192,
+        0xaa => false,
+        0x8b => nr % 2 == 1,
+        0x89 => matches!(
+            request,
+            0x8901
+                ..=0x8907
+                    | 0x8010_8906
+                    | 0x8010_8907
+                    | 0x8910
+                    | 0x8912
+                    | 0x8913
+                    | 0x8915
+                    | 0x8917
+                    | 0x8919
+                    | 0x891b
+                    | 0x891d
+                    | 0x891f
+                    | 0x8921
+                    | 0x8925
+                    | 0x8927
+                    | 0x8929
+                    | 0x8933
+                    | 0x8935
+                    | 0x8938
+                    | 0x8942
+                    | 0x894b
+                    | 0x8954
+                    | 0x8961
+                    | 0x8970
+                    | 0x89b1
+        ),
+        _ => true,
+    }
+}
+
 /// The system calls whose answer depends on their arguments (for some policy).
-const ARGUMENT_DEPENDENT: [&str; 5] = ["socket", "sendto", "sendmsg", "sendmmsg", "setsockopt"];
+const ARGUMENT_DEPENDENT: [&str; 18] = [
+    "socket",
+    "sendto",
+    "sendmsg",
+    "sendmmsg",
+    "setsockopt",
+    "ioctl",
+    "socketpair",
+    "prlimit64",
+    "setpriority",
+    "ioprio_set",
+    "sched_setparam",
+    "sched_setscheduler",
+    "sched_setaffinity",
+    "sched_setattr",
+    "migrate_pages",
+    "move_pages",
+    "clone",
+    "unshare",
+];
 
 // --- Policies ------------------------------------------------------------------------------
 
@@ -340,6 +490,71 @@ fn setsockopt_args() -> Vec<[u64; 6]> {
     cases
 }
 
+fn ioctl_args() -> Vec<[u64; 6]> {
+    let mut requests: Vec<u64> = vec![
+        0x5401,      // TCGETS
+        0x5412,      // TIOCSTI
+        0x541c,      // TIOCLINUX
+        0x5413,      // TIOCGWINSZ
+        0x8000_5412, // TIOCSTI with direction bits: another request
+        0x5421,      // FIONBIO
+        0x541b,      // FIONREAD
+        0x5441,      // TIOCGPTPEER
+        0x400454ca,  // TUNSETIFF
+        0x800454d2,  // TUNGETIFF
+        0x54e3,      // TUNGETDEVNETNS
+        0x54ff,      // end of the 'T' range
+        0x54bf,      // just below it
+        0xaa00,      // USERFAULTFD_IOC_NEW
+        0xc018aa3f,  // UFFDIO_API
+        0x8b00,      // SIOCSIWCOMMIT
+        0x8b01,      // SIOCGIWNAME
+        0x8b1a,      // SIOCSIWESSID
+        0x8b1b,      // SIOCGIWESSID
+        0x80108906,  // SIOCGSTAMP_NEW
+        0xc0108913,  // size bits on SIOCGIFFLAGS: not the allowed value
+        0x4020aa00,  // 0xAA with size bits
+        0xc0045401,  // size bits on TCGETS
+        0x5400_0000, // 'T' in the upper half only
+        HIGH | 0x8914,
+        HIGH | 0x8913,
+        0x8914 << 32,
+        0xae01, // KVM_CREATE_VM
+        0xaf01, // VHOST_SET_OWNER
+    ];
+    // Every number of the socket range.
+    requests.extend((0x8900..=0x89ff).map(|r: u64| r));
+    requests.iter().map(|&r| [3, r, 0x1000, 0, 0, 0]).collect()
+}
+
+fn process_args() -> Vec<[u64; 6]> {
+    let firsts = [
+        0,
+        1,
+        2,
+        3,
+        1234,
+        u32::MAX as u64,
+        0x1000_0000,
+        0x1001_1200,
+        0x0001_0000,
+        HIGH,
+        HIGH | 1,
+        1 << 32,
+    ];
+    let seconds = [0, 1, 1234, HIGH, 1 << 32];
+    let thirds = [0, 0x7fff_0000_1000, 1 << 32];
+    let mut cases = Vec::new();
+    for &a in &firsts {
+        for &b in &seconds {
+            for &c in &thirds {
+                cases.push([a, b, c, 0, 0, 0]);
+            }
+        }
+    }
+    cases
+}
+
 fn random_args(rng: &mut Rng, count: usize) -> Vec<[u64; 6]> {
     let interesting = [
         0,
@@ -394,6 +609,11 @@ fn cases(arch: Arch) -> Vec<(u32, u32, [u64; 6])> {
             "sendmsg" => send_args(2),
             "sendmmsg" => send_args(3),
             "setsockopt" => setsockopt_args(),
+            "ioctl" => ioctl_args(),
+            "socketpair" => socket_args(),
+            "prlimit64" | "setpriority" | "ioprio_set" | "sched_setparam"
+            | "sched_setscheduler" | "sched_setaffinity" | "sched_setattr" | "migrate_pages"
+            | "move_pages" | "clone" | "unshare" => process_args(),
             _ => vec![],
         };
         for args in specific.into_iter().chain(random_args(&mut rng, 500)) {
@@ -558,12 +778,34 @@ fn argument_checks_run_few_instructions() {
         // Family, type and protocol are each loaded once and decided by a few `jeq`s.
         assert!(cost("socket", [2, 0x8_0001, 0, 0, 0, 0]) <= prologue + 12);
         assert!(cost("socket", [10, 0x8_0802, 17, 0, 0, 0]) <= prologue + 19);
-        let sol_socket = cost("setsockopt", [3, 1, 2, 0, 0, 0]);
-        assert!(
-            sol_socket <= prologue + 13,
-            "setsockopt(SOL_SOCKET): {sol_socket}"
-        );
-        assert!(cost("setsockopt", [3, 6, 1, 0, 0, 0]) <= prologue + 9);
+        // setsockopt: one comparison per level tried, then one per option of its level up
+        // to the one set.
+        for (what, args, bound) in [
+            ("SO_REUSEADDR", [3, 1, 2, 0, 0, 0], 13),
+            ("SO_KEEPALIVE", [3, 1, 9, 0, 0, 0], 17),
+            ("SO_PASSPIDFD", [3, 1, 76, 0, 0, 0], 45),
+            ("TCP_NODELAY", [3, 6, 1, 0, 0, 0], 12),
+            ("TCP_KEEPCNT", [3, 6, 6, 0, 0, 0], 17),
+            ("IPV6_V6ONLY", [3, 41, 26, 0, 0, 0], 20),
+            ("refused level", [3, 263, 1, 0, 0, 0], 16),
+        ] {
+            let c = cost("setsockopt", args);
+            eprintln!("{arch} setsockopt {what}: {c}");
+            assert!(c <= prologue + bound, "setsockopt {what}: {c}");
+        }
+        // ioctl: four masked comparisons and two exact ones for an ordinary request.
+        for (what, request, bound) in [
+            ("FIONBIO", 0x5421, 22),
+            ("TCGETS", 0x5401, 22),
+            ("SIOCGIFFLAGS", 0x8913, 34),
+        ] {
+            let c = cost("ioctl", [3, request, 0, 0, 0, 0]);
+            eprintln!("{arch} ioctl {what}: {c}");
+            assert!(c <= prologue + bound, "ioctl {what}: {c}");
+        }
+        let clone = cost("clone", [0x3d0f00, 0, 0, 0, 0, 0]);
+        eprintln!("{arch} clone (a thread): {clone}");
+        assert!(clone <= prologue + 40, "clone: {clone}");
         // A call with no rule: prologue, the dispatch (one `jeq` per named call), `ret ALLOW`.
         // The kernel's action cache skips the program for these calls anyway.
         let d = SeccompData {
@@ -571,7 +813,7 @@ fn argument_checks_run_few_instructions() {
             arch: audit,
             ..SeccompData::default()
         };
-        assert!(run(&prog, &d).unwrap().executed <= prologue + 22);
+        assert!(run(&prog, &d).unwrap().executed <= prologue + 48);
     }
 }
 

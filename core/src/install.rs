@@ -8,8 +8,10 @@
 //! 4. Landlock TCP connect port rules (a domain the supervisor shares, so its own connects
 //!    are held by them too).
 //! 5. Fork the supervisor (before the filter, so the filter does not apply to it).
-//! 6. The rest of Landlock, in a domain of the sandboxed process's own, nested in the first,
-//!    so the sandboxed process cannot ptrace the supervisor.
+//! 6. Privileges (`privileges.rs`): kernel tunables read-only in a private mount namespace
+//!    (root), capabilities that configure the network or the kernel dropped. Then the rest
+//!    of Landlock, in a domain of the sandboxed process's own, nested in the first, so the
+//!    sandboxed process cannot ptrace or signal the supervisor.
 //! 7. The seccomp program, with a listener when the policy needs the supervisor.
 //! 8. Hand the listener to the supervisor.
 //!
@@ -127,7 +129,7 @@ impl<'a> Sandbox<'a> {
     pub fn preview(&self) -> Result<Preview, Error> {
         let d = self.decide()?;
         Ok(Preview {
-            layers: vec![d.static_filter, d.supervisor, d.landlock],
+            layers: vec![d.static_filter, d.supervisor, d.landlock, d.privileges],
             kernel: d.kernel,
         })
     }
@@ -164,6 +166,7 @@ impl<'a> Sandbox<'a> {
             static_filter,
             supervisor: choice.report,
             landlock,
+            privileges: crate::privileges::preview(),
         })
     }
 
@@ -194,6 +197,7 @@ impl<'a> Sandbox<'a> {
             static_filter,
             mut supervisor,
             landlock,
+            privileges: _,
         } = self.decide()?;
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
@@ -210,6 +214,7 @@ impl<'a> Sandbox<'a> {
             // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
         }
+        let privileges = crate::privileges::confine().map_err(io_err("dropping privileges"))?;
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
         let (listener, killable) = install_filter(&program, supervised)?;
@@ -226,7 +231,7 @@ impl<'a> Sandbox<'a> {
                 .map_err(io_err("handing the listener to the supervisor"))?;
         }
         Ok(Enforcement {
-            layers: vec![static_filter, supervisor, landlock],
+            layers: vec![static_filter, supervisor, landlock, privileges],
             supervisor_pid,
         })
     }
@@ -241,6 +246,7 @@ struct Decisions {
     static_filter: LayerReport,
     supervisor: LayerReport,
     landlock: LayerReport,
+    privileges: LayerReport,
 }
 
 /// What installing a policy would do on this kernel; see [`Sandbox::preview`].
@@ -264,10 +270,13 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
         "connects go to the supervisor"
     };
     format!(
-        "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; source-routing and \
-         TCP_REPAIR socket options; io_uring (ENOSYS); ptrace, process_vm_readv/writev, \
-         pidfd_getfd, bpf, module loading, kexec (EPERM); bind and listen; i386 and x32 \
-         system calls (killed)"
+        "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
+         socketpairs; socket options outside an allow list (routing, filtering, netfilter, \
+         TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
+         (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd, bpf, module loading, kexec, \
+         request_key, userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or \
+         rescheduling another process (EPERM); bind and listen; i386 and x32 system calls \
+         (killed)"
     )
 }
 

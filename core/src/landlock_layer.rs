@@ -1,7 +1,9 @@
 //! L3: Landlock, the second wall.
 //!
 //! On ABI 4+ (Linux 6.7): TCP connect only to the policy's TCP ports, TCP bind refused. On ABI
-//! 6+: abstract unix sockets scoped to the sandbox. On any ABI: some ruleset is always
+//! 6+ (Linux 6.12): abstract unix sockets and signals scoped to the sandbox — no signal
+//! (`kill`, `tgkill`, `pidfd_send_signal`, `rt_sigqueueinfo`, `SIGIO` by `F_SETOWN`) reaches
+//! a process outside it, the supervisor included. On any ABI: some ruleset is always
 //! installed, because a Landlock domain by itself stops the sandboxed process from ptracing
 //! (or opening `/proc/PID/mem` of) any process outside it — the supervisor and the
 //! unsandboxed parent included.
@@ -47,6 +49,8 @@ pub struct Plan {
     pub deny_bind: bool,
     /// Scope abstract unix sockets.
     pub scope_abstract_unix: bool,
+    /// Scope signals: none to a process outside the sandbox.
+    pub scope_signal: bool,
     /// ABI 1–3: handle filesystem access with one rule allowing all of `/`, only so that a
     /// domain exists.
     pub filesystem_placeholder: bool,
@@ -58,7 +62,9 @@ impl Plan {
     /// The plan for `policy` on Landlock ABI `abi` (0 = none). `check_ports` is false in
     /// audit mode, where nothing may be refused for its destination.
     pub fn new(policy: &Policy, abi: i32, check_ports: bool) -> Option<Plan> {
-        if abi <= 0 {
+        let number = abi;
+        let abi = ABI::from(abi);
+        if abi == ABI::Unsupported {
             return None;
         }
         let tcp: Vec<_> = policy
@@ -68,11 +74,11 @@ impl Plan {
             .map(|e| e.ports)
             .collect();
         let count: u32 = tcp.iter().map(|r| r.len()).sum();
-        let (connect_ports, connect_note) = if abi < 4 {
+        let (connect_ports, connect_note) = if abi < ABI::V4 {
             (
                 None,
                 Some(format!(
-                    "ABI {abi} has no network rules (needs 4, Linux 6.7)"
+                    "ABI {number} has no network rules (needs 4, Linux 6.7)"
                 )),
             )
         } else if !check_ports {
@@ -96,9 +102,10 @@ impl Plan {
         };
         Some(Plan {
             connect_ports,
-            deny_bind: abi >= 4,
-            scope_abstract_unix: abi >= 6,
-            filesystem_placeholder: abi < 4,
+            deny_bind: abi >= ABI::V4,
+            scope_abstract_unix: abi >= ABI::V6,
+            scope_signal: abi >= ABI::V6,
+            filesystem_placeholder: abi < ABI::V4,
             connect_note,
         })
     }
@@ -120,6 +127,17 @@ impl Plan {
         }
         if self.scope_abstract_unix {
             parts.push("abstract unix sockets scoped".into());
+        }
+        if self.scope_signal {
+            parts.push(
+                "no signal to processes outside the sandbox (the supervisor included)".into(),
+            );
+        } else {
+            parts.push(
+                "signals NOT scoped (needs ABI 6, Linux 6.12): the sandboxed program can \
+                 signal any process of its user, its supervisor included"
+                    .into(),
+            );
         }
         parts.push("no ptrace of processes outside the sandbox".into());
         parts.join("; ")
@@ -177,7 +195,8 @@ pub fn report(plan: Option<&Plan>, abi: i32, supervised: bool) -> LayerReport {
             layer: Layer::Landlock,
             status: Status::NotEnforced,
             detail: "Landlock is not available on this kernel: no port wall, and the \
-                     sandboxed process is not kept from ptracing processes outside it"
+                     sandboxed process is not kept from ptracing or signalling processes \
+                     outside it (its supervisor included)"
                 .into(),
         };
     };
@@ -232,6 +251,9 @@ fn build_and_restrict(plan: Option<&Plan>) -> Result<(), BuildError> {
     if plan.scope_abstract_unix {
         ruleset = ruleset.scope(Scope::AbstractUnixSocket)?;
     }
+    if plan.scope_signal {
+        ruleset = ruleset.scope(Scope::Signal)?;
+    }
     if plan.filesystem_placeholder {
         ruleset = ruleset.handle_access(AccessFs::from_all(ABI::V1))?;
     }
@@ -275,6 +297,12 @@ mod tests {
             Some([80, 81, 443].into_iter().collect())
         );
         assert!(plan.deny_bind && plan.scope_abstract_unix && !plan.filesystem_placeholder);
+        assert!(plan.scope_signal);
+        assert!(plan
+            .describe(7, true)
+            .contains("no signal to processes outside"));
+        let v5 = Plan::new(&p, 5, true).unwrap();
+        assert!(!v5.scope_signal && v5.describe(5, true).contains("signals NOT scoped"));
         assert!(plan
             .describe(7, true)
             .contains("ports 80-81, 443 (the supervisor's"));
@@ -329,7 +357,7 @@ mod tests {
     /// outside the plan fails, to a port in it works. The control: before stage 1 both work.
     #[test]
     fn port_rules_hold_processes_forked_after_them() {
-        if crate::sys::landlock_abi() < 4 {
+        if ABI::from(crate::sys::landlock_abi()) < ABI::V4 {
             eprintln!("skipped: Landlock ABI 4 is needed for port rules");
             return;
         }
@@ -367,5 +395,35 @@ mod tests {
         let p = policy(&[]);
         let plan = Plan::new(&p, 4, true).unwrap();
         assert_eq!(plan.connect_ports, Some(BTreeSet::new()));
+    }
+
+    /// With the signal scope, a thread of the sandbox cannot signal a process started before
+    /// it (as the supervisor is); the control: it can before.
+    #[test]
+    fn signals_stay_inside_the_sandbox() {
+        if ABI::from(crate::sys::landlock_abi()) < ABI::V6 {
+            eprintln!("skipped: Landlock ABI 6 is needed for the signal scope");
+            return;
+        }
+        let mut outside = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = outside.id() as libc::pid_t;
+        // SAFETY: kill with signal 0 only checks permission.
+        assert_eq!(unsafe { libc::kill(pid, 0) }, 0, "control");
+        let errno = std::thread::spawn(move || {
+            crate::sys::set_no_new_privs().unwrap();
+            let plan = Plan::new(&policy(&[]), 7, true);
+            restrict_sandbox(plan.as_ref()).unwrap();
+            // SAFETY: as above.
+            let r = unsafe { libc::kill(pid, libc::SIGSTOP) };
+            (r, std::io::Error::last_os_error().raw_os_error())
+        })
+        .join()
+        .unwrap();
+        outside.kill().unwrap();
+        outside.wait().unwrap();
+        assert_eq!(errno, (-1, Some(libc::EPERM)));
     }
 }

@@ -15,13 +15,16 @@
 
 #![deny(missing_docs)]
 
+mod capabilities;
 #[cfg(feature = "compiler")]
 pub mod compiler;
 pub mod filter;
 pub mod hostnames;
 mod install;
 mod landlock_layer;
+mod mount_ns;
 pub mod policy;
+mod privileges;
 pub mod probe;
 pub mod report;
 mod supervisor;

@@ -13,8 +13,12 @@ pub enum Layer {
     StaticFilter,
     /// L2: the supervisor that checks and performs every connect.
     Supervisor,
-    /// L3: Landlock rules (TCP ports, no TCP bind, ptrace and abstract unix socket scoping).
+    /// L3: Landlock rules (TCP ports, no TCP bind, ptrace, signal and abstract unix socket
+    /// scoping).
     Landlock,
+    /// Capabilities dropped and kernel tunables made read-only (root is confined like any
+    /// user).
+    Privileges,
 }
 
 impl fmt::Display for Layer {
@@ -23,6 +27,7 @@ impl fmt::Display for Layer {
             Layer::StaticFilter => "L1 static filter",
             Layer::Supervisor => "L2 supervisor",
             Layer::Landlock => "L3 Landlock",
+            Layer::Privileges => "privileges",
         })
     }
 }
@@ -54,7 +59,7 @@ pub struct LayerReport {
 /// What was installed, layer by layer. Returned by [`install`](crate::install).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Enforcement {
-    /// One entry per layer, in the order L1, L2, L3.
+    /// One entry per layer, in the order L1, L2, L3, then privileges.
     pub layers: Vec<LayerReport>,
     /// PID of the supervisor process, if one was started.
     pub supervisor_pid: Option<i32>,

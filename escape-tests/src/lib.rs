@@ -244,6 +244,8 @@ pub struct Probe {
     options: Vec<String>,
     user: User,
     env: Vec<(String, String)>,
+    netns: Option<PathBuf>,
+    cwd: Option<PathBuf>,
 }
 
 impl Probe {
@@ -254,6 +256,8 @@ impl Probe {
             options: Vec::new(),
             user: User::Root,
             env: Vec::new(),
+            netns: None,
+            cwd: None,
         }
     }
 
@@ -264,6 +268,8 @@ impl Probe {
             options: Vec::new(),
             user: User::Root,
             env: Vec::new(),
+            netns: None,
+            cwd: None,
         }
     }
 
@@ -288,6 +294,18 @@ impl Probe {
     /// Sets an environment variable for the probe.
     pub fn env(mut self, k: &str, v: &str) -> Probe {
         self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    /// Runs the probe in network namespace `ns` (entered as root, before the user changes).
+    pub fn netns(mut self, ns: &NetNs) -> Probe {
+        self.netns = Some(ns.path());
+        self
+    }
+
+    /// Runs the probe in working directory `dir`.
+    pub fn cwd(mut self, dir: &str) -> Probe {
+        self.cwd = Some(PathBuf::from(dir));
         self
     }
 
@@ -317,8 +335,33 @@ impl Probe {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        if self.user == User::Nobody {
+        if let Some(ns) = &self.netns {
+            let ns = std::fs::File::open(ns).expect("open the network namespace");
+            let nobody = self.user == User::Nobody;
+            // SAFETY: the closure runs in the child between fork and exec and makes only
+            // async-signal-safe system calls (setns, setgroups, setgid, setuid).
+            unsafe {
+                cmd.pre_exec(move || {
+                    use std::os::fd::AsRawFd;
+                    if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0
+                        || nobody
+                            && (libc::setgroups(0, std::ptr::null()) != 0
+                                || libc::setgid(NOBODY) != 0
+                                || libc::setuid(NOBODY) != 0)
+                    {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            if nobody {
+                cmd.current_dir("/");
+            }
+        } else if self.user == User::Nobody {
             cmd.uid(NOBODY).gid(NOBODY).current_dir("/");
+        }
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
         }
         let child = cmd.spawn().expect("spawn probe");
         let out = wait_with_timeout(child, Duration::from_secs(60));
@@ -445,4 +488,131 @@ pub fn assert_blocked(attempt: &str, args: Args, udp_policy: bool) -> Vec<Outcom
         outcomes.push(sandboxed);
     }
     outcomes
+}
+
+/// A network namespace of the test's own, held by a `sleep` started with `unshare --net`;
+/// it disappears (with any device created in it) when the holder is killed on drop.
+pub struct NetNs {
+    holder: std::process::Child,
+}
+
+impl NetNs {
+    /// A new, empty network namespace (needs root).
+    pub fn new() -> std::io::Result<NetNs> {
+        let mut holder = Command::new("unshare")
+            .args(["--net", "sleep", "600"])
+            .stdin(Stdio::null())
+            .spawn()?;
+        let ours = std::fs::read_link("/proc/self/ns/net")?;
+        let path = format!("/proc/{}/ns/net", holder.id());
+        let changed = eventually(Duration::from_secs(5), || {
+            std::fs::read_link(&path).is_ok_and(|l| l != ours)
+                && std::fs::read_to_string(format!("/proc/{}/comm", holder.id()))
+                    .is_ok_and(|c| c.trim() == "sleep")
+        });
+        if !changed {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            return Err(std::io::Error::other("unshare --net did not start"));
+        }
+        Ok(NetNs { holder })
+    }
+
+    /// `/proc/PID/ns/net` of the holder.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/net", self.holder.id()))
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// A directory of the test's own under the temporary directory, open to every user, removed
+/// on drop.
+pub struct TempDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates it, mode 0777.
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "network-sandbox-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        TempDir { path }
+    }
+
+    /// A character device node (major, minor) in the directory, mode 0666, so that the
+    /// unprivileged user can open it without changing the machine's own node in /dev.
+    pub fn char_device(&self, name: &str, major: u32, minor: u32) -> PathBuf {
+        let path = self.path.join(name);
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mknod with a valid path.
+        let r = unsafe {
+            libc::mknod(
+                c.as_ptr(),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(major, minor),
+            )
+        };
+        assert_eq!(r, 0, "mknod {path:?}: {}", std::io::Error::last_os_error());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A process outside any sandbox, of `user`, that the attempts aim at; killed on drop.
+pub struct Outside {
+    child: std::process::Child,
+}
+
+impl Outside {
+    /// A `sleep` running as `user`.
+    pub fn start(user: User) -> Outside {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("120").stdin(Stdio::null());
+        if user == User::Nobody {
+            cmd.uid(NOBODY).gid(NOBODY).current_dir("/");
+        }
+        Outside {
+            child: cmd.spawn().expect("spawn sleep"),
+        }
+    }
+
+    /// Its pid, as the probe takes it.
+    pub fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+
+    /// Whether it is still running, not stopped.
+    pub fn running(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).is_ok_and(|s| {
+            s.rsplit(") ")
+                .next()
+                .is_some_and(|r| r.starts_with('S') || r.starts_with('R'))
+        })
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -194,9 +194,11 @@ fn signal_storm_during_connects() {
 fn killing_the_supervisor_closes_everything() {
     for user in USERS {
         let servers = Servers::start();
+        // The sandboxed program cannot kill it (Landlock's signal scope, ABI 6); another
+        // process of the user, outside the sandbox, can.
         let o = Probe::sandboxed(&[servers.allow_tcp()])
             .user(user)
-            .run("kill-supervisor", &[&servers.allowed.arg()]);
+            .run("kill-supervisor-outside", &[&servers.allowed.arg()]);
         settle();
         assert!(
             o.err("ENOSYS"),
@@ -208,6 +210,30 @@ fn killing_the_supervisor_closes_everything() {
             .user(user)
             .run("connect", &[&servers.allowed.arg()]);
         assert!(o.ok(), "{o:?}");
+    }
+}
+
+#[test]
+fn the_sandboxed_program_cannot_kill_its_supervisor() {
+    // SAFETY: only asks for the Landlock ABI version.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    if abi < 6 {
+        eprintln!("skipped: Landlock ABI {abi} has no signal scope (needs 6)");
+        return;
+    }
+    for user in USERS {
+        let servers = Servers::start();
+        let o = Probe::sandboxed(&[servers.allow_tcp()])
+            .user(user)
+            .run("kill-supervisor", &[&servers.allowed.arg()]);
+        assert!(o.err("EPERM"), "{user:?}: {o:?}");
     }
 }
 

@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use network_sandbox::{Fallback, Mode, Options, ReportTo};
 
+#[path = "probe/around.rs"]
+mod around;
+
 static SUPERVISOR: AtomicUsize = AtomicUsize::new(0);
 
 fn main() {
@@ -44,6 +47,9 @@ fn main() {
             },
             other => panic!("unknown flag {other}"),
         }
+    }
+    if rest.first().map(String::as_str) == Some("kill-supervisor-outside") {
+        start_outside_killer();
     }
     if sandbox {
         let policy = network_sandbox::compiler::compile(&allow, options).unwrap_or_else(|e| {
@@ -118,6 +124,11 @@ fn errno_name(e: i32) -> String {
         libc::EBADF => "EBADF".into(),
         libc::ENOTSOCK => "ENOTSOCK".into(),
         libc::ESRCH => "ESRCH".into(),
+        libc::EROFS => "EROFS".into(),
+        libc::ENOPROTOOPT => "ENOPROTOOPT".into(),
+        libc::ENOENT => "ENOENT".into(),
+        libc::ENODEV => "ENODEV".into(),
+        libc::EIO => "EIO".into(),
         other => format!("errno{other}"),
     }
 }
@@ -324,6 +335,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             check(unsafe { libc::listen(fd, 1) } as libc::c_long).map(|_| String::new())
         }
         "kill-supervisor" => kill_supervisor(addr(a[0])),
+        "kill-supervisor-outside" => kill_supervisor_outside(addr(a[0])),
         "ptrace-attach" => {
             let pid = target_pid(a[0]);
             // SAFETY: ptrace with integer arguments.
@@ -368,7 +380,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             tcp_connect(addr(a[0]))
         }
         "stalled-and-normal" => stalled_and_normal(addr(a[0]), addr(a[1])),
-        other => panic!("unknown attempt {other}"),
+        other => around::run(other, a).unwrap_or_else(|| panic!("unknown attempt {other}")),
     }
 }
 
@@ -807,6 +819,46 @@ fn kill_supervisor(a: SocketAddr) -> Res {
     }
     // SAFETY: kill with integer arguments.
     check(unsafe { libc::kill(pid, libc::SIGKILL) } as libc::c_long)?;
+    std::thread::sleep(Duration::from_millis(200));
+    tcp_connect(a)
+}
+
+/// The write end of the pipe to the killer forked before the sandbox (0: none).
+static KILLER: AtomicUsize = AtomicUsize::new(0);
+
+/// Forks, before the sandbox is installed, a child that reads a pid from a pipe, SIGKILLs
+/// it and exits: a process outside the sandbox, as another program of the user would be.
+fn start_outside_killer() {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two descriptors; the child only reads, kills and _exits.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        if libc::fork() == 0 {
+            libc::close(fds[1]);
+            let mut pid = [0u8; 4];
+            if libc::read(fds[0], pid.as_mut_ptr().cast(), 4) == 4 {
+                libc::kill(i32::from_ne_bytes(pid), libc::SIGKILL);
+            }
+            libc::_exit(0);
+        }
+        libc::close(fds[0]);
+    }
+    KILLER.store(fds[1] as usize, Ordering::SeqCst);
+}
+
+/// Has the outside killer SIGKILL the supervisor, then connects to `a`.
+fn kill_supervisor_outside(a: SocketAddr) -> Res {
+    let pid = SUPERVISOR.load(Ordering::SeqCst) as libc::pid_t;
+    let fd = KILLER.load(Ordering::SeqCst) as RawFd;
+    if pid == 0 || fd == 0 {
+        return Err(libc::ESRCH);
+    }
+    // SAFETY: writes four bytes to our own pipe; waits for the killer (our child).
+    unsafe {
+        libc::write(fd, pid.to_ne_bytes().as_ptr().cast(), 4);
+        let mut status = 0;
+        libc::wait(&mut status);
+    }
     std::thread::sleep(Duration::from_millis(200));
     tcp_connect(a)
 }

@@ -1,0 +1,60 @@
+//! What the sandbox takes away from a privileged program besides the network calls: the
+//! capabilities that configure the network or the kernel ([`crate::capabilities`]) and
+//! write access to kernel tunables ([`crate::mount_ns`]). Run by the installer after the
+//! supervisor is forked (the supervisor keeps what it had: it needs no capability) and
+//! before the seccomp program (which refuses the mount calls).
+
+use std::io;
+
+use crate::capabilities;
+use crate::mount_ns::{self, Outcome, Plan};
+use crate::report::{Layer, LayerReport, Status};
+
+/// Creates the mount namespace (tunables read-only), then drops the capabilities.
+pub fn confine() -> io::Result<LayerReport> {
+    let ns = mount_ns::enter(&Plan::kernel_tunables())?;
+    let dropped = capabilities::drop_all_but_kept()?;
+    // Capabilities left in the bounding set of a process that had none of them cannot come
+    // back: no_new_privs (set by the installer) keeps execve from granting any.
+    // Root without capabilities still owns the tunables (their permissions are by mode).
+    // SAFETY: geteuid has no preconditions.
+    let privileged = !dropped.removed.is_empty() || unsafe { libc::geteuid() } == 0;
+    let status = if privileged && !ns.complete() {
+        Status::Partial
+    } else {
+        Status::Enforced
+    };
+    Ok(LayerReport {
+        layer: Layer::Privileges,
+        status,
+        detail: format!("{}; {}", dropped.describe(), ns.describe()),
+    })
+}
+
+/// What [`confine`] would do, decided without changing anything.
+pub fn preview() -> LayerReport {
+    let (eff, perm, bounding) = capabilities::current().unwrap_or((0, 0, 0));
+    let to_drop: Vec<String> = (0..=capabilities::last_cap())
+        .filter(|&c| !capabilities::kept(c) && (eff | perm | bounding) & (1 << c) != 0)
+        .map(capabilities::name)
+        .collect();
+    let ns = if eff & (1 << 21) != 0 {
+        format!(
+            "a private mount namespace with {} read-only",
+            mount_ns::KERNEL_TUNABLES.join(", ")
+        )
+    } else {
+        Outcome::NotEntered("unprivileged (no CAP_SYS_ADMIN); the tunables belong to root".into())
+            .describe()
+    };
+    let caps = if to_drop.is_empty() {
+        "no capability to drop".to_owned()
+    } else {
+        format!("would drop {}", to_drop.join(", "))
+    };
+    LayerReport {
+        layer: Layer::Privileges,
+        status: Status::Enforced,
+        detail: format!("{caps}; {ns}"),
+    }
+}
