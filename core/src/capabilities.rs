@@ -232,6 +232,18 @@ fn in_ambient(cap: u32) -> bool {
 /// Drops every capability but [`KEPT`] from the calling thread's five sets. Meant for a
 /// single-threaded process (the installer checks): the sets are per thread.
 pub fn drop_all_but_kept() -> io::Result<Dropped> {
+    drop_except(&KEPT.map(|(c, _)| c))
+}
+
+/// Drops every capability, [`KEPT`] included: for a process in a user namespace of its own,
+/// whose capabilities served only to make the sandbox's mount namespace.
+pub fn drop_all() -> io::Result<Dropped> {
+    drop_except(&[])
+}
+
+/// Drops every capability but `keep`.
+fn drop_except(keep: &[u32]) -> io::Result<Dropped> {
+    let kept = |c: u32| keep.contains(&c);
     let last = last_cap();
     let before = capget()?;
     let can_drop_bounding = has(&before, CAP_SETPCAP, |d| d.effective);
@@ -274,7 +286,7 @@ pub fn drop_all_but_kept() -> io::Result<Dropped> {
     }
     // Permitted, effective, inheritable: clear every bit but the kept ones.
     let mut keep_mask = [0u32; 2];
-    for &(cap, _) in &KEPT {
+    for &cap in keep {
         keep_mask[(cap / 32) as usize] |= 1 << (cap % 32);
     }
     let mut after = before;

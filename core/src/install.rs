@@ -22,6 +22,7 @@ use std::fmt;
 use std::io;
 
 use crate::filter::{self, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO};
+use crate::hostnames;
 use crate::landlock_layer::{self, Plan};
 use crate::policy::ReportTo;
 use crate::policy::{Fallback, Mode, Policy};
@@ -55,6 +56,12 @@ pub enum Error {
     /// The process already runs inside another sandbox whose seccomp filter refuses what a
     /// supervisor needs (`pidfd_getfd`), and the policy's fallback would not be honest there.
     Nested,
+    /// Allowed names that did not resolve (name, what the lookup said), and the policy
+    /// refuses to start without them (`unresolved = "refuse"`, the default).
+    Unresolved(Vec<(String, String)>),
+    /// The program's resolver cannot be given the allowed names' answers here (no private
+    /// mount namespace: user namespaces disabled, a container forbidding `unshare`, …).
+    Hostnames(String),
 }
 
 impl fmt::Display for Error {
@@ -74,6 +81,27 @@ impl fmt::Display for Error {
             }
             Error::Io { step, source } => write!(f, "{step}: {source}"),
             Error::Landlock(e) => write!(f, "Landlock: {e}"),
+            Error::Unresolved(names) => {
+                let list: Vec<String> = names
+                    .iter()
+                    .map(|(n, why)| format!("`{n}` ({why})"))
+                    .collect();
+                write!(
+                    f,
+                    "allowed name {} did not resolve; pin it to its addresses in the policy \
+                     (NAME=ADDRESS:PORT), or set unresolved = \"unknown\" to start without it",
+                    list.join(", ")
+                )
+            }
+            Error::Hostnames(why) => write!(
+                f,
+                "the policy allows names, and their answers reach the program through a \
+                 private mount namespace (a hosts file with exactly their addresses, no \
+                 reachable DNS server), which cannot be made here: {why}. Run as root, \
+                 enable user namespaces (sysctl user.max_user_namespaces), or allow \
+                 addresses instead of names (`--allow 192.0.2.1:443`); a pinned name needs \
+                 the namespace too"
+            ),
             Error::Nested => f.write_str(
                 "this process already runs inside another sandbox (its seccomp filter refuses \
                  pidfd_getfd), so this sandbox's supervisor cannot check connects; the outer \
@@ -126,8 +154,10 @@ impl<'a> Sandbox<'a> {
     /// What [`install`](Self::install) would do on this kernel, decided without changing
     /// anything: the same probe and the same decisions. `Err` is the error `install` would
     /// return before installing anything.
+    ///
+    /// Names are not resolved here: their addresses do not change what the layers are.
     pub fn preview(&self) -> Result<Preview, Error> {
-        let d = self.decide()?;
+        let d = self.decide(&self.policy.with_resolved(&[]))?;
         Ok(Preview {
             layers: vec![d.static_filter, d.supervisor, d.landlock, d.privileges],
             kernel: d.kernel,
@@ -136,8 +166,7 @@ impl<'a> Sandbox<'a> {
 
     /// The probe and every decision, shared by [`preview`](Self::preview) and
     /// [`install`](Self::install).
-    fn decide(&self) -> Result<Decisions, Error> {
-        let policy = self.policy;
+    fn decide(&self, policy: &Policy) -> Result<Decisions, Error> {
         let kernel = Kernel::probe();
         if !kernel.seccomp_filter {
             return Err(Error::Unsupported {
@@ -188,7 +217,28 @@ impl<'a> Sandbox<'a> {
         if threads > 1 {
             return Err(Error::Threads(threads));
         }
-        let policy = self.policy;
+        // Names first, with the machine's own resolver: nothing is confined yet.
+        let resolutions = if self.policy.names().is_empty() {
+            None
+        } else {
+            let r = hostnames::resolve(self.policy).map_err(|failed| {
+                Error::Unresolved(failed.into_iter().map(|f| (f.name, f.why)).collect())
+            })?;
+            Some(r)
+        };
+        let resolved;
+        let policy = match &resolutions {
+            Some(r) => {
+                resolved = self.policy.with_resolved(&hostnames::address_table(r));
+                &resolved
+            }
+            None => self.policy,
+        };
+        let files = resolutions
+            .as_deref()
+            .map(hostnames::Files::write)
+            .transpose()
+            .map_err(|e| Error::Hostnames(format!("the hosts file: {e}")))?;
         let Decisions {
             kernel,
             program,
@@ -198,7 +248,7 @@ impl<'a> Sandbox<'a> {
             mut supervisor,
             landlock,
             privileges: _,
-        } = self.decide()?;
+        } = self.decide(policy)?;
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.
@@ -214,7 +264,16 @@ impl<'a> Sandbox<'a> {
             // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
         }
-        let privileges = crate::privileges::confine().map_err(io_err("dropping privileges"))?;
+        let binds = files.as_ref().map_or(&[][..], |f| &f.binds[..]);
+        let privileges = crate::privileges::confine(binds).map_err(|e| {
+            if binds.is_empty() {
+                io_err("dropping privileges")(e)
+            } else {
+                Error::Hostnames(e.to_string())
+            }
+        })?;
+        // Bound in the namespace, the files need no path any more.
+        drop(files);
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
         let (listener, killable) = install_filter(&program, supervised)?;
@@ -264,7 +323,7 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
     } else {
         "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
     };
-    let connect = if policy.endpoints().is_empty() {
+    let connect = if policy.endpoints().is_empty() && policy.names().is_empty() {
         "every connect (no endpoint)"
     } else {
         "connects go to the supervisor"

@@ -67,11 +67,20 @@ impl Plan {
         if abi == ABI::Unsupported {
             return None;
         }
+        // Each name's ports once (not once per address it resolved to).
         let tcp: Vec<_> = policy
             .endpoints()
             .iter()
-            .filter(|e| e.protocol == Protocol::Tcp)
-            .map(|e| e.ports)
+            .enumerate()
+            .filter(|(i, e)| e.protocol == Protocol::Tcp && policy.name_of(*i).is_none())
+            .map(|(_, e)| e.ports)
+            .chain(
+                policy
+                    .names()
+                    .iter()
+                    .filter(|n| n.protocol() == Protocol::Tcp)
+                    .map(|n| n.ports()),
+            )
             .collect();
         let count: u32 = tcp.iter().map(|r| r.len()).sum();
         let (connect_ports, connect_note) = if abi < ABI::V4 {

@@ -447,6 +447,9 @@ impl Policy {
     /// address belongs to an allowed name but not on this port or protocol (the name is
     /// given), or no allowed name resolved to it. `None` when the policy has no names.
     pub fn why_not(&self, protocol: Protocol, dest: SocketAddr) -> Option<String> {
+        if self.names.is_empty() {
+            return None;
+        }
         self.resolved.as_ref()?;
         let ip = canonical_ip(dest.ip());
         let mut hosts: Vec<String> = Vec::new();

@@ -5,15 +5,38 @@
 //! before the seccomp program (which refuses the mount calls).
 
 use std::io;
+use std::path::PathBuf;
 
 use crate::capabilities;
-use crate::mount_ns::{self, Outcome, Plan};
+use crate::mount_ns::{self, Bind, Outcome, Plan};
 use crate::report::{Layer, LayerReport, Status};
 
-/// Creates the mount namespace (tunables read-only), then drops the capabilities.
-pub fn confine() -> io::Result<LayerReport> {
-    let ns = mount_ns::enter(&Plan::kernel_tunables())?;
-    let dropped = capabilities::drop_all_but_kept()?;
+/// Creates the mount namespace (tunables read-only, and `binds`: the allowed names' hosts
+/// file and resolver configuration, which must be in place when there are any), then drops
+/// the capabilities: every one of them when the namespace was made in a user namespace
+/// (they were given by that namespace, for the mounts only).
+pub fn confine(binds: &[(PathBuf, PathBuf)]) -> io::Result<LayerReport> {
+    let mut plan = Plan::kernel_tunables();
+    plan.binds = binds
+        .iter()
+        .map(|(source, target)| Bind {
+            source: source.clone(),
+            target: target.clone(),
+        })
+        .collect();
+    plan.required = !binds.is_empty();
+    let ns = mount_ns::enter(&plan)?;
+    let dropped = if matches!(
+        ns,
+        Outcome::Entered {
+            user_namespace: true,
+            ..
+        }
+    ) {
+        capabilities::drop_all()?
+    } else {
+        capabilities::drop_all_but_kept()?
+    };
     // Capabilities left in the bounding set of a process that had none of them cannot come
     // back: no_new_privs (set by the installer) keeps execve from granting any.
     // Root without capabilities still owns the tunables (their permissions are by mode).
