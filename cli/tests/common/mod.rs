@@ -370,3 +370,5 @@ pub fn require(name: &str, what: &str) -> Option<PathBuf> {
     }
     found
 }
+
+pub mod dns;

@@ -1,0 +1,315 @@
+//! Names in the policy, through `network-sandbox run`, with a DNS server of the test's own on
+//! loopback (`common::dns`) as the resolver of a private mount namespace that only the
+//! command under test sees: the machine's resolver configuration is never touched.
+//!
+//! For each client (curl, python3, Node.js `dns.lookup`, Go's pure resolver and its cgo one,
+//! Java): the control, without the sandbox, resolves `other.test` through the server (which
+//! logs the query) and fetches from the forbidden server; under the sandbox with
+//! `--allow allowed.test:P`, `allowed.test` resolves to exactly its address and the fetch
+//! works, while `other.test` fails with the client's usual "unknown host" error and **never
+//! appears in the server's log**. Root and uid 65534 where the runtime is readable by it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::dns::DnsServer;
+use common::*;
+
+/// A client: the program and arguments that fetch `http://HOST:PORT/` and print the body.
+struct Client {
+    name: &'static str,
+    argv: Box<dyn Fn(&str, u16) -> Vec<String>>,
+    /// What its error says when a name does not resolve (one of these).
+    unknown_host: &'static [&'static str],
+    users: Vec<User>,
+    env: Vec<(&'static str, &'static str)>,
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+fn users_for(program: &Path) -> Vec<User> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut users = vec![User::Root];
+    if is_root() && std::fs::metadata(program).is_ok_and(|m| m.permissions().mode() & 0o001 != 0) {
+        users.push(User::Nobody);
+    }
+    users
+}
+
+/// Every check of the module documentation for `client`.
+fn exercise(client: &Client) {
+    if !is_root() {
+        eprintln!(
+            "skipped: {}: the test's resolver namespace needs root",
+            client.name
+        );
+        return;
+    }
+    for &user in &client.users {
+        let servers = Servers::start();
+        let port = servers.allowed.port();
+        let dns = DnsServer::start(&[("allowed.test", "127.0.0.2"), ("other.test", "127.0.0.3")]);
+        let run = |sandboxed: bool, host: &str| {
+            let argv = (client.argv)(host, port);
+            let mut cmd = if sandboxed {
+                let mut c = Command::new(bin());
+                c.args(["run", "--allow", &format!("allowed.test:{port}"), "--"]);
+                c.args(&argv);
+                c
+            } else {
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
+                c
+            };
+            cmd.envs(client.env.iter().copied());
+            dns.resolver_for(&mut cmd, user);
+            output(cmd)
+        };
+        let who = format!("{} as {user:?}", client.name);
+
+        // Control: without the sandbox the other name resolves through the server and the
+        // forbidden server answers.
+        let out = run(false, "other.test");
+        assert!(
+            out.stdout.contains(&servers.forbidden.body()),
+            "{who}: control did not fetch other.test (the test would prove nothing): {out:?}"
+        );
+        assert!(
+            dns.names().contains(&"other.test".to_owned()),
+            "{who}: control query not logged: {:?}",
+            dns.queries()
+        );
+        let before = servers.forbidden.connections();
+        dns.clear();
+
+        // The allowed name resolves to its address and the fetch works.
+        let out = run(true, "allowed.test");
+        assert!(!out.timed_out, "{who}: timed out: {out:?}");
+        assert!(
+            out.stdout.contains(&servers.allowed.body()),
+            "{who}: allowed.test not fetched: {out:?}"
+        );
+        assert_eq!(out.code(), Some(0), "{who}: {out:?}");
+        // Only the sandbox's own lookup, before the program started.
+        assert!(
+            dns.names().iter().all(|n| n == "allowed.test"),
+            "{who}: queries: {:?}",
+            dns.queries()
+        );
+
+        // The other name: the client's usual error, no query, no connection.
+        dns.clear();
+        let out = run(true, "other.test");
+        assert!(!out.timed_out, "{who}: timed out: {out:?}");
+        assert_ne!(out.code(), Some(0), "{who}: other.test fetched: {out:?}");
+        assert!(
+            !out.stdout.contains(&servers.forbidden.body()),
+            "{who}: {out:?}"
+        );
+        assert!(
+            client
+                .unknown_host
+                .iter()
+                .any(|u| out.stderr.contains(u) || out.stdout.contains(u)),
+            "{who}: expected one of {:?}: {out:?}",
+            client.unknown_host
+        );
+        assert!(
+            !dns.names().contains(&"other.test".to_owned()),
+            "{who}: a query for other.test reached the server: {:?}",
+            dns.queries()
+        );
+        assert_eq!(servers.forbidden_connections(), before, "{who}");
+    }
+}
+
+#[test]
+fn curl() {
+    let Some(curl) = require("curl", "curl") else {
+        return;
+    };
+    let path = curl.to_string_lossy().into_owned();
+    exercise(&Client {
+        name: "curl",
+        users: users_for(&curl),
+        argv: Box::new(move |host, port| {
+            s(&[
+                &path,
+                "-sS",
+                "--noproxy",
+                "*",
+                "--max-time",
+                "10",
+                &format!("http://{host}:{port}/"),
+            ])
+        }),
+        unknown_host: &["Could not resolve host"],
+        env: vec![],
+    });
+}
+
+fn python() -> Option<PathBuf> {
+    let system = Path::new("/usr/bin/python3");
+    if system.exists() {
+        return Some(system.to_owned());
+    }
+    require("python3", "python3")
+}
+
+const PY_FETCH: &str = "import sys, urllib.request\n\
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n\
+print(opener.open('http://%s:%s/' % (sys.argv[1], sys.argv[2]), timeout=10).read().decode())\n";
+
+#[test]
+fn python3() {
+    let Some(py) = python() else { return };
+    let path = py.to_string_lossy().into_owned();
+    exercise(&Client {
+        name: "python3 urllib",
+        users: users_for(&py),
+        argv: Box::new(move |host, port| s(&[&path, "-c", PY_FETCH, host, &port.to_string()])),
+        unknown_host: &["Name or service not known"],
+        env: vec![],
+    });
+}
+
+/// `dns.lookup` (getaddrinfo), then a plain HTTP/1.0 request to what it returned.
+const NODE_LOOKUP: &str = "const dns = require('dns'), net = require('net');\
+dns.lookup(process.argv[1], (e, addr) => {\
+ if (e) { console.error('lookup failed:', e.code); process.exit(1); }\
+ const s = net.connect({host: addr, port: Number(process.argv[2])}, () => {\
+  s.write('GET / HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n'); });\
+ let data = ''; s.on('data', d => data += d); s.on('end', () => console.log(data));\
+ s.on('error', e => { console.error('net failed:', e.code); process.exit(1); }); });";
+
+#[test]
+fn node_dns_lookup() {
+    let Some(node) = require("node", "Node.js") else {
+        return;
+    };
+    let path = node.to_string_lossy().into_owned();
+    exercise(&Client {
+        name: "node dns.lookup",
+        users: vec![User::Root],
+        argv: Box::new(move |host, port| s(&[&path, "-e", NODE_LOOKUP, host, &port.to_string()])),
+        unknown_host: &["ENOTFOUND"],
+        env: vec![],
+    });
+}
+
+const GO_CLIENT: &str = r#"package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	r, err := c.Get("http://" + os.Args[1] + ":" + os.Args[2] + "/")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "get failed:", err)
+		os.Exit(1)
+	}
+	defer r.Body.Close()
+	b, _ := io.ReadAll(r.Body)
+	fmt.Println(string(b))
+}
+"#;
+
+/// Builds the Go client with cgo on or off.
+fn go_client(cgo: bool) -> Option<PathBuf> {
+    let go = require("go", "Go (Debian package golang-go)")?;
+    let dir = scratch_dir(if cgo {
+        "hostnames-go-cgo"
+    } else {
+        "hostnames-go"
+    });
+    std::fs::write(dir.join("main.go"), GO_CLIENT).unwrap();
+    let exe = dir.join("client");
+    let out = output(
+        Command::new(&go)
+            .args(["build", "-o"])
+            .arg(&exe)
+            .arg("main.go")
+            .current_dir(&dir)
+            .env("GOCACHE", dir.join("cache"))
+            .env("GOPATH", dir.join("gopath"))
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .env("CGO_ENABLED", if cgo { "1" } else { "0" }),
+    );
+    assert_eq!(out.code(), Some(0), "go build failed: {out:?}");
+    Some(exe)
+}
+
+#[test]
+fn go_pure_resolver() {
+    let Some(exe) = go_client(false) else { return };
+    let path = exe.to_string_lossy().into_owned();
+    exercise(&Client {
+        name: "go (pure resolver)",
+        users: users_for(&exe),
+        argv: Box::new(move |host, port| s(&[&path, host, &port.to_string()])),
+        // With `hosts: files` only, Go's own resolver reads the hosts file and says so.
+        unknown_host: &["no such host", "no suitable address found"],
+        env: vec![("GODEBUG", "netdns=go")],
+    });
+}
+
+#[test]
+fn go_cgo_resolver() {
+    let Some(exe) = go_client(true) else { return };
+    let path = exe.to_string_lossy().into_owned();
+    exercise(&Client {
+        name: "go (cgo resolver)",
+        users: users_for(&exe),
+        argv: Box::new(move |host, port| s(&[&path, host, &port.to_string()])),
+        unknown_host: &["no such host"],
+        env: vec![("GODEBUG", "netdns=cgo")],
+    });
+}
+
+const JAVA_CLIENT: &str = r#"import java.io.*;
+import java.net.*;
+
+public class Get {
+    public static void main(String[] args) throws Exception {
+        try (Socket s = new Socket(args[0], Integer.parseInt(args[1]))) {
+            s.getOutputStream().write("GET / HTTP/1.0\r\nHost: x\r\n\r\n".getBytes());
+            System.out.println(new String(s.getInputStream().readAllBytes()));
+        } catch (IOException e) {
+            System.err.println("failed: " + e);
+            System.exit(1);
+        }
+    }
+}
+"#;
+
+#[test]
+fn java() {
+    let Some(java) = require("java", "Java") else {
+        return;
+    };
+    let dir = scratch_dir("hostnames-java");
+    let src = dir.join("Get.java");
+    std::fs::write(&src, JAVA_CLIENT).unwrap();
+    let path = java.to_string_lossy().into_owned();
+    let src = src.to_string_lossy().into_owned();
+    exercise(&Client {
+        name: "java Socket",
+        users: vec![User::Root],
+        argv: Box::new(move |host, port| {
+            s(&[&path, "-Xshare:auto", &src, host, &port.to_string()])
+        }),
+        unknown_host: &["UnknownHostException"],
+        env: vec![],
+    });
+}
