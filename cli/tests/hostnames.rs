@@ -313,3 +313,272 @@ fn java() {
         env: vec![],
     });
 }
+
+/// `network-sandbox run` with this server as the resolver, as `user`.
+fn run_with(dns: &DnsServer, user: User, args: &[&str]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args);
+    dns.resolver_for(&mut cmd, user);
+    output(cmd)
+}
+
+fn users() -> Vec<User> {
+    if is_root() {
+        vec![User::Root, User::Nobody]
+    } else {
+        eprintln!("skipped: the test's resolver namespace needs root");
+        vec![]
+    }
+}
+
+#[test]
+fn a_name_that_does_not_resolve_refuses_to_start_unless_the_policy_says_otherwise() {
+    for user in users() {
+        let dns = DnsServer::start(&[("allowed.test", "127.0.0.2")]);
+        let out = run_with(
+            &dns,
+            user,
+            &["run", "--allow", "missing.test:80", "--", "true"],
+        );
+        assert_eq!(out.code(), Some(125), "{user:?}: {out:?}");
+        assert!(
+            out.stderr.contains("`missing.test`") && out.stderr.contains("did not resolve"),
+            "{user:?}: {}",
+            out.stderr
+        );
+        assert!(
+            dns.names().contains(&"missing.test".to_owned()),
+            "looked up"
+        );
+        // unresolved = "unknown": starts, and the program does not know the name.
+        let out = run_with(
+            &dns,
+            user,
+            &[
+                "run",
+                "--unresolved",
+                "unknown",
+                "--allow",
+                "missing.test:80",
+                "--allow",
+                "allowed.test:80",
+                "--",
+                "sh",
+                "-c",
+                "getent hosts allowed.test && ! getent hosts missing.test",
+            ],
+        );
+        assert_eq!(out.code(), Some(0), "{user:?}: {out:?}");
+        assert!(out.stdout.contains("127.0.0.2"), "{out:?}");
+    }
+}
+
+#[test]
+fn a_pinned_name_is_looked_up_by_nobody() {
+    for user in users() {
+        let servers = Servers::start();
+        let port = servers.allowed.port();
+        let dns = DnsServer::start(&[("pinned.test", "127.0.0.3")]);
+        let Some(curl) = require("curl", "curl") else {
+            return;
+        };
+        let url = format!("http://pinned.test:{port}/");
+        let allow = format!("pinned.test=127.0.0.2:{port}");
+        let out = run_with(
+            &dns,
+            user,
+            &[
+                "run",
+                "--allow",
+                &allow,
+                "--",
+                curl.to_str().unwrap(),
+                "-sS",
+                "--noproxy",
+                "*",
+                &url,
+            ],
+        );
+        assert_eq!(out.code(), Some(0), "{user:?}: {out:?}");
+        assert!(out.stdout.contains(&servers.allowed.body()), "{out:?}");
+        assert!(dns.queries().is_empty(), "{:?}", dns.queries());
+    }
+}
+
+#[test]
+fn a_refused_connect_names_the_host_or_says_no_name_has_the_address() {
+    for user in users() {
+        let servers = Servers::start();
+        let port = servers.allowed.port();
+        let dns = DnsServer::start(&[("allowed.test", "127.0.0.2")]);
+        let allow = format!("allowed.test:{port}");
+        let script = format!(
+            "import socket\n\
+             for a in [('127.0.0.3', {port}), ('127.0.0.2', {other})]:\n\
+             \x20   try:\n\
+             \x20       socket.create_connection(a, timeout=5)\n\
+             \x20   except OSError as e:\n\
+             \x20       print('refused', a, e.errno)\n",
+            other = port.wrapping_add(1).max(1)
+        );
+        let Some(py) = python() else { return };
+        let out = run_with(
+            &dns,
+            user,
+            &[
+                "run",
+                "--allow",
+                &allow,
+                "--",
+                py.to_str().unwrap(),
+                "-c",
+                &script,
+            ],
+        );
+        assert_eq!(
+            out.stdout.matches("refused").count(),
+            2,
+            "{user:?}: {out:?}"
+        );
+        assert!(
+            out.stderr
+                .contains("not in the allow list: no allowed name resolves to 127.0.0.3"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains(&format!(
+                "127.0.0.2 is an address of tcp://allowed.test:{port}, which allows no tcp to port"
+            )),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+/// `check` lists each name with what it resolved to.
+#[test]
+fn check_names_the_names_and_their_addresses() {
+    for user in users().into_iter().take(1) {
+        let dns = DnsServer::start(&[("allowed.test", "127.0.0.2"), ("allowed.test", "::1")]);
+        let out = run_with(
+            &dns,
+            user,
+            &[
+                "check",
+                "--allow",
+                "allowed.test:443",
+                "--allow",
+                "pinned.test=192.0.2.1:443",
+                "--allow",
+                "udp://127.0.0.53:53",
+            ],
+        );
+        assert!(
+            out.stdout
+                .contains("allowed.test -> 127.0.0.2, ::1 (resolved"),
+            "{out:?}"
+        );
+        assert!(
+            out.stdout
+                .contains("pinned.test -> 192.0.2.1 (pinned in the policy)"),
+            "{out:?}"
+        );
+        assert!(
+            out.stdout
+                .contains("warning: the policy names hosts but also allows `udp://127.0.0.53:53`"),
+            "{out:?}"
+        );
+        let out = run_with(&dns, user, &["check", "--allow", "missing.test:443"]);
+        assert_eq!(out.code(), Some(1), "{out:?}");
+        assert!(out.stdout.contains("missing.test"), "{out:?}");
+    }
+}
+
+/// Where user namespaces cannot be created (here: a seccomp filter of the test's own that
+/// answers `unshare` with EPERM, as a container's default profile does; the machine-wide
+/// `user.max_user_namespaces` is left alone because other tests on this machine use user
+/// namespaces), an unprivileged run with a name refuses to start and says why and what to
+/// do instead; the same user with an address starts (control).
+#[test]
+fn without_user_namespaces_an_unprivileged_run_with_names_refuses_clearly() {
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let dns = DnsServer::start(&[("allowed.test", "127.0.0.2")]);
+    let run = |allow: &str| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["run", "--allow", allow, "--", "true"]);
+        dns.resolver_for(&mut cmd, User::Nobody);
+        forbid_unshare(&mut cmd);
+        output(cmd)
+    };
+    let control = run("127.0.0.2:80");
+    assert_eq!(control.code(), Some(0), "control: {control:?}");
+    let out = run("allowed.test:80");
+    assert_eq!(out.code(), Some(125), "{out:?}");
+    for needle in [
+        "cannot create a user namespace",
+        "Operation not permitted",
+        "Run as root",
+        "allow addresses instead of names",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle:?}: {}", out.stderr);
+    }
+}
+
+/// After the other `pre_exec` steps: no_new_privs and a filter answering `unshare` with
+/// EPERM (x86_64 and aarch64 numbers; any other architecture is not filtered).
+fn forbid_unshare(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+    let program = [
+        // A = seccomp_data.nr
+        libc::sock_filter {
+            code: 0x20,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        libc::sock_filter {
+            code: 0x15,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_unshare as u32,
+        },
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: RET_EPERM,
+        },
+        libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: RET_ALLOW,
+        },
+    ];
+    // SAFETY: runs in the child before exec; prctl and seccomp on a program that lives in
+    // the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            let prog = libc::sock_fprog {
+                len: program.len() as u16,
+                filter: program.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
