@@ -50,6 +50,18 @@ fn allowed_fetch_gets_through_over_tls_and_forbidden_one_is_refused() {
     assert!(o.stdout.contains("TLS: TLSv1_3"), "{}", o.stdout);
     assert!(
         o.stdout
+            .contains("certificate for allowed.demo (127.0.0.2) verified"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("[2/3] GET https://forbidden.demo:28443/")
+            && o.stdout.contains("lookup: failed"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
             .contains(&format!("body: \"hello from {allowed}\\n\"")),
         "{}",
         o.stdout
