@@ -17,10 +17,13 @@ use std::process::Command;
 use common::dns::DnsServer;
 use common::*;
 
+/// Builds a client's program and arguments for `(host, port)`.
+type Argv = Box<dyn Fn(&str, u16) -> Vec<String>>;
+
 /// A client: the program and arguments that fetch `http://HOST:PORT/` and print the body.
 struct Client {
     name: &'static str,
-    argv: Box<dyn Fn(&str, u16) -> Vec<String>>,
+    argv: Argv,
     /// What its error says when a name does not resolve (one of these).
     unknown_host: &'static [&'static str],
     users: Vec<User>,
