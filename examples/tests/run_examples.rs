@@ -13,14 +13,21 @@ use network_sandbox_examples::{body_for, unsandboxed_get, Server};
 /// EACCES and the supervisor reported it. Then the control: the forbidden servers answer
 /// an unsandboxed request.
 fn check_enforced(o: &Run, servers: &[(Server, &str)]) {
+    check_enforced_by(o, servers, None);
+}
+
+/// [`check_enforced`] for an example that reaches its allowed server by the name `target`
+/// (`NAME:PORT`).
+fn check_enforced_by(o: &Run, servers: &[(Server, &str)], target: Option<&str>) {
     assert_eq!(o.code, Some(0), "{o:#?}");
     for (server, role) in servers {
         let addr = server.addr();
         if *role == "allowed" {
             assert_eq!(server.accepted(), 1, "{addr} should have answered: {o:#?}");
+            let shown = target.map_or_else(|| addr.to_string(), str::to_owned);
             assert!(
                 o.stdout
-                    .contains(&format!("GET http://{addr}/ -> {:?}", body_for(addr))),
+                    .contains(&format!("GET http://{shown}/ -> {:?}", body_for(addr))),
                 "{o:#?}"
             );
         } else {
@@ -71,7 +78,8 @@ fn tokio_client() {
 fn from_build() {
     let servers = servers_for("from_build");
     let o = run_bin(env!("CARGO_BIN_EXE_from_build"));
-    check_enforced(&o, &servers);
+    // The policy file pins the name `files.example` to the allowed server's address.
+    check_enforced_by(&o, &servers, Some("files.example:28083"));
 }
 
 #[test]
