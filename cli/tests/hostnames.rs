@@ -585,3 +585,129 @@ fn forbid_unshare(cmd: &mut std::process::Command) {
         });
     }
 }
+
+/// A program that writes DNS queries itself, to the resolver it was told about, over UDP and
+/// TCP, for a name outside the policy and of types A, AAAA, TXT and ANY: the control, without
+/// the sandbox, reaches the server (logged); under the sandbox none does, with a UDP
+/// endpoint in the policy too (so UDP sockets exist and each send goes to the supervisor).
+const PY_RAW_DNS: &str = r"import socket, struct, sys
+server = sys.argv[1]
+def query(name, qtype):
+    q = struct.pack('>HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0)
+    for label in name.split('.'):
+        q += bytes([len(label)]) + label.encode()
+    return q + b'\x00' + struct.pack('>HH', qtype, 1)
+sent = 0
+for qtype in (1, 28, 16, 255):
+    q = query('other.test', qtype)
+    try:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(1)
+        u.sendto(q, (server, 53))
+        u.recvfrom(512)
+        sent += 1
+    except OSError as e:
+        print('udp', qtype, 'failed', e)
+    try:
+        t = socket.create_connection((server, 53), timeout=2)
+        t.sendall(struct.pack('>H', len(q)) + q)
+        t.recv(2)
+        sent += 1
+    except OSError as e:
+        print('tcp', qtype, 'failed', e)
+print('answered', sent)
+";
+
+#[test]
+fn queries_a_program_writes_itself_never_reach_a_resolver() {
+    let Some(py) = python() else { return };
+    let py = py.to_str().unwrap().to_owned();
+    for user in users() {
+        let dns = DnsServer::start(&[("allowed.test", "127.0.0.2"), ("other.test", "127.0.0.3")]);
+        let server = dns.ip.to_string();
+        let mut control = Command::new(&py);
+        control.args(["-c", PY_RAW_DNS, &server]);
+        dns.resolver_for(&mut control, user);
+        let out = output(control);
+        assert!(out.stdout.contains("answered 8"), "control: {out:?}");
+        assert_eq!(dns.queries().len(), 8, "control: {:?}", dns.queries());
+        for policy in [
+            vec!["--allow", "allowed.test:80"],
+            vec![
+                "--allow",
+                "allowed.test:80",
+                "--allow",
+                "udp://127.0.0.2:53",
+            ],
+        ] {
+            dns.clear();
+            let mut args = vec!["run"];
+            args.extend(&policy);
+            args.extend(["--", &py, "-c", PY_RAW_DNS, &server]);
+            let out = run_with(&dns, user, &args);
+            assert!(
+                out.stdout.contains("answered 0"),
+                "{user:?} {policy:?}: {out:?}"
+            );
+            // Refused by the sandbox (EACCES), not lost on the way.
+            assert_eq!(
+                out.stdout.matches("[Errno 13]").count(),
+                8,
+                "{user:?} {policy:?}: {out:?}"
+            );
+            let leaked: Vec<_> = dns
+                .queries()
+                .into_iter()
+                .filter(|q| q.name != "allowed.test")
+                .collect();
+            assert!(leaked.is_empty(), "{user:?} {policy:?}: {leaked:?}");
+        }
+    }
+}
+
+/// The files the sandbox bound cannot be changed from inside, even by a program that holds
+/// a user namespace of its own in the unprivileged case: no unmount, no remount, no write.
+/// Control: the same user outside the sandbox can bind and unmount a file over `/etc/hosts`
+/// in a user namespace of its own (`unshare -rm`).
+#[test]
+fn the_bound_files_cannot_be_undone_from_inside() {
+    let Some(unshare) = require("unshare", "util-linux unshare") else {
+        return;
+    };
+    for user in users() {
+        let dns = DnsServer::start(&[]);
+        if user == User::Nobody {
+            let mut control = Command::new(&unshare);
+            control.args([
+                "-rm",
+                "sh",
+                "-c",
+                "mount --bind /etc/passwd /etc/hosts && umount /etc/hosts && echo undone",
+            ]);
+            dns.resolver_for(&mut control, user);
+            let out = output(control);
+            assert!(out.stdout.contains("undone"), "control: {out:?}");
+        }
+        let script = "umount /etc/hosts 2>&1; umount -l /etc/resolv.conf 2>&1; \
+                      mount -o remount,rw /etc/hosts 2>&1; echo 1.2.3.4 evil.test >> /etc/hosts 2>&1; \
+                      unshare -rm true 2>&1; grep -c evil /etc/hosts; grep hosts: /etc/nsswitch.conf";
+        let out = run_with(
+            &dns,
+            user,
+            &[
+                "run",
+                "--allow",
+                "a.test=127.0.0.2:80",
+                "--",
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+        assert!(
+            out.stdout.contains("\n0\nhosts: files\n"),
+            "{user:?}: {out:?}"
+        );
+        assert!(!out.stdout.contains("evil.test"), "{out:?}");
+    }
+}
