@@ -190,11 +190,12 @@ fn endpoint(out: &mut String, e: &Endpoint) {
 fn options(out: &mut String, o: &Options) {
     // The model's enums mirror the runtime's variant for variant, so each is written by its
     // name (`Debug`): a new value needs no change here.
-    let (mode, fallback, report, unresolved) = (
+    let (mode, fallback, report, unresolved, refresh) = (
         format!("{:?}", o.mode),
         format!("{:?}", o.fallback),
         format!("{:?}", o.report),
         format!("{:?}", o.unresolved),
+        format!("{:?}", o.refresh),
     );
     let _ = writeln!(out, "        {P}::Options {{");
     let _ = writeln!(out, "            mode: {P}::Mode::{mode},");
@@ -204,5 +205,6 @@ fn options(out: &mut String, o: &Options) {
         out,
         "            unresolved: {P}::Unresolved::{unresolved},"
     );
+    let _ = writeln!(out, "            refresh: {P}::Refresh::{refresh},");
     out.push_str("        },\n");
 }

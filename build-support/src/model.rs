@@ -209,6 +209,23 @@ pub enum Unresolved {
     Unknown,
 }
 
+/// How often the sandbox looks allowed names up again (mirrors `network_sandbox::Refresh`;
+/// [`emit`](crate::emit) writes the variant by its name). Its spellings are [`REFRESH`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Refresh {
+    /// At the records' TTL, between 30 s and 1 h.
+    #[default]
+    Ttl,
+    /// Never.
+    Off,
+    /// Every 30 seconds.
+    Every30s,
+    /// Every 5 minutes.
+    Every5m,
+    /// Every hour.
+    Every1h,
+}
+
 /// The key of the endpoint list, in the attribute and the policy file.
 pub const ALLOW: &str = "allow";
 
@@ -383,8 +400,43 @@ pub const UNRESOLVED: OptionSpec = OptionSpec {
     example: "unresolved = \"unknown\"",
 };
 
+/// `refresh = "ttl" | "off" | "30s" | "5m" | "1h"`.
+pub const REFRESH: OptionSpec = OptionSpec {
+    key: "refresh",
+    description: "how often allowed names are looked up again while the program runs",
+    syntax: Syntax::Name,
+    values: &[
+        OptionValue {
+            name: "ttl",
+            description: "At the records' TTL, between 30 s and 1 h",
+            set: |o| o.refresh = Refresh::Ttl,
+        },
+        OptionValue {
+            name: "off",
+            description: "Never: the addresses found at start",
+            set: |o| o.refresh = Refresh::Off,
+        },
+        OptionValue {
+            name: "30s",
+            description: "Every 30 seconds",
+            set: |o| o.refresh = Refresh::Every30s,
+        },
+        OptionValue {
+            name: "5m",
+            description: "Every 5 minutes",
+            set: |o| o.refresh = Refresh::Every5m,
+        },
+        OptionValue {
+            name: "1h",
+            description: "Every hour",
+            set: |o| o.refresh = Refresh::Every1h,
+        },
+    ],
+    example: "refresh = \"5m\"",
+};
+
 /// Every option besides [`ALLOW`], in the order front ends list them.
-pub const OPTIONS: [&OptionSpec; 4] = [&AUDIT, &FALLBACK, &REPORT, &UNRESOLVED];
+pub const OPTIONS: [&OptionSpec; 5] = [&AUDIT, &FALLBACK, &REPORT, &UNRESOLVED, &REFRESH];
 
 /// The option called `key`.
 pub fn option(key: &str) -> Option<&'static OptionSpec> {
@@ -392,7 +444,7 @@ pub fn option(key: &str) -> Option<&'static OptionSpec> {
 }
 
 /// The keys a front end accepts, for "expected …": `` `allow`, `audit`, `fallback`,
-/// `report`, `unresolved` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
+/// `report`, `unresolved`, `refresh` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
 pub fn expected_keys(extra: &[&str]) -> String {
     let keys: Vec<String> = std::iter::once(ALLOW)
         .chain(OPTIONS.iter().map(|o| o.key))
@@ -422,6 +474,8 @@ pub struct Options {
     pub report: ReportTo,
     /// `unresolved = "…"`.
     pub unresolved: Unresolved,
+    /// `refresh = "…"`.
+    pub refresh: Refresh,
 }
 
 /// A whole policy as written.
@@ -550,7 +604,7 @@ mod tests {
         assert_eq!(AUDIT.expected(), "`true` or `false`");
         assert_eq!(
             expected_keys(&["from_build"]),
-            "`allow`, `audit`, `fallback`, `report`, `unresolved` or `from_build`"
+            "`allow`, `audit`, `fallback`, `report`, `unresolved`, `refresh` or `from_build`"
         );
         assert_eq!(
             REPORT.unknown_value(""),

@@ -110,7 +110,7 @@ fn print_policy(p: &model::Policy) {
         }
     }
     println!(
-        "  mode: {}, fallback: {}, report: {}, unresolved: {}",
+        "  mode: {}, fallback: {}, report: {}, unresolved: {}, refresh: {}",
         match p.options.mode {
             Mode::Enforce => "enforce",
             Mode::Audit => "audit (report, do not refuse)",
@@ -118,6 +118,7 @@ fn print_policy(p: &model::Policy) {
         p.options.fallback.name(),
         p.options.report.name(),
         model::UNRESOLVED.name_in(&p.options),
+        model::REFRESH.name_in(&p.options),
     );
 }
 

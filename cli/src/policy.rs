@@ -29,7 +29,7 @@ pub struct PolicyArgs {
     pub allow: Vec<String>,
 
     /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
-    /// `unresolved`);
+    /// `unresolved`, `refresh`);
     /// --allow adds endpoints to it, the other flags override its options.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -51,6 +51,11 @@ pub struct PolicyArgs {
     /// policy file's].
     #[arg(long, value_name = "WHAT", value_parser = option_values(&model::UNRESOLVED))]
     pub unresolved: Option<&'static model::OptionValue>,
+
+    /// How often allowed names are looked up again while the program runs [default: ttl,
+    /// or the policy file's].
+    #[arg(long, value_name = "WHEN", value_parser = option_values(&model::REFRESH))]
+    pub refresh: Option<&'static model::OptionValue>,
 }
 
 /// The values of a policy option as clap's possible values, with their descriptions: the
@@ -89,7 +94,10 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     if args.quiet {
         options.report = ReportTo::Off;
     }
-    for value in [args.fallback, args.unresolved].into_iter().flatten() {
+    for value in [args.fallback, args.unresolved, args.refresh]
+        .into_iter()
+        .flatten()
+    {
         (value.set)(&mut options);
     }
 

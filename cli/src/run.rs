@@ -29,8 +29,8 @@ pub struct RunArgs {
     #[command(flatten)]
     policy: PolicyArgs,
 
-    /// Print what each layer enforces on stderr before starting PROGRAM (also with
-    /// NETWORK_SANDBOX_REPORT=1).
+    /// Print what each layer enforces on stderr before starting PROGRAM, and each change
+    /// of an allowed name's addresses while it runs (also with NETWORK_SANDBOX_REPORT=1).
     #[arg(long, short)]
     verbose: bool,
 
@@ -81,9 +81,18 @@ pub fn run(args: RunArgs) -> i32 {
         eprintln!("network-sandbox: cannot start an init in front of the program (this process is PID 1): {e}");
         return EXIT_NOT_SANDBOXED;
     }
-    match network_sandbox::install(&runtime) {
+    let report_env = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
+    if args.verbose && !report_env {
+        // The supervisor reports each refresh of the names' addresses when this is set at
+        // install; the program does not inherit it.
+        std::env::set_var("NETWORK_SANDBOX_REPORT", "1");
+    }
+    let installed = network_sandbox::install(&runtime);
+    if args.verbose && !report_env {
+        std::env::remove_var("NETWORK_SANDBOX_REPORT");
+    }
+    match installed {
         Ok(enforcement) => {
-            let report_env = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
             if args.verbose || report_env {
                 eprint!("{enforcement}");
             }

@@ -711,3 +711,120 @@ fn the_bound_files_cannot_be_undone_from_inside() {
         assert!(!out.stdout.contains("evil.test"), "{out:?}");
     }
 }
+
+/// Polls `name` until it resolves to `new`, then fetches the new and the old address, then
+/// polls the old one until it is refused (when `wait_for_refusal`): the program's side of a
+/// refresh.
+const PY_MOVING: &str = r"import socket, sys, time, urllib.request
+name, port, old, new, wait_for_refusal = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == '1'
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+def get(host):
+    return opener.open('http://%s:%s/' % (host, port), timeout=5).read().decode().strip()
+deadline = time.time() + 30
+while time.time() < deadline:
+    try:
+        if socket.gethostbyname(name) == new:
+            break
+    except OSError:
+        pass
+    time.sleep(0.1)
+else:
+    print('never resolved to', new)
+    sys.exit(1)
+print('resolves to', new)
+print('new:', get(name))
+print('old:', get(old))
+if wait_for_refusal:
+    while time.time() < deadline:
+        try:
+            get(old)
+        except OSError as e:
+            print('old refused:', e)
+            break
+        time.sleep(0.1)
+";
+
+/// The server changes its answer while the program runs: the supervisor's refresher looks
+/// the name up again (every 300 ms here, through the test hook; `ttl` in real use), the
+/// program resolves the new address and reaches it, the old address stays allowed through
+/// the grace period and is refused after it; `-v` reports each change.
+#[test]
+fn a_refresh_follows_a_changed_answer_and_keeps_the_old_address_through_the_grace_period() {
+    let Some(py) = python() else { return };
+    let py = py.to_str().unwrap().to_owned();
+    for user in users() {
+        for (grace_ms, wait_for_refusal) in [(600_000, false), (1_000, true)] {
+            let servers = Servers::start();
+            let port = servers.allowed.port();
+            let dns = DnsServer::start(&[("moving.test", "127.0.0.2")]);
+            let allow = format!("moving.test:{port}");
+            let port_s = port.to_string();
+            let mut cmd = Command::new(bin());
+            cmd.args(["run", "-v", "--allow", &allow, "--"]).args([
+                py.as_str(),
+                "-c",
+                PY_MOVING,
+                "moving.test",
+                &port_s,
+                "127.0.0.2",
+                "127.0.0.3",
+                if wait_for_refusal { "1" } else { "0" },
+            ]);
+            cmd.env(
+                network_sandbox::hostnames::TEST_REFRESH_ENV,
+                format!("300,{grace_ms}"),
+            );
+            dns.resolver_for(&mut cmd, user);
+            let guard = Guard::spawn(&mut cmd);
+            // The sandbox's own lookup at start, then the new answer.
+            for _ in 0..500 {
+                if !dns.queries().is_empty() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            assert!(
+                !dns.queries().is_empty(),
+                "the sandbox never looked the name up"
+            );
+            dns.set("moving.test", &["127.0.0.3"]);
+            let out = guard.wait(std::time::Duration::from_secs(60));
+            let who = format!("{user:?}, grace {grace_ms} ms");
+            assert_eq!(out.code(), Some(0), "{who}: {out:?}");
+            assert!(
+                out.stdout
+                    .contains(&format!("new: {}", servers.forbidden.body().trim())),
+                "{who}: {out:?}"
+            );
+            assert!(
+                out.stdout
+                    .contains(&format!("old: {}", servers.allowed.body().trim())),
+                "{who}: the old address was not allowed in its grace period: {out:?}"
+            );
+            assert!(
+                out.stderr
+                    .contains("network-sandbox: refresh: moving.test: 127.0.0.3 added"),
+                "{who}: {}",
+                out.stderr
+            );
+            assert!(
+                out.stderr.contains("127.0.0.2 no longer in its answers"),
+                "{who}: {}",
+                out.stderr
+            );
+            if wait_for_refusal {
+                assert!(
+                    out.stdout.contains("old refused:") && out.stdout.contains("Permission denied"),
+                    "{who}: {out:?}"
+                );
+                // The refusal names no name for the old address any more.
+                assert!(
+                    out.stderr.contains("denied connect to 127.0.0.2:")
+                        && out.stderr.contains("no allowed name resolves to 127.0.0.2"),
+                    "{who}: {}",
+                    out.stderr
+                );
+            }
+        }
+    }
+}

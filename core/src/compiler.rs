@@ -12,8 +12,8 @@ use network_sandbox_build::{model, valid::EndpointError, Arch, Compiled};
 
 use crate::filter::SockFilter;
 use crate::policy::{
-    Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, ReportTo,
-    Unresolved,
+    Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, Refresh,
+    ReportTo, Unresolved,
 };
 
 /// Why a policy given at run time did not compile.
@@ -122,6 +122,13 @@ fn model_options(o: Options) -> model::Options {
             Unresolved::Refuse => model::Unresolved::Refuse,
             Unresolved::Unknown => model::Unresolved::Unknown,
         },
+        refresh: match o.refresh {
+            Refresh::Ttl => model::Refresh::Ttl,
+            Refresh::Off => model::Refresh::Off,
+            Refresh::Every30s => model::Refresh::Every30s,
+            Refresh::Every5m => model::Refresh::Every5m,
+            Refresh::Every1h => model::Refresh::Every1h,
+        },
     }
 }
 
@@ -144,6 +151,13 @@ pub fn runtime_options(o: model::Options) -> Options {
         unresolved: match o.unresolved {
             model::Unresolved::Refuse => Unresolved::Refuse,
             model::Unresolved::Unknown => Unresolved::Unknown,
+        },
+        refresh: match o.refresh {
+            model::Refresh::Ttl => Refresh::Ttl,
+            model::Refresh::Off => Refresh::Off,
+            model::Refresh::Every30s => Refresh::Every30s,
+            model::Refresh::Every5m => Refresh::Every5m,
+            model::Refresh::Every1h => Refresh::Every1h,
         },
     }
 }

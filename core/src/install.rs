@@ -157,7 +157,7 @@ impl<'a> Sandbox<'a> {
     ///
     /// Names are not resolved here: their addresses do not change what the layers are.
     pub fn preview(&self) -> Result<Preview, Error> {
-        let d = self.decide(&self.policy.with_resolved(&[]))?;
+        let d = self.decide(&self.policy.with_resolved(&[], None))?;
         Ok(Preview {
             layers: vec![d.static_filter, d.supervisor, d.landlock, d.privileges],
             kernel: d.kernel,
@@ -226,19 +226,26 @@ impl<'a> Sandbox<'a> {
             })?;
             Some(r)
         };
-        let resolved;
-        let policy = match &resolutions {
-            Some(r) => {
-                resolved = self.policy.with_resolved(&hostnames::address_table(r));
-                &resolved
-            }
-            None => self.policy,
-        };
         let files = resolutions
             .as_deref()
             .map(hostnames::Files::write)
             .transpose()
             .map_err(|e| Error::Hostnames(format!("the hosts file: {e}")))?;
+        let refresh = files.as_ref().and_then(|f| {
+            let verbose = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
+            hostnames::RefreshPlan::new(self.policy.options().refresh, f.dir.clone(), verbose)
+        });
+        let refreshed = refresh.is_some();
+        let resolved;
+        let policy = match &resolutions {
+            Some(r) => {
+                resolved = self
+                    .policy
+                    .with_resolved(&hostnames::address_table(r), refresh);
+                &resolved
+            }
+            None => self.policy,
+        };
         let Decisions {
             kernel,
             program,
@@ -272,8 +279,12 @@ impl<'a> Sandbox<'a> {
                 Error::Hostnames(e.to_string())
             }
         })?;
-        // Bound in the namespace, the files need no path any more.
-        drop(files);
+        // Bound in the namespace, the files need no path any more, unless the supervisor
+        // refreshes the hosts file: it takes it over once it has the listener.
+        match files {
+            Some(f) if refreshed && supervised => f.keep(),
+            other => drop(other),
+        }
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
         let (listener, killable) = install_filter(&program, supervised)?;

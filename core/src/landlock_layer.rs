@@ -67,13 +67,12 @@ impl Plan {
         if abi == ABI::Unsupported {
             return None;
         }
-        // Each name's ports once (not once per address it resolved to).
+        // The names' ports are known before they are resolved.
         let tcp: Vec<_> = policy
             .endpoints()
             .iter()
-            .enumerate()
-            .filter(|(i, e)| e.protocol == Protocol::Tcp && policy.name_of(*i).is_none())
-            .map(|(_, e)| e.ports)
+            .filter(|e| e.protocol == Protocol::Tcp)
+            .map(|e| e.ports)
             .chain(
                 policy
                     .names()

@@ -44,8 +44,8 @@ pub use filter::SockFilter;
 pub use install::{install, Error, Preview, Sandbox};
 pub use network_sandbox_macros::network_sandbox;
 pub use policy::{
-    Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, ReportTo,
-    Unresolved,
+    Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, Refresh,
+    ReportTo, Unresolved,
 };
 pub use report::{Enforcement, Layer, LayerReport, Status, Violation};
 
@@ -75,8 +75,8 @@ pub fn install_or_exit(policy: &Policy) -> Enforcement {
 pub mod __private {
     pub use crate::filter::SockFilter;
     pub use crate::policy::{
-        Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, ReportTo,
-        Unresolved,
+        Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol, Refresh,
+        ReportTo, Unresolved,
     };
     pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

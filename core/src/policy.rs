@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use crate::filter::SockFilter;
 
@@ -256,6 +257,22 @@ pub enum Unresolved {
     Unknown,
 }
 
+/// How often the supervisor looks the allowed names up again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Refresh {
+    /// At each name's records' TTL, between 30 s and 1 h (the default).
+    #[default]
+    Ttl,
+    /// Never: the addresses found at start.
+    Off,
+    /// Every 30 seconds.
+    Every30s,
+    /// Every 5 minutes.
+    Every5m,
+    /// Every hour.
+    Every1h,
+}
+
 /// Options of a policy besides its endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Options {
@@ -267,6 +284,8 @@ pub struct Options {
     pub report: ReportTo,
     /// What to do when an allowed name does not resolve.
     pub unresolved: Unresolved,
+    /// How often allowed names are looked up again.
+    pub refresh: Refresh,
 }
 
 /// An allowed DNS name: the program may reach the addresses it resolves to (or the
@@ -352,9 +371,8 @@ pub struct Policy {
     endpoints: Cow<'static, [Endpoint]>,
     names: Cow<'static, [Name]>,
     options: Options,
-    /// For endpoints added by resolving names ([`Policy::with_resolved`]): the index of the
-    /// first such endpoint and, for each, the name it came from.
-    resolved: Option<(usize, Vec<Cow<'static, str>>)>,
+    /// The names' addresses once resolved ([`Policy::with_resolved`]).
+    resolved: Option<Arc<crate::hostnames::Table>>,
 }
 
 impl Policy {
@@ -398,37 +416,20 @@ impl Policy {
         }
     }
 
-    /// The policy the supervisor checks once names are resolved: these endpoints, then
-    /// one `/32` or `/128` endpoint per address of each name (for that name's protocol and
-    /// ports), each remembering its name for messages. `addresses` gives every name's
-    /// addresses.
-    pub fn with_resolved(&self, addresses: &[(String, Vec<IpAddr>)]) -> Policy {
-        let mut endpoints = self.endpoints.to_vec();
-        let first = endpoints.len();
-        let mut origins = Vec::new();
-        for n in self.names.iter() {
-            let Some((_, addrs)) = addresses.iter().find(|(name, _)| name == n.name()) else {
-                continue;
-            };
-            for a in addrs {
-                let network = match canonical_ip(*a) {
-                    IpAddr::V4(v4) => IpNetwork::v4(v4, 32),
-                    IpAddr::V6(v6) => IpNetwork::v6(v6, 128),
-                };
-                endpoints.push(Endpoint {
-                    protocol: n.protocol,
-                    network,
-                    ports: n.ports,
-                });
-                origins.push(n.name.clone());
-            }
-        }
+    /// The policy the supervisor checks once names are resolved: these endpoints, and each
+    /// name's `addresses` for that name's protocol and ports, in a table the supervisor's
+    /// refresher may update (`refresh`; see [`crate::hostnames`]).
+    pub fn with_resolved(
+        &self,
+        addresses: &[(String, Vec<IpAddr>)],
+        refresh: Option<crate::hostnames::RefreshPlan>,
+    ) -> Policy {
         Policy {
             filter: self.filter.clone(),
-            endpoints: Cow::Owned(endpoints),
+            endpoints: self.endpoints.clone(),
             names: self.names.clone(),
             options: self.options,
-            resolved: Some((first, origins)),
+            resolved: Some(Arc::new(crate::hostnames::Table::new(addresses, refresh))),
         }
     }
 
@@ -437,10 +438,25 @@ impl Policy {
         &self.names
     }
 
-    /// The name endpoint `index` was resolved from, if it was.
-    pub fn name_of(&self, index: usize) -> Option<&str> {
-        let (first, origins) = self.resolved.as_ref()?;
-        origins.get(index.checked_sub(*first)?).map(|n| &**n)
+    /// The names' addresses, once resolved.
+    pub(crate) fn resolved(&self) -> Option<&Arc<crate::hostnames::Table>> {
+        self.resolved.as_ref()
+    }
+
+    /// The index, past the endpoints, of the first allowed name whose current (or
+    /// still-in-grace) addresses include `dest`'s with this protocol and port.
+    fn permits_by_name(&self, protocol: Protocol, dest: SocketAddr) -> Option<usize> {
+        let table = self.resolved.as_ref()?;
+        let ip = dest.ip();
+        let live = table.live_names_of(ip);
+        self.names
+            .iter()
+            .position(|n| {
+                n.protocol == protocol
+                    && n.ports.contains(dest.port())
+                    && live.iter().any(|l| *l == n.name())
+            })
+            .map(|i| self.endpoints.len() + i)
     }
 
     /// Why `protocol` to `dest` is not allowed, in words, when names explain it: the
@@ -450,19 +466,15 @@ impl Policy {
         if self.names.is_empty() {
             return None;
         }
-        self.resolved.as_ref()?;
+        let table = self.resolved.as_ref()?;
         let ip = canonical_ip(dest.ip());
-        let mut hosts: Vec<String> = Vec::new();
-        for (i, e) in self.endpoints.iter().enumerate() {
-            if let Some(name) = self.name_of(i) {
-                if e.network.contains(ip) {
-                    let h = format!("{}://{name}:{}", e.protocol, e.ports);
-                    if !hosts.contains(&h) {
-                        hosts.push(h);
-                    }
-                }
-            }
-        }
+        let live = table.live_names_of(ip);
+        let hosts: Vec<String> = self
+            .names
+            .iter()
+            .filter(|n| live.iter().any(|l| *l == n.name()))
+            .map(|n| format!("{}://{}:{}", n.protocol, n.name, n.ports))
+            .collect();
         Some(if hosts.is_empty() {
             format!("no allowed name resolves to {ip}")
         } else {
@@ -496,12 +508,14 @@ impl Policy {
     }
 
     /// The index of the first endpoint that allows `protocol` to `dest`, after
-    /// canonicalising IPv4-mapped IPv6 addresses.
+    /// canonicalising IPv4-mapped IPv6 addresses; past the endpoints, the index (plus the
+    /// number of endpoints) of an allowed name whose addresses include it.
     pub fn permits(&self, protocol: Protocol, dest: SocketAddr) -> Option<usize> {
         let dest = SocketAddr::new(canonical_ip(dest.ip()), dest.port());
         self.endpoints
             .iter()
             .position(|e| e.matches(protocol, dest))
+            .or_else(|| self.permits_by_name(protocol, dest))
     }
 }
 

@@ -170,6 +170,8 @@ fn supervisor_main(channel: OwnedFd, target: libc::pid_t, policy: Policy, sink: 
         exit(1);
     }
     drop(channel);
+    // The sandbox is in place: the names' refresher may take the hosts file over.
+    crate::hostnames::start_refresher(&policy);
     serve::serve(listener, policy, sink)
 }
 
