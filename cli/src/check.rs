@@ -94,7 +94,9 @@ pub fn print_names(resolutions: &[Resolution]) {
             None => println!("  {} -> {} ({how})", r.name, addrs.join(", ")),
         }
     }
-    println!("  localhost -> 127.0.0.1, ::1");
+    if !resolutions.iter().any(|r| r.name == "localhost") {
+        println!("  localhost -> 127.0.0.1, ::1");
+    }
 }
 
 fn print_policy(p: &model::Policy) {

@@ -113,14 +113,17 @@ pub fn address_table(resolutions: &[Resolution]) -> Vec<(String, Vec<IpAddr>)> {
         .collect()
 }
 
-/// What `/etc/hosts` holds in the sandbox: `localhost`, then one line per address of each
-/// name, with the name written with and without its trailing dot.
+/// What `/etc/hosts` holds in the sandbox: `localhost` (unless it is an allowed name), then
+/// one line per address of each name, with the name written with and without its trailing
+/// dot.
 pub fn hosts_file(resolutions: &[Resolution]) -> String {
-    let mut s = String::from(
-        "# network-sandbox: the names this program may reach, and nothing else.\n\
-         127.0.0.1 localhost\n\
-         ::1 localhost\n",
-    );
+    let mut s =
+        String::from("# network-sandbox: the names this program may reach, and nothing else.\n");
+    // `localhost` answers as usual, unless it is an allowed name: then with exactly the
+    // addresses it has in the allow list.
+    if !resolutions.iter().any(|r| r.name == "localhost") {
+        s.push_str("127.0.0.1 localhost\n::1 localhost\n");
+    }
     for r in resolutions {
         for a in &r.addresses {
             s.push_str(&format!("{a} {name} {name}.\n", name = r.name));
@@ -683,6 +686,17 @@ mod tests {
         assert!(hosts.contains("\n127.0.0.2 a.test a.test.\n"), "{hosts}");
         assert!(hosts.contains("\n::1 a.test a.test.\n"), "{hosts}");
         assert!(hosts.contains("127.0.0.1 localhost\n"), "{hosts}");
+        let only_v4 = vec![Resolution {
+            name: "localhost".into(),
+            addresses: vec![ip("127.0.0.1")],
+            pinned: false,
+            failure: None,
+        }];
+        let hosts = hosts_file(&only_v4);
+        assert!(
+            !hosts.contains("::1"),
+            "an allowed localhost has its own addresses: {hosts}"
+        );
         let ns =
             nsswitch_conf("passwd: files\n# hosts: dns\nhosts:   files mdns4 dns\nhosts: dns\n");
         assert_eq!(ns, "passwd: files\n# hosts: dns\nhosts: files\n");
