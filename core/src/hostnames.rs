@@ -430,9 +430,15 @@ pub(crate) fn start_refresher(policy: &Policy) {
         }
         v
     };
-    let hosts = std::fs::OpenOptions::new()
-        .write(true)
-        .open(plan.dir.join("hosts"));
+    // Not through a symbolic link: the directory is the user's (mode 0700), but nothing
+    // written to it after the installer may redirect the supervisor's writes.
+    let hosts = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(plan.dir.join("hosts"))
+    };
     let _ = std::fs::remove_dir_all(&plan.dir);
     let mut hosts = match hosts {
         Ok(f) => f,
