@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks network-sandbox against the floor and against the alternatives, and prints one
-# table (see BENCHMARKS.md for what each row means).
+# table (see BENCHMARKS.md for what each row means). The connect rows (3a–3d) compare the
+# project's supervisor with a minimal reference supervisor measured side by side, as
+# deployed and with every process pinned to one CPU.
 #
 #   scripts/bench.sh            full run (1 GiB transfers, clean builds): several minutes
 #   scripts/bench.sh --quick    fewer rounds, 128 MiB transfers, no clean build: < 2 minutes
+#
+# For investigating one row: target/release/deps/sandbox-* --diag connect|connect-pinned|bulk
+# ROUNDS CONFIG… (see BENCHMARKS.md).
 #
 # Needs libseccomp-dev and pkg-config (installed with apt-get when missing and run as root).
 # Every server and client talks over loopback only; every process started is stopped.

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::filters::{self, calls, LibseccompMode};
 use crate::net;
+use crate::reference;
 use crate::stats;
 
 /// The filter configurations of the system-call rows.
@@ -30,14 +31,43 @@ pub fn main(args: &[String]) -> ! {
     match arg(0) {
         "syscalls" => syscalls(arg(1), &ports(arg(2)), num(3) as usize),
         "connect" => {
-            if arg(1) != "plain" {
-                sandbox(&ports(arg(2)));
+            // connect CONFIG PORTS N [CPU]: with CPU, this process and everything it starts
+            // (the supervisor) run on that CPU only.
+            if !arg(4).is_empty() {
+                let cpu = num(4) as usize;
+                crate::cpu::pin_to(cpu).unwrap_or_else(|e| die("pinning to a CPU", e));
             }
             let port = ports(arg(2))[0];
+            match arg(1) {
+                "plain" => {}
+                // "sandboxed": the configuration's earlier name.
+                "project" | "sandboxed" => sandbox(&ports(arg(2))),
+                other => {
+                    let variant = reference::Variant::from_config(other)
+                        .unwrap_or_else(|| die("unknown connect configuration", other));
+                    let pid = reference::install(variant, SocketAddrV4::new(net::SERVER_IP, port))
+                        .unwrap_or_else(|e| die("installing the reference supervisor", e));
+                    println!("supervisor {pid}");
+                    if !variant.continue_at_once {
+                        // The reference checks the address: a port it does not allow is
+                        // refused (ECONNREFUSED would mean the connect went through).
+                        let other = SocketAddrV4::new(net::SERVER_IP, 1);
+                        let errno = std::net::TcpStream::connect(other)
+                            .err()
+                            .and_then(|e| e.raw_os_error());
+                        if errno != Some(libc::EACCES) {
+                            die("the reference let through", format!("{other} ({errno:?})"));
+                        }
+                    }
+                }
+            }
             let v =
                 net::connect_latencies(port, num(3) as usize).unwrap_or_else(|e| die("connect", e));
             println!("median {}", stats::median(&v));
             println!("p99 {}", stats::quantile(&v, 0.99));
+            // For --diag: the tail further out, and how many connects took over 100 µs.
+            println!("p999 {}", stats::quantile(&v, 0.999));
+            println!("over100us {}", v.iter().filter(|&&ns| ns > 100e3).count());
         }
         "bulk" => {
             let allowed = ports(arg(2));
@@ -164,8 +194,8 @@ fn syscalls(config: &str, ports: &[u16], calls_per_batch: usize) {
     }
     let batches = 30;
     let getppid = per_call(
-        // SAFETY: getppid has no arguments and no preconditions.
         || {
+            // SAFETY: getppid takes no arguments and has no preconditions.
             black_box(unsafe { libc::syscall(libc::SYS_getppid) });
         },
         calls_per_batch,

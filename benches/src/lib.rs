@@ -14,8 +14,10 @@
 
 pub mod buildcost;
 pub mod child;
+pub mod cpu;
 pub mod filters;
 pub mod net;
+pub mod reference;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -35,7 +37,7 @@ pub struct Settings {
     pub syscall_rounds: usize,
     /// Calls per timed batch in a system-call child (30 batches, the fastest counts).
     pub calls_per_batch: usize,
-    /// Rounds of the connect row.
+    /// Rounds of the connect rows (each placement: as deployed, pinned).
     pub connect_rounds: usize,
     /// Connects per child per round.
     pub connects: usize,
@@ -59,7 +61,7 @@ impl Settings {
                 quick,
                 syscall_rounds: 5,
                 calls_per_batch: 2_000,
-                connect_rounds: 3,
+                connect_rounds: 5,
                 connects: 1_000,
                 bulk_rounds: 3,
                 bulk_bytes: 128 << 20,
@@ -72,7 +74,7 @@ impl Settings {
                 quick,
                 syscall_rounds: 11,
                 calls_per_batch: 10_000,
-                connect_rounds: 7,
+                connect_rounds: 21,
                 connects: 2_000,
                 bulk_rounds: 5,
                 bulk_bytes: 1 << 30,
@@ -115,19 +117,25 @@ pub fn main() {
     );
 }
 
-/// `--diag connect|bulk ROUNDS CONFIG…`: the medians of one network row for any of its
-/// configurations (`plain`, `sandboxed`, `floor` = an allow-all filter, `relay`), with
-/// `NSB_NO_SUPERVISOR=1` for filter and Landlock without the supervisor. For investigating
+/// `--diag connect|connect-pinned|bulk ROUNDS CONFIG…`: the medians of one network row for
+/// any of its configurations, and each configuration against the first (median and spread
+/// of the per-round ratios, median of the per-round differences). Connect: `plain`,
+/// `project`, or a reference supervisor ([`reference::Variant::from_config`]); `connect-pinned` runs
+/// every process on one CPU ([`cpu::for_pinned_rows`]). Bulk: `plain`, `sandboxed`,
+/// `floor` (an allow-all filter), `relay`. With `NSB_NO_SUPERVISOR=1`, `project` and
+/// `sandboxed` mean the same filter and Landlock without the supervisor. For investigating
 /// a missed target; not part of the table.
 fn diagnose(args: &[String]) {
-    let connect_port = net::spawn_accept_server().expect("loopback accept server");
+    let what = args.first().map_or("", String::as_str);
+    let pin = (what == "connect-pinned").then(cpu::for_pinned_rows);
+    let connect_port = net::spawn_accept_server_on(pin).expect("loopback accept server");
     let sink_port = net::spawn_sink_server().expect("loopback sink server");
     let ports = format!("{connect_port},{sink_port}");
     let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
     let configs: Vec<&str> = args.iter().skip(2).map(String::as_str).collect();
     let relay = Relay::start(sink_port);
-    let series = interleave(rounds, &configs, |c| match args[0].as_str() {
-        "connect" => vec!["connect".into(), c.into(), ports.clone(), "2000".into()],
+    let series = interleave(rounds, &configs, |c| match what {
+        "connect" | "connect-pinned" => connect_args(c, &ports, 2000, pin),
         _ => vec![
             "bulk".into(),
             c.into(),
@@ -136,15 +144,37 @@ fn diagnose(args: &[String]) {
             relay.port.to_string(),
         ],
     });
-    let mut keys: Vec<_> = series.keys().collect();
+    let mut keys: Vec<_> = series
+        .keys()
+        .filter(|k| !k.ends_with("/supervisor"))
+        .collect();
     keys.sort();
-    for k in keys {
-        let v = &series[k];
+    for k in &keys {
+        let v = &series[*k];
         let (lo, hi) = stats::min_max(v);
         println!(
             "{k}: median {:.4e} min {lo:.4e} max {hi:.4e}",
             stats::median(v)
         );
+    }
+    let Some(first) = configs.first() else {
+        return;
+    };
+    for k in &keys {
+        let (config, stat) = k.split_once('/').expect("config/key");
+        if config == *first {
+            continue;
+        }
+        if let Some(base) = series.get(&format!("{first}/{stat}")) {
+            let name = format!("{config}/{first}");
+            // Times (ns) get their difference in µs; rates and counts only the ratio.
+            let (cell, _) = if what == "bulk" || !matches!(stat, "median" | "p99" | "p999") {
+                ratio_cell(&name, &stats::ratios(&series[*k], base))
+            } else {
+                overhead_cell(&name, &series[*k], base)
+            };
+            println!("{stat}: {cell}");
+        }
     }
 }
 
@@ -268,6 +298,79 @@ fn ratio_cell(name: &str, r: &[f64]) -> (String, f64) {
     let m = stats::median(r);
     let (lo, hi) = stats::min_max(r);
     (format!("{name} {m:.2} ({lo:.2}–{hi:.2})"), m)
+}
+
+/// `ratio_cell` of `a/b`, followed by the median of the per-round differences `a − b`
+/// (nanoseconds, shown in µs).
+fn overhead_cell(name: &str, a: &[f64], b: &[f64]) -> (String, f64) {
+    let (cell, m) = ratio_cell(name, &stats::ratios(a, b));
+    let d = stats::median(&stats::differences(a, b)) / 1e3;
+    (format!("{cell} {d:+.1} µs"), m)
+}
+
+/// The configurations of the connect rows, in the order of the values cell.
+const CONNECT_CONFIGS: [&str; 4] = ["plain", "reference", "reference+getsockopt", "project"];
+
+/// A connect child's arguments: `connect CONFIG PORTS N [CPU]` (`ports`: the accept
+/// server's port first, then the sink's, which the project's policy also allows).
+fn connect_args(config: &str, ports: &str, connects: usize, pin: Option<usize>) -> Vec<String> {
+    let mut a = vec![
+        "connect".into(),
+        config.into(),
+        ports.into(),
+        connects.to_string(),
+    ];
+    a.extend(pin.map(|c| c.to_string()));
+    a
+}
+
+/// One connect row: the `stat` (median or p99 of each child's connects) of every
+/// configuration, and the project against the reference, against plain, and what the
+/// project's `getsockopt`s add to the reference.
+fn connect_row(
+    id: &'static str,
+    stat: &str,
+    placement: &str,
+    s: &Settings,
+    con: &Series,
+    deployed: bool,
+) -> Row {
+    let v = |c: &str| get(con, &format!("{c}/{stat}"));
+    let (plain, reference, sockopts, project) = (
+        v("plain"),
+        v("reference"),
+        v("reference+getsockopt"),
+        v("project"),
+    );
+    let (vs_ref, m_ref) = overhead_cell("project/reference", project, reference);
+    let (vs_plain, m_plain) = overhead_cell("project/plain", project, plain);
+    let (so, _) = overhead_cell("+getsockopt/reference", sockopts, reference);
+    let values = CONNECT_CONFIGS
+        .iter()
+        .map(|c| format!("{c} {:.1}", stats::median(v(c)) / 1e3))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    // The targets: the project within 5 % of the reference; as deployed, also the earlier
+    // target against plain.
+    let (target, result) = match (stat, deployed) {
+        ("median", true) => (
+            "≤ 1.05 · ≤ 1.80".to_owned(),
+            format!("{} · {}", verdict(m_ref <= 1.05), verdict(m_plain <= 1.8)),
+        ),
+        ("median", false) => ("≤ 1.05".to_owned(), verdict(m_ref <= 1.05)),
+        _ => ("—".to_owned(), "info".to_owned()),
+    };
+    Row {
+        id,
+        measure: format!(
+            "connect() µs, {stat} of {} × {} rounds, {placement}",
+            s.connects, s.connect_rounds
+        ),
+        values,
+        ratio: format!("{vs_ref}; {vs_plain}; {so}"),
+        target,
+        verdict: result,
+    }
 }
 
 fn verdict(met: bool) -> String {
@@ -397,37 +500,30 @@ pub fn run(s: &Settings) -> String {
         });
     }
 
-    // Row 3: connect latency.
-    progress("connect latency, plain and sandboxed");
-    let con = interleave(s.connect_rounds, &["plain", "sandboxed"], |c| {
-        vec![
-            "connect".into(),
-            c.into(),
-            ports.clone(),
-            s.connects.to_string(),
-        ]
-    });
-    for (id, stat, target) in [("3a", "median", Some(1.8)), ("3b", "p99", None)] {
-        let (p, sb) = (
-            get(&con, &format!("plain/{stat}")),
-            get(&con, &format!("sandboxed/{stat}")),
-        );
-        let (cell, m) = ratio_cell("sandboxed/plain", &stats::ratios(sb, p));
-        rows.push(Row {
-            id,
-            measure: format!(
-                "connect() µs, {stat} of {} per round × {} rounds",
-                s.connects, s.connect_rounds
-            ),
-            values: format!(
-                "plain {:.1} · sandboxed {:.1}",
-                stats::median(p) / 1e3,
-                stats::median(sb) / 1e3
-            ),
-            ratio: cell,
-            target: target.map_or("—".into(), |t| format!("≤ {t:.2}")),
-            verdict: target.map_or("info".into(), |t| verdict(m <= t)),
+    // Row 3: connect latency, plain and under the reference and the project's supervisor,
+    // side by side; as deployed, then with every process on one CPU.
+    let pin_cpu = cpu::for_pinned_rows();
+    let pinned_port = net::spawn_accept_server_on(Some(pin_cpu)).expect("pinned accept server");
+    for (ids, placement, port, pin) in [
+        (["3a", "3b"], "as deployed".to_owned(), connect_port, None),
+        (
+            ["3c", "3d"],
+            format!("pinned to CPU {pin_cpu}"),
+            pinned_port,
+            Some(pin_cpu),
+        ),
+    ] {
+        progress(&format!(
+            "connect latency {placement}: {}",
+            CONNECT_CONFIGS.join(", ")
+        ));
+        let ports = format!("{port},{sink_port}");
+        let con = interleave(s.connect_rounds, &CONNECT_CONFIGS, |c| {
+            connect_args(c, &ports, s.connects, pin)
         });
+        for (id, stat) in ids.into_iter().zip(["median", "p99"]) {
+            rows.push(connect_row(id, stat, &placement, s, &con, pin.is_none()));
+        }
     }
 
     // Row 4: bulk transfer.

@@ -41,7 +41,8 @@ pub fn listen(ip: Ipv4Addr) -> io::Result<TcpListener> {
     Ok(TcpListener::from(owned))
 }
 
-fn sockaddr_in(a: SocketAddrV4) -> libc::sockaddr_in {
+/// `a` as a `struct sockaddr_in`.
+pub fn sockaddr_in(a: SocketAddrV4) -> libc::sockaddr_in {
     libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: a.port().to_be(),
@@ -54,13 +55,27 @@ fn sockaddr_in(a: SocketAddrV4) -> libc::sockaddr_in {
 
 /// Accepts and drops connections for the connect-latency row, in a background thread.
 pub fn spawn_accept_server() -> io::Result<u16> {
+    spawn_accept_server_on(None)
+}
+
+/// [`spawn_accept_server`], with the server's thread pinned to `cpu` when given.
+pub fn spawn_accept_server_on(cpu: Option<usize>) -> io::Result<u16> {
     let l = listen(SERVER_IP)?;
     let port = l.local_addr()?.port();
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let pinned = cpu.map_or(Ok(()), crate::cpu::pin_to);
+        let ok = pinned.is_ok();
+        let _ = tx.send(pinned);
+        if !ok {
+            return;
+        }
         for conn in l.incoming() {
             drop(conn);
         }
     });
+    rx.recv()
+        .map_err(|_| io::Error::other("the accept server's thread ended"))??;
     Ok(port)
 }
 

@@ -40,6 +40,12 @@ pub fn ratios(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x / y).collect()
 }
 
+/// Element-wise `a[i] - b[i]` (per-round differences of two configurations measured side by
+/// side).
+pub fn differences(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x - y).collect()
+}
+
 /// Element-wise minimum of two equally long series.
 pub fn pairwise_min(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x.min(*y)).collect()
@@ -59,5 +65,7 @@ mod tests {
         assert_eq!(quantile(&v, 0.0), 1.0);
         assert!(median(&[]).is_nan());
         assert_eq!(min_max(&[2.0, -1.0, 5.0]), (-1.0, 5.0));
+        assert_eq!(ratios(&[4.0, 9.0], &[2.0, 3.0]), vec![2.0, 3.0]);
+        assert_eq!(differences(&[4.0, 9.0], &[2.0, 3.0]), vec![2.0, 6.0]);
     }
 }

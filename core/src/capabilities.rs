@@ -29,10 +29,14 @@ use std::io;
 /// `SYS_CHROOT`), or are harmless for the network (`NET_BIND_SERVICE`: `bind` is refused or
 /// checked anyway; `AUDIT_WRITE`/`AUDIT_READ`: log records). `SYS_RESOURCE` could re-limit
 /// another process with `prlimit64`, which L1 refuses for any pid but 0.
-pub const KEPT: [(u32, &str); 17] = [
+///
+/// `DAC_READ_SEARCH` is dropped although it acts on files: it is what `open_by_handle_at`
+/// needs, which opens a file by its handle without walking a path — around path-based
+/// walls such as the read-only mounts of the private mount namespace. `DAC_OVERRIDE` still
+/// lets root read what it could read before.
+pub const KEPT: [(u32, &str); 16] = [
     (0, "CAP_CHOWN"),
     (1, "CAP_DAC_OVERRIDE"),
-    (2, "CAP_DAC_READ_SEARCH"),
     (3, "CAP_FOWNER"),
     (4, "CAP_FSETID"),
     (6, "CAP_SETGID"),

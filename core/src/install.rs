@@ -316,6 +316,7 @@ struct Decisions {
     static_filter: LayerReport,
     supervisor: LayerReport,
     landlock: LayerReport,
+    /// What dropping privileges would do; installing reports what it did.
     privileges: LayerReport,
 }
 
@@ -323,7 +324,7 @@ struct Decisions {
 pub struct Preview {
     /// The kernel features found.
     pub kernel: Kernel,
-    /// One report per layer, L1 to L3, as [`install`] would return them.
+    /// One report per layer, L1 to L3, then privileges, as [`install`] would return them.
     pub layers: Vec<LayerReport>,
 }
 

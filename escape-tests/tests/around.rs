@@ -380,6 +380,21 @@ fn kernel_tunables_are_read_only() {
 }
 
 #[test]
+fn files_cannot_be_opened_by_handle() {
+    // open_by_handle_at skips the path walk, and with it path-based walls such as the
+    // read-only mounts: CAP_DAC_READ_SEARCH, which it needs, is dropped.
+    let dir = TempDir::new("by-handle");
+    let file = dir.path.join("file");
+    std::fs::write(&file, b"x").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = file.to_str().unwrap();
+    for user in USERS {
+        let o = controlled(user, "open-by-handle", &[file], true);
+        assert!(o.err("EPERM"), "{user:?}: {o:?}");
+    }
+}
+
+#[test]
 fn the_kernel_is_not_asked_to_run_request_key() {
     for user in USERS {
         // The control reaches the kernel's key search and upcall: without keyutils installed

@@ -19,6 +19,7 @@ pub fn run(name: &str, a: &[&str]) -> Option<Res> {
         "sock-ioctl" => sock_ioctl(a[0], a.get(1).copied().unwrap_or("lo")),
         "lo-up" => lo_up(),
         "open-write" => open_write(a[0]),
+        "open-by-handle" => open_by_handle(a[0]),
         "umount" => {
             let p = CString::new(a[0]).unwrap();
             // SAFETY: umount2 with a valid path.
@@ -348,6 +349,69 @@ fn open_write(path: &str) -> Res {
     // SAFETY: our own descriptor.
     unsafe { libc::close(fd as RawFd) };
     Ok(String::new())
+}
+
+/// Opens `path` by its file handle (`name_to_handle_at`, then `open_by_handle_at` against a
+/// descriptor of its directory's mount): no path walk, so around path-based walls. Needs
+/// `CAP_DAC_READ_SEARCH`.
+fn open_by_handle(path: &str) -> Res {
+    const MAX_HANDLE_SZ: usize = 128;
+    #[repr(C)]
+    struct Handle {
+        bytes: u32,
+        ty: i32,
+        f_handle: [u8; MAX_HANDLE_SZ],
+    }
+    let p = CString::new(path).unwrap();
+    let dir = CString::new(
+        std::path::Path::new(path)
+            .parent()
+            .unwrap()
+            .as_os_str()
+            .as_encoded_bytes(),
+    )
+    .unwrap();
+    let mut handle = Handle {
+        bytes: MAX_HANDLE_SZ as u32,
+        ty: 0,
+        f_handle: [0; MAX_HANDLE_SZ],
+    };
+    let mut mount_id = 0i32;
+    // SAFETY: valid path, a handle buffer of the size it declares, an int for the mount id.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            libc::AT_FDCWD,
+            p.as_ptr(),
+            &mut handle as *mut Handle,
+            &mut mount_id as *mut i32,
+            0,
+        )
+    })?;
+    // SAFETY: open with a valid path.
+    let mount_fd = check(unsafe {
+        libc::open(
+            dir.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    } as libc::c_long)? as RawFd;
+    // SAFETY: the handle filled in above; our own descriptor.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            mount_fd,
+            &mut handle as *mut Handle,
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    });
+    // SAFETY: our own descriptors.
+    unsafe {
+        libc::close(mount_fd);
+        if let Ok(fd) = fd {
+            libc::close(fd as RawFd);
+        }
+    }
+    fd.map(|_| String::new())
 }
 
 /// The capability sets from /proc/self/status, as hex masks.
