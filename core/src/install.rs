@@ -174,6 +174,11 @@ impl<'a> Sandbox<'a> {
                 hint: "",
             });
         }
+        if !policy.names().is_empty() {
+            if let Some(why) = crate::mount_ns::user_namespace_blocker() {
+                return Err(Error::Hostnames(why));
+            }
+        }
         let plan = Plan::new(
             policy,
             kernel.landlock_abi,
@@ -195,7 +200,7 @@ impl<'a> Sandbox<'a> {
             static_filter,
             supervisor: choice.report,
             landlock,
-            privileges: crate::privileges::preview(),
+            privileges: crate::privileges::preview(!policy.names().is_empty()),
         })
     }
 

@@ -346,6 +346,21 @@ pub fn enter(plan: &Plan) -> io::Result<Outcome> {
     })
 }
 
+/// Why [`enter`] could not make a required namespace here, when that can be told without
+/// trying: no `CAP_SYS_ADMIN`, and `user.max_user_namespaces` is 0. (A container that
+/// forbids `unshare` is found out only by trying.)
+pub fn user_namespace_blocker() -> Option<String> {
+    if can_unshare() {
+        return None;
+    }
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").ok()?;
+    (max.trim() == "0").then(|| {
+        "cannot create a user namespace: user.max_user_namespaces is 0 (user namespaces are \
+         disabled on this system)"
+            .to_owned()
+    })
+}
+
 /// Moves the calling process (single-threaded) into a new user namespace in which its own
 /// uid and gid, and nothing else, are mapped, so that it holds `CAP_SYS_ADMIN` there (and
 /// only there) to make the mount namespace. `setgroups` is denied in it, as the kernel

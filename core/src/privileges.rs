@@ -54,16 +54,28 @@ pub fn confine(binds: &[(PathBuf, PathBuf)]) -> io::Result<LayerReport> {
     })
 }
 
-/// What [`confine`] would do, decided without changing anything.
-pub fn preview() -> LayerReport {
+/// What [`confine`] would do, decided without changing anything; `names`: the policy
+/// allows names, so their files are bound too.
+pub fn preview(names: bool) -> LayerReport {
     let (eff, perm, bounding) = capabilities::current().unwrap_or((0, 0, 0));
     let to_drop: Vec<String> = (0..=capabilities::last_cap())
         .filter(|&c| !capabilities::kept(c) && (eff | perm | bounding) & (1 << c) != 0)
         .map(capabilities::name)
         .collect();
+    let names = if names {
+        ", and the allowed names' hosts file, nsswitch.conf and resolv.conf"
+    } else {
+        ""
+    };
     let ns = if eff & (1 << 21) != 0 {
         format!(
-            "a private mount namespace with {} read-only",
+            "a private mount namespace with {} read-only{names}",
+            mount_ns::KERNEL_TUNABLES.join(", ")
+        )
+    } else if !names.is_empty() {
+        format!(
+            "a private mount namespace in a user namespace mapping only this uid and gid \
+             (every capability it gives dropped), with {} read-only{names}",
             mount_ns::KERNEL_TUNABLES.join(", ")
         )
     } else {
