@@ -828,3 +828,52 @@ fn a_refresh_follows_a_changed_answer_and_keeps_the_old_address_through_the_grac
         }
     }
 }
+
+/// Node's `dns.resolve4` (c-ares) asks DNS itself, reading `resolv.conf` and ignoring the
+/// hosts file and `nsswitch.conf`: under the sandbox its query goes to the `0.0.0.0` the
+/// sandbox's `resolv.conf` names, which the supervisor refuses, so it fails at once and the
+/// test's server never sees the name, even with a UDP endpoint in the policy. (It does not
+/// get the allowed names' answers either: a program that needs them uses `dns.lookup`.)
+/// Control: without the sandbox the same call reaches the server.
+#[test]
+fn node_c_ares_resolve_never_reaches_a_resolver() {
+    let Some(node) = require("node", "Node.js") else {
+        return;
+    };
+    const SCRIPT: &str = "require('dns').resolve4(process.argv[1], (e, a) => {\
+        if (e) { console.log('resolve failed:', e.code); process.exit(1); }\
+        console.log('resolved:', a.join(',')); });";
+    let node = node.to_str().unwrap().to_owned();
+    for user in users().into_iter().take(1) {
+        let dns = DnsServer::start(&[("other.test", "127.0.0.3")]);
+        let mut control = Command::new(&node);
+        control.args(["-e", SCRIPT, "other.test"]);
+        dns.resolver_for(&mut control, user);
+        let out = output(control);
+        assert!(
+            out.stdout.contains("resolved: 127.0.0.3"),
+            "control: {out:?}"
+        );
+        for policy in [
+            vec!["--allow", "allowed.test=127.0.0.2:80"],
+            vec![
+                "--allow",
+                "allowed.test=127.0.0.2:80",
+                "--allow",
+                "udp://127.0.0.2:53",
+            ],
+        ] {
+            dns.clear();
+            let mut args = vec!["run"];
+            args.extend(&policy);
+            args.extend(["--", node.as_str(), "-e", SCRIPT, "other.test"]);
+            let out = run_with(&dns, user, &args);
+            assert!(!out.timed_out, "{policy:?}: {out:?}");
+            assert!(
+                out.stdout.contains("resolve failed:"),
+                "{policy:?}: {out:?}"
+            );
+            assert!(dns.queries().is_empty(), "{policy:?}: {:?}", dns.queries());
+        }
+    }
+}
