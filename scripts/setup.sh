@@ -2,8 +2,8 @@
 # Installs what building and testing the workspace needs on a fresh Debian machine, when run
 # as root: libseccomp-dev and pkg-config (the benchmarks compare with libseccomp and are part
 # of the workspace), and the clients of other runtimes that the command's tests run (curl,
-# Python, Node.js, Go, Java; util-linux's unshare for the network namespaces of the escape
-# tests). Elsewhere it only says what is missing; tests whose client is
+# Python, Node.js, Go, Java, a static musl program for the hostname tests; util-linux's
+# unshare for the network namespaces of the escape tests). Elsewhere it only says what is missing; tests whose client is
 # missing say "skipped" and why.
 set -euo pipefail
 
@@ -15,6 +15,7 @@ declare -A need=(
     [node]=nodejs
     [go]=golang-go
     [java]=default-jre-headless
+    [musl-gcc]=musl-tools
     [pkg-config]=pkg-config
     [/usr/include/seccomp.h]=libseccomp-dev
 )

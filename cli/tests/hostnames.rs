@@ -877,3 +877,90 @@ fn node_c_ares_resolve_never_reaches_a_resolver() {
         }
     }
 }
+
+const MUSL_LOOKUP: &str = r#"#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(int argc, char **argv) {
+    struct addrinfo hints, *res;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    int e = getaddrinfo(argv[1], NULL, &hints, &res);
+    if (e) { printf("lookup failed: %s\n", gai_strerror(e)); return 1; }
+    char b[64];
+    inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, b, sizeof b);
+    printf("resolved: %s\n", b);
+    return 0;
+}
+"#;
+
+/// musl reads the hosts file and then asks DNS itself, whatever `nsswitch.conf` says: the
+/// allowed name resolves from the hosts file; the other name's query goes to the `0.0.0.0`
+/// of the sandbox's `resolv.conf` (refused by the supervisor, or with no UDP endpoint no UDP
+/// socket at all) and the lookup fails at once ("Try again" or "System error": musl's words
+/// when no server answers); the test's server never sees it. Control: the same static
+/// binary without the sandbox resolves the other name through the server.
+#[test]
+fn musl_getaddrinfo() {
+    let Some(cc) = require("musl-gcc", "musl (Debian package musl-tools)") else {
+        return;
+    };
+    let dir = scratch_dir("hostnames-musl");
+    std::fs::write(dir.join("lookup.c"), MUSL_LOOKUP).unwrap();
+    let exe = dir.join("lookup");
+    let out = output(
+        Command::new(&cc)
+            .args(["-static", "-O2", "-o"])
+            .arg(&exe)
+            .arg(dir.join("lookup.c")),
+    );
+    assert_eq!(out.code(), Some(0), "musl-gcc: {out:?}");
+    let exe = exe.to_str().unwrap().to_owned();
+    for user in users() {
+        let dns = DnsServer::start(&[("allowed.test", "127.0.0.2"), ("other.test", "127.0.0.3")]);
+        let mut control = Command::new(&exe);
+        control.arg("other.test");
+        dns.resolver_for(&mut control, user);
+        let out = output(control);
+        assert!(
+            out.stdout.contains("resolved: 127.0.0.3"),
+            "control: {out:?}"
+        );
+        for policy in [
+            vec!["--allow", "allowed.test:80"],
+            vec![
+                "--allow",
+                "allowed.test:80",
+                "--allow",
+                "udp://127.0.0.2:53",
+            ],
+        ] {
+            let run = |name: &str| {
+                let mut args = vec!["run"];
+                args.extend(&policy);
+                args.extend(["--", exe.as_str(), name]);
+                run_with(&dns, user, &args)
+            };
+            let out = run("allowed.test");
+            assert!(
+                out.stdout.contains("resolved: 127.0.0.2"),
+                "{user:?} {policy:?}: {out:?}"
+            );
+            dns.clear();
+            let out = run("other.test");
+            assert!(!out.timed_out, "{out:?}");
+            assert!(
+                out.stdout.contains("lookup failed:"),
+                "{user:?} {policy:?}: {out:?}"
+            );
+            assert!(
+                !dns.names().contains(&"other.test".to_owned()),
+                "{user:?} {policy:?}: {:?}",
+                dns.queries()
+            );
+        }
+    }
+}

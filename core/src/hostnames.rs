@@ -159,11 +159,12 @@ pub fn nsswitch_conf(original: &str) -> String {
 /// What `/etc/resolv.conf` holds in the sandbox: a nameserver that is no server. A resolver
 /// that ignores `nsswitch.conf` and asks DNS anyway (musl, c-ares' `resolve`) sends its
 /// query to `0.0.0.0`, which no policy endpoint names (the grammar refuses it) and so the
-/// supervisor refuses; one try, one second at most.
+/// supervisor refuses. One try, and no wait for an answer that cannot come: musl gives up
+/// at once with `timeout:0` (glibc, which never asks DNS here, would read it as one second).
 pub const RESOLV_CONF: &str =
     "# network-sandbox: no DNS server is reachable; allowed names are in /etc/hosts.\n\
 nameserver 0.0.0.0\n\
-options timeout:1 attempts:1\n";
+options timeout:0 attempts:1\n";
 
 /// The system files the sandbox replaces, in the order they are bound.
 pub const TARGETS: [&str; 3] = ["/etc/hosts", "/etc/nsswitch.conf", "/etc/resolv.conf"];
