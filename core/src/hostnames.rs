@@ -8,7 +8,7 @@
 //! 2. [`Files`]: the hosts file (`localhost` and each allowed name with its addresses), an
 //!    `nsswitch.conf` whose `hosts:` line is `files`, and a `resolv.conf` that names no
 //!    reachable server. The installer binds them over `/etc/hosts`, `/etc/nsswitch.conf` and
-//!    `/etc/resolv.conf` in the sandbox's private mount namespace ([`crate::mount_ns`]), so
+//!    `/etc/resolv.conf` in the sandbox's private mount namespace (`mount_ns`), so
 //!    that every resolver that follows the system configuration (glibc, Go's own, c-ares,
 //!    hickory) answers the allowed names from the hosts file and every other name with its
 //!    usual "unknown host" error, without a query.
@@ -218,7 +218,7 @@ impl Files {
 
 impl Files {
     /// Leaves the directory in place: the supervisor's refresher opens the hosts file in it
-    /// and removes it ([`start_refresher`]).
+    /// and removes it (`start_refresher`).
     pub fn keep(self) {
         std::mem::forget(self);
     }
