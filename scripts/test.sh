@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
-# The enforcement tests run as root and as uid 65534; unprivileged user namespaces are not
-# needed. Everything talks to loopback only.
+# The enforcement tests run as root and as uid 65534; unprivileged user namespaces are
+# needed only by the hostname tests' runs as uid 65534 (skipped where they are disabled).
+# Everything talks to loopback only.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
