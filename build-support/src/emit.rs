@@ -201,6 +201,19 @@ fn options(out: &mut String, o: &Options) {
     let _ = writeln!(out, "            mode: {P}::Mode::{mode},");
     let _ = writeln!(out, "            fallback: {P}::Fallback::{fallback},");
     let _ = writeln!(out, "            report: {P}::ReportTo::{report},");
+    // A bit mask (capability `n` is bit `n`), so that `Options` stays const-constructible;
+    // the comment names the capabilities.
+    let kept = crate::capabilities::names_in(o.keep_capabilities);
+    let comment = if kept.is_empty() {
+        String::new()
+    } else {
+        format!(" // {}", kept.join(", "))
+    };
+    let _ = writeln!(
+        out,
+        "            keep_capabilities: 0x{:x},{comment}",
+        o.keep_capabilities
+    );
     let _ = writeln!(
         out,
         "            unresolved: {P}::Unresolved::{unresolved},"

@@ -6,6 +6,7 @@
 //! audit = false                                          # optional
 //! fallback = "refuse"                                    # "refuse", "landlock-ports", "deny-all"
 //! report = "stderr"                                      # "stderr", "off"
+//! keep_capabilities = ["CAP_SYS_NICE"]                   # optional: kept besides the defaults
 //! ```
 //!
 //! ```no_run
@@ -296,9 +297,16 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                     .to_owned(),
             }),
             other => match model::option(other) {
-                Some(spec) => match option_value(spec, value) {
-                    Ok(chosen) => (chosen.set)(&mut options),
-                    Err(e) => errors.push(e),
+                Some(spec) => match spec.syntax {
+                    Syntax::Names { .. } => {
+                        if let Err(e) = set_names(spec, value, &mut options) {
+                            errors.extend(e);
+                        }
+                    }
+                    _ => match option_value(spec, value) {
+                        Ok(chosen) => (chosen.set)(&mut options),
+                        Err(e) => errors.push(e),
+                    },
                 },
                 None => errors.push(TomlError {
                     range: key_range,
@@ -369,7 +377,62 @@ fn option_value(
             other.type_str(),
             spec.expected()
         ))),
+        (Syntax::Names { .. }, _) => unreachable!("a list option is set by `set_names`"),
     }
+}
+
+/// Sets the values a [`Syntax::Names`] option names: one string or a list of strings.
+/// Each error spans the string it is about (or the value, when it is not strings).
+fn set_names(
+    spec: &OptionSpec,
+    value: &Spanned<DeValue<'_>>,
+    options: &mut Options,
+) -> Result<(), Vec<TomlError>> {
+    let not_a_string = |found: &str, range: Range<usize>| TomlError {
+        range,
+        message: format!(
+            "expected a string in `{}`, found {found}: {}",
+            spec.key, spec.example
+        ),
+    };
+    let items: Vec<(&str, Range<usize>)> = match value.get_ref() {
+        DeValue::String(s) => vec![(s.as_ref(), value.span())],
+        DeValue::Array(items) => {
+            let mut list = Vec::new();
+            let mut errors = Vec::new();
+            for item in items.iter() {
+                match item.get_ref() {
+                    DeValue::String(s) => list.push((s.as_ref(), item.span())),
+                    other => errors.push(not_a_string(other.type_str(), item.span())),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            list
+        }
+        other => {
+            return Err(vec![TomlError {
+                range: value.span(),
+                message: format!(
+                    "expected a list of strings for `{}`, found {}: {}",
+                    spec.key,
+                    other.type_str(),
+                    spec.example
+                ),
+            }])
+        }
+    };
+    let names: Vec<&str> = items.iter().map(|(s, _)| *s).collect();
+    spec.set_names(&names, options).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| TomlError {
+                range: items[e.index].1.clone(),
+                message: e.message,
+            })
+            .collect()
+    })
 }
 
 /// The range in `text` of `range` within the string `value` whose TOML token is at `span`.

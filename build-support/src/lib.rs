@@ -20,6 +20,7 @@
 pub mod arch;
 pub mod assemble;
 pub mod bpf;
+pub mod capabilities;
 pub mod compile;
 pub mod emit;
 pub mod file;

@@ -236,6 +236,13 @@ pub enum Syntax {
     Bool,
     /// A string, one of the names of the values.
     Name,
+    /// A list of strings (or one string), each one of the names of the values, each at most
+    /// once; every value named is set. `item` is what one name is called in messages
+    /// (`"capability"`).
+    Names {
+        /// What one name is, in messages.
+        item: &'static str,
+    },
 }
 
 /// One value an option can take: its name and what it does to [`Options`].
@@ -273,6 +280,39 @@ impl OptionSpec {
         self.values.iter().find(|v| v.name == name)
     }
 
+    /// The names of this option's values that `options` holds: those whose `set` changes
+    /// nothing. For a [`Syntax::Names`] option, every name the policy gave (none when it gave
+    /// none), in the order of [`values`](Self::values).
+    pub fn names_in(&self, options: &Options) -> Vec<&'static str> {
+        self.values
+            .iter()
+            .filter(|v| {
+                let mut set = *options;
+                (v.set)(&mut set);
+                set == *options
+            })
+            .map(|v| v.name)
+            .collect()
+    }
+
+    /// The value a misspelt `name` probably means: the same name but for case, `-` for `_`
+    /// or a missing `CAP_` prefix (`sys_nice` → `CAP_SYS_NICE`, `deny_all` → `deny-all`), or
+    /// the closest name within a quarter of its length in edits (`CAP_SYS_NIC`).
+    pub fn suggest(&self, name: &str) -> Option<&'static str> {
+        let canonical = |s: &str| {
+            let s = s.trim().to_ascii_lowercase().replace('_', "-");
+            s.strip_prefix("cap-").map(str::to_owned).unwrap_or(s)
+        };
+        let wanted = canonical(name);
+        let limit = (wanted.chars().count() / 4).max(1);
+        self.values
+            .iter()
+            .map(|v| (edit_distance(&wanted, &canonical(v.name)), v.name))
+            .filter(|&(d, _)| d <= limit)
+            .min_by_key(|&(d, _)| d)
+            .map(|(_, n)| n)
+    }
+
     /// The name of this option's value in `options`.
     pub fn name_in(&self, options: &Options) -> &'static str {
         self.values
@@ -286,33 +326,122 @@ impl OptionSpec {
     }
 
     /// The values as an error message lists them: `"refuse", "landlock-ports" or
-    /// "deny-all"` (`` `true` or `false` `` for a [`Syntax::Bool`]).
+    /// "deny-all"` (`` `true` or `false` `` for a [`Syntax::Bool`]). A [`Syntax::Names`]
+    /// option has too many values to list: its example stands for them.
     pub fn expected(&self) -> String {
+        if let Syntax::Names { item } = self.syntax {
+            return format!("a list of {item} names: {}", self.example);
+        }
         let quoted: Vec<String> = self
             .values
             .iter()
             .map(|v| match self.syntax {
                 Syntax::Bool => format!("`{}`", v.name),
-                Syntax::Name => format!("\"{}\"", v.name),
+                _ => format!("\"{}\"", v.name),
             })
             .collect();
         one_of(&quoted)
     }
 
     /// The message for a string that names no value: `` `x` is not a valid `fallback`:
-    /// expected "refuse", … ``.
+    /// expected "refuse", … ``, or `` `CAP_SYS_NIC` is not a capability: did you mean
+    /// `CAP_SYS_NICE`? `` for a [`Syntax::Names`] option; with a [suggestion](Self::suggest)
+    /// when one is close.
     pub fn unknown_value(&self, name: &str) -> String {
         let what = if name.is_empty() {
             "an empty string".to_owned()
         } else {
             format!("`{name}`")
         };
-        format!(
-            "{what} is not a valid `{}`: expected {}",
-            self.key,
-            self.expected()
-        )
+        let mut message = match self.syntax {
+            Syntax::Names { item } => format!(
+                "{what} is not a {item} `{}` knows: write each as {}",
+                self.key, self.example
+            ),
+            _ => format!(
+                "{what} is not a valid `{}`: expected {}",
+                self.key,
+                self.expected()
+            ),
+        };
+        if let Some(close) = self.suggest(name) {
+            message = match self.syntax {
+                Syntax::Names { item } => format!(
+                    "{what} is not a {item} `{}` knows: did you mean `{close}`?",
+                    self.key
+                ),
+                _ => format!("{message}; did you mean `{close}`?"),
+            };
+        }
+        message
     }
+
+    /// Sets the values `names` name, for a [`Syntax::Names`] option (each name the value's
+    /// whole name). Errors carry the index of the name in `names`: one that names no value
+    /// ([`unknown_value`](Self::unknown_value)), or one given earlier in the list.
+    pub fn set_names<S: AsRef<str>>(
+        &self,
+        names: &[S],
+        options: &mut Options,
+    ) -> Result<(), Vec<NameError>> {
+        let item = match self.syntax {
+            Syntax::Names { item } => item,
+            _ => "value",
+        };
+        let mut errors = Vec::new();
+        for (index, name) in names.iter().enumerate() {
+            let name = name.as_ref();
+            match self.value(name) {
+                None => errors.push(NameError {
+                    index,
+                    message: self.unknown_value(name),
+                }),
+                Some(v) => match names[..index].iter().position(|n| n.as_ref() == name) {
+                    Some(first) => errors.push(NameError {
+                        index,
+                        message: format!(
+                            "duplicate {item} `{name}`: already named (entry {} of the list): \
+                             remove one",
+                            first + 1
+                        ),
+                    }),
+                    None => (v.set)(options),
+                },
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// A name of a [`Syntax::Names`] option that is wrong: see [`OptionSpec::set_names`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameError {
+    /// Index of the name in the list given.
+    pub index: usize,
+    /// What is wrong, and what to write instead.
+    pub message: String,
+}
+
+/// The Levenshtein distance between `a` and `b`, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// `audit = true | false`.
@@ -380,6 +509,16 @@ pub const REPORT: OptionSpec = OptionSpec {
     example: "report = \"off\"",
 };
 
+/// `keep_capabilities = ["CAP_SYS_NICE", …]`: capabilities the sandbox keeps besides its
+/// default list, written as the kernel names them (see [`crate::capabilities`]).
+pub const KEEP_CAPABILITIES: OptionSpec = OptionSpec {
+    key: "keep_capabilities",
+    description: "capabilities to keep besides the default list, where the process has them",
+    syntax: Syntax::Names { item: "capability" },
+    values: crate::capabilities::VALUES,
+    example: "keep_capabilities = [\"CAP_SYS_NICE\"]",
+};
+
 /// `unresolved = "refuse" | "unknown"`.
 pub const UNRESOLVED: OptionSpec = OptionSpec {
     key: "unresolved",
@@ -436,7 +575,14 @@ pub const REFRESH: OptionSpec = OptionSpec {
 };
 
 /// Every option besides [`ALLOW`], in the order front ends list them.
-pub const OPTIONS: [&OptionSpec; 5] = [&AUDIT, &FALLBACK, &REPORT, &UNRESOLVED, &REFRESH];
+pub const OPTIONS: [&OptionSpec; 6] = [
+    &AUDIT,
+    &FALLBACK,
+    &REPORT,
+    &KEEP_CAPABILITIES,
+    &UNRESOLVED,
+    &REFRESH,
+];
 
 /// The option called `key`.
 pub fn option(key: &str) -> Option<&'static OptionSpec> {
@@ -444,7 +590,7 @@ pub fn option(key: &str) -> Option<&'static OptionSpec> {
 }
 
 /// The keys a front end accepts, for "expected …": `` `allow`, `audit`, `fallback`,
-/// `report`, `unresolved`, `refresh` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
+/// `report`, `keep_capabilities`, `unresolved`, `refresh` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
 pub fn expected_keys(extra: &[&str]) -> String {
     let keys: Vec<String> = std::iter::once(ALLOW)
         .chain(OPTIONS.iter().map(|o| o.key))
@@ -472,6 +618,9 @@ pub struct Options {
     pub fallback: Fallback,
     /// `report = "…"`.
     pub report: ReportTo,
+    /// `keep_capabilities = [...]`: bit `n` keeps capability `n` (`linux/capability.h`)
+    /// besides the sandbox's default list; 0 keeps only that list.
+    pub keep_capabilities: u64,
     /// `unresolved = "…"`.
     pub unresolved: Unresolved,
     /// `refresh = "…"`.
@@ -604,11 +753,62 @@ mod tests {
         assert_eq!(AUDIT.expected(), "`true` or `false`");
         assert_eq!(
             expected_keys(&["from_build"]),
-            "`allow`, `audit`, `fallback`, `report`, `unresolved`, `refresh` or `from_build`"
+            "`allow`, `audit`, `fallback`, `report`, `keep_capabilities`, `unresolved`, `refresh` or `from_build`"
         );
         assert_eq!(
             REPORT.unknown_value(""),
             "an empty string is not a valid `report`: expected \"stderr\" or \"off\""
         );
+    }
+
+    #[test]
+    fn names_are_checked_suggested_and_set() {
+        let spec = &KEEP_CAPABILITIES;
+        let mut o = Options::default();
+        spec.set_names(&["CAP_SYS_NICE", "CAP_NET_RAW"], &mut o)
+            .unwrap();
+        assert_eq!(o.keep_capabilities, 1 << 23 | 1 << 13);
+        assert_eq!(spec.names_in(&o), ["CAP_NET_RAW", "CAP_SYS_NICE"]);
+        assert!(spec.names_in(&Options::default()).is_empty());
+
+        let e = spec
+            .set_names(
+                &["CAP_SYS_NICE", "sys_nice", "CAP_SYS_NICE", "CAP_BOGUS"],
+                &mut o,
+            )
+            .unwrap_err();
+        assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(
+            e[0].message,
+            "`sys_nice` is not a capability `keep_capabilities` knows: did you mean \
+             `CAP_SYS_NICE`?"
+        );
+        assert_eq!(
+            e[1].message,
+            "duplicate capability `CAP_SYS_NICE`: already named (entry 1 of the list): remove one"
+        );
+        assert_eq!(
+            e[2].message,
+            "`CAP_BOGUS` is not a capability `keep_capabilities` knows: write each as \
+             keep_capabilities = [\"CAP_SYS_NICE\"]"
+        );
+        for (typo, meant) in [
+            ("cap_net_raw", "CAP_NET_RAW"),
+            ("CAP_SYS_NIC", "CAP_SYS_NICE"),
+            ("CAP_NET_RAWW", "CAP_NET_RAW"),
+            ("CAP-SYS-PTRACE", "CAP_SYS_PTRACE"),
+            ("bpf", "CAP_BPF"),
+        ] {
+            assert_eq!(spec.suggest(typo), Some(meant), "{typo}");
+        }
+        assert_eq!(spec.suggest("CAP_EVERYTHING"), None);
+        assert_eq!(spec.suggest(""), None);
+        // The other options suggest too, but not from too far.
+        assert_eq!(FALLBACK.suggest("deny_all"), Some("deny-all"));
+        assert_eq!(REPORT.suggest("on"), None);
+        assert!(FALLBACK
+            .unknown_value("Deny-All")
+            .ends_with("; did you mean `deny-all`?"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

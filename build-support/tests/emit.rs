@@ -103,6 +103,7 @@ fn source_has_each_arch_a_fallback_error_and_the_data() {
             mode: Mode::Audit,
             fallback: Fallback::DenyAll,
             report: ReportTo::Off,
+            keep_capabilities: 1 << 23 | 1 << 19,
             ..Options::default()
         },
     ));
@@ -139,6 +140,10 @@ fn source_has_each_arch_a_fallback_error_and_the_data() {
         s.contains("report: ::network_sandbox::__private::ReportTo::Off"),
         "{s}"
     );
+    assert!(
+        s.contains("keep_capabilities: 0x880000, // CAP_SYS_PTRACE, CAP_SYS_NICE\n"),
+        "{s}"
+    );
     assert!(s.contains("// udp://[2001:db8::/32]:53-54"), "{s}");
     assert!(s.trim_end().ends_with("&POLICY\n}"), "{s}");
 }
@@ -146,6 +151,7 @@ fn source_has_each_arch_a_fallback_error_and_the_data() {
 #[test]
 fn no_endpoints_is_an_empty_table() {
     let s = policy_source(&compiled(&[], Options::default()));
+    assert!(s.contains("keep_capabilities: 0x0,\n"), "{s}");
     assert!(
         s.contains("const ENDPOINTS: &[::network_sandbox::__private::Endpoint] = &[\n    ];"),
         "{s}"

@@ -201,3 +201,66 @@ fn a_good_file_writes_the_policy_to_out_dir() {
     compile_file_to(&path, &dir).unwrap();
     assert_eq!(fs::metadata(&out).unwrap().modified().unwrap(), before);
 }
+
+#[test]
+fn keep_capabilities_names_and_their_errors() {
+    let p =
+        parse_policy_toml("allow = []\nkeep_capabilities = [\"CAP_SYS_NICE\", \"CAP_NET_RAW\"]\n")
+            .unwrap();
+    assert_eq!(p.options.keep_capabilities, 1 << 23 | 1 << 13);
+    let p = parse_policy_toml("allow = []\nkeep_capabilities = 'CAP_BPF'\n").unwrap();
+    assert_eq!(p.options.keep_capabilities, 1 << 39);
+    let p = parse_policy_toml("allow = []\nkeep_capabilities = []\n").unwrap();
+    assert_eq!(p.options.keep_capabilities, 0);
+    assert_eq!(
+        parse_policy_toml("allow = []")
+            .unwrap()
+            .options
+            .keep_capabilities,
+        0
+    );
+
+    // An unknown name points at its string, with the name it probably means.
+    let (line, col, msg) =
+        error_at("allow = []\nkeep_capabilities = [\"CAP_NET_RAW\", \"cap_sys_nice\"]\n");
+    assert_eq!((line, col), (2, 37));
+    assert_eq!(
+        msg,
+        "`cap_sys_nice` is not a capability `keep_capabilities` knows: did you mean \
+         `CAP_SYS_NICE`?"
+    );
+    let (_, col, msg) = error_at("allow = []\nkeep_capabilities = [\"CAP_EVERYTHING\"]\n");
+    assert_eq!(col, 22);
+    assert!(
+        msg.contains("write each as keep_capabilities = [\"CAP_SYS_NICE\"]"),
+        "{msg}"
+    );
+
+    // A duplicate points at the second one.
+    let (line, col, msg) = error_at(
+        "allow = []\nkeep_capabilities = [\n  \"CAP_SYS_NICE\",\n  \"CAP_SYS_NICE\",\n]\n",
+    );
+    assert_eq!((line, col), (4, 3));
+    assert!(
+        msg.starts_with("duplicate capability `CAP_SYS_NICE`"),
+        "{msg}"
+    );
+
+    // Not strings.
+    let (_, col, msg) = error_at("allow = []\nkeep_capabilities = [\"CAP_BPF\", 13]\n");
+    assert_eq!(col, 33);
+    assert!(
+        msg.contains("expected a string in `keep_capabilities`"),
+        "{msg}"
+    );
+    let (_, col, msg) = error_at("allow = []\nkeep_capabilities = true\n");
+    assert_eq!(col, 21);
+    assert!(
+        msg.contains("expected a list of strings for `keep_capabilities`"),
+        "{msg}"
+    );
+
+    // Unknown keys list it.
+    let (_, _, msg) = error_at("allow = []\nkeep_caps = []\n");
+    assert!(msg.contains("`keep_capabilities`"), "{msg}");
+}

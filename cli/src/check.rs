@@ -122,6 +122,15 @@ fn print_policy(p: &model::Policy) {
         model::UNRESOLVED.name_in(&p.options),
         model::REFRESH.name_in(&p.options),
     );
+    let kept = model::KEEP_CAPABILITIES.names_in(&p.options);
+    if kept.is_empty() {
+        println!("  keep_capabilities: none besides the default list");
+    } else {
+        println!(
+            "  keep_capabilities: {} (besides the default list, where held)",
+            kept.join(", ")
+        );
+    }
 }
 
 fn yes_no(b: bool) -> &'static str {

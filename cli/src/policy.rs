@@ -3,8 +3,9 @@
 //! The file (`--policy FILE`, the TOML format of `build.rs` policy files) is parsed and
 //! validated on its own first, so its errors point into the file. Then the flags are
 //! applied: `--allow` endpoints are added to the file's, `--audit`, `--quiet` and
-//! `--fallback` override the file's options, and the whole list is validated again (so a
-//! `--allow` that duplicates an endpoint of the file is an error pointing at the flag).
+//! `--fallback` override the file's options, `--keep-capability` names are added to the
+//! file's `keep_capabilities`, and the whole list is validated again (so a `--allow` that
+//! duplicates an endpoint of the file is an error pointing at the flag).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,8 +30,8 @@ pub struct PolicyArgs {
     pub allow: Vec<String>,
 
     /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
-    /// `unresolved`, `refresh`);
-    /// --allow adds endpoints to it, the other flags override its options.
+    /// `keep_capabilities`, `unresolved`, `refresh`); --allow and --keep-capability add to
+    /// it, the other flags override its options.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
@@ -56,6 +57,12 @@ pub struct PolicyArgs {
     /// or the policy file's].
     #[arg(long, value_name = "WHEN", value_parser = option_values(&model::REFRESH))]
     pub refresh: Option<&'static model::OptionValue>,
+
+    /// Keep capability NAME, written as the kernel names it (`CAP_SYS_NICE`), besides the
+    /// sandbox's default list, where the program has it (it is never granted). Repeat, or
+    /// give a comma-separated list; adds to the policy file's `keep_capabilities`.
+    #[arg(long = "keep-capability", value_name = "NAME", value_delimiter = ',')]
+    pub keep_capabilities: Vec<String>,
 }
 
 /// The values of a policy option as clap's possible values, with their descriptions: the
@@ -100,6 +107,15 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     {
         (value.set)(&mut options);
     }
+    let spec = &model::KEEP_CAPABILITIES;
+    spec.set_names(&args.keep_capabilities, &mut options)
+        .map_err(|errors| {
+            let rendered: Vec<String> = errors
+                .iter()
+                .map(|e| render_keep_error(&args.keep_capabilities[e.index], &e.message))
+                .collect();
+            PolicyError(rendered.join("\n"))
+        })?;
 
     let from_file: Vec<String> = file
         .as_ref()
@@ -193,6 +209,17 @@ pub fn render_flag_error(value: &str, e: &EndpointError) -> String {
     )
 }
 
+/// The error for one `--keep-capability` name, with a caret line under it.
+fn render_keep_error(name: &str, message: &str) -> String {
+    let prefix = "  --keep-capability ";
+    format!(
+        "network-sandbox: error: invalid capability in --keep-capability: {message}\n\
+         {prefix}{name}\n{}{}",
+        " ".repeat(prefix.chars().count()),
+        "^".repeat(name.chars().count().max(1))
+    )
+}
+
 fn render_file_endpoint_error(path: &Path, value: &str, e: &EndpointError) -> String {
     let prefix = "  ";
     format!(
@@ -255,6 +282,32 @@ mod tests {
         assert_eq!(p.options.report, ReportTo::Off);
         assert_eq!(p.options.fallback, Fallback::DenyAll);
         assert_eq!(p.endpoints.len(), 1);
+    }
+
+    #[test]
+    fn keep_capability_flags_add_names() {
+        let mut a = args(&[]);
+        a.keep_capabilities = vec!["CAP_SYS_NICE".into(), "CAP_NET_RAW".into()];
+        assert_eq!(
+            assemble(&a).unwrap().options.keep_capabilities,
+            1 << 23 | 1 << 13
+        );
+        assert_eq!(assemble(&args(&[])).unwrap().options.keep_capabilities, 0);
+
+        a.keep_capabilities = vec!["CAP_SYS_NICE".into(), "sys_ptrace".into()];
+        let err = assemble(&a).unwrap_err().0;
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(
+            lines[0],
+            "network-sandbox: error: invalid capability in --keep-capability: `sys_ptrace` is \
+             not a capability `keep_capabilities` knows: did you mean `CAP_SYS_PTRACE`?"
+        );
+        assert_eq!(lines[1], "  --keep-capability sys_ptrace");
+        assert_eq!(lines[2], format!("{}{}", " ".repeat(20), "^".repeat(10)));
+
+        a.keep_capabilities = vec!["CAP_BPF".into(), "CAP_BPF".into()];
+        let err = assemble(&a).unwrap_err().0;
+        assert!(err.contains("duplicate capability `CAP_BPF`"), "{err}");
     }
 
     #[test]

@@ -537,3 +537,78 @@ fn help_has_examples_and_completions_exist() {
         assert!(out.stdout.contains("allow"), "{shell}");
     }
 }
+
+/// `--keep-capability` (repeated or a comma list) is shown by `check`, in the policy and in
+/// the privileges layer; `run` keeps it: the program still has it in its effective set
+/// (root), and loses it without the flag (the control). A bad name is an error at the flag.
+#[test]
+fn keep_capability_is_shown_and_kept() {
+    let out = output(ns(&[
+        "check",
+        "--keep-capability",
+        "CAP_SYS_NICE,CAP_NET_RAW",
+        "--keep-capability",
+        "CAP_SYS_PTRACE",
+    ]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "keep_capabilities: CAP_NET_RAW, CAP_SYS_PTRACE, CAP_SYS_NICE (besides the default \
+             list, where held)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let out_plain = output(ns(&["check"]));
+    assert!(
+        out_plain
+            .stdout
+            .contains("keep_capabilities: none besides the default list"),
+        "{}",
+        out_plain.stdout
+    );
+
+    let out = output(ns(&["check", "--keep-capability", "CAP_SYS_NIC"]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("did you mean `CAP_SYS_NICE`?")
+            && out.stderr.contains("  --keep-capability CAP_SYS_NIC\n"),
+        "{}",
+        out.stderr
+    );
+
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("keep_capability_is_shown_and_kept: the rest needs root; skipped");
+        return;
+    }
+    let out = output(ns(&["check", "--keep-capability", "CAP_SYS_NICE"]));
+    assert!(
+        out.stdout
+            .contains("would keep at the policy's request: CAP_SYS_NICE"),
+        "{}",
+        out.stdout
+    );
+    // CapEff of the program, as a hex mask; CAP_SYS_NICE is bit 23.
+    let cap_eff = |keep: bool| {
+        let mut cmd = ns(&["run"]);
+        if keep {
+            cmd.args(["--keep-capability", "CAP_SYS_NICE"]);
+        }
+        cmd.args(["--", "grep", "^CapEff:", "/proc/self/status"]);
+        let out = output(&mut cmd);
+        assert_eq!(out.code(), Some(0), "{out:?}");
+        let hex = out
+            .stdout
+            .trim()
+            .trim_start_matches("CapEff:")
+            .trim()
+            .to_owned();
+        u64::from_str_radix(&hex, 16).unwrap()
+    };
+    let without = cap_eff(false);
+    assert_eq!(without & 1 << 23, 0, "control: dropped without the flag");
+    let with = cap_eff(true);
+    assert_ne!(with & 1 << 23, 0, "kept with the flag");
+    assert_eq!(with & 1 << 21, 0, "CAP_SYS_ADMIN still dropped");
+}

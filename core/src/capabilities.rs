@@ -2,9 +2,10 @@
 //! confined like any other user.
 //!
 //! The sandbox keeps a short list of capabilities that act on files, users and the process
-//! itself ([`KEPT`]) and drops every other one the kernel knows (up to
-//! `/proc/sys/kernel/cap_last_cap`, so capabilities newer than this list are dropped too)
-//! from all five sets:
+//! itself ([`KEPT`]), and those the policy names in `keep_capabilities`
+//! ([`Options::keep_capabilities`](crate::Options::keep_capabilities)), and drops every
+//! other one the kernel knows (up to `/proc/sys/kernel/cap_last_cap`, so capabilities newer
+//! than this list are dropped too) from all five sets:
 //!
 //! - the **bounding** set (`PR_CAPBSET_DROP`, which needs `CAP_SETPCAP`: done first), so that
 //!   no `execve` — of a set-user-ID-root program or one with file capabilities — gives them
@@ -16,8 +17,9 @@
 //! root-exec rules nor file capabilities can raise it again, and a process without
 //! `CAP_SETPCAP` cannot change securebits anyway.
 //!
-//! A process without any of the dropped capabilities (any unprivileged user) is left as it
-//! is; the bounding set is still reduced when `CAP_SETPCAP` is effective.
+//! A kept capability stays in each set it is in and is added to none: keeping is not
+//! granting. A process without any of the dropped capabilities (any unprivileged user) is
+//! left as it is; the bounding set is still reduced when `CAP_SETPCAP` is effective.
 
 use std::io;
 
@@ -53,7 +55,9 @@ pub const KEPT: [(u32, &str); 16] = [
     (37, "CAP_AUDIT_READ"),
 ];
 
-/// Names of the capabilities Linux 6.18 defines, by number.
+/// Names of the capabilities Linux 6.18 defines, by number. The policy compiler has the
+/// same table (`network_sandbox_build::capabilities::NAMES`, which it checks policies
+/// against); this crate cannot always depend on it, so a test checks that they agree.
 const NAMES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -108,9 +112,55 @@ pub fn name(cap: u32) -> String {
         .map_or_else(|| format!("cap_{cap}"), |n| (*n).to_owned())
 }
 
-/// Whether the sandbox keeps `cap`.
+/// Whether the sandbox keeps `cap` by default.
 pub fn kept(cap: u32) -> bool {
     KEPT.iter().any(|&(c, _)| c == cap)
+}
+
+/// Whether `cap` is in the mask `bits` (bit `n` for capability `n`).
+fn in_mask(bits: u64, cap: u32) -> bool {
+    cap < 64 && bits & (1 << cap) != 0
+}
+
+/// Whether the sandbox keeps `cap` for a policy that asks to keep `extra` too.
+pub fn kept_with(cap: u32, extra: u64) -> bool {
+    kept(cap) || in_mask(extra, cap)
+}
+
+/// The names of the capabilities in the mask `bits`, joined with ", ".
+pub fn names_of(bits: u64) -> String {
+    (0..64)
+        .filter(|&c| in_mask(bits, c))
+        .map(name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the report says of the capabilities a policy asked to keep (`extra`), given the
+/// process's permitted set (`held`: what it can use, under `no_new_privs`): those it keeps
+/// that it would otherwise have dropped, and those it does not have (nothing is granted; a
+/// capability only in the bounding set stays there, unusable). `None` when the policy asked
+/// for none, or only for ones kept anyway.
+pub fn describe_requested(extra: u64, held: u64) -> Option<String> {
+    let default: u64 = KEPT.iter().fold(0, |m, &(c, _)| m | 1 << c);
+    let extra = extra & !default;
+    if extra == 0 {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if extra & held != 0 {
+        parts.push(format!(
+            "kept at the policy's request: {}",
+            names_of(extra & held)
+        ));
+    }
+    if extra & !held != 0 {
+        parts.push(format!(
+            "named by the policy but not permitted to this process (nothing to keep): {}",
+            names_of(extra & !held)
+        ));
+    }
+    Some(parts.join("; "))
 }
 
 /// The highest capability the running kernel knows.
@@ -124,6 +174,10 @@ pub fn last_cap() -> u32 {
 /// What [`drop_all_but_kept`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Dropped {
+    /// The capabilities the policy asked to keep (a bit mask).
+    pub requested: u64,
+    /// The process's permitted set before (a bit mask).
+    pub held: u64,
     /// Capabilities the process had in some set (bounding included) and no longer has.
     pub removed: Vec<u32>,
     /// Capabilities still in the bounding set that should have left it (no `CAP_SETPCAP`
@@ -158,6 +212,10 @@ impl Dropped {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
+        }
+        if let Some(requested) = describe_requested(self.requested, self.held) {
+            out.push_str("; ");
+            out.push_str(&requested);
         }
         out
     }
@@ -233,30 +291,40 @@ fn in_ambient(cap: u32) -> bool {
     }
 }
 
-/// Drops every capability but [`KEPT`] from the calling thread's five sets. Meant for a
-/// single-threaded process (the installer checks): the sets are per thread.
-pub fn drop_all_but_kept() -> io::Result<Dropped> {
-    drop_except(&KEPT.map(|(c, _)| c))
+/// Drops every capability but [`KEPT`] and those in `extra` (bit `n` for capability `n`, the
+/// policy's `keep_capabilities`) from the calling thread's five sets; a kept capability
+/// stays in the sets it is in and is added to none. Meant for a single-threaded process (the
+/// installer checks): the sets are per thread.
+pub fn drop_all_but_kept(extra: u64) -> io::Result<Dropped> {
+    drop_except(Some(extra))
 }
 
 /// Drops every capability, [`KEPT`] included: for a process in a user namespace of its own,
 /// whose capabilities served only to make the sandbox's mount namespace.
 pub fn drop_all() -> io::Result<Dropped> {
-    drop_except(&[])
+    drop_except(None)
 }
 
-/// Drops every capability but `keep`.
-fn drop_except(keep: &[u32]) -> io::Result<Dropped> {
-    let kept = |c: u32| keep.contains(&c);
+/// Drops every capability but, with `Some(extra)`, [`KEPT`] and `extra`; with `None`, all.
+fn drop_except(keep: Option<u64>) -> io::Result<Dropped> {
+    let extra = keep.unwrap_or(0);
+    let kept = |c: u32| keep.is_some() && kept_with(c, extra);
     let last = last_cap();
     let before = capget()?;
     let can_drop_bounding = has(&before, CAP_SETPCAP, |d| d.effective);
-    let mut dropped = Dropped::default();
-    for cap in (0..=last).filter(|&c| !kept(c)) {
-        let had = in_bounding(cap)
+    let held_in = |cap: u32| {
+        in_bounding(cap)
             || in_ambient(cap)
             || has(&before, cap, |d| d.permitted)
-            || has(&before, cap, |d| d.inheritable);
+            || has(&before, cap, |d| d.inheritable)
+    };
+    let mut dropped = Dropped {
+        requested: extra,
+        held: u64::from(before[0].permitted) | u64::from(before[1].permitted) << 32,
+        ..Dropped::default()
+    };
+    for cap in (0..=last).filter(|&c| !kept(c)) {
+        let had = held_in(cap);
         if in_bounding(cap) {
             if can_drop_bounding {
                 // SAFETY: prctl with integer arguments.
@@ -288,9 +356,9 @@ fn drop_except(keep: &[u32]) -> io::Result<Dropped> {
             dropped.removed.push(cap);
         }
     }
-    // Permitted, effective, inheritable: clear every bit but the kept ones.
-    let mut keep_mask = [0u32; 2];
-    for &cap in keep {
+    // Permitted, effective, inheritable: clear every bit but the kept ones (and set none).
+    let mut keep_mask = [extra as u32, (extra >> 32) as u32];
+    for &(cap, _) in KEPT.iter().filter(|_| keep.is_some()) {
         keep_mask[(cap / 32) as usize] |= 1 << (cap % 32);
     }
     let mut after = before;
@@ -346,7 +414,7 @@ mod tests {
             "control: root has them"
         );
         let (dropped, after) = std::thread::spawn(|| {
-            let d = drop_all_but_kept().unwrap();
+            let d = drop_all_but_kept(0).unwrap();
             (d, current().unwrap())
         })
         .join()
@@ -359,7 +427,67 @@ mod tests {
         assert!(after.0 & 1 != 0 && after.2 & 1 != 0, "CAP_CHOWN kept");
         assert!(dropped.bounding_left.is_empty());
         assert!(dropped.describe().contains("CAP_NET_ADMIN"));
+        assert!(!dropped.describe().contains("policy"));
         // This thread is untouched.
         assert_eq!(current().unwrap(), (eff, perm, bounding));
+    }
+
+    /// The policy keeps CAP_SYS_NICE (23) and CAP_SYS_PTRACE (19): they stay in every set
+    /// they were in, the rest is dropped as without the policy, and the report names them.
+    #[test]
+    fn a_policy_keeps_what_it_names() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: needs root (nothing to keep otherwise)");
+            return;
+        }
+        let extra = 1 << 23 | 1 << 19;
+        let (eff, perm, bounding) = current().unwrap();
+        assert_eq!(eff & extra, extra, "control: root has them");
+        let (dropped, after) = std::thread::spawn(move || {
+            let d = drop_all_but_kept(extra).unwrap();
+            (d, current().unwrap())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            (after.0 & extra, after.1 & extra, after.2 & extra),
+            (eff & extra, perm & extra, bounding & extra)
+        );
+        assert!(!dropped.removed.contains(&23) && !dropped.removed.contains(&19));
+        for cap in [12, 13, 21, 16, 17, 38, 39] {
+            assert!(dropped.removed.contains(&cap), "{}", name(cap));
+            assert_eq!(after.2 & 1 << cap, 0, "{}", name(cap));
+        }
+        assert!(
+            dropped
+                .describe()
+                .ends_with("; kept at the policy's request: CAP_SYS_PTRACE, CAP_SYS_NICE"),
+            "{}",
+            dropped.describe()
+        );
+    }
+
+    #[test]
+    fn the_report_names_what_the_policy_asked_for() {
+        assert_eq!(describe_requested(0, u64::MAX), None);
+        // CAP_CHOWN is kept anyway: nothing to say.
+        assert_eq!(describe_requested(1, u64::MAX), None);
+        assert_eq!(
+            describe_requested(1 << 23 | 1 << 13, 1 << 23),
+            Some(
+                "kept at the policy's request: CAP_SYS_NICE; named by the policy but not \
+                 permitted to this process (nothing to keep): CAP_NET_RAW"
+                    .to_owned()
+            )
+        );
+        assert!(kept_with(23, 1 << 23) && !kept_with(23, 0) && kept_with(0, 0));
+        assert!(!kept_with(70, u64::MAX));
+    }
+
+    /// The compiler checks policies against its own copy of the table; they must agree.
+    #[test]
+    fn names_agree_with_the_compiler() {
+        assert_eq!(NAMES, network_sandbox_build::capabilities::NAMES);
     }
 }

@@ -118,6 +118,7 @@ fn model_options(o: Options) -> model::Options {
             ReportTo::Stderr => model::ReportTo::Stderr,
             ReportTo::Off => model::ReportTo::Off,
         },
+        keep_capabilities: o.keep_capabilities,
         unresolved: match o.unresolved {
             Unresolved::Refuse => model::Unresolved::Refuse,
             Unresolved::Unknown => model::Unresolved::Unknown,
@@ -148,6 +149,7 @@ pub fn runtime_options(o: model::Options) -> Options {
             model::ReportTo::Stderr => ReportTo::Stderr,
             model::ReportTo::Off => ReportTo::Off,
         },
+        keep_capabilities: o.keep_capabilities,
         unresolved: match o.unresolved {
             model::Unresolved::Refuse => Unresolved::Refuse,
             model::Unresolved::Unknown => Unresolved::Unknown,

@@ -200,7 +200,10 @@ impl<'a> Sandbox<'a> {
             static_filter,
             supervisor: choice.report,
             landlock,
-            privileges: crate::privileges::preview(!policy.names().is_empty()),
+            privileges: crate::privileges::preview(
+                policy.options().keep_capabilities,
+                !policy.names().is_empty(),
+            ),
         })
     }
 
@@ -277,13 +280,14 @@ impl<'a> Sandbox<'a> {
             unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
         }
         let binds = files.as_ref().map_or(&[][..], |f| &f.binds[..]);
-        let privileges = crate::privileges::confine(binds).map_err(|e| {
-            if binds.is_empty() {
-                io_err("dropping privileges")(e)
-            } else {
-                Error::Hostnames(e.to_string())
-            }
-        })?;
+        let privileges = crate::privileges::confine(policy.options().keep_capabilities, binds)
+            .map_err(|e| {
+                if binds.is_empty() {
+                    io_err("dropping privileges")(e)
+                } else {
+                    Error::Hostnames(e.to_string())
+                }
+            })?;
         // Bound in the namespace, the files need no path any more, unless the supervisor
         // refreshes the hosts file: it takes it over once it has the listener.
         match files {

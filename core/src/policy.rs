@@ -282,6 +282,12 @@ pub struct Options {
     pub fallback: Fallback,
     /// Where violations are reported.
     pub report: ReportTo,
+    /// Capabilities to keep besides the sandbox's default list (the policy's
+    /// `keep_capabilities`), as a bit mask: bit `n` is capability `n` of
+    /// `linux/capability.h` (`1 << 23` is `CAP_SYS_NICE`). A capability kept stays in each
+    /// set the process has it in; none is granted. 0 (the default) keeps only the default
+    /// list; see the README's "What is enforced where".
+    pub keep_capabilities: u64,
     /// What to do when an allowed name does not resolve.
     pub unresolved: Unresolved,
     /// How often allowed names are looked up again.

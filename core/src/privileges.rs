@@ -13,9 +13,10 @@ use crate::report::{Layer, LayerReport, Status};
 
 /// Creates the mount namespace (tunables read-only, and `binds`: the allowed names' hosts
 /// file and resolver configuration, which must be in place when there are any), then drops
-/// the capabilities: every one of them when the namespace was made in a user namespace
-/// (they were given by that namespace, for the mounts only).
-pub fn confine(binds: &[(PathBuf, PathBuf)]) -> io::Result<LayerReport> {
+/// the capabilities but the default ones and `keep` (the policy's `keep_capabilities`, a bit
+/// mask); every one of them when the namespace was made in a user namespace (they were
+/// given by that namespace, for the mounts only).
+pub fn confine(keep: u64, binds: &[(PathBuf, PathBuf)]) -> io::Result<LayerReport> {
     let mut plan = Plan::kernel_tunables();
     plan.binds = binds
         .iter()
@@ -35,7 +36,7 @@ pub fn confine(binds: &[(PathBuf, PathBuf)]) -> io::Result<LayerReport> {
     ) {
         capabilities::drop_all()?
     } else {
-        capabilities::drop_all_but_kept()?
+        capabilities::drop_all_but_kept(keep)?
     };
     // Capabilities left in the bounding set of a process that had none of them cannot come
     // back: no_new_privs (set by the installer) keeps execve from granting any.
@@ -54,12 +55,13 @@ pub fn confine(binds: &[(PathBuf, PathBuf)]) -> io::Result<LayerReport> {
     })
 }
 
-/// What [`confine`] would do, decided without changing anything; `names`: the policy
-/// allows names, so their files are bound too.
-pub fn preview(names: bool) -> LayerReport {
+/// What [`confine`] would do with `keep`, decided without changing anything; `names`: the
+/// policy allows names, so their files are bound too.
+pub fn preview(keep: u64, names: bool) -> LayerReport {
     let (eff, perm, bounding) = capabilities::current().unwrap_or((0, 0, 0));
-    let to_drop: Vec<String> = (0..=capabilities::last_cap())
-        .filter(|&c| !capabilities::kept(c) && (eff | perm | bounding) & (1 << c) != 0)
+    let held = eff | perm | bounding;
+    let to_drop: Vec<String> = (0..=capabilities::last_cap().min(63))
+        .filter(|&c| !capabilities::kept_with(c, keep) && held & (1 << c) != 0)
         .map(capabilities::name)
         .collect();
     let names = if names {
@@ -82,11 +84,15 @@ pub fn preview(names: bool) -> LayerReport {
         Outcome::NotEntered("unprivileged (no CAP_SYS_ADMIN); the tunables belong to root".into())
             .describe()
     };
-    let caps = if to_drop.is_empty() {
+    let mut caps = if to_drop.is_empty() {
         "no capability to drop".to_owned()
     } else {
         format!("would drop {}", to_drop.join(", "))
     };
+    if let Some(requested) = capabilities::describe_requested(keep, perm) {
+        caps.push_str("; ");
+        caps.push_str(&requested.replacen("kept at", "would keep at", 1));
+    }
     LayerReport {
         layer: Layer::Privileges,
         status: Status::Enforced,

@@ -196,6 +196,118 @@ fn capabilities_are_dropped_from_every_set() {
     assert!(o.stderr.contains("no capability to drop"), "{}", o.stderr);
 }
 
+/// The set `set` (`inh`, `prm`, `eff`, `bnd`, `amb`) of the probe's `caps` attempt.
+fn cap_set(out: &Outcome, set: &str) -> u64 {
+    let field = out
+        .result()
+        .split(' ')
+        .find_map(|f| f.strip_prefix(&format!("{set}=")))
+        .unwrap_or_else(|| panic!("{set} in {out:?}"));
+    u64::from_str_radix(field, 16).unwrap()
+}
+
+/// A policy's `keep_capabilities` keeps the capabilities it names, in the sets the process
+/// has them in, and nothing else: CAP_SYS_NICE (23) stays in the permitted, effective and
+/// bounding sets with the key and leaves them without it (the control), and it still works
+/// (lowering the probe's own nice value needs it). Never granted: nobody, who does not have
+/// it, does not get it (so this needs root).
+#[test]
+fn a_policy_keeps_the_capabilities_it_names() {
+    const SYS_NICE: u64 = 1 << 23;
+    const KEEP: &str = "keep-capability=23";
+    for user in USERS {
+        let control = Probe::unsandboxed().user(user).run("caps", &[]);
+        let kept = Probe::sandboxed(&POLICY)
+            .user(user)
+            .option(KEEP)
+            .run("caps", &[]);
+        let dropped = Probe::sandboxed(&POLICY).user(user).run("caps", &[]);
+        if user == User::Nobody {
+            for set in ["prm", "eff"] {
+                assert_eq!(cap_set(&control, set) & SYS_NICE, 0, "control: {control:?}");
+                assert_eq!(cap_set(&kept, set) & SYS_NICE, 0, "not granted: {kept:?}");
+            }
+            assert!(
+                kept.stderr.contains(
+                    "named by the policy but not permitted to this process (nothing to keep): \
+                     CAP_SYS_NICE"
+                ),
+                "{}",
+                kept.stderr
+            );
+            let o = Probe::sandboxed(&POLICY)
+                .user(user)
+                .option(KEEP)
+                .run("raise-priority", &[]);
+            assert!(o.err("EACCES"), "{o:?}");
+            eprintln!("keep_capabilities: needs root; nobody has no CAP_SYS_NICE to keep");
+            continue;
+        }
+        for set in ["prm", "eff", "bnd"] {
+            assert_ne!(cap_set(&control, set) & SYS_NICE, 0, "control: root has it");
+            assert_ne!(
+                cap_set(&kept, set) & SYS_NICE,
+                0,
+                "{set} with the key: {kept:?}"
+            );
+            assert_eq!(
+                cap_set(&dropped, set) & SYS_NICE,
+                0,
+                "{set} without: {dropped:?}"
+            );
+        }
+        for set in ["inh", "amb"] {
+            assert_eq!(
+                cap_set(&kept, set) & SYS_NICE,
+                cap_set(&control, set) & SYS_NICE,
+                "{set}: kept where it was, added nowhere: {kept:?}"
+            );
+        }
+        // Only it: every other capability as without the key (CAP_SYS_ADMIN 21 gone).
+        for set in ["inh", "prm", "eff", "bnd", "amb"] {
+            assert_eq!(
+                cap_set(&kept, set) & !SYS_NICE,
+                cap_set(&dropped, set) & !SYS_NICE,
+                "{set}"
+            );
+        }
+        assert_eq!(cap_set(&kept, "eff") & 1 << 21, 0, "{kept:?}");
+        assert!(
+            kept.stderr
+                .contains("kept at the policy's request: CAP_SYS_NICE"),
+            "{}",
+            kept.stderr
+        );
+        assert!(
+            !dropped.stderr.contains("policy's request"),
+            "{}",
+            dropped.stderr
+        );
+
+        // The capability does what it is kept for. (With an RLIMIT_NICE above 0 the control
+        // without it would succeed too: then that part says so and is skipped.)
+        // SAFETY: getrlimit writes one rlimit.
+        let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid rlimit to write.
+        unsafe { libc::getrlimit(libc::RLIMIT_NICE, &mut limit) };
+        if limit.rlim_cur != 0 {
+            eprintln!(
+                "raise-priority: skipped: RLIMIT_NICE is {} here",
+                limit.rlim_cur
+            );
+            continue;
+        }
+        let control = Probe::unsandboxed().run("raise-priority", &[]);
+        assert!(control.ok(), "control: {control:?}");
+        let o = Probe::sandboxed(&POLICY)
+            .option(KEEP)
+            .run("raise-priority", &[]);
+        assert!(o.ok(), "with the key: {o:?}");
+        let o = Probe::sandboxed(&POLICY).run("raise-priority", &[]);
+        assert!(o.err("EACCES"), "without the key (no CAP_SYS_NICE): {o:?}");
+    }
+}
+
 #[test]
 fn netfilter_table_replace_is_refused() {
     let ns = NetNs::new().expect("a network namespace");

@@ -1,5 +1,5 @@
-//! The attribute's arguments: `allow = …`, `audit = …`, `fallback = …`, `report = …`, or
-//! `from_build`, parsed into a checked [`model::Policy`].
+//! The attribute's arguments: `allow = …`, `audit = …`, `fallback = …`, `report = …`,
+//! `keep_capabilities = […]`, or `from_build`, parsed into a checked [`model::Policy`].
 //!
 //! Every error is spanned at the key or literal it is about. Stable Rust cannot point inside
 //! a string literal (`Literal::subspan` is unstable), so an endpoint error spans the whole
@@ -80,6 +80,9 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
 
         let value = value_of(meta, &key, option)?;
         match option {
+            Some(spec) if matches!(spec.syntax, Syntax::Names { .. }) => {
+                set_names(spec, value, &mut options)?;
+            }
             Some(spec) => (option_value(spec, value)?.set)(&mut options),
             None => allow = Some(endpoint_literals(value)?),
         }
@@ -187,7 +190,47 @@ fn option_value(spec: &OptionSpec, value: &Expr) -> syn::Result<&'static OptionV
             value.span(),
             format!("expected a string for `{key}`: {}", spec.expected()),
         )),
+        (Syntax::Names { .. }, _) => unreachable!("a list option is set by `set_names`"),
     }
+}
+
+/// Sets the values a [`Syntax::Names`] option names: one string or a list of strings. Each
+/// error (an unknown name, with the name it probably means; a name given twice) spans its
+/// string literal.
+fn set_names(spec: &OptionSpec, value: &Expr, options: &mut Options) -> syn::Result<()> {
+    let key = spec.key;
+    let literals = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => vec![s.clone()],
+        Expr::Array(array) => array
+            .elems
+            .iter()
+            .map(|e| match e {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Ok(s.clone()),
+                other => Err(syn::Error::new(
+                    other.span(),
+                    format!("expected a string in `{key}`: {}", spec.example),
+                )),
+            })
+            .collect::<syn::Result<_>>()?,
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                format!("expected a list of strings for `{key}`: {}", spec.example),
+            ))
+        }
+    };
+    let names: Vec<String> = literals.iter().map(LitStr::value).collect();
+    spec.set_names(&names, options).map_err(|errors| {
+        combine(
+            errors
+                .into_iter()
+                .map(|e| syn::Error::new(literals[e.index].span(), e.message)),
+        )
+    })
 }
 
 /// An endpoint error, spanned at its literal (or, where the compiler supports it, at the

@@ -43,6 +43,10 @@ fn main() {
                 "report=off" => options.report = ReportTo::Off,
                 "fallback=landlock-ports" => options.fallback = Fallback::LandlockPorts,
                 "fallback=deny-all" => options.fallback = Fallback::DenyAll,
+                // keep-capability=N: keep capability number N (keep_capabilities).
+                other if other.starts_with("keep-capability=") => {
+                    options.keep_capabilities |= 1 << other[16..].parse::<u32>().unwrap()
+                }
                 other => panic!("unknown option {other}"),
             },
             other => panic!("unknown flag {other}"),
