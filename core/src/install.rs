@@ -154,11 +154,17 @@ impl<'a> Sandbox<'a> {
         let policy = self.policy;
         let Preview {
             kernel,
-            layers,
-            program,
-            supervised,
-            plan,
+            mut layers,
+            mut program,
+            mut supervised,
+            mut plan,
         } = self.preview()?;
+        if crate::test_switch::skip(Layer::Supervisor) {
+            crate::test_switch::drop_supervisor(&mut program, &mut supervised, &mut layers);
+        }
+        if crate::test_switch::skip(Layer::Landlock) {
+            crate::test_switch::drop_landlock(&mut plan, &mut layers);
+        }
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.
@@ -177,7 +183,6 @@ impl<'a> Sandbox<'a> {
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
         let (listener, killable) = install_filter(&program, supervised)?;
-        let mut layers = layers;
         if supervised && !killable {
             // Not a weaker check, but a visible difference: say so.
             layers[1].detail.push_str(

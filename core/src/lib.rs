@@ -26,6 +26,8 @@ pub mod report;
 #[doc(hidden)]
 pub mod supervisor;
 mod sys;
+#[doc(hidden)]
+pub mod test_switch;
 
 pub use filter::SockFilter;
 pub use install::{install, Error, Preview, Sandbox};

@@ -3,8 +3,12 @@
 //! `RESULT err ERRNO`.
 //!
 //! ```text
-//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off] [--no-sandbox] -- ATTEMPT ARGS…
+//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off] [--hook]
+//!       [--leave-out=L2|--leave-out=L3] [--no-sandbox] -- ATTEMPT ARGS…
 //! ```
+//!
+//! `--leave-out` uses the library's test-only switch (`network_sandbox::test_switch`, the
+//! `test-switch` feature, debug builds only) to install the sandbox without one layer.
 
 use std::ffi::CString;
 use std::mem::size_of;
@@ -14,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use network_sandbox::{Fallback, Mode, Options, ReportTo};
+use network_sandbox::{Fallback, Layer, Mode, Options, ReportTo};
 
 static SUPERVISOR: AtomicUsize = AtomicUsize::new(0);
 
@@ -35,6 +39,8 @@ fn main() {
             "--allow" => allow.push(it.next().expect("--allow needs a value").clone()),
             "--no-sandbox" => sandbox = false,
             "--hook" => hook = true,
+            "--leave-out=L2" => network_sandbox::test_switch::leave_out(Layer::Supervisor),
+            "--leave-out=L3" => network_sandbox::test_switch::leave_out(Layer::Landlock),
             "--option" => match it.next().expect("--option needs a value").as_str() {
                 "audit" => options.mode = Mode::Audit,
                 "report=off" => options.report = ReportTo::Off,
@@ -118,6 +124,11 @@ fn errno_name(e: i32) -> String {
         libc::EBADF => "EBADF".into(),
         libc::ENOTSOCK => "ENOTSOCK".into(),
         libc::ESRCH => "ESRCH".into(),
+        libc::ENOTCONN => "ENOTCONN".into(),
+        libc::EPIPE => "EPIPE".into(),
+        libc::EDESTADDRREQ => "EDESTADDRREQ".into(),
+        libc::ENOENT => "ENOENT".into(),
+        libc::EIO => "EIO".into(),
         other => format!("errno{other}"),
     }
 }
@@ -250,7 +261,10 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "connect-threads" => connect_threads(addr(a[0]), a[1].parse().unwrap()),
         "fork-connect" => fork_connect(addr(a[0])),
         "exec-connect" => exec_connect(addr(a[0])),
-        "unspec-reconnect" => unspec_reconnect(addr(a[0]), addr(a[1])),
+        "unspec-reconnect" => unspec_reconnect(addr(a[0]), addr(a[1]), a.get(2).copied()),
+        "udp-mmsg-mix" => udp_mmsg_mix(&a.iter().map(|s| addr(s)).collect::<Vec<_>>()),
+        "udp-mix" => udp_mix(addr(a[0]), addr(a[1])),
+        "hold" => hold(),
         "race" => race(addr(a[0]), addr(a[1]), a[2].parse().unwrap()),
         "signal-storm" => signal_storm(addr(a[0]), addr(a[1])),
         "tfo-sendto" => tfo(addr(a[0]), false),
@@ -466,35 +480,166 @@ fn fork_connect(a: SocketAddr) -> Res {
     }
 }
 
-/// Another program (bash's /dev/tcp) connecting: the sandbox survives exec.
+/// Another program (bash's /dev/tcp) connecting: the sandbox survives exec. Bash's own
+/// message tells the errno of its connect; anything else is reported as it is.
 fn exec_connect(a: SocketAddr) -> Res {
     let script = format!("exec 3<>/dev/tcp/{}/{} && echo hello >&3", a.ip(), a.port());
-    let status = std::process::Command::new("bash")
+    let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(script)
-        .status()
+        .stdin(std::process::Stdio::null())
+        .output()
         .map_err(|_| libc::ENOENT)?;
-    if status.success() {
-        Ok(String::new())
-    } else {
-        Err(libc::EACCES)
+    if out.status.success() {
+        return Ok(String::new());
     }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    for (message, errno) in [
+        ("connect: Permission denied", libc::EACCES),
+        ("connect: Function not implemented", libc::ENOSYS),
+        ("connect: Operation not permitted", libc::EPERM),
+        ("connect: Connection refused", libc::ECONNREFUSED),
+    ] {
+        if stderr.contains(message) {
+            return Err(errno);
+        }
+    }
+    Ok(format!("bash failed otherwise: {}", stderr.trim()))
 }
 
-fn unspec_reconnect(allowed: SocketAddr, forbidden: SocketAddr) -> Res {
-    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)
-        .or_else(|_| socket(libc::AF_INET, libc::SOCK_STREAM, 0))?;
-    connect_fd(fd, allowed)?;
-    // SAFETY: sockaddr with family AF_UNSPEC, 16 bytes.
+/// Connects a socket (TCP, or UDP with `udp`) to `allowed`, dissolves the association with
+/// `connect(AF_UNSPEC)`, connects it to `other` and sends. Reports each step, so a test can
+/// tell which one failed: `connect=ok unspec=ok reconnect=EACCES`.
+fn unspec_reconnect(allowed: SocketAddr, other: SocketAddr, kind: Option<&str>) -> Res {
+    let ty = match kind {
+        Some("udp") => libc::SOCK_DGRAM,
+        _ => libc::SOCK_STREAM,
+    };
+    let fd = socket(family(allowed), ty, 0)?;
+    let mut steps = Vec::new();
+    let mut step = |name: &str, r: Result<(), i32>| {
+        let ok = r.is_ok();
+        steps.push(format!(
+            "{name}={}",
+            r.map_or_else(errno_name, |_| "ok".into())
+        ));
+        ok
+    };
+    // SAFETY: zeroed sockaddr_in: family AF_UNSPEC, 16 bytes.
     let unspec: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    // SAFETY: valid address buffer.
-    check(
-        unsafe { libc::connect(fd, (&unspec as *const libc::sockaddr_in).cast(), 16) }
-            as libc::c_long,
+    let _ = step("connect", connect_fd(fd, allowed))
+        && step(
+            "unspec",
+            // SAFETY: valid address buffer of 16 bytes.
+            check(
+                unsafe { libc::connect(fd, (&unspec as *const libc::sockaddr_in).cast(), 16) }
+                    as libc::c_long,
+            )
+            .map(|_| ()),
+        )
+        && step("reconnect", connect_fd(fd, other))
+        && step("send", send_hello(fd));
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    Ok(steps.join(" "))
+}
+
+/// One `sendmmsg` on one UDP socket, one message to each destination in order. Reports the
+/// call's return and each message's `msg_len`: `sent=1 lens=5,0`.
+fn udp_mmsg_mix(to: &[SocketAddr]) -> Res {
+    let fd = socket(family(to[0]), libc::SOCK_DGRAM, 0)?;
+    let data = b"hello";
+    let names: Vec<_> = to.iter().map(|a| sockaddr(*a)).collect();
+    let mut iovs: Vec<libc::iovec> = to
+        .iter()
+        .map(|_| libc::iovec {
+            iov_base: data.as_ptr() as *mut _,
+            iov_len: data.len(),
+        })
+        .collect();
+    let mut msgs: Vec<libc::mmsghdr> = names
+        .iter()
+        .zip(iovs.iter_mut())
+        .map(|((ss, len), iov)| {
+            // SAFETY: msghdr is plain data.
+            let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+            m.msg_name = (ss as *const libc::sockaddr_storage) as *mut _;
+            m.msg_namelen = *len;
+            m.msg_iov = iov;
+            m.msg_iovlen = 1;
+            libc::mmsghdr {
+                msg_hdr: m,
+                msg_len: 0,
+            }
+        })
+        .collect();
+    // SAFETY: every header points at live buffers above.
+    let n = check(
+        unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as u32, 0) } as libc::c_long,
     )?;
-    connect_fd(fd, forbidden)?;
-    send_hello(fd)?;
-    Ok(String::new())
+    let lens: Vec<String> = msgs.iter().map(|m| m.msg_len.to_string()).collect();
+    Ok(format!("sent={n} lens={}", lens.join(",")))
+}
+
+/// On one UDP socket: `sendto` the allowed, `sendmsg` the forbidden, `sendmsg` the allowed,
+/// `sendto` the forbidden destination. Reports each: `sendto=ok sendmsg=EACCES …`.
+fn udp_mix(allowed: SocketAddr, forbidden: SocketAddr) -> Res {
+    let fd = socket(family(allowed), libc::SOCK_DGRAM, 0)?;
+    let data = b"hello";
+    let send = |to: SocketAddr, with_sendmsg: bool| -> String {
+        let (ss, len) = sockaddr(to);
+        let n = if with_sendmsg {
+            let mut iov = libc::iovec {
+                iov_base: data.as_ptr() as *mut _,
+                iov_len: data.len(),
+            };
+            // SAFETY: msghdr is plain data.
+            let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+            m.msg_name = (&ss as *const libc::sockaddr_storage) as *mut _;
+            m.msg_namelen = len;
+            m.msg_iov = &mut iov;
+            m.msg_iovlen = 1;
+            // SAFETY: every pointer in `m` is valid.
+            unsafe { libc::sendmsg(fd, &m, 0) }
+        } else {
+            // SAFETY: valid buffers.
+            unsafe {
+                libc::sendto(
+                    fd,
+                    data.as_ptr().cast(),
+                    data.len(),
+                    0,
+                    (&ss as *const libc::sockaddr_storage).cast(),
+                    len,
+                )
+            }
+        };
+        let call = if with_sendmsg { "sendmsg" } else { "sendto" };
+        match check(n as libc::c_long) {
+            Ok(_) => format!("{call}=ok"),
+            Err(e) => format!("{call}={}", errno_name(e)),
+        }
+    };
+    Ok([
+        send(allowed, false),
+        send(forbidden, true),
+        send(allowed, true),
+        send(forbidden, false),
+    ]
+    .join(" "))
+}
+
+/// Reports the supervisor's PID, then waits until standard input closes (so a test can act
+/// on a live sandboxed process's supervisor from outside).
+fn hold() -> Res {
+    use std::io::{Read, Write};
+    let pid = SUPERVISOR.load(Ordering::SeqCst);
+    println!("RESULT ok supervisor={pid}");
+    let _ = std::io::stdout().flush();
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    std::process::exit(0)
 }
 
 /// One thread flips a shared sockaddr between the allowed and the forbidden destination while
