@@ -291,6 +291,16 @@ fn run(attempt: &str, a: &[&str]) -> Res {
                 .map(|_| String::new())
         }
         "io-uring-connect" => io_uring_connect(addr(a[0])),
+        // On a bad fd (1000: -1 means "no ring" to io_uring_register): the kernel answers EBADF, so ENOSYS means the filter refused the call.
+        // SAFETY (both): raw system calls with integer arguments only.
+        "io-uring-enter" => {
+            check(unsafe { libc::syscall(libc::SYS_io_uring_enter, 1000, 0, 0, 0, 0, 0) })
+                .map(|_| String::new())
+        }
+        "io-uring-register" => {
+            check(unsafe { libc::syscall(libc::SYS_io_uring_register, 1000, 0, 0, 0) })
+                .map(|_| String::new())
+        }
         #[cfg(target_arch = "x86_64")]
         "int80-connect" => int80_connect(addr(a[0])),
         "setsockopt" => {
