@@ -102,6 +102,7 @@ fn exercise(client: &Client) {
             out.stderr
         );
     }
+    servers.settle();
     assert_eq!(
         (
             servers.forbidden.connections(),

@@ -414,11 +414,15 @@ pub fn any_supervisor_line(stderr: &str) -> bool {
     })
 }
 
-/// Reports that `test` could not run here, in the form `scripts/test.sh` counts
-/// (`SKIPPED: TEST: WHY`), written straight to the process's stderr so the test harness does
-/// not capture it. `tool`: the command whose absence is the reason, if any; in CI a skip for
-/// a tool that `scripts/setup.sh` installs is a failure.
-pub fn skipped(test: &str, why: &str, tool: Option<&str>) {
+/// Reports that the current test could not run here, in the form `scripts/test.sh` counts
+/// (`SKIPPED: TEST: WHY [tool: TOOL]`), written straight to the process's stderr so the test
+/// harness does not capture it. The test's name is its thread's (the harness names each test
+/// thread after its test). `tool`: the command whose absence is the reason, if any; in CI
+/// a skip for a tool that `scripts/setup.sh` installs is a failure. The caller then returns
+/// without asserting anything; `scripts/test.sh` does not count the test as passed.
+pub fn skipped(why: &str, tool: Option<&str>) {
+    let current = thread::current();
+    let test = current.name().unwrap_or("<unnamed test>");
     let tool = tool.map(|t| format!(" [tool: {t}]")).unwrap_or_default();
     let line = format!("SKIPPED: {test}: {why}{tool}\n");
     let _ = std::io::stderr().lock().write_all(line.as_bytes());

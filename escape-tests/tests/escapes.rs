@@ -306,11 +306,7 @@ fn i386_int80_socket_and_connect() {
 #[test]
 fn mptcp_socket() {
     if !std::path::Path::new("/proc/sys/net/mptcp/enabled").exists() {
-        skipped(
-            "mptcp_socket",
-            "this kernel has no MPTCP, the control cannot run",
-            None,
-        );
+        skipped("this kernel has no MPTCP, the control cannot run", None);
         return;
     }
     for o in assert_blocked("mptcp-connect", forbidden, false) {

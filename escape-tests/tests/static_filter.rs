@@ -77,7 +77,7 @@ fn mptcp_sockets() {
     if std::path::Path::new("/proc/sys/net/mptcp/enabled").exists() {
         socket_case([AF_INET, SOCK_STREAM, 262], false, "EACCES");
     } else {
-        skipped("mptcp_sockets", "no MPTCP in this kernel", None);
+        skipped("no MPTCP in this kernel", None);
     }
 }
 
@@ -86,7 +86,6 @@ fn sctp_sockets() {
     let control = Probe::unsandboxed().run("socket", &["2", "1", "132"]);
     if !control.ok() {
         skipped(
-            "sctp_sockets",
             &format!("SCTP not available in this kernel: {}", control.result()),
             None,
         );
