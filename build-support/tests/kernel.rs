@@ -80,6 +80,19 @@ fn child_checks(filter: Option<&libc::sock_fprog>, udp_policy: bool) -> i32 {
             libc::close(fd);
         }
 
+        // A packet socket of type SOCK_DGRAM: with a UDP policy the type passes, so only the
+        // family rule refuses it.
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0);
+        if denied {
+            if fd != -1 || errno() != libc::EACCES {
+                return 38;
+            }
+        } else if fd < 0 {
+            return 39;
+        } else {
+            libc::close(fd);
+        }
+
         // A TCP socket opens either way.
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         if fd < 0 {

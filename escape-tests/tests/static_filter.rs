@@ -52,9 +52,12 @@ fn no_new_privs_and_filter_mode() {
     }
 }
 
+/// `SOCK_DGRAM` too: with a UDP policy that type is allowed for IP, so only the family
+/// rule refuses these.
 #[test]
 fn packet_sockets() {
     socket_case([AF_PACKET, SOCK_RAW, 0], true, "EACCES");
+    socket_case([AF_PACKET, SOCK_DGRAM, 0], true, "EACCES");
 }
 
 #[test]
@@ -65,11 +68,13 @@ fn raw_ip_sockets() {
 #[test]
 fn netlink_sockets() {
     socket_case([AF_NETLINK, SOCK_RAW, 0], false, "EACCES");
+    socket_case([AF_NETLINK, SOCK_DGRAM, 0], false, "EACCES");
 }
 
 #[test]
 fn unix_sockets() {
     socket_case([AF_UNIX, SOCK_STREAM, 0], false, "EACCES");
+    socket_case([AF_UNIX, SOCK_DGRAM, 0], false, "EACCES");
 }
 
 #[test]
