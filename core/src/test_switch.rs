@@ -5,11 +5,11 @@
 //!
 //! - It exists only with the `test-switch` cargo feature of this crate, which only the
 //!   escape tests' `probe` binary enables, **and** only in builds with debug assertions. In
-//!   any other build [`skip`] is a constant `false` and the installer's branches that use it
+//!   any other build `skip` is a constant `false` and the installer's branches that use it
 //!   are compiled out.
 //! - Nothing in a policy, an option, the attribute, the TOML file, the command line or the
 //!   environment reaches it: a layer is left out only when the program itself calls
-//!   [`leave_out`] before installing, which only the probe does.
+//!   `leave_out` before installing, which only the probe does.
 //!
 //! A release build with the feature turned on does not fail to compile (a release build of
 //! the whole workspace includes the probe's crate); the switch is simply not there. See
