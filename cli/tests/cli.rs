@@ -308,7 +308,11 @@ fn allowed_and_forbidden_as_root_and_as_nobody() {
             } else {
                 assert_eq!(out.stdout.trim(), "err 13", "as {user:?}: {out:?}");
                 assert!(
-                    out.stderr.contains("network-sandbox: denied connect to"),
+                    network_sandbox_escape_tests::supervisor_refused(
+                        &out.stderr,
+                        "connect",
+                        Some(&server.addr.to_string())
+                    ),
                     "{}",
                     out.stderr
                 );

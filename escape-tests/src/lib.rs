@@ -398,12 +398,20 @@ impl Outcome {
 /// Whether `stderr` holds the supervisor's refusal of `operation` (to `destination`, when
 /// given). The one place that knows the line's wording (`core/src/report.rs`): it matches
 /// only its stable part, "denied OPERATION to DESTINATION".
+///
+/// An IPv4 destination also matches its IPv4-mapped IPv6 form (`[::ffff:a.b.c.d]:port`):
+/// the line names the address as the program wrote it, and a dual-stack client (Java) writes
+/// that.
 pub fn supervisor_refused(stderr: &str, operation: &str, destination: Option<&str>) -> bool {
     let what = format!("denied {operation}");
+    let mut forms: Vec<String> = destination.into_iter().map(str::to_owned).collect();
+    if let Some(SocketAddr::V4(v4)) = destination.and_then(|d| d.parse().ok()) {
+        forms.push(format!("[::ffff:{}]:{}", v4.ip(), v4.port()));
+    }
     stderr.lines().any(|l| {
         l.starts_with("network-sandbox: ")
             && l.contains(&what)
-            && destination.is_none_or(|d| l.contains(&format!("{what} to {d} ")))
+            && (forms.is_empty() || forms.iter().any(|d| l.contains(&format!("{what} to {d} "))))
     })
 }
 

@@ -216,6 +216,46 @@ fn bad_input_is_answered_as_the_kernel_would_and_the_supervisor_carries_on() {
     }
 }
 
+/// `sendto` with an address pointer and an address length of 0 on a connected TCP socket:
+/// the kernel ignores the empty name and sends; so must the supervisor. (Kills the mutant
+/// `check_len`: `len < 0` → `len <= 0`, which answers `EINVAL` instead.)
+#[test]
+fn sendto_with_an_empty_address_on_tcp_is_answered_as_the_kernel_would() {
+    for user in USERS {
+        let s = Servers::start();
+        let plain = Probe::unsandboxed()
+            .user(user)
+            .run("sendto-len0", &[&s.allowed.arg(), "tcp"]);
+        assert_eq!(plain.result(), "ok 5", "control as {user:?}: {plain:?}");
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("sendto-len0", &[&s.allowed.arg(), "tcp"]);
+        assert_eq!(o.result(), plain.result(), "as {user:?}: {o:?}");
+        assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+    }
+}
+
+/// The same on a connected UDP socket: the kernel answers `EINVAL` (a name too short for
+/// its family), and so does the sandbox (the supervisor passes the empty name on).
+#[test]
+fn sendto_with_an_empty_address_on_udp_is_answered_as_the_kernel_would() {
+    for user in USERS {
+        let s = Servers::start();
+        let plain = Probe::unsandboxed()
+            .user(user)
+            .run("sendto-len0", &[&s.allowed.arg(), "udp"]);
+        assert_eq!(
+            plain.result(),
+            "err EINVAL",
+            "control as {user:?}: {plain:?}"
+        );
+        let o = Probe::sandboxed(&[s.allow_udp()])
+            .user(user)
+            .run("sendto-len0", &[&s.allowed.arg(), "udp"]);
+        assert_eq!(o.result(), plain.result(), "as {user:?}: {o:?}");
+    }
+}
+
 #[test]
 fn audit_mode_reports_but_allows() {
     let s = Servers::start();

@@ -265,6 +265,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "udp-mmsg-mix" => udp_mmsg_mix(&a.iter().map(|s| addr(s)).collect::<Vec<_>>()),
         "udp-mix" => udp_mix(addr(a[0]), addr(a[1])),
         "hold" => hold(),
+        "sendto-len0" => sendto_len0(addr(a[0]), a[1] == "udp"),
         "race" => race(addr(a[0]), addr(a[1]), a[2].parse().unwrap()),
         "signal-storm" => signal_storm(addr(a[0]), addr(a[1])),
         "tfo-sendto" => tfo(addr(a[0]), false),
@@ -638,6 +639,32 @@ fn udp_mix(allowed: SocketAddr, forbidden: SocketAddr) -> Res {
         send(forbidden, false),
     ]
     .join(" "))
+}
+
+/// On a socket (TCP, or UDP with `udp`) connected to `a`: `sendto` with an address pointer
+/// but an address length of 0. The kernel's answer depends on the protocol (TCP ignores the
+/// name and sends; UDP has a name too short for its family: `EINVAL`).
+fn sendto_len0(a: SocketAddr, udp: bool) -> Res {
+    let ty = if udp {
+        libc::SOCK_DGRAM
+    } else {
+        libc::SOCK_STREAM
+    };
+    let fd = socket(family(a), ty, 0)?;
+    connect_fd(fd, a)?;
+    let (ss, _) = sockaddr(a);
+    // SAFETY: valid buffers; the length 0 is the point.
+    let n = check(unsafe {
+        libc::sendto(
+            fd,
+            b"hello".as_ptr().cast(),
+            5,
+            0,
+            (&ss as *const libc::sockaddr_storage).cast(),
+            0,
+        )
+    } as libc::c_long)?;
+    Ok(format!("{n}"))
 }
 
 /// Reports the supervisor's PID, then waits until standard input closes (so a test can act
