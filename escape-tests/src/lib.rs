@@ -496,14 +496,15 @@ impl Probe {
         self
     }
 
-    /// Runs `attempt` with `args` and waits (at most 60 s).
+    /// Runs `attempt` with `args` and waits (at most 5 minutes: a guard against a hang,
+    /// generous for a loaded machine; the race attempt makes 3000 supervised connects).
     pub fn run(&self, attempt: &str, args: &[&str]) -> Outcome {
         let mut cmd = self.command(attempt, args);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let child = cmd.spawn().expect("spawn probe");
-        let out = wait_with_timeout(child, Duration::from_secs(60));
+        let out = wait_with_timeout(child, Duration::from_secs(300));
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         Outcome {
             results: stdout
