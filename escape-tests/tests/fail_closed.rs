@@ -94,3 +94,26 @@ fn without_landlock_the_report_says_so_and_the_supervisor_still_holds() {
     );
     assert!(p.run("connect", &[&s.allowed.arg()]).ok());
 }
+
+/// Landlock and the filter would cover the calling thread only, so a process that already
+/// runs a second thread is refused, and nothing is installed. The control: the same probe
+/// without the extra thread installs and is refused the forbidden connect.
+#[test]
+fn refuses_to_install_in_a_multithreaded_process() {
+    for user in USERS {
+        let s = Servers::start();
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .option("--thread-first")
+            .user(user)
+            .run("connect", &[&s.forbidden.arg()]);
+        assert_eq!(o.code, Some(network_sandbox::EXIT_NOT_SANDBOXED), "{o:?}");
+        assert!(o.result().starts_with("refused "), "{o:?}");
+        assert!(o.result().contains("already has 2 threads"), "{o:?}");
+        s.settle();
+        assert!(!s.escaped() && !s.allowed.reached(), "{o:?}");
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("connect", &[&s.forbidden.arg()]);
+        o.assert_refused_by_supervisor("EACCES", "connect", &s.forbidden.arg());
+    }
+}

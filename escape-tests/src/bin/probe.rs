@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off] [--hook]
-//!       [--leave-out=L2|--leave-out=L3] [--no-sandbox] -- ATTEMPT ARGS…
+//!       [--leave-out=L2|--leave-out=L3] [--thread-first] [--no-sandbox] -- ATTEMPT ARGS…
 //! ```
 //!
 //! `--leave-out` uses the library's test-only switch (`network_sandbox::test_switch`, the
@@ -39,6 +39,12 @@ fn main() {
             "--allow" => allow.push(it.next().expect("--allow needs a value").clone()),
             "--no-sandbox" => sandbox = false,
             "--hook" => hook = true,
+            // A second thread before installing: the installer must refuse.
+            "--thread-first" => {
+                std::thread::spawn(|| loop {
+                    std::thread::park();
+                });
+            }
             "--leave-out=L2" => network_sandbox::test_switch::leave_out(Layer::Supervisor),
             "--leave-out=L3" => network_sandbox::test_switch::leave_out(Layer::Landlock),
             "--option" => match it.next().expect("--option needs a value").as_str() {
