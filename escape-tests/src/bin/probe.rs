@@ -45,8 +45,8 @@ fn main() {
                     std::thread::park();
                 });
             }
-            "--leave-out=L2" => network_sandbox::test_switch::leave_out(Layer::Supervisor),
-            "--leave-out=L3" => network_sandbox::test_switch::leave_out(Layer::Landlock),
+            "--leave-out=L2" => leave_out(Layer::Supervisor),
+            "--leave-out=L3" => leave_out(Layer::Landlock),
             "--option" => match it.next().expect("--option needs a value").as_str() {
                 "audit" => options.mode = Mode::Audit,
                 "report=off" => options.report = ReportTo::Off,
@@ -84,6 +84,17 @@ fn main() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = run(attempt, &args);
     report(result);
+}
+
+/// The library's test switch: only in debug builds (it does not exist in release builds).
+#[cfg(debug_assertions)]
+fn leave_out(layer: Layer) {
+    network_sandbox::test_switch::leave_out(layer);
+}
+
+#[cfg(not(debug_assertions))]
+fn leave_out(layer: Layer) {
+    panic!("--leave-out={layer:?}: the test switch exists in debug builds only");
 }
 
 /// The violation hook: appends the line to the file named by `PROBE_HOOK_FILE`. It runs in
