@@ -198,3 +198,44 @@ fn no_endpoints_means_no_network_and_no_supervisor() {
         o.stderr
     );
 }
+
+/// The layer report the program gets (printed by the probe) says what L1 refuses, for the
+/// policy at hand, and mentions the missing killable wait only where it is missing: never
+/// for a policy without a supervisor, and not on a kernel that has it (5.19+).
+#[test]
+fn the_report_says_what_the_static_filter_refuses() {
+    let l1 = |o: &Outcome| {
+        o.stderr
+            .lines()
+            .find(|l| l.starts_with("L1 static filter: enforced: "))
+            .unwrap_or_else(|| panic!("no L1 line: {o:?}"))
+            .to_owned()
+    };
+    let o = Probe::sandboxed(TCP_POLICY).run("status", &[]);
+    let line = l1(&o);
+    assert!(
+        line.contains("instructions; refuses sockets other than TCP over IPv4/IPv6 (no UDP,"),
+        "{line}"
+    );
+    for part in [
+        "connects go to the supervisor",
+        "TCP Fast Open",
+        "io_uring (ENOSYS)",
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+    let o = Probe::sandboxed(UDP_POLICY).run("status", &[]);
+    assert!(
+        l1(&o).contains("refuses sockets other than TCP and UDP over IPv4/IPv6"),
+        "{o:?}"
+    );
+    let none: [&str; 0] = [];
+    let o = Probe::sandboxed(&none).run("status", &[]);
+    assert!(l1(&o).contains("every connect (no endpoint)"), "{o:?}");
+    // This kernel (6.18) has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV; without a supervisor
+    // the flag does not matter.
+    for policy in [TCP_POLICY, &none[..]] {
+        let o = Probe::sandboxed(policy).run("status", &[]);
+        assert!(!o.stderr.contains("WAIT_KILLABLE_RECV"), "{o:?}");
+    }
+}
