@@ -217,8 +217,10 @@ fn bad_input_is_answered_as_the_kernel_would_and_the_supervisor_carries_on() {
 }
 
 /// `sendto` with an address pointer and an address length of 0 on a connected TCP socket:
-/// the kernel ignores the empty name and sends; so must the supervisor. (Kills the mutant
-/// `check_len`: `len < 0` → `len <= 0`, which answers `EINVAL` instead.)
+/// the kernel ignores the empty name and sends; so must the supervisor. With a UDP endpoint
+/// in the policy, so that the call goes to the supervisor at all (with TCP only, the filter
+/// lets `sendto` without `MSG_FASTOPEN` through). Kills the mutant `check_len`: `len < 0` →
+/// `len <= 0`, which answers `EINVAL` instead.
 #[test]
 fn sendto_with_an_empty_address_on_tcp_is_answered_as_the_kernel_would() {
     for user in USERS {
@@ -227,7 +229,7 @@ fn sendto_with_an_empty_address_on_tcp_is_answered_as_the_kernel_would() {
             .user(user)
             .run("sendto-len0", &[&s.allowed.arg(), "tcp"]);
         assert_eq!(plain.result(), "ok 5", "control as {user:?}: {plain:?}");
-        let o = Probe::sandboxed(&[s.allow_tcp()])
+        let o = Probe::sandboxed(&[s.allow_tcp(), s.allow_udp()])
             .user(user)
             .run("sendto-len0", &[&s.allowed.arg(), "tcp"]);
         assert_eq!(o.result(), plain.result(), "as {user:?}: {o:?}");
