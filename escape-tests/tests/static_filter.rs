@@ -232,6 +232,20 @@ fn the_report_says_what_the_static_filter_refuses() {
     let none: [&str; 0] = [];
     let o = Probe::sandboxed(&none).run("status", &[]);
     assert!(l1(&o).contains("every connect (no endpoint)"), "{o:?}");
+    // And L3 (Landlock ABI 4+, as on this kernel) refuses every TCP port.
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.starts_with("L3 Landlock: enforced: ")
+                && l.contains("; TCP connect refused on every port;")),
+        "{o:?}"
+    );
+    let o = Probe::sandboxed(TCP_POLICY).run("status", &[]);
+    assert!(
+        o.stderr
+            .contains("TCP connect only to ports 443 (the supervisor's connects included)"),
+        "{o:?}"
+    );
     // This kernel (6.18) has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV; without a supervisor
     // the flag does not matter.
     for policy in [TCP_POLICY, &none[..]] {
