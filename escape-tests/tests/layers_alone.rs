@@ -9,7 +9,8 @@
 //! - L2 without L3: the supervisor refuses another host and another port of the allowed
 //!   host, and says so.
 //! - L3 without L2: Landlock's port rules refuse another port (no supervisor line), and,
-//!   as documented, let another host on the allowed port through.
+//!   as documented, let another host on the allowed port through; Landlock refuses a TCP
+//!   bind.
 //!
 //! Each sandboxed attempt has its control (the same attempt without the sandbox reaches the
 //! target), as root and as an unprivileged user.
@@ -129,5 +130,29 @@ fn landlock_without_the_supervisor() {
         // allowed port goes through (the supervisor is what checks hosts).
         assert_eq!(p.run("exchange", &[&s.allowed.arg()]).result(), "ok pong");
         assert!(p.run("connect", &[&s.forbidden.arg()]).ok());
+    }
+}
+
+/// Landlock's other rule, alone: no TCP bind. With a UDP endpoint `bind` is not refused by
+/// the static filter (UDP clients bind to port 0) but sent to the supervisor; with the
+/// supervisor left out it reaches the kernel, where Landlock refuses a TCP bind and lets the
+/// UDP one through (Landlock has no UDP rules).
+#[test]
+fn landlock_refuses_tcp_bind_without_the_supervisor() {
+    for user in USERS {
+        for attempt in ["bind", "bind-udp"] {
+            let c = Probe::unsandboxed()
+                .user(user)
+                .run(attempt, &["127.0.0.2:0"]);
+            assert!(c.ok(), "control {attempt} as {user:?}: {c:?}");
+        }
+        let p = Probe::sandboxed(&["127.0.0.2:443", "udp://127.0.0.2:53"])
+            .leave_out("L2")
+            .user(user);
+        let o = p.run("bind", &["127.0.0.2:0"]);
+        o.assert_refused_silently("EACCES");
+        assert!(o.stderr.contains("TCP bind refused"), "{o:?}");
+        let o = p.run("bind-udp", &["127.0.0.2:0"]);
+        assert!(o.ok(), "{o:?}");
     }
 }
