@@ -35,7 +35,7 @@ nskipped=$(printf '%s' "$skips" | grep -c . || true)
 if [[ -n $skips ]]; then
     echo
     echo "skipped tests:"
-    printf '  %s\n' "$skips"
+    sed 's/^/  /' <<<"$skips"
 fi
 
 # In CI, a skip for want of a tool that setup.sh installs means setup failed: a failure.
