@@ -256,14 +256,20 @@ impl<'a> Sandbox<'a> {
         };
         let Decisions {
             kernel,
-            program,
-            supervised,
-            plan,
+            mut program,
+            mut supervised,
+            mut plan,
             static_filter,
             mut supervisor,
-            landlock,
+            mut landlock,
             privileges: _,
         } = self.decide(policy)?;
+        if crate::test_switch::skip(Layer::Supervisor) {
+            crate::test_switch::drop_supervisor(&mut program, &mut supervised, &mut supervisor);
+        }
+        if crate::test_switch::skip(Layer::Landlock) {
+            crate::test_switch::drop_landlock(&mut plan, &mut landlock);
+        }
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.

@@ -29,6 +29,8 @@ pub mod probe;
 pub mod report;
 mod supervisor;
 mod sys;
+#[doc(hidden)]
+pub mod test_switch;
 
 /// The supervisor's decoders of what it copies out of a sandboxed process: pure functions
 /// over bytes, public for the fuzz targets. Not a stable API.
