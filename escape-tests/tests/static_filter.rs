@@ -220,7 +220,7 @@ fn the_report_says_what_the_static_filter_refuses() {
     for part in [
         "connects go to the supervisor",
         "TCP Fast Open",
-        "io_uring (ENOSYS)",
+        "io_uring and clone3 (ENOSYS)",
     ] {
         assert!(line.contains(part), "{part}: {line}");
     }
