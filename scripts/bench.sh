@@ -46,3 +46,6 @@ fi
 
 cargo bench -p network-sandbox-benches --bench sandbox --no-run
 "${prio[@]}" cargo bench -p network-sandbox-benches --bench sandbox -- "${mode[@]}"
+
+# Hostname rows (issue 11): install with three names from a hosts file, connect by name.
+scripts/bench-hostnames.sh "${mode[@]}"

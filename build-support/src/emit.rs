@@ -11,8 +11,9 @@
 //!     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 //!     const FILTER: &[::network_sandbox::__private::SockFilter] = ::core::compile_error!("…");
 //!     const ENDPOINTS: &[::network_sandbox::__private::Endpoint] = &[/* endpoints */];
+//!     const NAMES: &[::network_sandbox::__private::Name] = &[/* names */];
 //!     static POLICY: ::network_sandbox::__private::Policy =
-//!         ::network_sandbox::__private::Policy::from_static(FILTER, ENDPOINTS, /* options */);
+//!         ::network_sandbox::__private::Policy::from_static(FILTER, ENDPOINTS, NAMES, /* options */);
 //!     &POLICY
 //! }
 //! ```
@@ -34,7 +35,7 @@ use proc_macro2::TokenStream;
 
 use crate::bpf::Instruction;
 use crate::compile::Compiled;
-use crate::model::{Endpoint, Options, Protocol};
+use crate::model::{Endpoint, NamedEndpoint, Options, Protocol};
 
 /// The path every generated item is named through.
 const P: &str = "::network_sandbox::__private";
@@ -94,11 +95,17 @@ pub fn policy_source(compiled: &Compiled) -> String {
     }
     out.push_str("    ];\n");
 
+    let _ = writeln!(out, "    const NAMES: &[{P}::Name] = &[");
+    for n in &compiled.policy.names {
+        name(&mut out, n);
+    }
+    out.push_str("    ];\n");
+
     let _ = writeln!(
         out,
         "    static POLICY: {P}::Policy = {P}::Policy::from_static("
     );
-    out.push_str("        FILTER,\n        ENDPOINTS,\n");
+    out.push_str("        FILTER,\n        ENDPOINTS,\n        NAMES,\n");
     options(&mut out, &compiled.policy.options);
     out.push_str("    );\n");
     out.push_str("    &POLICY\n}\n");
@@ -111,6 +118,42 @@ fn instruction(out: &mut String, i: &Instruction) {
         "{P}::SockFilter::new(0x{:02x}, {}, {}, 0x{:08x})",
         i.code, i.jt, i.jf, i.k
     );
+}
+
+fn protocol(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "Tcp",
+        Protocol::Udp => "Udp",
+    }
+}
+
+fn ip(a: IpAddr) -> String {
+    match a {
+        IpAddr::V4(a) => {
+            let [a, b, c, d] = a.octets();
+            format!("{P}::IpAddr::V4({P}::Ipv4Addr::new({a}, {b}, {c}, {d}))")
+        }
+        IpAddr::V6(a) => {
+            let segs: Vec<String> = a.segments().iter().map(|s| format!("0x{s:x}")).collect();
+            format!("{P}::IpAddr::V6({P}::Ipv6Addr::new({}))", segs.join(", "))
+        }
+    }
+}
+
+fn name(out: &mut String, n: &NamedEndpoint) {
+    let pinned: Vec<String> = n.pinned.iter().map(|a| ip(*a)).collect();
+    let _ = writeln!(out, "        // {n}");
+    let _ = writeln!(out, "        {P}::Name::from_static(");
+    // The parser admits only letters, digits, `-` and `.`: nothing to escape.
+    let _ = writeln!(out, "            \"{}\",", n.name);
+    let _ = writeln!(out, "            {P}::Protocol::{},", protocol(n.protocol));
+    let _ = writeln!(
+        out,
+        "            {P}::PortRange::new({}, {}),",
+        n.first_port, n.last_port
+    );
+    let _ = writeln!(out, "            &[{}],", pinned.join(", "));
+    out.push_str("        ),\n");
 }
 
 fn endpoint(out: &mut String, e: &Endpoint) {
@@ -131,10 +174,7 @@ fn endpoint(out: &mut String, e: &Endpoint) {
             )
         }
     };
-    let protocol = match e.protocol {
-        Protocol::Tcp => "Tcp",
-        Protocol::Udp => "Udp",
-    };
+    let protocol = protocol(e.protocol);
     let _ = writeln!(out, "        // {e}");
     let _ = writeln!(out, "        {P}::Endpoint {{");
     let _ = writeln!(out, "            protocol: {P}::Protocol::{protocol},");
@@ -150,10 +190,12 @@ fn endpoint(out: &mut String, e: &Endpoint) {
 fn options(out: &mut String, o: &Options) {
     // The model's enums mirror the runtime's variant for variant, so each is written by its
     // name (`Debug`): a new value needs no change here.
-    let (mode, fallback, report, deny_errno) = (
+    let (mode, fallback, report, unresolved, refresh, deny_errno) = (
         format!("{:?}", o.mode),
         format!("{:?}", o.fallback),
         format!("{:?}", o.report),
+        format!("{:?}", o.unresolved),
+        format!("{:?}", o.refresh),
         format!("{:?}", o.deny_errno),
     );
     let _ = writeln!(out, "        {P}::Options {{");
@@ -173,6 +215,11 @@ fn options(out: &mut String, o: &Options) {
         "            keep_capabilities: 0x{:x},{comment}",
         o.keep_capabilities
     );
+    let _ = writeln!(
+        out,
+        "            unresolved: {P}::Unresolved::{unresolved},"
+    );
+    let _ = writeln!(out, "            refresh: {P}::Refresh::{refresh},");
     let _ = writeln!(out, "            deny_errno: {P}::DenyErrno::{deny_errno},");
     out.push_str("        },\n");
 }

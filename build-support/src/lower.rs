@@ -368,7 +368,7 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     // program uses and let it through; a policy with a UDP endpoint compiles the same rules.
     let audit = policy.options.mode == crate::model::Mode::Audit;
     let udp = policy.has_udp() || audit;
-    let no_network = policy.endpoints.is_empty() && !audit;
+    let no_network = policy.no_network() && !audit;
     let mut rules = Vec::new();
     let mut rule = |syscall: Sysno, action: Action, when: Vec<Vec<Cond>>| {
         rules.push(SyscallRule {

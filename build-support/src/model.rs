@@ -78,6 +78,56 @@ pub fn network_of(addr: IpAddr, prefix: u8) -> IpAddr {
     }
 }
 
+/// An allowed DNS name, e.g. `api.example.com:443` or, pinned to addresses that nobody
+/// resolves, `api.example.com=192.0.2.1,[2001:db8::1]:443`.
+///
+/// The sandbox resolves an unpinned name before it confines the program (A and AAAA, with
+/// the machine's own configuration); the addresses join the allow list for this protocol and
+/// these ports, and the program's resolver answers the name with exactly them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedEndpoint {
+    /// Protocol (`tcp` when no scheme was written).
+    pub protocol: Protocol,
+    /// The name in lower case, without a trailing dot (`api.example.com`).
+    pub name: String,
+    /// Addresses pinned in the policy, in the order written; empty: resolved at start.
+    pub pinned: Vec<IpAddr>,
+    /// First port, inclusive.
+    pub first_port: u16,
+    /// Last port, inclusive.
+    pub last_port: u16,
+    /// Where this endpoint came from (`host` covers the name and its pinned addresses).
+    pub origin: Origin,
+}
+
+/// The endpoint in full: `tcp://api.example.com:443`, `tcp://a.test=127.0.0.2,[::1]:443`.
+impl fmt::Display for NamedEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.protocol, self.name)?;
+        for (i, a) in self.pinned.iter().enumerate() {
+            f.write_str(if i == 0 { "=" } else { "," })?;
+            match a {
+                IpAddr::V4(a) => write!(f, "{a}")?,
+                IpAddr::V6(a) => write!(f, "[{a}]")?,
+            }
+        }
+        if self.first_port == self.last_port {
+            write!(f, ":{}", self.first_port)
+        } else {
+            write!(f, ":{}-{}", self.first_port, self.last_port)
+        }
+    }
+}
+
+/// One entry of an allow list: an address endpoint or a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// An address or a network (`192.0.2.1:443`, `10.0.0.0/8:443`).
+    Address(Endpoint),
+    /// A DNS name (`api.example.com:443`), pinned or not.
+    Name(NamedEndpoint),
+}
+
 /// Where an endpoint was written: its index in the front-end's list of endpoint strings, and
 /// byte ranges within that string for the parts validation may complain about.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -173,6 +223,35 @@ impl DenyErrno {
             DenyErrno::Enetunreach => 101,
         }
     }
+}
+
+/// What happens when an allowed, unpinned name does not resolve at start (mirrors
+/// `network_sandbox::Unresolved`; [`emit`](crate::emit) writes the variant by its name). Its
+/// spellings are [`UNRESOLVED`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Unresolved {
+    /// Refuse to start (exit 125), naming the name.
+    #[default]
+    Refuse,
+    /// Start; the name has no address, so the program's resolver does not know it.
+    Unknown,
+}
+
+/// How often the sandbox looks allowed names up again (mirrors `network_sandbox::Refresh`;
+/// [`emit`](crate::emit) writes the variant by its name). Its spellings are [`REFRESH`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Refresh {
+    /// At the records' TTL, between 30 s and 1 h.
+    #[default]
+    Ttl,
+    /// Never.
+    Off,
+    /// Every 30 seconds.
+    Every30s,
+    /// Every 5 minutes.
+    Every5m,
+    /// Every hour.
+    Every1h,
 }
 
 /// The key of the endpoint list, in the attribute and the policy file.
@@ -499,8 +578,71 @@ pub const KEEP_CAPABILITIES: OptionSpec = OptionSpec {
     example: "keep_capabilities = [\"CAP_SYS_NICE\"]",
 };
 
+/// `unresolved = "refuse" | "unknown"`.
+pub const UNRESOLVED: OptionSpec = OptionSpec {
+    key: "unresolved",
+    description: "what to do when an allowed name does not resolve at start",
+    syntax: Syntax::Name,
+    values: &[
+        OptionValue {
+            name: "refuse",
+            description: "Refuse to start (exit 125), naming the name",
+            set: |o| o.unresolved = Unresolved::Refuse,
+        },
+        OptionValue {
+            name: "unknown",
+            description: "Start; the program's resolver does not know the name",
+            set: |o| o.unresolved = Unresolved::Unknown,
+        },
+    ],
+    example: "unresolved = \"unknown\"",
+};
+
+/// `refresh = "ttl" | "off" | "30s" | "5m" | "1h"`.
+pub const REFRESH: OptionSpec = OptionSpec {
+    key: "refresh",
+    description: "how often allowed names are looked up again while the program runs",
+    syntax: Syntax::Name,
+    values: &[
+        OptionValue {
+            name: "ttl",
+            description: "At the records' TTL, between 30 s and 1 h",
+            set: |o| o.refresh = Refresh::Ttl,
+        },
+        OptionValue {
+            name: "off",
+            description: "Never: the addresses found at start",
+            set: |o| o.refresh = Refresh::Off,
+        },
+        OptionValue {
+            name: "30s",
+            description: "Every 30 seconds",
+            set: |o| o.refresh = Refresh::Every30s,
+        },
+        OptionValue {
+            name: "5m",
+            description: "Every 5 minutes",
+            set: |o| o.refresh = Refresh::Every5m,
+        },
+        OptionValue {
+            name: "1h",
+            description: "Every hour",
+            set: |o| o.refresh = Refresh::Every1h,
+        },
+    ],
+    example: "refresh = \"5m\"",
+};
+
 /// Every option besides [`ALLOW`], in the order front ends list them.
-pub const OPTIONS: [&OptionSpec; 5] = [&AUDIT, &FALLBACK, &REPORT, &KEEP_CAPABILITIES, &DENY_ERRNO];
+pub const OPTIONS: [&OptionSpec; 7] = [
+    &AUDIT,
+    &FALLBACK,
+    &REPORT,
+    &KEEP_CAPABILITIES,
+    &UNRESOLVED,
+    &REFRESH,
+    &DENY_ERRNO,
+];
 
 /// The option called `key`.
 pub fn option(key: &str) -> Option<&'static OptionSpec> {
@@ -508,7 +650,7 @@ pub fn option(key: &str) -> Option<&'static OptionSpec> {
 }
 
 /// The keys a front end accepts, for "expected …": `` `allow`, `audit`, `fallback`,
-/// `report`, `keep_capabilities` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
+/// `report`, `keep_capabilities`, `unresolved`, `refresh` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
 pub fn expected_keys(extra: &[&str]) -> String {
     let keys: Vec<String> = std::iter::once(ALLOW)
         .chain(OPTIONS.iter().map(|o| o.key))
@@ -539,6 +681,10 @@ pub struct Options {
     /// `keep_capabilities = [...]`: bit `n` keeps capability `n` (`linux/capability.h`)
     /// besides the sandbox's default list; 0 keeps only that list.
     pub keep_capabilities: u64,
+    /// `unresolved = "…"`.
+    pub unresolved: Unresolved,
+    /// `refresh = "…"`.
+    pub refresh: Refresh,
     /// `deny_errno = "…"`.
     pub deny_errno: DenyErrno,
 }
@@ -546,16 +692,84 @@ pub struct Options {
 /// A whole policy as written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
-    /// Allowed endpoints; empty means no network.
+    /// Allowed address endpoints.
     pub endpoints: Vec<Endpoint>,
+    /// Allowed names. With no endpoint and no name, the policy allows no network.
+    pub names: Vec<NamedEndpoint>,
     /// Options.
     pub options: Options,
 }
 
 impl Policy {
-    /// Whether any endpoint is UDP.
+    /// Whether any endpoint or name is UDP.
     pub fn has_udp(&self) -> bool {
         self.endpoints.iter().any(|e| e.protocol == Protocol::Udp)
+            || self.names.iter().any(|e| e.protocol == Protocol::Udp)
+    }
+
+    /// Whether the policy allows no destination at all.
+    pub fn no_network(&self) -> bool {
+        self.endpoints.is_empty() && self.names.is_empty()
+    }
+
+    /// The distinct names, in the order first written, each with its pinned addresses (the
+    /// union over every entry that names it; empty: resolved at start).
+    pub fn distinct_names(&self) -> Vec<(&str, Vec<IpAddr>)> {
+        let mut out: Vec<(&str, Vec<IpAddr>)> = Vec::new();
+        for n in &self.names {
+            let i = match out.iter().position(|(name, _)| *name == n.name) {
+                Some(i) => i,
+                None => {
+                    out.push((&n.name, Vec::new()));
+                    out.len() - 1
+                }
+            };
+            for a in &n.pinned {
+                if !out[i].1.contains(a) {
+                    out[i].1.push(*a);
+                }
+            }
+        }
+        out
+    }
+
+    /// A warning for a policy that names hosts and also lets the program reach a DNS
+    /// resolver (port 53 or 853, UDP or TCP): whatever name the program asks that resolver
+    /// about leaves the sandbox in the query, so the names no longer bound what leaves.
+    pub fn resolver_warning(&self) -> Option<String> {
+        if self.names.is_empty() {
+            return None;
+        }
+        let dns: Vec<String> = self
+            .endpoints
+            .iter()
+            .filter(|e| {
+                [53, 853]
+                    .iter()
+                    .any(|p| e.first_port <= *p && *p <= e.last_port)
+            })
+            .map(|e| format!("`{e}`"))
+            .chain(
+                self.names
+                    .iter()
+                    .filter(|e| {
+                        [53, 853]
+                            .iter()
+                            .any(|p| e.first_port <= *p && *p <= e.last_port)
+                    })
+                    .map(|e| format!("`{e}`")),
+            )
+            .collect();
+        if dns.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "the policy names hosts but also allows {}, which reaches DNS resolvers (port 53 or \
+             853): the program can ask a resolver about any name, and the query carries that \
+             name out of the sandbox; names already resolve without it, so remove it unless the \
+             program must query DNS itself",
+            one_of(&dns)
+        ))
     }
 }
 
@@ -601,8 +815,8 @@ mod tests {
         assert_eq!(AUDIT.expected(), "`true` or `false`");
         assert_eq!(
             expected_keys(&["from_build"]),
-            "`allow`, `audit`, `fallback`, `report`, `keep_capabilities`, `deny_errno` or \
-             `from_build`"
+            "`allow`, `audit`, `fallback`, `report`, `keep_capabilities`, `unresolved`, \
+             `refresh`, `deny_errno` or `from_build`"
         );
         assert_eq!(
             REPORT.unknown_value(""),

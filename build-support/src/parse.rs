@@ -4,12 +4,22 @@
 //! |---|---|
 //! | scheme | `tcp://`, `udp://`, or none (TCP) |
 //! | HOST | `192.0.2.1`, `10.0.0.0/8`, `[2001:db8::1]`, `[2001:db8::/32]` |
+//! | HOST (a name) | `api.example.com`, `localhost`, `example.com.` (RFC 1123, ASCII) |
+//! | HOST (a pinned name) | `api.example.com=192.0.2.1`, `api.example.com=192.0.2.1,[2001:db8::1]` |
 //! | PORTS | `443` or `8000-8080` (inclusive, 1–65535) |
 //!
-//! [`parse_endpoint`] turns one string into a [`model::Endpoint`](crate::model::Endpoint)
-//! whose [`Origin`] records where the host and the ports are in the text. Every error is a
-//! [`ParseError`]: the byte range of the offending part and a message that says what is wrong
-//! and what is expected.
+//! [`parse_entry`] turns one string into a [`model::Entry`](crate::model::Entry): an
+//! [`Endpoint`] for an address, a [`NamedEndpoint`] for a name, whose [`Origin`] records
+//! where the host and the ports are in the text. Every error is a [`ParseError`]: the byte
+//! range of the offending part and a message that says what is wrong and what is expected.
+//!
+//! A HOST made only of digits and dots (before any `/LEN`) is an address (`1.2.3.999` is a bad address, not
+//! a name); anything else that is not in brackets is a name. A name is labels of 1–63
+//! letters, digits and `-` (not first or last), separated by dots, 253 characters at most; a
+//! trailing dot is accepted and dropped, and the name is kept in lower case. Wildcards
+//! (`*.example.com`) are refused: every name must be known before the program starts.
+//! Non-ASCII names are refused with a pointer to their punycode (`xn--…`) form. A pinned
+//! name's addresses are single IPv4 addresses or bracketed IPv6 addresses, comma-separated.
 //!
 //! Besides what `std` rejects, the grammar refuses forms that would not do what they seem to:
 //! the unspecified address as a single host (`0.0.0.0:80`, `[::]:80`: the kernel sends a
@@ -21,7 +31,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use crate::model::{network_of, Endpoint, Origin, Protocol};
+use crate::model::{network_of, Endpoint, Entry, NamedEndpoint, Origin, Protocol};
 
 /// An endpoint string that does not follow the grammar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,10 +63,22 @@ impl std::error::Error for ParseError {}
 /// The message for a port outside 1–65535, shared with other front-ends.
 const PORTS_ARE: &str = "ports are 1–65535";
 
-/// Parses one endpoint. `index` is its position in the front-end's list of endpoints and is
-/// stored in the [`Origin`], together with the text and the ranges of the host and the ports
-/// (the host range includes the brackets of an IPv6 host).
+/// Parses one address endpoint: [`parse_entry`], with a name refused (for callers that need
+/// an address).
 pub fn parse_endpoint(text: &str, index: usize) -> Result<Endpoint, ParseError> {
+    match parse_entry(text, index)? {
+        Entry::Address(e) => Ok(e),
+        Entry::Name(n) => Err(ParseError::new(
+            n.origin.host.clone(),
+            format!("`{}` is a name: an address is expected here", n.name),
+        )),
+    }
+}
+
+/// Parses one entry of an allow list. `index` is its position in the front-end's list and is
+/// stored in the [`Origin`], together with the text and the ranges of the host and the ports
+/// (the host range includes the brackets of an IPv6 host, and a name's pinned addresses).
+pub fn parse_entry(text: &str, index: usize) -> Result<Entry, ParseError> {
     if text.is_empty() {
         return Err(ParseError::new(
             0..0,
@@ -75,16 +97,46 @@ pub fn parse_endpoint(text: &str, index: usize) -> Result<Endpoint, ParseError> 
     let (protocol, rest_start) = parse_scheme(text)?;
     let rest = &text[rest_start..];
 
+    if !rest.starts_with('[') {
+        if let Some(eq) = rest.find('=') {
+            return parse_pinned(text, protocol, rest_start, rest_start + eq, index);
+        }
+    }
     let (host, ports) = if rest.starts_with('[') {
         split_bracketed(text, rest_start)?
     } else {
         split_plain(text, rest_start)?
     };
 
+    let host_text = &text[host.clone()];
+    let before_prefix = host_text.split('/').next().unwrap_or_default();
+    if !host_text.is_empty()
+        && !host_text.starts_with('[')
+        && !before_prefix
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.')
+    {
+        let name = parse_name(text, host.clone())?;
+        let (first_port, last_port) = parse_ports(text, ports.clone())?;
+        return Ok(Entry::Name(NamedEndpoint {
+            protocol,
+            name,
+            pinned: Vec::new(),
+            first_port,
+            last_port,
+            origin: Origin {
+                index,
+                text: text.to_owned(),
+                host,
+                ports,
+            },
+        }));
+    }
+
     let (addr, prefix) = parse_host(text, host.clone())?;
     let (first_port, last_port) = parse_ports(text, ports.clone())?;
 
-    Ok(Endpoint {
+    Ok(Entry::Address(Endpoint {
         protocol,
         addr,
         prefix,
@@ -96,7 +148,207 @@ pub fn parse_endpoint(text: &str, index: usize) -> Result<Endpoint, ParseError> 
             host,
             ports,
         },
-    })
+    }))
+}
+
+/// `NAME=ADDR[,ADDR…]:PORTS`, the `=` at `eq`.
+fn parse_pinned(
+    text: &str,
+    protocol: Protocol,
+    start: usize,
+    eq: usize,
+    index: usize,
+) -> Result<Entry, ParseError> {
+    // IPv6 addresses are bracketed, so the port's colon is the last one, after any `]`.
+    let colon = match text[eq..].rfind(':').map(|c| eq + c) {
+        Some(c) if !text[c..].contains(']') => c,
+        _ => {
+            return Err(ParseError::new(
+                text.len()..text.len(),
+                format!(
+                    "missing port: write {}:PORT, e.g. api.example.com=192.0.2.1:443",
+                    &text[start..]
+                ),
+            ))
+        }
+    };
+    if eq == start {
+        return Err(ParseError::new(
+            start..eq + 1,
+            "missing name before `=`: write NAME=ADDRESS:PORT, e.g. api.example.com=192.0.2.1:443",
+        ));
+    }
+    let name = parse_name(text, start..eq)?;
+    let mut pinned = Vec::new();
+    let mut at = eq + 1;
+    loop {
+        let end = text[at..colon].find(',').map_or(colon, |c| at + c);
+        let addr = parse_pin(text, at..end)?;
+        if pinned.contains(&addr) {
+            return Err(ParseError::new(
+                at..end,
+                format!(
+                    "`{}` is pinned twice: write each address once",
+                    &text[at..end]
+                ),
+            ));
+        }
+        pinned.push(addr);
+        if end == colon {
+            break;
+        }
+        at = end + 1;
+    }
+    let ports = colon + 1..text.len();
+    let (first_port, last_port) = parse_ports(text, ports.clone())?;
+    Ok(Entry::Name(NamedEndpoint {
+        protocol,
+        name,
+        pinned,
+        first_port,
+        last_port,
+        origin: Origin {
+            index,
+            text: text.to_owned(),
+            host: start..colon,
+            ports,
+        },
+    }))
+}
+
+/// One pinned address at `range`: `192.0.2.1` or `[2001:db8::1]`.
+fn parse_pin(text: &str, range: Range<usize>) -> Result<IpAddr, ParseError> {
+    let s = &text[range.clone()];
+    if s.is_empty() {
+        return Err(ParseError::new(
+            range.start.saturating_sub(1)..range.end + 1,
+            "missing address: a name is pinned to IP addresses separated by commas, e.g. \
+             api.example.com=192.0.2.1,[2001:db8::1]:443",
+        ));
+    }
+    if s.contains('/') {
+        return Err(ParseError::new(
+            range,
+            format!(
+                "`{s}` is a network: a name is pinned to single addresses (what its lookup \
+                 answers), e.g. =192.0.2.1"
+            ),
+        ));
+    }
+    if let Some(inner) = s.strip_prefix('[') {
+        let Some(inner) = inner.strip_suffix(']') else {
+            return Err(ParseError::new(
+                range,
+                format!("missing `]` in `{s}`: write a pinned IPv6 address as [2001:db8::1]"),
+            ));
+        };
+        let (addr, _) = parse_v6_host(text, range.start + 1..range.end - 1, inner)?;
+        return Ok(addr);
+    }
+    if s.contains(':') {
+        return Err(ParseError::new(
+            range,
+            format!("IPv6 addresses need brackets: [{s}]"),
+        ));
+    }
+    let addr = parse_v4_addr(s).map_err(|_| {
+        ParseError::new(
+            range.clone(),
+            format!(
+                "`{s}` is not an IP address: a name is pinned to IPv4 addresses (192.0.2.1) or \
+                 IPv6 addresses in brackets ([2001:db8::1])"
+            ),
+        )
+    })?;
+    if addr.is_unspecified() {
+        return Err(ParseError::new(
+            range,
+            "0.0.0.0 is the unspecified address: a connect to it reaches this machine; pin \
+             127.0.0.1 for loopback",
+        ));
+    }
+    Ok(IpAddr::V4(addr))
+}
+
+/// Longest name, without its trailing dot (RFC 1035: 255 octets on the wire).
+const MAX_NAME: usize = 253;
+/// Longest label (RFC 1035).
+const MAX_LABEL: usize = 63;
+
+/// A DNS name at `range` (RFC 1123 labels, ASCII, a trailing dot accepted): in lower case,
+/// without the trailing dot.
+fn parse_name(text: &str, range: Range<usize>) -> Result<String, ParseError> {
+    let s = &text[range.clone()];
+    if !s.is_ascii() {
+        return Err(ParseError::new(
+            range,
+            format!(
+                "`{s}` is not ASCII: write the name in its punycode form (`xn--…`, as `idn2` \
+                 prints it), e.g. bücher.example is xn--bcher-kva.example"
+            ),
+        ));
+    }
+    if s.contains('*') {
+        return Err(ParseError::new(
+            range,
+            format!(
+                "`{s}`: wildcards are not supported: the sandbox resolves every allowed name \
+                 before the program starts and gives it exactly those answers, and a wildcard \
+                 names no host; list each name, e.g. api.example.com:443"
+            ),
+        ));
+    }
+    let trimmed = s.strip_suffix('.').unwrap_or(s);
+    if trimmed.len() > MAX_NAME {
+        return Err(ParseError::new(
+            range,
+            format!(
+                "the name is {} characters long: a DNS name has at most {MAX_NAME}",
+                trimmed.len()
+            ),
+        ));
+    }
+    let mut at = range.start;
+    for label in trimmed.split('.') {
+        let lr = at..at + label.len();
+        if label.is_empty() {
+            // Point at the dot that ends (or the place that starts) the empty label.
+            let dot = if at < range.end { at..at + 1 } else { at..at };
+            return Err(ParseError::new(
+                dot,
+                format!("empty label in `{s}`: a name is labels of 1–{MAX_LABEL} characters separated by single dots"),
+            ));
+        }
+        if label.len() > MAX_LABEL {
+            return Err(ParseError::new(
+                lr,
+                format!(
+                    "label `{label}` is {} characters long: a DNS label has 1–{MAX_LABEL}",
+                    label.len()
+                ),
+            ));
+        }
+        if let Some(bad) = label
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            let c = label.as_bytes()[bad] as char;
+            return Err(ParseError::new(
+                lr.start + bad..lr.start + bad + 1,
+                format!(
+                    "`{c}` is not allowed in a name: letters, digits, `-` and `.` only (RFC 1123)"
+                ),
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(ParseError::new(
+                lr,
+                format!("label `{label}` starts or ends with `-`: a DNS label may not (RFC 1123)"),
+            ));
+        }
+        at = lr.end + 1;
+    }
+    Ok(trimmed.to_ascii_lowercase())
 }
 
 /// Reads an optional `tcp://` or `udp://`; returns the protocol and where the rest starts.
@@ -281,16 +533,6 @@ fn parse_v4_addr(s: &str) -> Result<Ipv4Addr, String> {
     if let Ok(a) = s.parse::<Ipv4Addr>() {
         return Ok(a);
     }
-    if looks_like_hostname(s) {
-        let hint = if s.eq_ignore_ascii_case("localhost") {
-            "write 127.0.0.1 (or [::1])"
-        } else {
-            "write an IP address"
-        };
-        return Err(format!(
-            "`{s}` is a hostname: hostnames are not supported yet; {hint}"
-        ));
-    }
     let parts: Vec<&str> = s.split('.').collect();
     let numeric = parts
         .iter()
@@ -321,15 +563,6 @@ fn parse_v4_addr(s: &str) -> Result<Ipv4Addr, String> {
         "`{s}` is not an IPv4 address: write four numbers 0–255 separated by dots, e.g. 192.0.2.1, \
          or an IPv6 address in brackets"
     ))
-}
-
-/// Letters, digits, `-` and `.`, with at least one letter (so `1.2.3.999` is a bad address,
-/// not a name).
-fn looks_like_hostname(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-        && s.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 fn parse_v6_host(text: &str, range: Range<usize>, inner: &str) -> Result<(IpAddr, u8), ParseError> {

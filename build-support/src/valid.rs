@@ -4,6 +4,7 @@
 //! |---|---|
 //! | the same endpoint twice (also when written differently, e.g. with and without `tcp://`) | the later one |
 //! | an endpoint that another one already allows (`10.1.2.3:443` beside `10.0.0.0/8:443`) | the narrower one |
+//! | a name that an earlier entry already allows (same name and protocol, ports within, no new pinned address) | the later one |
 //! | `fallback = "landlock-ports"` with a UDP endpoint (Landlock only restricts TCP) | the `udp://` of that endpoint |
 //!
 //! [`policy_from_strs`] is the front door for a front-end that has a list of endpoint
@@ -13,8 +14,11 @@
 use std::fmt;
 use std::ops::Range;
 
-use crate::model::{network_of, Endpoint, Fallback, Options, Policy, Protocol, FALLBACK};
-use crate::parse::{parse_endpoint, ParseError};
+use crate::model::{
+    network_of, Endpoint, Entry, Fallback, NamedEndpoint, Options, Origin, Policy, Protocol,
+    FALLBACK,
+};
+use crate::parse::{parse_entry, ParseError};
 
 /// An error in one endpoint of a policy: which one, where in its text, and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,17 +58,23 @@ pub fn policy_from_strs<S: AsRef<str>>(
     options: Options,
 ) -> Result<Policy, Vec<EndpointError>> {
     let mut endpoints = Vec::with_capacity(allow.len());
+    let mut names = Vec::new();
     let mut errors = Vec::new();
     for (index, text) in allow.iter().enumerate() {
-        match parse_endpoint(text.as_ref(), index) {
-            Ok(e) => endpoints.push(e),
+        match parse_entry(text.as_ref(), index) {
+            Ok(Entry::Address(e)) => endpoints.push(e),
+            Ok(Entry::Name(n)) => names.push(n),
             Err(e) => errors.push(EndpointError::from_parse(index, e)),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let policy = Policy { endpoints, options };
+    let policy = Policy {
+        endpoints,
+        names,
+        options,
+    };
     validate(&policy)?;
     Ok(policy)
 }
@@ -109,19 +119,44 @@ pub fn validate(policy: &Policy) -> Result<(), Vec<EndpointError>> {
         }
     }
 
+    for (j, later) in policy.names.iter().enumerate() {
+        if let Some(earlier) = policy.names[..j].iter().find(|e| name_covers(e, later)) {
+            errors.push(at_whole_origin(
+                &later.origin,
+                format!(
+                    "`{}` is already allowed by `{}` (entry {} of the list): remove it",
+                    later.origin.text,
+                    earlier.origin.text,
+                    earlier.origin.index + 1
+                ),
+            ));
+        }
+    }
+
     if policy.options.fallback == Fallback::LandlockPorts {
-        for e in eps.iter().filter(|e| e.protocol == Protocol::Udp) {
-            let scheme = match e.origin.text.find("://") {
+        let udp = eps
+            .iter()
+            .filter(|e| e.protocol == Protocol::Udp)
+            .map(|e| &e.origin)
+            .chain(
+                policy
+                    .names
+                    .iter()
+                    .filter(|e| e.protocol == Protocol::Udp)
+                    .map(|e| &e.origin),
+            );
+        for e in udp {
+            let scheme = match e.text.find("://") {
                 Some(end) => 0..end + 3,
-                None => 0..e.origin.text.len(),
+                None => 0..e.text.len(),
             };
             errors.push(EndpointError {
-                index: e.origin.index,
+                index: e.index,
                 range: scheme,
                 message: format!(
                     "`{}` is UDP, but {key} = \"{}\" can only check TCP ports: choose {key} \
                      \"{}\" or \"{}\", or drop the UDP endpoint",
-                    e.origin.text,
+                    e.text,
                     Fallback::LandlockPorts.name(),
                     Fallback::Refuse.name(),
                     Fallback::DenyAll.name(),
@@ -141,11 +176,26 @@ pub fn validate(policy: &Policy) -> Result<(), Vec<EndpointError>> {
 }
 
 fn at_whole(e: &Endpoint, message: String) -> EndpointError {
+    at_whole_origin(&e.origin, message)
+}
+
+fn at_whole_origin(origin: &Origin, message: String) -> EndpointError {
     EndpointError {
-        index: e.origin.index,
-        range: 0..e.origin.text.len(),
+        index: origin.index,
+        range: 0..origin.text.len(),
         message,
     }
+}
+
+/// Whether `a` already allows everything `b` adds: the same name and protocol, `b`'s ports
+/// within `a`'s, and no address pinned in `b` that `a` does not pin (a name's pinned
+/// addresses are the union of its entries, so a new one is not a duplicate).
+fn name_covers(a: &NamedEndpoint, b: &NamedEndpoint) -> bool {
+    a.protocol == b.protocol
+        && a.name == b.name
+        && a.first_port <= b.first_port
+        && b.last_port <= a.last_port
+        && b.pinned.iter().all(|p| a.pinned.contains(p))
 }
 
 /// The same endpoint, whatever the spelling.

@@ -51,15 +51,24 @@ fn tokens_parse_as_a_block_expression() {
             "127.0.0.2:443",
             "udp://[2001:db8::/32]:53-54",
             "10.0.0.0/8:8000-8080",
+            "api.example.com:443",
+            "udp://a.test=127.0.0.2,[::1]:53",
         ],
         Options::default(),
+    );
+    let source = policy_source(&c);
+    assert!(source.contains("\"api.example.com\""), "{source}");
+    assert!(
+        source.contains("::network_sandbox::__private::IpAddr::V6(::network_sandbox::__private::Ipv6Addr::new(0x0, 0x0, 0x0, 0x0, 0x0, 0x0, 0x0, 0x1))"),
+        "{source}"
     );
     let expr: syn::Expr = syn::parse2(policy_expr(&c)).expect("an expression");
     let syn::Expr::Block(block) = expr else {
         panic!("not a block expression")
     };
-    // Three FILTER consts (two arches and the compile_error), ENDPOINTS, POLICY, `&POLICY`.
-    assert_eq!(block.block.stmts.len(), 6);
+    // Three FILTER consts (two arches and the compile_error), ENDPOINTS, NAMES, POLICY,
+    // `&POLICY`.
+    assert_eq!(block.block.stmts.len(), 7);
     let last = block.block.stmts.last().unwrap();
     assert_eq!(quote::quote!(#last).to_string(), "& POLICY");
 }
@@ -96,6 +105,7 @@ fn source_has_each_arch_a_fallback_error_and_the_data() {
             report: ReportTo::Off,
             deny_errno: DenyErrno::Econnrefused,
             keep_capabilities: 1 << 23 | 1 << 19,
+            ..Options::default()
         },
     ));
     assert!(s.contains("DenyErrno::Econnrefused"), "{s}");

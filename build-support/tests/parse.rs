@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use network_sandbox_build::model::Protocol;
-use network_sandbox_build::parse::parse_endpoint;
+use network_sandbox_build::model::{Entry, NamedEndpoint, Protocol};
+use network_sandbox_build::parse::{parse_endpoint, parse_entry};
 
 fn ok(text: &str) -> (Protocol, IpAddr, u8, u16, u16) {
     let e = parse_endpoint(text, 0).unwrap_or_else(|e| panic!("{text}: {}", e.message));
@@ -15,7 +15,7 @@ fn ok(text: &str) -> (Protocol, IpAddr, u8, u16, u16) {
 /// Asserts that `text` fails with a message containing `needle`, pointing at `part` (the
 /// text of the range; `""` for an empty range, which must then be at `at`).
 fn err(text: &str, part: &str, needle: &str) {
-    let e = match parse_endpoint(text, 0) {
+    let e = match parse_entry(text, 0) {
         Ok(e) => panic!("{text} parsed as {e:?}"),
         Err(e) => e,
     };
@@ -105,15 +105,128 @@ fn bad_ipv4() {
     err(":80", "", "missing host");
 }
 
+fn name(text: &str) -> NamedEndpoint {
+    match parse_entry(text, 0) {
+        Ok(Entry::Name(n)) => n,
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
 #[test]
-fn hostnames() {
-    err(
-        "example.com:443",
-        "example.com",
-        "`example.com` is a hostname: hostnames are not supported yet; write an IP address",
+fn names() {
+    let n = name("api.Example.com:443");
+    assert_eq!(
+        (n.protocol, n.name.as_str(), n.first_port, n.last_port),
+        (Protocol::Tcp, "api.example.com", 443, 443)
     );
-    err("localhost:80", "localhost", "write 127.0.0.1");
-    err("tcp://db-1:5432", "db-1", "is a hostname");
+    assert!(n.pinned.is_empty());
+    assert_eq!(&n.origin.text[n.origin.host.clone()], "api.Example.com");
+    assert_eq!(name("localhost:80").name, "localhost");
+    assert_eq!(name("example.com.:443").name, "example.com", "trailing dot");
+    assert_eq!(name("udp://db-1:5432-5433").protocol, Protocol::Udp);
+    assert_eq!(
+        name("1a.example:1").name,
+        "1a.example",
+        "labels may start with a digit"
+    );
+    let long = format!(
+        "{}.{}.{}.{}",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(61)
+    );
+    assert_eq!(long.len(), 253);
+    assert_eq!(name(&format!("{long}:1")).name, long);
+    // Digits and dots only: an address, not a name.
+    err("1.2.3.999:80", "1.2.3.999", "more than 255");
+    // parse_endpoint wants an address.
+    let e = parse_endpoint("example.com:443", 0).unwrap_err();
+    assert!(e.message.contains("is a name"), "{}", e.message);
+}
+
+#[test]
+fn pinned_names() {
+    let n = name("api.example.com=192.0.2.1,[2001:db8::1]:443");
+    assert_eq!(n.name, "api.example.com");
+    assert_eq!(n.pinned, vec![ip("192.0.2.1"), ip("2001:db8::1")]);
+    assert_eq!(
+        &n.origin.text[n.origin.host.clone()],
+        "api.example.com=192.0.2.1,[2001:db8::1]"
+    );
+    assert_eq!(
+        n.to_string(),
+        "tcp://api.example.com=192.0.2.1,[2001:db8::1]:443"
+    );
+    let n = name("udp://a.test=[::1]:53");
+    assert_eq!(
+        (n.protocol, n.pinned.clone()),
+        (Protocol::Udp, vec![ip("::1")])
+    );
+    err("a.test=192.0.2.1", "", "missing port");
+    err("a.test=[::1]", "", "missing port");
+    err("=192.0.2.1:443", "=", "missing name");
+    err("a.test=:443", "=:", "missing address");
+    err("a.test=192.0.2.1,:443", ",:", "missing address");
+    err("a.test=192.0.2.300:443", "192.0.2.300", "not an IP address");
+    err("a.test=other.test:443", "other.test", "not an IP address");
+    err("a.test=10.0.0.0/8:443", "10.0.0.0/8", "is a network");
+    err(
+        "a.test=[2001:db8::/32]:443",
+        "[2001:db8::/32]",
+        "is a network",
+    );
+    err("a.test=2001:db8::1:443", "2001:db8::1", "need brackets");
+    err(
+        "a.test=[2001:db8::g]:443",
+        "2001:db8::g",
+        "not an IPv6 address",
+    );
+    err("a.test=0.0.0.0:443", "0.0.0.0", "unspecified");
+    err(
+        "a.test=[::ffff:10.0.0.1]:443",
+        "[::ffff:10.0.0.1]",
+        "IPv4-mapped",
+    );
+    err(
+        "a.test=192.0.2.1,192.0.2.1:443",
+        "192.0.2.1",
+        "pinned twice",
+    );
+    err("a_b.test=192.0.2.1:443", "_", "not allowed in a name");
+}
+
+#[test]
+fn bad_names() {
+    err("a..example.com:443", ".", "empty label");
+    err(".example.com:443", ".", "empty label");
+    err("example.com..:443", ".", "empty label");
+    let label = "x".repeat(64);
+    err(&format!("{label}.com:443"), &label, "64 characters long");
+    let long = format!(
+        "{}.{}.{}.{}",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(62)
+    );
+    err(&format!("{long}:443"), &long, "254 characters long");
+    err(
+        "under_score.example:443",
+        "_",
+        "`_` is not allowed in a name",
+    );
+    err("a!b.example:443", "!", "not allowed");
+    err("-a.example:443", "-a", "starts or ends with `-`");
+    err("a-.example:443", "a-", "starts or ends with `-`");
+    err(
+        "*.example.com:443",
+        "*.example.com",
+        "wildcards are not supported",
+    );
+    err("api.*.com:443", "api.*.com", "list each name");
+    err("bücher.example:443", "bücher.example", "punycode");
+    err("example.com/24:443", "/", "not allowed");
 }
 
 #[test]

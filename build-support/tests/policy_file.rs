@@ -152,20 +152,20 @@ fn invalid_toml() {
 fn file_errors_name_the_file_line_and_column() {
     let dir = temp_dir("errors");
     let path = dir.join("network-policy.toml");
-    fs::write(&path, "allow = [\n    \"example.com:443\",\n]\n").unwrap();
+    fs::write(&path, "allow = [\n    \"exa_mple.com:443\",\n]\n").unwrap();
     let errors = compile_file_to(&path, &dir).unwrap_err();
     assert_eq!(errors.0.len(), 1);
     let shown = errors.0[0].to_string();
     assert_eq!(
         shown,
         format!(
-            "{}:2:6: `example.com` is a hostname: hostnames are not supported yet; write an IP address",
+            "{}:2:9: `_` is not allowed in a name: letters, digits, `-` and `.` only (RFC 1123)",
             path.display()
         )
     );
     let rendered = errors.0[0].render();
     assert!(
-        rendered.ends_with("2 |     \"example.com:443\",\n  |      ^"),
+        rendered.ends_with("2 |     \"exa_mple.com:443\",\n  |         ^"),
         "{rendered}"
     );
     assert!(!dir.join(OUTPUT_FILE).exists());

@@ -110,10 +110,94 @@ fn landlock_ports_refuses_udp() {
 #[test]
 fn parse_errors_carry_the_index_and_all_are_reported() {
     let e = errors(
-        &["192.0.2.1:0", "192.0.2.2:443", "example.com:80"],
+        &["192.0.2.1:0", "192.0.2.2:443", "*.example.com:80"],
         Options::default(),
     );
     assert_eq!(e.len(), 2);
     assert_eq!((e[0].index, e[0].range.clone()), (0, 10..11));
-    assert_eq!((e[1].index, e[1].range.clone()), (2, 0..11));
+    assert_eq!((e[1].index, e[1].range.clone()), (2, 0..13));
+}
+
+#[test]
+fn names_join_the_policy() {
+    let p = policy_from_strs(
+        &[
+            "192.0.2.1:443",
+            "api.example.com:443",
+            "udp://a.test=127.0.0.2:53",
+            "a.test=[::1]:53",
+        ],
+        Options::default(),
+    )
+    .unwrap();
+    assert_eq!(p.endpoints.len(), 1);
+    assert_eq!(p.names.len(), 3);
+    assert!(p.has_udp());
+    assert!(!p.no_network());
+    let names = p.distinct_names();
+    assert_eq!(names.len(), 2);
+    assert_eq!(names[0], ("api.example.com", vec![]));
+    assert_eq!(
+        names[1],
+        (
+            "a.test",
+            vec!["127.0.0.2".parse().unwrap(), "::1".parse().unwrap()]
+        )
+    );
+    // Only names: still a policy with network.
+    let p = policy_from_strs(&["a.test:1"], Options::default()).unwrap();
+    assert!(p.endpoints.is_empty() && !p.no_network());
+}
+
+#[test]
+fn repeated_names() {
+    let e = errors(&["a.test:443", "A.test.:443"], Options::default());
+    assert_eq!((e.len(), e[0].index), (1, 1));
+    assert!(
+        e[0].message.contains("already allowed by `a.test:443`"),
+        "{}",
+        e[0].message
+    );
+    let e = errors(&["a.test:400-500", "a.test:443"], Options::default());
+    assert_eq!(e[0].index, 1);
+    // Another protocol, other ports, or a new pinned address: not a repeat.
+    policy_from_strs(
+        &[
+            "a.test:443",
+            "udp://a.test:443",
+            "a.test:80",
+            "a.test=192.0.2.1:443",
+        ],
+        Options::default(),
+    )
+    .unwrap();
+    let e = errors(&["a.test=192.0.2.1:443", "a.test:443"], Options::default());
+    assert_eq!(e[0].index, 1);
+}
+
+#[test]
+fn landlock_ports_refuses_udp_names() {
+    let options = Options {
+        fallback: Fallback::LandlockPorts,
+        ..Options::default()
+    };
+    let e = errors(&["udp://a.test:53"], options);
+    assert_eq!((e[0].index, e[0].range.clone()), (0, 0..6));
+}
+
+#[test]
+fn resolver_warning() {
+    let p = policy_from_strs(&["a.test:443", "udp://192.0.2.53:53"], Options::default()).unwrap();
+    let w = p.resolver_warning().expect("a warning");
+    assert!(w.contains("`udp://192.0.2.53:53`"), "{w}");
+    let p = policy_from_strs(&["a.test:443", "192.0.2.53:1-1000"], Options::default()).unwrap();
+    assert!(p.resolver_warning().is_some());
+    let p = policy_from_strs(&["udp://192.0.2.53:53"], Options::default()).unwrap();
+    assert_eq!(
+        p.resolver_warning(),
+        None,
+        "no names: nothing to warn about"
+    );
+    let p = policy_from_strs(&["a.test:443", "udp://192.0.2.53:54"], Options::default()).unwrap();
+    assert_eq!(p.resolver_warning(), None);
 }

@@ -5,6 +5,7 @@
 //! `run` makes when it installs, so the two cannot drift apart.
 
 use network_sandbox::compiler;
+use network_sandbox::hostnames::{self, Resolution};
 use network_sandbox::probe::Kernel;
 use network_sandbox_build::model::{self, Mode};
 
@@ -34,7 +35,28 @@ pub fn check(args: &CheckArgs) -> i32 {
         }
     };
     print_policy(&model);
+    let unresolved = match hostnames::resolve(&runtime) {
+        Ok(r) => {
+            print_names(&r);
+            None
+        }
+        Err(failed) => {
+            let names: Vec<String> = failed
+                .iter()
+                .map(|f| format!("{} ({})", f.name, f.why))
+                .collect();
+            println!("names: {} did not resolve", names.join(", "));
+            Some(names)
+        }
+    };
+    if let Some(w) = model.resolver_warning() {
+        println!("warning: {w}");
+    }
     print_kernel(&Kernel::probe());
+    if let Some(names) = unresolved {
+        println!("run would refuse to start (exit 125): {} did not resolve; pin it in the policy (NAME=ADDRESS:PORT) or set {}", names.join(", "), model::UNRESOLVED.example);
+        return EXIT_WOULD_REFUSE;
+    }
 
     println!("layers:");
     match network_sandbox::Sandbox::new(&runtime).preview() {
@@ -53,24 +75,53 @@ pub fn check(args: &CheckArgs) -> i32 {
     }
 }
 
+/// Each allowed name with the addresses it resolved to on this machine (or was pinned to):
+/// what `run` would allow and what the program's resolver would answer.
+pub fn print_names(resolutions: &[Resolution]) {
+    if resolutions.is_empty() {
+        return;
+    }
+    println!("names (the program's resolver answers these, and no other name):");
+    for r in resolutions {
+        let addrs: Vec<String> = r.addresses.iter().map(|a| a.to_string()).collect();
+        let how = if r.pinned {
+            "pinned in the policy"
+        } else {
+            "resolved on this machine now; run resolves again at start"
+        };
+        match &r.failure {
+            Some(why) => println!("  {}: no address ({why}): unknown to the program", r.name),
+            None => println!("  {} -> {} ({how})", r.name, addrs.join(", ")),
+        }
+    }
+    if !resolutions.iter().any(|r| r.name == "localhost") {
+        println!("  localhost -> 127.0.0.1, ::1");
+    }
+}
+
 fn print_policy(p: &model::Policy) {
-    if p.endpoints.is_empty() {
+    if p.no_network() {
         println!("policy: no endpoint: no network at all");
     } else {
-        println!("policy: {} endpoint(s)", p.endpoints.len());
+        println!("policy: {} endpoint(s)", p.endpoints.len() + p.names.len());
         for e in &p.endpoints {
             println!("  {e}");
         }
+        for n in &p.names {
+            println!("  {n}");
+        }
     }
     println!(
-        "  mode: {}, fallback: {}, report: {}, deny_errno: {}",
+        "  mode: {}, fallback: {}, report: {}, unresolved: {}, refresh: {}, deny_errno: {}",
         match p.options.mode {
             Mode::Enforce => "enforce",
             Mode::Audit => "audit (report, do not refuse)",
         },
         p.options.fallback.name(),
         p.options.report.name(),
-        network_sandbox_build::model::DENY_ERRNO.name_in(&p.options),
+        model::UNRESOLVED.name_in(&p.options),
+        model::REFRESH.name_in(&p.options),
+        model::DENY_ERRNO.name_in(&p.options),
     );
     let kept = model::KEEP_CAPABILITIES.names_in(&p.options);
     if kept.is_empty() {

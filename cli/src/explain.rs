@@ -29,7 +29,7 @@ pub enum ArchArg {
 
 /// Runs `network-sandbox explain`.
 pub fn explain(args: &ExplainArgs) -> i32 {
-    let (_, compiled) = match policy::assemble_and_compile(&args.policy) {
+    let (model, compiled) = match policy::assemble_and_compile(&args.policy) {
         Ok(both) => both,
         Err(code) => return code,
     };
@@ -53,5 +53,26 @@ pub fn explain(args: &ExplainArgs) -> i32 {
     };
     // The listing starts with the architecture and ends with the length.
     print!("{}", listing::render(compiled.program(arch)));
+    if !model.names.is_empty() {
+        // The program sends every connect to the supervisor; the names decide there.
+        println!();
+        println!("names (checked by the supervisor, not by this program):");
+        for n in &model.names {
+            println!("  {n}");
+        }
+        if let Ok(runtime) = network_sandbox::compiler::from_compiled(&compiled) {
+            match network_sandbox::hostnames::resolve(&runtime) {
+                Ok(r) => crate::check::print_names(&r),
+                Err(failed) => {
+                    for f in failed {
+                        println!("  {}: does not resolve ({})", f.name, f.why);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(w) = model.resolver_warning() {
+        println!("warning: {w}");
+    }
     0
 }

@@ -24,15 +24,16 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Args, Debug, Clone, Default)]
 pub struct PolicyArgs {
     /// Allow connections to ENDPOINT: `[tcp://|udp://]HOST:PORTS`, where HOST is an IPv4
-    /// address, `[IPv6]` or a CIDR and PORTS a port or `LO-HI`. Repeat for more endpoints;
-    /// none (and no --policy) means no network at all. A comma-separated list is several
-    /// endpoints.
-    #[arg(long = "allow", value_name = "ENDPOINT", value_delimiter = ',')]
+    /// address, `[IPv6]`, a CIDR, a DNS name (`api.example.com`, resolved at start) or a
+    /// name pinned to addresses (`api.example.com=192.0.2.1,[2001:db8::1]`), and PORTS a
+    /// port or `LO-HI`. Repeat for more endpoints, or give a comma-separated list; none (and
+    /// no --policy) means no network.
+    #[arg(long = "allow", value_name = "ENDPOINT")]
     pub allow: Vec<String>,
 
     /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
-    /// `keep_capabilities`, `deny_errno`); --allow and --keep-capability add to it, the
-    /// other flags override its options.
+    /// `keep_capabilities`, `unresolved`, `refresh`, `deny_errno`); --allow and
+    /// --keep-capability add to it, the other flags override its options.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
@@ -48,6 +49,16 @@ pub struct PolicyArgs {
     /// notification or pidfd_getfd) [default: refuse, or the policy file's].
     #[arg(long, value_name = "MODE", value_parser = option_values(&model::FALLBACK))]
     pub fallback: Option<&'static model::OptionValue>,
+
+    /// What to do when an allowed name does not resolve at start [default: refuse, or the
+    /// policy file's].
+    #[arg(long, value_name = "WHAT", value_parser = option_values(&model::UNRESOLVED))]
+    pub unresolved: Option<&'static model::OptionValue>,
+
+    /// How often allowed names are looked up again while the program runs [default: ttl,
+    /// or the policy file's].
+    #[arg(long, value_name = "WHEN", value_parser = option_values(&model::REFRESH))]
+    pub refresh: Option<&'static model::OptionValue>,
 
     /// Keep capability NAME, written as the kernel names it (`CAP_SYS_NICE`), besides the
     /// sandbox's default list, where the program has it (it is never granted). Repeat, or
@@ -97,7 +108,10 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     if args.quiet {
         options.report = ReportTo::Off;
     }
-    if let Some(value) = args.fallback {
+    for value in [args.fallback, args.unresolved, args.refresh]
+        .into_iter()
+        .flatten()
+    {
         (value.set)(&mut options);
     }
     if let Some(value) = args.deny_errno {
@@ -114,23 +128,23 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
         })?;
 
     // Each endpoint with where it was written: `None` for the file, `Some(i)` for
-    // `args.allow[i]`.
+    // `allow[i]`, the --allow values with their comma-separated lists split.
+    let allow = split_allow(&args.allow);
     let mut entries: Vec<(Option<usize>, String)> = file
         .as_ref()
         .map(|(_, p)| {
-            p.endpoints
+            let mut entries: Vec<(usize, String)> = p
+                .endpoints
                 .iter()
-                .map(|e| (None, e.origin.text.clone()))
-                .collect()
+                .map(|e| &e.origin)
+                .chain(p.names.iter().map(|n| &n.origin))
+                .map(|o| (o.index, o.text.clone()))
+                .collect();
+            entries.sort();
+            entries.into_iter().map(|(_, t)| (None, t)).collect()
         })
         .unwrap_or_default();
-    entries.extend(
-        args.allow
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, t)| (Some(i), t)),
-    );
+    entries.extend(allow.iter().cloned().enumerate().map(|(i, t)| (Some(i), t)));
     let path = file.as_ref().map_or(Path::new("-"), |(p, _)| p);
     loop {
         let texts: Vec<String> = entries.iter().map(|(_, t)| t.clone()).collect();
@@ -170,12 +184,37 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
                 out.push('\n');
             }
             match entries[e.index] {
-                (Some(flag), _) => out.push_str(&render_flag_error(&args.allow[flag], e)),
+                (Some(flag), _) => out.push_str(&render_flag_error(&allow[flag], e)),
                 (None, ref text) => out.push_str(&render_file_endpoint_error(path, text, e)),
             }
         }
         return Err(PolicyError(out));
     }
+}
+
+/// The endpoints of the --allow values: each value is one endpoint or a comma-separated list
+/// of them. A comma inside a name's pinned addresses (`api.example.com=192.0.2.1,[::1]:443`)
+/// does not split: a piece whose end has no `:PORTS` (outside brackets) is not a whole
+/// endpoint yet, and takes the next piece.
+fn split_allow(values: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for value in values {
+        let mut current: Option<String> = None;
+        for piece in value.split(',') {
+            let joined = match current.take() {
+                Some(prev) => format!("{prev},{piece}"),
+                None => piece.to_owned(),
+            };
+            let tail = joined.rsplit(']').next().unwrap_or("");
+            if tail.contains(':') {
+                out.push(joined);
+            } else {
+                current = Some(joined);
+            }
+        }
+        out.extend(current);
+    }
+    out
 }
 
 /// Whether `e` says only that its endpoint is already allowed by another one (validation's
@@ -287,6 +326,26 @@ fn caret_line(indent: usize, value: &str, e: &EndpointError) -> String {
 mod tests {
     use super::*;
     use network_sandbox_build::model::Fallback;
+
+    #[test]
+    fn comma_lists_split_but_not_inside_pinned_addresses() {
+        let v = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            split_allow(&v(&["127.0.0.2:80,udp://[::1]:53", "10.0.0.0/8:1-9"])),
+            v(&["127.0.0.2:80", "udp://[::1]:53", "10.0.0.0/8:1-9"])
+        );
+        assert_eq!(
+            split_allow(&v(&[
+                "api.example.com=192.0.2.1,[2001:db8::1]:443,127.0.0.2:80"
+            ])),
+            v(&[
+                "api.example.com=192.0.2.1,[2001:db8::1]:443",
+                "127.0.0.2:80"
+            ])
+        );
+        // An incomplete last piece is kept whole, so validation can point at it.
+        assert_eq!(split_allow(&v(&["127.0.0.2"])), v(&["127.0.0.2"]));
+    }
 
     fn args(allow: &[&str]) -> PolicyArgs {
         PolicyArgs {

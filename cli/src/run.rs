@@ -29,8 +29,8 @@ pub struct RunArgs {
     #[command(flatten)]
     policy: PolicyArgs,
 
-    /// Print what each layer enforces on stderr before starting PROGRAM (also with
-    /// NETWORK_SANDBOX_REPORT=1).
+    /// Print what each layer enforces on stderr before starting PROGRAM, and each change
+    /// of an allowed name's addresses while it runs (also with NETWORK_SANDBOX_REPORT=1).
     #[arg(long, short)]
     verbose: bool,
 
@@ -92,9 +92,18 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
 
+    if let Some(w) = model.resolver_warning() {
+        eprintln!("network-sandbox: warning: {w}");
+    }
     if let Err(e) = crate::init::stay_in_front_if_pid1() {
         eprintln!("network-sandbox: cannot start an init in front of the program (this process is PID 1): {e}");
         return EXIT_NOT_SANDBOXED;
+    }
+    let report_env = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
+    if args.verbose && !report_env {
+        // The supervisor reports each refresh of the names' addresses when this is set at
+        // install; the program does not inherit it.
+        std::env::set_var("NETWORK_SANDBOX_REPORT", "1");
     }
     let mut sandbox = network_sandbox::Sandbox::new(&runtime);
     if let Some(path) = &args.log {
@@ -103,9 +112,12 @@ pub fn run(args: RunArgs) -> i32 {
     if let Some(path) = &args.learn {
         sandbox = sandbox.learn_to(path);
     }
-    match sandbox.install() {
+    let installed = sandbox.install();
+    if args.verbose && !report_env {
+        std::env::remove_var("NETWORK_SANDBOX_REPORT");
+    }
+    match installed {
         Ok(enforcement) => {
-            let report_env = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
             if args.verbose || report_env {
                 eprint!("{enforcement}");
             }

@@ -96,12 +96,17 @@ fn exercise(client: &Client) {
             client.name
         );
         assert!(
-            out.stderr.contains("network-sandbox: denied connect to"),
+            network_sandbox_escape_tests::supervisor_refused(
+                &out.stderr,
+                "connect",
+                Some(&server.addr.to_string())
+            ),
             "{}: no denial reported: {}",
             client.name,
             out.stderr
         );
     }
+    servers.settle();
     assert_eq!(
         (
             servers.forbidden.connections(),

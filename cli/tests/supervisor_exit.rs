@@ -102,7 +102,7 @@ fn run_to_the_end(prefix: &[&str], user: User) -> Result<Ended, String> {
 #[test]
 fn supervisor_ends_with_its_program_under_a_real_time_policy_on_one_cpu() {
     if !is_root() {
-        println!("SKIPPED: {}: chrt -f needs root", module_path!());
+        network_sandbox_escape_tests::skipped("chrt -f needs root", None);
         return;
     }
     for tool in ["taskset", "chrt"] {

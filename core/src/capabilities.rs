@@ -296,6 +296,19 @@ fn in_ambient(cap: u32) -> bool {
 /// stays in the sets it is in and is added to none. Meant for a single-threaded process (the
 /// installer checks): the sets are per thread.
 pub fn drop_all_but_kept(extra: u64) -> io::Result<Dropped> {
+    drop_except(Some(extra))
+}
+
+/// Drops every capability, [`KEPT`] included: for a process in a user namespace of its own,
+/// whose capabilities served only to make the sandbox's mount namespace.
+pub fn drop_all() -> io::Result<Dropped> {
+    drop_except(None)
+}
+
+/// Drops every capability but, with `Some(extra)`, [`KEPT`] and `extra`; with `None`, all.
+fn drop_except(keep: Option<u64>) -> io::Result<Dropped> {
+    let extra = keep.unwrap_or(0);
+    let kept = |c: u32| keep.is_some() && kept_with(c, extra);
     let last = last_cap();
     let before = capget()?;
     let can_drop_bounding = has(&before, CAP_SETPCAP, |d| d.effective);
@@ -310,7 +323,7 @@ pub fn drop_all_but_kept(extra: u64) -> io::Result<Dropped> {
         held: u64::from(before[0].permitted) | u64::from(before[1].permitted) << 32,
         ..Dropped::default()
     };
-    for cap in (0..=last).filter(|&c| !kept_with(c, extra)) {
+    for cap in (0..=last).filter(|&c| !kept(c)) {
         let had = held_in(cap);
         if in_bounding(cap) {
             if can_drop_bounding {
@@ -345,7 +358,7 @@ pub fn drop_all_but_kept(extra: u64) -> io::Result<Dropped> {
     }
     // Permitted, effective, inheritable: clear every bit but the kept ones (and set none).
     let mut keep_mask = [extra as u32, (extra >> 32) as u32];
-    for &(cap, _) in &KEPT {
+    for &(cap, _) in KEPT.iter().filter(|_| keep.is_some()) {
         keep_mask[(cap / 32) as usize] |= 1 << (cap % 32);
     }
     let mut after = before;

@@ -12,7 +12,8 @@ use network_sandbox_build::{model, valid::EndpointError, Arch, Compiled};
 
 use crate::filter::SockFilter;
 use crate::policy::{
-    DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+    DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
+    Refresh, ReportTo, Unresolved,
 };
 
 /// Why a policy given at run time did not compile.
@@ -61,11 +62,20 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
         .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
         .collect();
     let endpoints = compiled.policy.endpoints.iter().map(endpoint).collect();
-    Ok(Policy::new(
-        filter,
-        endpoints,
-        runtime_options(compiled.policy.options),
-    ))
+    let names = compiled
+        .policy
+        .names
+        .iter()
+        .map(|n| {
+            Name::new(
+                n.name.clone(),
+                protocol(n.protocol),
+                PortRange::new(n.first_port, n.last_port),
+                n.pinned.clone(),
+            )
+        })
+        .collect();
+    Ok(Policy::new(filter, endpoints, runtime_options(compiled.policy.options)).with_names(names))
 }
 
 fn native_arch() -> Option<Arch> {
@@ -80,12 +90,16 @@ fn endpoint(e: &model::Endpoint) -> Endpoint {
         std::net::IpAddr::V6(a) => IpNetwork::v6(a, e.prefix),
     };
     Endpoint {
-        protocol: match e.protocol {
-            model::Protocol::Tcp => Protocol::Tcp,
-            model::Protocol::Udp => Protocol::Udp,
-        },
+        protocol: protocol(e.protocol),
         network,
         ports: PortRange::new(e.first_port, e.last_port),
+    }
+}
+
+fn protocol(p: model::Protocol) -> Protocol {
+    match p {
+        model::Protocol::Tcp => Protocol::Tcp,
+        model::Protocol::Udp => Protocol::Udp,
     }
 }
 
@@ -110,6 +124,17 @@ fn model_options(o: Options) -> model::Options {
             DenyErrno::Eperm => model::DenyErrno::Eperm,
             DenyErrno::Econnrefused => model::DenyErrno::Econnrefused,
             DenyErrno::Enetunreach => model::DenyErrno::Enetunreach,
+        },
+        unresolved: match o.unresolved {
+            Unresolved::Refuse => model::Unresolved::Refuse,
+            Unresolved::Unknown => model::Unresolved::Unknown,
+        },
+        refresh: match o.refresh {
+            Refresh::Ttl => model::Refresh::Ttl,
+            Refresh::Off => model::Refresh::Off,
+            Refresh::Every30s => model::Refresh::Every30s,
+            Refresh::Every5m => model::Refresh::Every5m,
+            Refresh::Every1h => model::Refresh::Every1h,
         },
     }
 }
@@ -136,6 +161,17 @@ pub fn runtime_options(o: model::Options) -> Options {
             model::DenyErrno::Eperm => DenyErrno::Eperm,
             model::DenyErrno::Econnrefused => DenyErrno::Econnrefused,
             model::DenyErrno::Enetunreach => DenyErrno::Enetunreach,
+        },
+        unresolved: match o.unresolved {
+            model::Unresolved::Refuse => Unresolved::Refuse,
+            model::Unresolved::Unknown => Unresolved::Unknown,
+        },
+        refresh: match o.refresh {
+            model::Refresh::Ttl => Refresh::Ttl,
+            model::Refresh::Off => Refresh::Off,
+            model::Refresh::Every30s => Refresh::Every30s,
+            model::Refresh::Every5m => Refresh::Every5m,
+            model::Refresh::Every1h => Refresh::Every1h,
         },
     }
 }

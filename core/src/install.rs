@@ -22,6 +22,7 @@ use std::fmt;
 use std::io;
 
 use crate::filter::{self, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO};
+use crate::hostnames;
 use crate::landlock_layer::{self, Plan};
 use crate::policy::ReportTo;
 use crate::policy::{Fallback, Mode, Policy};
@@ -55,6 +56,12 @@ pub enum Error {
     /// The process already runs inside another sandbox whose seccomp filter refuses what a
     /// supervisor needs (`pidfd_getfd`), and the policy's fallback would not be honest there.
     Nested,
+    /// Allowed names that did not resolve (name, what the lookup said), and the policy
+    /// refuses to start without them (`unresolved = "refuse"`, the default).
+    Unresolved(Vec<(String, String)>),
+    /// The program's resolver cannot be given the allowed names' answers here (no private
+    /// mount namespace: user namespaces disabled, a container forbidding `unshare`, …).
+    Hostnames(String),
 }
 
 impl fmt::Display for Error {
@@ -74,6 +81,27 @@ impl fmt::Display for Error {
             }
             Error::Io { step, source } => write!(f, "{step}: {source}"),
             Error::Landlock(e) => write!(f, "Landlock: {e}"),
+            Error::Unresolved(names) => {
+                let list: Vec<String> = names
+                    .iter()
+                    .map(|(n, why)| format!("`{n}` ({why})"))
+                    .collect();
+                write!(
+                    f,
+                    "allowed name {} did not resolve; pin it to its addresses in the policy \
+                     (NAME=ADDRESS:PORT), or set unresolved = \"unknown\" to start without it",
+                    list.join(", ")
+                )
+            }
+            Error::Hostnames(why) => write!(
+                f,
+                "the policy allows names, and their answers reach the program through a \
+                 private mount namespace (a hosts file with exactly their addresses, no \
+                 reachable DNS server), which cannot be made here: {why}. Run as root, \
+                 enable user namespaces (sysctl user.max_user_namespaces), or allow \
+                 addresses instead of names (`--allow 192.0.2.1:443`); a pinned name needs \
+                 the namespace too"
+            ),
             Error::Nested => f.write_str(
                 "this process already runs inside another sandbox (its seccomp filter refuses \
                  pidfd_getfd), so this sandbox's supervisor cannot check connects; the outer \
@@ -153,8 +181,10 @@ impl<'a> Sandbox<'a> {
     /// What [`install`](Self::install) would do on this kernel, decided without changing
     /// anything: the same probe and the same decisions. `Err` is the error `install` would
     /// return before installing anything.
+    ///
+    /// Names are not resolved here: their addresses do not change what the layers are.
     pub fn preview(&self) -> Result<Preview, Error> {
-        let d = self.decide()?;
+        let d = self.decide(&self.policy.with_resolved(&[], None))?;
         Ok(Preview {
             layers: vec![d.static_filter, d.supervisor, d.landlock, d.privileges],
             kernel: d.kernel,
@@ -163,14 +193,18 @@ impl<'a> Sandbox<'a> {
 
     /// The probe and every decision, shared by [`preview`](Self::preview) and
     /// [`install`](Self::install).
-    fn decide(&self) -> Result<Decisions, Error> {
-        let policy = self.policy;
+    fn decide(&self, policy: &Policy) -> Result<Decisions, Error> {
         let kernel = Kernel::probe();
         if !kernel.seccomp_filter {
             return Err(Error::Unsupported {
                 feature: "seccomp filters (CONFIG_SECCOMP_FILTER)",
                 hint: "",
             });
+        }
+        if !policy.names().is_empty() {
+            if let Some(why) = crate::mount_ns::user_namespace_blocker() {
+                return Err(Error::Hostnames(why));
+            }
         }
         let plan = Plan::new(
             policy,
@@ -195,7 +229,10 @@ impl<'a> Sandbox<'a> {
             static_filter,
             supervisor: choice.report,
             landlock,
-            privileges: crate::privileges::preview(policy.options().keep_capabilities),
+            privileges: crate::privileges::preview(
+                policy.options().keep_capabilities,
+                !policy.names().is_empty(),
+            ),
         })
     }
 
@@ -217,17 +254,51 @@ impl<'a> Sandbox<'a> {
         if threads > 1 {
             return Err(Error::Threads(threads));
         }
-        let policy = self.policy;
+        // Names first, with the machine's own resolver: nothing is confined yet.
+        let resolutions = if self.policy.names().is_empty() {
+            None
+        } else {
+            let r = hostnames::resolve(self.policy).map_err(|failed| {
+                Error::Unresolved(failed.into_iter().map(|f| (f.name, f.why)).collect())
+            })?;
+            Some(r)
+        };
+        let files = resolutions
+            .as_deref()
+            .map(hostnames::Files::write)
+            .transpose()
+            .map_err(|e| Error::Hostnames(format!("the hosts file: {e}")))?;
+        let refresh = files.as_ref().and_then(|f| {
+            let verbose = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
+            hostnames::RefreshPlan::new(self.policy.options().refresh, f.dir.clone(), verbose)
+        });
+        let refreshed = refresh.is_some();
+        let resolved;
+        let policy = match &resolutions {
+            Some(r) => {
+                resolved = self
+                    .policy
+                    .with_resolved(&hostnames::address_table(r), refresh);
+                &resolved
+            }
+            None => self.policy,
+        };
         let Decisions {
             kernel,
-            program,
-            supervised,
-            plan,
+            mut program,
+            mut supervised,
+            mut plan,
             static_filter,
             mut supervisor,
-            landlock,
+            mut landlock,
             privileges: _,
-        } = self.decide()?;
+        } = self.decide(policy)?;
+        if crate::test_switch::skip(Layer::Supervisor) {
+            crate::test_switch::drop_supervisor(&mut program, &mut supervised, &mut supervisor);
+        }
+        if crate::test_switch::skip(Layer::Landlock) {
+            crate::test_switch::drop_landlock(&mut plan, &mut landlock);
+        }
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.
@@ -259,8 +330,21 @@ impl<'a> Sandbox<'a> {
             // SAFETY: prctl with integer arguments.
             unsafe { libc::prctl(libc::PR_SET_PTRACER, s.pid() as libc::c_ulong, 0, 0, 0) };
         }
-        let privileges = crate::privileges::confine(policy.options().keep_capabilities)
-            .map_err(io_err("dropping privileges"))?;
+        let binds = files.as_ref().map_or(&[][..], |f| &f.binds[..]);
+        let privileges = crate::privileges::confine(policy.options().keep_capabilities, binds)
+            .map_err(|e| {
+                if binds.is_empty() {
+                    io_err("dropping privileges")(e)
+                } else {
+                    Error::Hostnames(e.to_string())
+                }
+            })?;
+        // Bound in the namespace, the files need no path any more, unless the supervisor
+        // refreshes the hosts file: it takes it over once it has the listener.
+        match files {
+            Some(f) if refreshed && supervised => f.keep(),
+            other => drop(other),
+        }
         landlock_layer::restrict_sandbox(plan.as_ref()).map_err(Error::Landlock)?;
 
         let (listener, killable) = install_filter(&program, supervised)?;
@@ -318,7 +402,7 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
     } else {
         "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
     };
-    let connect = if policy.endpoints().is_empty() {
+    let connect = if policy.endpoints().is_empty() && policy.names().is_empty() {
         "every connect (no endpoint)"
     } else {
         "connects go to the supervisor"

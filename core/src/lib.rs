@@ -19,6 +19,7 @@ mod capabilities;
 #[cfg(feature = "compiler")]
 pub mod compiler;
 pub mod filter;
+pub mod hostnames;
 mod install;
 mod landlock_layer;
 mod mount_ns;
@@ -28,6 +29,8 @@ pub mod probe;
 pub mod report;
 mod supervisor;
 mod sys;
+#[doc(hidden)]
+pub mod test_switch;
 
 /// The supervisor's decoders of what it copies out of a sandboxed process: pure functions
 /// over bytes, public for the fuzz targets. Not a stable API.
@@ -43,7 +46,8 @@ pub use filter::SockFilter;
 pub use install::{install, Error, Preview, Sandbox};
 pub use network_sandbox_macros::network_sandbox;
 pub use policy::{
-    DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol, ReportTo,
+    DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
+    Refresh, ReportTo, Unresolved,
 };
 pub use report::{Enforcement, Layer, LayerReport, Operation, Reason, Remedy, Status, Violation};
 
@@ -73,10 +77,10 @@ pub fn install_or_exit(policy: &Policy) -> Enforcement {
 pub mod __private {
     pub use crate::filter::SockFilter;
     pub use crate::policy::{
-        DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Options, Policy, PortRange, Protocol,
-        ReportTo,
+        DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
+        Refresh, ReportTo, Unresolved,
     };
-    pub use std::net::{Ipv4Addr, Ipv6Addr};
+    pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     /// Installs `policy` before any user code runs; see [`crate::install_or_exit`].
     pub fn enter(policy: &'static Policy) {

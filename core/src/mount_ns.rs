@@ -60,6 +60,12 @@ pub struct Plan {
     pub read_only: Vec<PathBuf>,
     /// Files bound over others, read-only.
     pub binds: Vec<Bind>,
+    /// The binds must be in place (the allowed names' hosts file and resolver
+    /// configuration: [`crate::hostnames`]). Without `CAP_SYS_ADMIN` the namespace is then
+    /// made inside a new user namespace that maps only the caller's uid and gid (every
+    /// capability it gives is dropped afterwards, [`crate::privileges`]); failing to create
+    /// the namespace or to bind a file is an error, never a silent `NotEntered`.
+    pub required: bool,
 }
 
 impl Plan {
@@ -68,6 +74,7 @@ impl Plan {
         Plan {
             read_only: KERNEL_TUNABLES.iter().map(PathBuf::from).collect(),
             binds: Vec::new(),
+            required: false,
         }
     }
 }
@@ -81,6 +88,9 @@ pub enum Outcome {
         read_only: Vec<String>,
         /// Path and why it could not be.
         failed: Vec<(String, String)>,
+        /// The namespace was made in a new user namespace (an unprivileged caller with a
+        /// required plan): every capability in it must be dropped.
+        user_namespace: bool,
     },
     /// No namespace: why.
     NotEntered(String),
@@ -90,9 +100,18 @@ impl Outcome {
     /// In words, for the install report.
     pub fn describe(&self) -> String {
         match self {
-            Outcome::Entered { read_only, failed } => {
+            Outcome::Entered {
+                read_only,
+                failed,
+                user_namespace,
+            } => {
                 let mut s = format!(
-                    "private mount namespace: read-only {}",
+                    "private mount namespace{}: read-only {}",
+                    if *user_namespace {
+                        " (in a user namespace mapping only this uid and gid)"
+                    } else {
+                        ""
+                    },
                     if read_only.is_empty() {
                         "nothing".to_owned()
                     } else {
@@ -249,7 +268,11 @@ fn can_unshare() -> bool {
 /// reported too (`NotEntered`). `Err` only if the namespace was created but could not be
 /// detached from the host's (nothing has been mounted then).
 pub fn enter(plan: &Plan) -> io::Result<Outcome> {
-    if !can_unshare() {
+    let mut user_namespace = false;
+    if !can_unshare() && plan.required {
+        enter_user_namespace()?;
+        user_namespace = true;
+    } else if !can_unshare() {
         // SAFETY: geteuid has no preconditions.
         let why = if unsafe { libc::geteuid() } == 0 {
             "no CAP_SYS_ADMIN to create a mount namespace: root can still write the tunables \
@@ -264,6 +287,12 @@ pub fn enter(plan: &Plan) -> io::Result<Outcome> {
     // SAFETY: unshare with a flag constant.
     if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
         let e = io::Error::last_os_error();
+        if plan.required {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot create a private mount namespace (unshare(CLONE_NEWNS): {e})"),
+            ));
+        }
         return Ok(Outcome::NotEntered(format!("unshare(CLONE_NEWNS): {e}")));
     }
     // Nothing below may reach the host's mounts.
@@ -288,6 +317,15 @@ pub fn enter(plan: &Plan) -> io::Result<Outcome> {
             .and_then(|()| make_read_only(&bind.target));
         match result {
             Ok(()) => read_only.push(shown),
+            Err(e) if plan.required => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "cannot bind {} over {shown} in the private mount namespace: {e}",
+                        bind.source.display()
+                    ),
+                ))
+            }
             Err(e) => failed.push((shown, e.to_string())),
         }
     }
@@ -301,7 +339,58 @@ pub fn enter(plan: &Plan) -> io::Result<Outcome> {
             ));
         }
     }
-    Ok(Outcome::Entered { read_only, failed })
+    Ok(Outcome::Entered {
+        read_only,
+        failed,
+        user_namespace,
+    })
+}
+
+/// Why [`enter`] could not make a required namespace here, when that can be told without
+/// trying: no `CAP_SYS_ADMIN`, and `user.max_user_namespaces` is 0. (A container that
+/// forbids `unshare` is found out only by trying.)
+pub fn user_namespace_blocker() -> Option<String> {
+    if can_unshare() {
+        return None;
+    }
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").ok()?;
+    (max.trim() == "0").then(|| {
+        "cannot create a user namespace: user.max_user_namespaces is 0 (user namespaces are \
+         disabled on this system)"
+            .to_owned()
+    })
+}
+
+/// Moves the calling process (single-threaded) into a new user namespace in which its own
+/// uid and gid, and nothing else, are mapped, so that it holds `CAP_SYS_ADMIN` there (and
+/// only there) to make the mount namespace. `setgroups` is denied in it, as the kernel
+/// requires before an unprivileged gid map.
+fn enter_user_namespace() -> io::Result<()> {
+    // SAFETY: geteuid and getegid have no preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // SAFETY: unshare with a flag constant.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } != 0 {
+        let e = io::Error::last_os_error();
+        let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "?".into());
+        return Err(io::Error::new(
+            e.kind(),
+            format!(
+                "cannot create a user namespace (unshare(CLONE_NEWUSER): {e}; \
+                 user.max_user_namespaces is {max}): user namespaces are disabled on this \
+                 system or forbidden in this container"
+            ),
+        ));
+    }
+    let write = |path: &str, text: String| {
+        std::fs::write(path, text)
+            .map_err(|e| io::Error::new(e.kind(), format!("writing {path}: {e}")))
+    };
+    write("/proc/self/setgroups", "deny".into())?;
+    write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
+    write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use crate::filter::SockFilter;
 
@@ -273,6 +274,32 @@ impl DenyErrno {
     }
 }
 
+/// What the installer does when an allowed name that is not pinned does not resolve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Unresolved {
+    /// Refuse to start, naming the name (the default).
+    #[default]
+    Refuse,
+    /// Start anyway: the name has no address, so the program's resolver does not know it.
+    Unknown,
+}
+
+/// How often the supervisor looks the allowed names up again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Refresh {
+    /// At each name's records' TTL, between 30 s and 1 h (the default).
+    #[default]
+    Ttl,
+    /// Never: the addresses found at start.
+    Off,
+    /// Every 30 seconds.
+    Every30s,
+    /// Every 5 minutes.
+    Every5m,
+    /// Every hour.
+    Every1h,
+}
+
 /// Options of a policy besides its endpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Options {
@@ -290,6 +317,84 @@ pub struct Options {
     pub keep_capabilities: u64,
     /// The errno of a refusal (the static filter's are compiled into the program with it).
     pub deny_errno: DenyErrno,
+    /// What to do when an allowed name does not resolve.
+    pub unresolved: Unresolved,
+    /// How often allowed names are looked up again.
+    pub refresh: Refresh,
+}
+
+/// An allowed DNS name: the program may reach the addresses it resolves to (or the
+/// addresses pinned in the policy) with this protocol on these ports, and its resolver
+/// answers the name with exactly those addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Name {
+    name: Cow<'static, str>,
+    protocol: Protocol,
+    ports: PortRange,
+    pinned: Cow<'static, [IpAddr]>,
+}
+
+impl Name {
+    /// A name, in lower case without a trailing dot, as the compiler writes it; `pinned`
+    /// empty means "resolve it when the sandbox starts".
+    pub fn new(name: String, protocol: Protocol, ports: PortRange, pinned: Vec<IpAddr>) -> Self {
+        Name {
+            name: Cow::Owned(name),
+            protocol,
+            ports,
+            pinned: Cow::Owned(pinned),
+        }
+    }
+
+    /// A name made of static data, used by generated code.
+    #[doc(hidden)]
+    pub const fn from_static(
+        name: &'static str,
+        protocol: Protocol,
+        ports: PortRange,
+        pinned: &'static [IpAddr],
+    ) -> Self {
+        Name {
+            name: Cow::Borrowed(name),
+            protocol,
+            ports,
+            pinned: Cow::Borrowed(pinned),
+        }
+    }
+
+    /// The name (`api.example.com`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> PortRange {
+        self.ports
+    }
+
+    /// The addresses pinned in the policy; empty when the name is resolved at start.
+    pub fn pinned(&self) -> &[IpAddr] {
+        &self.pinned
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.protocol, self.name)?;
+        for (i, a) in self.pinned.iter().enumerate() {
+            f.write_str(if i == 0 { "=" } else { "," })?;
+            match a {
+                IpAddr::V4(a) => write!(f, "{a}")?,
+                IpAddr::V6(a) => write!(f, "[{a}]")?,
+            }
+        }
+        write!(f, ":{}", self.ports)
+    }
 }
 
 /// A compiled policy: the seccomp program for this architecture, the endpoint table and the
@@ -299,7 +404,10 @@ pub struct Options {
 pub struct Policy {
     filter: Cow<'static, [SockFilter]>,
     endpoints: Cow<'static, [Endpoint]>,
+    names: Cow<'static, [Name]>,
     options: Options,
+    /// The names' addresses once resolved ([`Policy::with_resolved`]).
+    resolved: Option<Arc<crate::hostnames::Table>>,
 }
 
 impl Policy {
@@ -312,8 +420,18 @@ impl Policy {
         Policy {
             filter: Cow::Owned(filter),
             endpoints: Cow::Owned(endpoints),
+            names: Cow::Borrowed(&[]),
             options,
+            resolved: None,
         }
+    }
+
+    /// This policy with `names` allowed besides its endpoints (the filter must have been
+    /// compiled with them: a policy whose only entries are names still needs the
+    /// supervisor's program).
+    pub fn with_names(mut self, names: Vec<Name>) -> Self {
+        self.names = Cow::Owned(names);
+        self
     }
 
     /// A policy made of static data, used by generated code.
@@ -321,13 +439,86 @@ impl Policy {
     pub const fn from_static(
         filter: &'static [SockFilter],
         endpoints: &'static [Endpoint],
+        names: &'static [Name],
         options: Options,
     ) -> Self {
         Policy {
             filter: Cow::Borrowed(filter),
             endpoints: Cow::Borrowed(endpoints),
+            names: Cow::Borrowed(names),
             options,
+            resolved: None,
         }
+    }
+
+    /// The policy the supervisor checks once names are resolved: these endpoints, and each
+    /// name's `addresses` for that name's protocol and ports, in a table the supervisor's
+    /// refresher may update (`refresh`; see [`crate::hostnames`]).
+    pub fn with_resolved(
+        &self,
+        addresses: &[(String, Vec<IpAddr>)],
+        refresh: Option<crate::hostnames::RefreshPlan>,
+    ) -> Policy {
+        Policy {
+            filter: self.filter.clone(),
+            endpoints: self.endpoints.clone(),
+            names: self.names.clone(),
+            options: self.options,
+            resolved: Some(Arc::new(crate::hostnames::Table::new(addresses, refresh))),
+        }
+    }
+
+    /// The allowed names, as written.
+    pub fn names(&self) -> &[Name] {
+        &self.names
+    }
+
+    /// The names' addresses, once resolved.
+    pub(crate) fn resolved(&self) -> Option<&Arc<crate::hostnames::Table>> {
+        self.resolved.as_ref()
+    }
+
+    /// The index, past the endpoints, of the first allowed name whose current (or
+    /// still-in-grace) addresses include `dest`'s with this protocol and port.
+    fn permits_by_name(&self, protocol: Protocol, dest: SocketAddr) -> Option<usize> {
+        let table = self.resolved.as_ref()?;
+        let ip = dest.ip();
+        let live = table.live_names_of(ip);
+        self.names
+            .iter()
+            .position(|n| {
+                n.protocol == protocol
+                    && n.ports.contains(dest.port())
+                    && live.iter().any(|l| *l == n.name())
+            })
+            .map(|i| self.endpoints.len() + i)
+    }
+
+    /// Why `protocol` to `dest` is not allowed, in words, when names explain it: the
+    /// address belongs to an allowed name but not on this port or protocol (the name is
+    /// given), or no allowed name resolved to it. `None` when the policy has no names.
+    pub fn why_not(&self, protocol: Protocol, dest: SocketAddr) -> Option<String> {
+        if self.names.is_empty() {
+            return None;
+        }
+        let table = self.resolved.as_ref()?;
+        let ip = canonical_ip(dest.ip());
+        let live = table.live_names_of(ip);
+        let hosts: Vec<String> = self
+            .names
+            .iter()
+            .filter(|n| live.iter().any(|l| *l == n.name()))
+            .map(|n| format!("{}://{}:{}", n.protocol, n.name, n.ports))
+            .collect();
+        Some(if hosts.is_empty() {
+            format!("no allowed name resolves to {ip}")
+        } else {
+            format!(
+                "{ip} is an address of {}, which allows no {protocol} to port {}",
+                hosts.join(", "),
+                dest.port()
+            )
+        })
     }
 
     /// The seccomp program.
@@ -345,18 +536,21 @@ impl Policy {
         &self.options
     }
 
-    /// Whether the policy has a UDP endpoint.
+    /// Whether the policy has a UDP endpoint or name.
     pub fn has_udp(&self) -> bool {
         self.endpoints.iter().any(|e| e.protocol == Protocol::Udp)
+            || self.names.iter().any(|n| n.protocol == Protocol::Udp)
     }
 
     /// The index of the first endpoint that allows `protocol` to `dest`, after
-    /// canonicalising IPv4-mapped IPv6 addresses.
+    /// canonicalising IPv4-mapped IPv6 addresses; past the endpoints, the index (plus the
+    /// number of endpoints) of an allowed name whose addresses include it.
     pub fn permits(&self, protocol: Protocol, dest: SocketAddr) -> Option<usize> {
         let dest = SocketAddr::new(canonical_ip(dest.ip()), dest.port());
         self.endpoints
             .iter()
             .position(|e| e.matches(protocol, dest))
+            .or_else(|| self.permits_by_name(protocol, dest))
     }
 }
 

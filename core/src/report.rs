@@ -146,6 +146,9 @@ impl fmt::Display for Operation {
 pub enum Reason {
     /// The destination matches no endpoint of the policy.
     NotAllowed,
+    /// The destination matches no endpoint of a policy with names, and the names explain
+    /// it: the address is an allowed name's on another port, or no allowed name has it.
+    NotAllowedNamed(String),
     /// The socket is of a kind the policy does not allow (for example a unix socket or an
     /// MPTCP socket opened before the sandbox was installed).
     SocketKind(String),
@@ -172,6 +175,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::NotAllowed => f.write_str("not in the allow list"),
+            Reason::NotAllowedNamed(why) => write!(f, "not in the allow list: {why}"),
             Reason::SocketKind(k) => write!(f, "{k} sockets are not allowed"),
             Reason::Uninspectable(errno) => write!(
                 f,
@@ -212,9 +216,11 @@ impl Remedy {
     ) -> Remedy {
         let reaches = matches!(operation, Operation::Connect | Operation::Send);
         match (reason, protocol, destination) {
-            (Reason::NotAllowed | Reason::NoNetwork, Some(p), Some(d)) if reaches => {
-                Remedy::Add(endpoint_text(p, d))
-            }
+            (
+                Reason::NotAllowed | Reason::NotAllowedNamed(_) | Reason::NoNetwork,
+                Some(p),
+                Some(d),
+            ) if reaches => Remedy::Add(endpoint_text(p, d)),
             _ => Remedy::Nothing,
         }
     }

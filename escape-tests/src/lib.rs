@@ -23,70 +23,106 @@ use std::time::Duration;
 /// The unprivileged user the suites also run as.
 pub const NOBODY: u32 = 65534;
 
-/// One recording endpoint: a TCP listener and a UDP socket on the same address.
+/// How a [`Recorder`] answers a TCP client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// `pong` to every read, until the client closes (the probe's attempts).
+    Pong,
+    /// One HTTP/1.1 `200 OK` response with this body to the first request, then close (the
+    /// clients of other runtimes, the examples).
+    Http(String),
+}
+
+/// What a recorder counted, shared with its threads.
+#[derive(Default)]
+struct Counts {
+    connections: AtomicUsize,
+    datagrams: AtomicUsize,
+    answered: AtomicUsize,
+    tcp_bytes: Mutex<Vec<u8>>,
+    /// Bumped by [`Recorder::settle`]; each receiving thread copies it into its `drained_*`
+    /// once it has found its queue empty after reading the request.
+    settle_request: AtomicUsize,
+    drained_tcp: AtomicUsize,
+    drained_udp: AtomicUsize,
+}
+
+/// One recording endpoint on loopback: a TCP listener and a UDP socket on the same address,
+/// counting every connection and datagram. The one loopback server of the test crates (the
+/// escape tests, the command's tests and the examples' tests all use it).
 pub struct Recorder {
     /// The address both listen on.
     pub addr: SocketAddr,
-    connections: Arc<AtomicUsize>,
-    tcp_bytes: Arc<Mutex<Vec<u8>>>,
-    datagrams: Arc<AtomicUsize>,
+    answer: Answer,
+    counts: Arc<Counts>,
     stop: Arc<AtomicBool>,
     threads: Vec<thread::JoinHandle<()>>,
 }
 
 impl Recorder {
-    fn start(addr: SocketAddr) -> std::io::Result<Recorder> {
+    /// A recorder on `addr` (port 0: a free port) that answers `pong`.
+    pub fn start(addr: SocketAddr) -> std::io::Result<Recorder> {
+        Recorder::with_answer(addr, Answer::Pong)
+    }
+
+    /// A recorder on `addr` that answers each TCP client with an HTTP response carrying
+    /// `body(address it listens on)`.
+    pub fn http(addr: SocketAddr, body: fn(SocketAddr) -> String) -> std::io::Result<Recorder> {
         let tcp = TcpListener::bind(addr)?;
+        let addr = tcp.local_addr()?;
+        Recorder::from_listener(tcp, Answer::Http(body(addr)))
+    }
+
+    /// A recorder on `addr` that answers as `answer` says.
+    pub fn with_answer(addr: SocketAddr, answer: Answer) -> std::io::Result<Recorder> {
+        Recorder::from_listener(TcpListener::bind(addr)?, answer)
+    }
+
+    fn from_listener(tcp: TcpListener, answer: Answer) -> std::io::Result<Recorder> {
         let addr = tcp.local_addr()?;
         let udp = UdpSocket::bind(addr)?;
         tcp.set_nonblocking(true)?;
-        udp.set_read_timeout(Some(Duration::from_millis(20)))?;
-        let connections = Arc::new(AtomicUsize::new(0));
-        let tcp_bytes = Arc::new(Mutex::new(Vec::new()));
-        let datagrams = Arc::new(AtomicUsize::new(0));
+        udp.set_nonblocking(true)?;
+        let counts = Arc::new(Counts::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         {
-            let (connections, bytes, stop) = (connections.clone(), tcp_bytes.clone(), stop.clone());
+            let (counts, stop, answer) = (counts.clone(), stop.clone(), answer.clone());
             threads.push(thread::spawn(move || {
-                accept_loop(tcp, connections, bytes, stop)
+                accept_loop(tcp, counts, answer, stop)
             }));
         }
         {
-            let (datagrams, stop) = (datagrams.clone(), stop.clone());
-            threads.push(thread::spawn(move || {
-                let mut buf = [0u8; 2048];
-                while !stop.load(Ordering::SeqCst) {
-                    if let Ok((_, peer)) = udp.recv_from(&mut buf) {
-                        datagrams.fetch_add(1, Ordering::SeqCst);
-                        let _ = udp.send_to(b"pong", peer);
-                    }
-                }
-            }));
+            let (counts, stop) = (counts.clone(), stop.clone());
+            threads.push(thread::spawn(move || udp_loop(udp, counts, stop)));
         }
         Ok(Recorder {
             addr,
-            connections,
-            tcp_bytes,
-            datagrams,
+            answer,
+            counts,
             stop,
             threads,
         })
     }
 
-    /// TCP connections accepted so far.
+    /// TCP connections accepted so far. Definite only after [`settle`](Self::settle).
     pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
+        self.counts.connections.load(Ordering::SeqCst)
     }
 
-    /// UDP datagrams received so far.
+    /// UDP datagrams received so far. Definite only after [`settle`](Self::settle).
     pub fn datagrams(&self) -> usize {
-        self.datagrams.load(Ordering::SeqCst)
+        self.counts.datagrams.load(Ordering::SeqCst)
+    }
+
+    /// HTTP responses sent in full (always 0 for [`Answer::Pong`]).
+    pub fn answered(&self) -> usize {
+        self.counts.answered.load(Ordering::SeqCst)
     }
 
     /// Bytes received over TCP so far.
     pub fn tcp_bytes(&self) -> Vec<u8> {
-        self.tcp_bytes.lock().unwrap().clone()
+        self.counts.tcp_bytes.lock().unwrap().clone()
     }
 
     /// Anything at all reached this endpoint.
@@ -94,9 +130,50 @@ impl Recorder {
         self.connections() > 0 || self.datagrams() > 0
     }
 
+    /// Waits until both the listener's accept queue and the UDP socket's receive queue have
+    /// been found empty after this call began, so every connection and datagram that reached
+    /// the kernel before it is counted. A definite answer, not a pause: it returns as soon
+    /// as both threads have drained their queues (it gives up, panicking, only if a thread is
+    /// stuck for a minute).
+    pub fn settle(&self) {
+        let request = self.counts.settle_request.fetch_add(1, Ordering::SeqCst) + 1;
+        let drained = || {
+            self.counts.drained_tcp.load(Ordering::SeqCst) >= request
+                && self.counts.drained_udp.load(Ordering::SeqCst) >= request
+        };
+        assert!(
+            eventually(Duration::from_secs(60), drained),
+            "the recorder on {} did not drain its queues",
+            self.addr
+        );
+    }
+
     /// `host:port` as the probe takes it.
     pub fn arg(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// `http://addr/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The host part as a client takes it (`127.0.0.3` or `::1`).
+    pub fn host(&self) -> String {
+        self.addr.ip().to_string()
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The HTTP body this recorder answers with (empty for [`Answer::Pong`]).
+    pub fn body(&self) -> String {
+        match &self.answer {
+            Answer::Pong => String::new(),
+            Answer::Http(body) => body.clone(),
+        }
     }
 }
 
@@ -109,35 +186,78 @@ impl Drop for Recorder {
     }
 }
 
-fn accept_loop(
-    tcp: TcpListener,
-    connections: Arc<AtomicUsize>,
-    bytes: Arc<Mutex<Vec<u8>>>,
-    stop: Arc<AtomicBool>,
-) {
+fn accept_loop(tcp: TcpListener, counts: Arc<Counts>, answer: Answer, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::SeqCst) {
+        let request = counts.settle_request.load(Ordering::SeqCst);
         match tcp.accept() {
             Ok((stream, _)) => {
-                connections.fetch_add(1, Ordering::SeqCst);
-                let bytes = bytes.clone();
-                thread::spawn(move || serve_connection(stream, bytes));
+                counts.connections.fetch_add(1, Ordering::SeqCst);
+                let (counts, answer) = (counts.clone(), answer.clone());
+                thread::spawn(move || serve_connection(stream, &counts, &answer));
             }
-            Err(_) => thread::sleep(Duration::from_millis(2)),
+            Err(_) => {
+                // The queue was empty after `request` was read: everything queued before
+                // that settle request has been counted.
+                counts.drained_tcp.fetch_max(request, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(2));
+            }
         }
     }
 }
 
-/// Records what the client sends and answers `pong` to each read, for a short while.
-fn serve_connection(mut stream: TcpStream, bytes: Arc<Mutex<Vec<u8>>>) {
+fn udp_loop(udp: UdpSocket, counts: Arc<Counts>, stop: Arc<AtomicBool>) {
+    let mut buf = [0u8; 2048];
+    while !stop.load(Ordering::SeqCst) {
+        let request = counts.settle_request.load(Ordering::SeqCst);
+        match udp.recv_from(&mut buf) {
+            Ok((_, peer)) => {
+                counts.datagrams.fetch_add(1, Ordering::SeqCst);
+                let _ = udp.send_to(b"pong", peer);
+            }
+            Err(_) => {
+                counts.drained_udp.fetch_max(request, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// Records what the client sends and answers it (see [`Answer`]).
+fn serve_connection(mut stream: TcpStream, counts: &Counts, answer: &Answer) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     while let Ok(n) = stream.read(&mut buf) {
         if n == 0 {
             break;
         }
-        bytes.lock().unwrap().extend_from_slice(&buf[..n]);
-        let _ = stream.write_all(b"pong");
+        counts
+            .tcp_bytes
+            .lock()
+            .unwrap()
+            .extend_from_slice(&buf[..n]);
+        match answer {
+            Answer::Pong => {
+                let _ = stream.write_all(b"pong");
+            }
+            Answer::Http(_) => {
+                seen.extend_from_slice(&buf[..n]);
+                if seen.windows(4).any(|w| w == b"\r\n\r\n") || !seen.starts_with(b"GET") {
+                    break;
+                }
+            }
+        }
+    }
+    if let Answer::Http(body) = answer {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(response.as_bytes()).is_ok() && stream.flush().is_ok() {
+            counts.answered.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -180,7 +300,20 @@ impl Servers {
         panic!("could not find a free port on 127.0.0.2, 127.0.0.3 and [::1]");
     }
 
-    /// Whether anything reached a forbidden endpoint.
+    /// Drains every recorder's queues (see [`Recorder::settle`]): after this, the counts
+    /// include everything that reached the kernel before the call.
+    pub fn settle(&self) {
+        for r in [
+            &self.allowed,
+            &self.forbidden,
+            &self.forbidden6,
+            &self.other_port,
+        ] {
+            r.settle();
+        }
+    }
+
+    /// Whether anything reached a forbidden endpoint (definite after [`settle`](Self::settle)).
     pub fn escaped(&self) -> bool {
         self.forbidden.reached() || self.forbidden6.reached() || self.other_port.reached()
     }
@@ -219,6 +352,8 @@ pub struct Outcome {
     pub signal: Option<i32>,
     /// Its standard error.
     pub stderr: String,
+    /// The attempt's arguments (for [`assert_blocked`], `args[0]` is the forbidden target).
+    pub args: Vec<String>,
 }
 
 impl Outcome {
@@ -236,6 +371,90 @@ impl Outcome {
     pub fn err(&self, name: &str) -> bool {
         self.result() == format!("err {name}")
     }
+
+    /// Asserts that the attempt failed with `errno` and that the supervisor reported it: a
+    /// refusal line for `operation` (`connect`, `send`, `bind`) to `destination`.
+    #[track_caller]
+    pub fn assert_refused_by_supervisor(&self, errno: &str, operation: &str, destination: &str) {
+        assert!(self.err(errno), "{errno} expected: {self:?}");
+        assert!(
+            supervisor_refused(&self.stderr, operation, Some(destination)),
+            "no supervisor line for {operation} to {destination}: {self:?}"
+        );
+    }
+
+    /// Asserts that the attempt failed with `errno` and that the static filter's refusal of
+    /// `operation` (`socket`, `bind`, `listen`, `send`, `setsockopt`, `ioctl`, `connect`) was
+    /// reported: L1 sends its network refusals to the supervisor, which prints the line and
+    /// answers the same errno (issue 13).
+    #[track_caller]
+    pub fn assert_refused_by_static_filter(&self, errno: &str, operation: &str) {
+        assert!(self.err(errno), "{errno} expected: {self:?}");
+        assert!(
+            supervisor_refused(&self.stderr, operation, None),
+            "no line for the static filter's refusal of {operation}: {self:?}"
+        );
+    }
+
+    /// Asserts that the attempt failed with `errno` and that no supervisor line was printed:
+    /// what a refusal by Landlock (L3), or by the static filter outside the network
+    /// operations (`ENOSYS` for io_uring, `EPERM` for ptrace, …), looks like.
+    #[track_caller]
+    pub fn assert_refused_silently(&self, errno: &str) {
+        assert!(self.err(errno), "{errno} expected: {self:?}");
+        assert!(
+            !any_supervisor_line(&self.stderr),
+            "the supervisor should not have seen this call: {self:?}"
+        );
+    }
+}
+
+/// Whether `stderr` holds the supervisor's refusal of `operation` (to `destination`, when
+/// given). The one place that knows the line's wording (`core/src/report.rs`): it matches
+/// only its stable part, "denied OPERATION to DESTINATION".
+///
+/// An IPv4 destination and its IPv4-mapped IPv6 form (`[::ffff:a.b.c.d]:port`, what a
+/// dual-stack client such as Java writes) match each other: the line prints the mapped form
+/// as IPv4.
+pub fn supervisor_refused(stderr: &str, operation: &str, destination: Option<&str>) -> bool {
+    let what = format!("denied {operation}");
+    let mut forms: Vec<String> = destination.into_iter().map(str::to_owned).collect();
+    match destination.and_then(|d| d.parse().ok()) {
+        Some(SocketAddr::V4(v4)) => forms.push(format!("[::ffff:{}]:{}", v4.ip(), v4.port())),
+        Some(SocketAddr::V6(v6)) => {
+            if let Some(v4) = v6.ip().to_ipv4_mapped() {
+                forms.push(format!("{v4}:{}", v6.port()));
+            }
+        }
+        None => {}
+    }
+    stderr.lines().any(|l| {
+        l.starts_with("network-sandbox: ")
+            && l.contains(&what)
+            && (forms.is_empty() || forms.iter().any(|d| l.contains(&format!("{what} to {d} "))))
+    })
+}
+
+/// Whether `stderr` holds any line of the supervisor (a refusal or an audit report; not the
+/// installer's "audit mode" notice).
+pub fn any_supervisor_line(stderr: &str) -> bool {
+    stderr.lines().any(|l| {
+        l.starts_with("network-sandbox: denied") || l.starts_with("network-sandbox: audit: ")
+    })
+}
+
+/// Reports that the current test could not run here, in the form `scripts/test.sh` counts
+/// (`SKIPPED: TEST: WHY [tool: TOOL]`), written straight to the process's stderr so the test
+/// harness does not capture it. The test's name is its thread's (the harness names each test
+/// thread after its test). `tool`: the command whose absence is the reason, if any; in CI
+/// a skip for a tool that `scripts/setup.sh` installs is a failure. The caller then returns
+/// without asserting anything; `scripts/test.sh` does not count the test as passed.
+pub fn skipped(why: &str, tool: Option<&str>) {
+    let current = thread::current();
+    let test = current.name().unwrap_or("<unnamed test>");
+    let tool = tool.map(|t| format!(" [tool: {t}]")).unwrap_or_default();
+    let line = format!("SKIPPED: {test}: {why}{tool}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// A probe invocation being built.
@@ -304,6 +523,13 @@ impl Probe {
         self
     }
 
+    /// Leaves a layer out (`"L2"` or `"L3"`) through the test-only switch of the library
+    /// (`network_sandbox::test_switch`), to show the other layers holding alone.
+    pub fn leave_out(mut self, layer: &str) -> Probe {
+        self.options.push(format!("--leave-out={layer}"));
+        self
+    }
+
     /// Sets an environment variable for the probe.
     pub fn env(mut self, k: &str, v: &str) -> Probe {
         self.env.push((k.to_owned(), v.to_owned()));
@@ -322,8 +548,53 @@ impl Probe {
         self
     }
 
-    /// Runs `attempt` with `args` and waits (at most 60 s).
+    /// Runs `attempt` with `args` and waits (at most 5 minutes: a guard against a hang,
+    /// generous for a loaded machine; the race attempt makes 3000 supervised connects).
     pub fn run(&self, attempt: &str, args: &[&str]) -> Outcome {
+        let mut cmd = self.command(attempt, args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().expect("spawn probe");
+        let out = wait_with_timeout(child, Duration::from_secs(300));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        Outcome {
+            results: stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("RESULT "))
+                .map(str::to_owned)
+                .collect(),
+            code: out.status.code(),
+            signal: out.status.signal(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    /// Starts the probe with the `hold` attempt: it installs the sandbox, prints its
+    /// supervisor's PID and waits until the returned [`Held`] is dropped.
+    pub fn hold(&self) -> Held {
+        let mut cmd = self.command("hold", &[]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn probe");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        use std::io::BufRead;
+        let _ = stdout.read_line(&mut line);
+        let supervisor = line
+            .trim()
+            .strip_prefix("RESULT ok supervisor=")
+            .and_then(|p| p.parse().ok());
+        Held {
+            child,
+            supervisor,
+            line,
+        }
+    }
+
+    fn command(&self, attempt: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(probe_path());
         match &self.allow {
             Some(allow) => {
@@ -342,9 +613,6 @@ impl Probe {
             }
         }
         cmd.arg("--").arg(attempt).args(args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -376,19 +644,23 @@ impl Probe {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
-        let child = cmd.spawn().expect("spawn probe");
-        let out = wait_with_timeout(child, Duration::from_secs(60));
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        Outcome {
-            results: stdout
-                .lines()
-                .filter_map(|l| l.strip_prefix("RESULT "))
-                .map(str::to_owned)
-                .collect(),
-            code: out.status.code(),
-            signal: out.status.signal(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
+    }
+}
+
+/// A sandboxed probe that stays alive (see [`Probe::hold`]); killed and reaped when dropped.
+pub struct Held {
+    child: std::process::Child,
+    /// Its supervisor's PID, if it reported one.
+    pub supervisor: Option<u32>,
+    /// The line it printed.
+    pub line: String,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -454,11 +726,6 @@ pub fn eventually(limit: Duration, f: impl Fn() -> bool) -> bool {
     }
 }
 
-/// Gives the servers a moment to record anything still in flight.
-pub fn settle() {
-    thread::sleep(Duration::from_millis(150));
-}
-
 /// What an escape check runs: the attempt name and its arguments for a set of servers.
 pub type Args = fn(&Servers) -> Vec<String>;
 
@@ -467,6 +734,17 @@ pub type Args = fn(&Servers) -> Vec<String>;
 /// under a policy that allows only the allowed server, it must reach no forbidden endpoint.
 /// Returns the sandboxed outcomes, one per user, for further checks.
 pub fn assert_blocked(attempt: &str, args: Args, udp_policy: bool) -> Vec<Outcome> {
+    assert_blocked_with_control(attempt, args, udp_policy, |_| ())
+}
+
+/// [`assert_blocked`], with `check` run on each control outcome as well (to show that the
+/// control took the path the sandboxed run is expected to stop on).
+pub fn assert_blocked_with_control(
+    attempt: &str,
+    args: Args,
+    udp_policy: bool,
+    check: impl Fn(&Outcome),
+) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for user in USERS {
         let servers = Servers::start();
@@ -478,6 +756,7 @@ pub fn assert_blocked(attempt: &str, args: Args, udp_policy: bool) -> Vec<Outcom
             "control for {attempt} as {user:?} did not reach the forbidden endpoint, so the \
              test would prove nothing: {control:?}"
         );
+        check(&control);
 
         let servers = Servers::start();
         let a = args(&servers);
@@ -487,7 +766,7 @@ pub fn assert_blocked(attempt: &str, args: Args, udp_policy: bool) -> Vec<Outcom
             allow.push(servers.allow_udp());
         }
         let sandboxed = Probe::sandboxed(&allow).user(user).run(attempt, &a);
-        settle();
+        servers.settle();
         assert!(
             !servers.escaped(),
             "{attempt} as {user:?} escaped the sandbox: forbidden={} forbidden6={} other_port={} \

@@ -5,6 +5,19 @@ use std::time::Duration;
 
 use network_sandbox_escape_tests::*;
 
+/// The other half of every test here: the same attempt, under the same policy, to a
+/// forbidden destination is refused by the supervisor (errno and line), and nothing
+/// forbidden was reached.
+#[track_caller]
+fn forbidden_refused(user: User, s: &Servers, allow: &[String], attempt: &str, op: &str) {
+    let o = Probe::sandboxed(allow)
+        .user(user)
+        .run(attempt, &[&s.forbidden.arg()]);
+    o.assert_refused_by_supervisor("EACCES", op, &s.forbidden.arg());
+    s.settle();
+    assert!(!s.escaped(), "{attempt} as {user:?}: {o:?}");
+}
+
 #[test]
 fn blocking_connect_exchanges_data() {
     for user in USERS {
@@ -14,6 +27,7 @@ fn blocking_connect_exchanges_data() {
             .run("exchange", &[&s.allowed.arg()]);
         assert_eq!(o.result(), "ok pong", "{user:?}: {o:?}");
         assert!(eventually(Duration::from_secs(2), || s.allowed.tcp_bytes() == b"hello"));
+        forbidden_refused(user, &s, &[s.allow_tcp()], "exchange", "connect");
     }
 }
 
@@ -26,6 +40,7 @@ fn nonblocking_connect_reports_einprogress_and_completes() {
             .run("connect-nonblock", &[&s.allowed.arg()]);
         assert!(o.ok(), "{user:?}: {o:?}");
         assert!(eventually(Duration::from_secs(2), || s.allowed.tcp_bytes() == b"hello"));
+        forbidden_refused(user, &s, &[s.allow_tcp()], "connect-nonblock", "connect");
     }
 }
 
@@ -38,6 +53,10 @@ fn thousand_sequential_connects() {
         .allowed
         .connections()
         == 1000));
+    // Exactly: nothing more arrives once the queue is drained.
+    s.settle();
+    assert_eq!(s.allowed.connections(), 1000);
+    forbidden_refused(User::Root, &s, &[s.allow_tcp()], "connect", "connect");
 }
 
 #[test]
@@ -48,6 +67,13 @@ fn two_hundred_concurrent_connects() {
             .user(user)
             .run("connect-threads", &[&s.allowed.arg(), "200"]);
         assert_eq!(o.result(), "ok 200", "{user:?}: {o:?}");
+        assert!(eventually(Duration::from_secs(5), || s
+            .allowed
+            .connections()
+            == 200));
+        s.settle();
+        assert_eq!(s.allowed.connections(), 200);
+        forbidden_refused(user, &s, &[s.allow_tcp()], "connect", "connect");
     }
 }
 
@@ -63,6 +89,8 @@ fn forked_children_connect() {
             .user(user)
             .run("exec-connect", &[&s.allowed.arg()]);
         assert!(o.ok(), "{user:?}: {o:?}");
+        forbidden_refused(user, &s, &[s.allow_tcp()], "fork-connect", "connect");
+        forbidden_refused(user, &s, &[s.allow_tcp()], "exec-connect", "connect");
     }
 }
 
@@ -71,6 +99,19 @@ fn ipv4_mapped_destination_of_an_allowed_host() {
     let s = Servers::start();
     let o = Probe::sandboxed(&[s.allow_tcp()]).run("connect-mapped", &[&s.allowed.arg()]);
     assert!(o.ok(), "{o:?}");
+    assert!(eventually(Duration::from_secs(3), || s
+        .allowed
+        .connections()
+        == 1));
+    let o = Probe::sandboxed(&[s.allow_tcp()]).run("connect-mapped", &[&s.forbidden.arg()]);
+    let mapped = format!(
+        "[::ffff:{}]:{}",
+        s.forbidden.addr.ip(),
+        s.forbidden.addr.port()
+    );
+    o.assert_refused_by_supervisor("EACCES", "connect", &mapped);
+    s.settle();
+    assert!(!s.escaped(), "{o:?}");
 }
 
 #[test]
@@ -80,7 +121,9 @@ fn ipv6_endpoint() {
     let o = Probe::sandboxed(&[&allow]).run("connect", &[&s.forbidden6.arg()]);
     assert!(o.ok(), "{o:?}");
     let o = Probe::sandboxed(&[&allow]).run("connect", &[&s.allowed.arg()]);
-    assert!(o.err("EACCES"), "{o:?}");
+    o.assert_refused_by_supervisor("EACCES", "connect", &s.allowed.arg());
+    s.settle();
+    assert_eq!(s.allowed.connections(), 0, "{o:?}");
 }
 
 #[test]
@@ -94,10 +137,17 @@ fn cidr_and_port_range() {
         assert!(o.ok(), "{} is inside {allow}: {o:?}", target.arg());
     }
     let o = Probe::sandboxed(&[&allow]).run("connect", &[&s.forbidden6.arg()]);
-    assert!(o.err("EACCES"), "{o:?}");
+    o.assert_refused_by_supervisor("EACCES", "connect", &s.forbidden6.arg());
     let narrow = format!("127.0.0.2/32:{p}-{p}");
     let o = Probe::sandboxed(&[&narrow]).run("connect", &[&s.other_port.arg()]);
-    assert!(o.err("EACCES"), "{o:?}");
+    o.assert_refused_by_supervisor("EACCES", "connect", &s.other_port.arg());
+    s.settle();
+    assert_eq!(s.forbidden6.connections(), 0);
+    assert_eq!(
+        s.other_port.connections(),
+        1,
+        "only the run that allowed it"
+    );
 }
 
 #[test]
@@ -115,6 +165,14 @@ fn udp_to_an_allowed_endpoint() {
                 "{attempt}: {} datagrams",
                 s.allowed.datagrams()
             );
+            s.settle();
+            assert_eq!(s.allowed.datagrams(), want, "{attempt}: exactly");
+            let op = if attempt == "udp-connect" {
+                "connect"
+            } else {
+                "send"
+            };
+            forbidden_refused(user, &s, &[s.allow_udp()], attempt, op);
         }
     }
 }
@@ -131,7 +189,9 @@ fn udp_clients_may_bind_to_port_zero_before_sending() {
         let o = Probe::sandboxed(&[s.allow_udp()])
             .user(user)
             .run("udp-bind0-send", &[&s.forbidden.arg()]);
-        assert!(o.err("EACCES"), "{user:?}: {o:?}");
+        o.assert_refused_by_supervisor("EACCES", "send", &s.forbidden.arg());
+        s.settle();
+        assert!(!s.escaped(), "{user:?}: {o:?}");
     }
 }
 
@@ -151,6 +211,50 @@ fn bad_input_is_answered_as_the_kernel_would_and_the_supervisor_carries_on() {
             plain.result(),
             "errnos differ from the kernel's"
         );
+        // After all that, the supervisor still refuses what it must.
+        forbidden_refused(user, &s, &[s.allow_tcp()], "connect", "connect");
+    }
+}
+
+/// `sendto` with an address pointer and an address length of 0 on a connected TCP socket:
+/// the kernel ignores the empty name and sends; so must the supervisor. With a UDP endpoint
+/// in the policy, so that the call goes to the supervisor at all (with TCP only, the filter
+/// lets `sendto` without `MSG_FASTOPEN` through). Kills the mutant `check_len`: `len < 0` →
+/// `len <= 0`, which answers `EINVAL` instead.
+#[test]
+fn sendto_with_an_empty_address_on_tcp_is_answered_as_the_kernel_would() {
+    for user in USERS {
+        let s = Servers::start();
+        let plain = Probe::unsandboxed()
+            .user(user)
+            .run("sendto-len0", &[&s.allowed.arg(), "tcp"]);
+        assert_eq!(plain.result(), "ok 5", "control as {user:?}: {plain:?}");
+        let o = Probe::sandboxed(&[s.allow_tcp(), s.allow_udp()])
+            .user(user)
+            .run("sendto-len0", &[&s.allowed.arg(), "tcp"]);
+        assert_eq!(o.result(), plain.result(), "as {user:?}: {o:?}");
+        assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+    }
+}
+
+/// The same on a connected UDP socket: the kernel answers `EINVAL` (a name too short for
+/// its family), and so does the sandbox (the supervisor passes the empty name on).
+#[test]
+fn sendto_with_an_empty_address_on_udp_is_answered_as_the_kernel_would() {
+    for user in USERS {
+        let s = Servers::start();
+        let plain = Probe::unsandboxed()
+            .user(user)
+            .run("sendto-len0", &[&s.allowed.arg(), "udp"]);
+        assert_eq!(
+            plain.result(),
+            "err EINVAL",
+            "control as {user:?}: {plain:?}"
+        );
+        let o = Probe::sandboxed(&[s.allow_udp()])
+            .user(user)
+            .run("sendto-len0", &[&s.allowed.arg(), "udp"]);
+        assert_eq!(o.result(), plain.result(), "as {user:?}: {o:?}");
     }
 }
 
@@ -163,11 +267,18 @@ fn audit_mode_reports_but_allows() {
     assert!(o.ok(), "{o:?}");
     assert!(eventually(Duration::from_secs(2), || s.forbidden.reached()));
     assert!(
-        o.stderr
-            .contains("network-sandbox: audit: would deny connect to 127.0.0.3:"),
+        o.stderr.contains(&format!(
+            "network-sandbox: audit: would deny connect to {} ",
+            s.forbidden.arg()
+        )),
         "{}",
         o.stderr
     );
+    // The allowed one is not reported.
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .option("audit")
+        .run("connect", &[&s.allowed.arg()]);
+    assert!(o.ok() && !any_supervisor_line(&o.stderr), "{o:?}");
 }
 
 #[test]
@@ -180,6 +291,7 @@ fn violations_go_to_the_hook_instead_of_stderr() {
         .env("PROBE_HOOK_FILE", file.to_str().unwrap())
         .run("connect", &[&s.forbidden.arg()]);
     assert!(o.err("EACCES"), "{o:?}");
+    assert!(!any_supervisor_line(&o.stderr), "{o:?}");
     let written = std::fs::read_to_string(&file).unwrap_or_default();
     let _ = std::fs::remove_file(&file);
     assert!(
@@ -195,8 +307,11 @@ fn report_off_is_silent() {
     let o = Probe::sandboxed(&[s.allow_tcp()])
         .option("report=off")
         .run("connect", &[&s.forbidden.arg()]);
-    assert!(o.err("EACCES"), "{o:?}");
-    assert!(!o.stderr.contains("denied"), "{}", o.stderr);
+    o.assert_refused_silently("EACCES");
+    s.settle();
+    assert!(!s.escaped(), "{o:?}");
+    // The control of the silence: the same refusal, reported.
+    forbidden_refused(User::Root, &s, &[s.allow_tcp()], "connect", "connect");
 }
 
 /// A listener whose accept queue is already full: further SYNs are dropped, so a blocking
@@ -273,6 +388,7 @@ fn a_blocking_connect_that_hangs_does_not_hold_up_others() {
         o.result().contains("stalled=") && !o.result().contains("/connected"),
         "{o:?}"
     );
+    forbidden_refused(User::Root, &s, &allow, "connect", "connect");
 }
 
 /// A process that makes itself non-dumpable cannot be inspected by an unprivileged

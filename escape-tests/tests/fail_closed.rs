@@ -14,6 +14,7 @@ fn refuses_to_start_without_user_notification() {
         .run("connect", &[&s.forbidden.arg()]);
     assert_eq!(o.code, Some(network_sandbox::EXIT_NOT_SANDBOXED), "{o:?}");
     assert!(o.result().contains("seccomp user notification"), "{o:?}");
+    s.settle();
     assert!(!s.escaped() && !s.allowed.reached());
 }
 
@@ -34,8 +35,10 @@ fn deny_all_fallback_refuses_every_connect() {
         .option("fallback=deny-all")
         .env(MISSING, "user-notif");
     let o = p.run("connect", &[&s.allowed.arg()]);
-    assert!(o.err("EACCES"), "{o:?}");
+    // The static filter answers EACCES itself: no supervisor, no line.
+    o.assert_refused_silently("EACCES");
     assert!(o.stderr.contains("fallback \"deny-all\""), "{}", o.stderr);
+    s.settle();
     assert!(!s.allowed.reached());
 }
 
@@ -51,10 +54,9 @@ fn landlock_ports_fallback_checks_ports_only() {
             .user(user);
         assert!(p.run("connect", &[&s.allowed.arg()]).ok());
         let o = p.run("connect", &[&s.other_port.arg()]);
-        assert!(
-            o.err("EACCES"),
-            "another port is refused by Landlock: {o:?}"
-        );
+        // Refused by Landlock: no supervisor line.
+        o.assert_refused_silently("EACCES");
+        s.settle();
         assert!(!s.other_port.reached());
         let o = p.run("connect", &[&s.forbidden.arg()]);
         assert!(
@@ -84,11 +86,34 @@ fn without_landlock_the_report_says_so_and_the_supervisor_still_holds() {
     let s = Servers::start();
     let p = Probe::sandboxed(&[s.allow_tcp()]).env(MISSING, "landlock");
     let o = p.run("connect", &[&s.forbidden.arg()]);
-    assert!(o.err("EACCES"), "{o:?}");
+    o.assert_refused_by_supervisor("EACCES", "connect", &s.forbidden.arg());
     assert!(
         o.stderr.contains("L3 Landlock: not enforced"),
         "{}",
         o.stderr
     );
     assert!(p.run("connect", &[&s.allowed.arg()]).ok());
+}
+
+/// Landlock and the filter would cover the calling thread only, so a process that already
+/// runs a second thread is refused, and nothing is installed. The control: the same probe
+/// without the extra thread installs and is refused the forbidden connect.
+#[test]
+fn refuses_to_install_in_a_multithreaded_process() {
+    for user in USERS {
+        let s = Servers::start();
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .option("--thread-first")
+            .user(user)
+            .run("connect", &[&s.forbidden.arg()]);
+        assert_eq!(o.code, Some(network_sandbox::EXIT_NOT_SANDBOXED), "{o:?}");
+        assert!(o.result().starts_with("refused "), "{o:?}");
+        assert!(o.result().contains("already has 2 threads"), "{o:?}");
+        s.settle();
+        assert!(!s.escaped() && !s.allowed.reached(), "{o:?}");
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("connect", &[&s.forbidden.arg()]);
+        o.assert_refused_by_supervisor("EACCES", "connect", &s.forbidden.arg());
+    }
 }

@@ -12,22 +12,31 @@ const SOCK_STREAM: i32 = 1;
 const SOCK_DGRAM: i32 = 2;
 const SOCK_RAW: i32 = 3;
 
+/// A TCP-only policy, and one with a UDP endpoint too: the socket rules differ.
+const TCP_POLICY: &[&str] = &["127.0.0.2:443"];
+const UDP_POLICY: &[&str] = &["127.0.0.2:443", "udp://127.0.0.2:53"];
+
 fn socket_case(args: [i32; 3], root_only: bool, expect: &str) {
+    socket_case_with(TCP_POLICY, args, root_only, expect);
+    socket_case_with(UDP_POLICY, args, root_only, expect);
+}
+
+/// socket(`args`) works without the sandbox and fails with `expect` under `policy`, from
+/// the static filter, which the supervisor reports.
+fn socket_case_with(policy: &[&str], args: [i32; 3], root_only: bool, expect: &str) {
     let a: Vec<String> = args.iter().map(i32::to_string).collect();
     let a: Vec<&str> = a.iter().map(String::as_str).collect();
     for user in USERS {
-        let control = Probe::unsandboxed().user(user).run("socket", &a);
         if root_only && user == User::Nobody {
             continue;
         }
+        let control = Probe::unsandboxed().user(user).run("socket", &a);
         assert!(
             control.ok(),
             "control socket{args:?} as {user:?}: {control:?}"
         );
-        let o = Probe::sandboxed(&["127.0.0.2:443"])
-            .user(user)
-            .run("socket", &a);
-        assert!(o.err(expect), "socket{args:?} as {user:?}: {o:?}");
+        let o = Probe::sandboxed(policy).user(user).run("socket", &a);
+        o.assert_refused_by_static_filter(expect, "socket");
     }
 }
 
@@ -43,9 +52,12 @@ fn no_new_privs_and_filter_mode() {
     }
 }
 
+/// `SOCK_DGRAM` too: with a UDP policy that type is allowed for IP, so only the family
+/// rule refuses these.
 #[test]
 fn packet_sockets() {
     socket_case([AF_PACKET, SOCK_RAW, 0], true, "EACCES");
+    socket_case([AF_PACKET, SOCK_DGRAM, 0], true, "EACCES");
 }
 
 #[test]
@@ -56,11 +68,13 @@ fn raw_ip_sockets() {
 #[test]
 fn netlink_sockets() {
     socket_case([AF_NETLINK, SOCK_RAW, 0], false, "EACCES");
+    socket_case([AF_NETLINK, SOCK_DGRAM, 0], false, "EACCES");
 }
 
 #[test]
 fn unix_sockets() {
     socket_case([AF_UNIX, SOCK_STREAM, 0], false, "EACCES");
+    socket_case([AF_UNIX, SOCK_DGRAM, 0], false, "EACCES");
 }
 
 #[test]
@@ -68,7 +82,7 @@ fn mptcp_sockets() {
     if std::path::Path::new("/proc/sys/net/mptcp/enabled").exists() {
         socket_case([AF_INET, SOCK_STREAM, 262], false, "EACCES");
     } else {
-        eprintln!("skipped: no MPTCP in this kernel");
+        skipped("no MPTCP in this kernel", None);
     }
 }
 
@@ -76,7 +90,10 @@ fn mptcp_sockets() {
 fn sctp_sockets() {
     let control = Probe::unsandboxed().run("socket", &["2", "1", "132"]);
     if !control.ok() {
-        eprintln!("skipped: SCTP not available here ({control:?})");
+        skipped(
+            &format!("SCTP not available in this kernel: {}", control.result()),
+            None,
+        );
         return;
     }
     socket_case([AF_INET, SOCK_STREAM, 132], false, "EACCES");
@@ -84,8 +101,24 @@ fn sctp_sockets() {
 
 #[test]
 fn udp_sockets_without_a_udp_endpoint() {
-    socket_case([AF_INET, SOCK_DGRAM, 0], false, "EACCES");
-    socket_case([AF_INET6, SOCK_DGRAM, 17], false, "EACCES");
+    socket_case_with(TCP_POLICY, [AF_INET, SOCK_DGRAM, 0], false, "EACCES");
+    socket_case_with(TCP_POLICY, [AF_INET6, SOCK_DGRAM, 17], false, "EACCES");
+}
+
+/// With a UDP endpoint, UDP sockets open (IPv4 and IPv6, protocol 0 or 17), and everything
+/// else the TCP-only policy refuses is still refused (`packet_sockets` and the others run
+/// both policies).
+#[test]
+fn udp_sockets_with_a_udp_endpoint() {
+    for user in USERS {
+        for args in [["2", "2", "0"], ["10", "2", "17"], ["2", "526338", "0"]] {
+            let o = Probe::sandboxed(UDP_POLICY).user(user).run("socket", &args);
+            assert!(o.ok(), "socket{args:?} as {user:?}: {o:?}");
+        }
+    }
+    // UDP-lite and raw UDP stay refused.
+    socket_case_with(UDP_POLICY, [AF_INET, SOCK_DGRAM, 136], false, "EACCES");
+    socket_case_with(UDP_POLICY, [AF_INET, SOCK_RAW, 17], true, "EACCES");
 }
 
 #[test]
@@ -108,7 +141,23 @@ fn io_uring_setup() {
         let o = Probe::sandboxed(&["127.0.0.2:443"])
             .user(user)
             .run("io-uring-setup", &[]);
-        assert!(o.err("ENOSYS"), "{o:?}");
+        o.assert_refused_silently("ENOSYS");
+    }
+}
+
+/// `io_uring_enter` and `io_uring_register` on a bad fd: the kernel answers `EBADF` (the
+/// control), the filter `ENOSYS` before the kernel looks, with either policy.
+#[test]
+fn io_uring_enter_and_register() {
+    for user in USERS {
+        for attempt in ["io-uring-enter", "io-uring-register"] {
+            let control = Probe::unsandboxed().user(user).run(attempt, &[]);
+            assert!(control.err("EBADF"), "control {attempt}: {control:?}");
+            for policy in [TCP_POLICY, UDP_POLICY] {
+                let o = Probe::sandboxed(policy).user(user).run(attempt, &[]);
+                o.assert_refused_silently("ENOSYS");
+            }
+        }
     }
 }
 
@@ -118,7 +167,7 @@ fn tcp_repair_as_root() {
     let control = Probe::unsandboxed().run("setsockopt", &["6", "19"]);
     assert!(control.ok(), "{control:?}");
     let o = Probe::sandboxed(&["127.0.0.2:443"]).run("setsockopt", &["6", "19"]);
-    assert!(o.err("EACCES"), "{o:?}");
+    o.assert_refused_by_static_filter("EACCES", "setsockopt");
 }
 
 #[test]
@@ -130,7 +179,7 @@ fn bind_and_listen() {
             let o = Probe::sandboxed(&["127.0.0.2:443"])
                 .user(user)
                 .run(attempt, &args);
-            assert!(o.err("EACCES"), "{attempt} as {user:?}: {o:?}");
+            o.assert_refused_by_static_filter("EACCES", attempt);
         }
     }
 }
@@ -143,7 +192,7 @@ fn no_endpoints_means_no_network_and_a_supervisor_that_only_reports() {
     let reached = s.allowed.connections();
     let none: [&str; 0] = [];
     let o = Probe::sandboxed(&none).run("connect", &[&s.allowed.arg()]);
-    assert!(o.err("EACCES"), "{o:?}");
+    o.assert_refused_by_static_filter("EACCES", "connect");
     assert!(
         o.stderr.contains("L2 supervisor: enforced")
             && o.stderr
@@ -172,4 +221,59 @@ fn no_endpoints_means_no_network_and_a_supervisor_that_only_reports() {
         o.stderr
     );
     assert!(!o.stderr.contains("denied connect"), "{}", o.stderr);
+}
+
+/// The layer report the program gets (printed by the probe) says what L1 refuses, for the
+/// policy at hand, and mentions the missing killable wait only where it is missing: never
+/// for a policy without a supervisor, and not on a kernel that has it (5.19+).
+#[test]
+fn the_report_says_what_the_static_filter_refuses() {
+    let l1 = |o: &Outcome| {
+        o.stderr
+            .lines()
+            .find(|l| l.starts_with("L1 static filter: enforced: "))
+            .unwrap_or_else(|| panic!("no L1 line: {o:?}"))
+            .to_owned()
+    };
+    let o = Probe::sandboxed(TCP_POLICY).run("status", &[]);
+    let line = l1(&o);
+    assert!(
+        line.contains("instructions; refuses sockets other than TCP over IPv4/IPv6 (no UDP,"),
+        "{line}"
+    );
+    for part in [
+        "connects go to the supervisor",
+        "TCP Fast Open",
+        "io_uring and clone3 (ENOSYS)",
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+    let o = Probe::sandboxed(UDP_POLICY).run("status", &[]);
+    assert!(
+        l1(&o).contains("refuses sockets other than TCP and UDP over IPv4/IPv6"),
+        "{o:?}"
+    );
+    let none: [&str; 0] = [];
+    let o = Probe::sandboxed(&none).run("status", &[]);
+    assert!(l1(&o).contains("every connect (no endpoint)"), "{o:?}");
+    // And L3 (Landlock ABI 4+, as on this kernel) refuses every TCP port.
+    assert!(
+        o.stderr
+            .lines()
+            .any(|l| l.starts_with("L3 Landlock: enforced: ")
+                && l.contains("; TCP connect refused on every port;")),
+        "{o:?}"
+    );
+    let o = Probe::sandboxed(TCP_POLICY).run("status", &[]);
+    assert!(
+        o.stderr
+            .contains("TCP connect only to ports 443 (the supervisor's connects included)"),
+        "{o:?}"
+    );
+    // This kernel (6.18) has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV; without a supervisor
+    // the flag does not matter.
+    for policy in [TCP_POLICY, &none[..]] {
+        let o = Probe::sandboxed(policy).run("status", &[]);
+        assert!(!o.stderr.contains("WAIT_KILLABLE_RECV"), "{o:?}");
+    }
 }

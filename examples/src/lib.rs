@@ -30,6 +30,12 @@ pub const IPV6_HOST: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 /// no outgoing connection on this machine is using it.
 pub const DEMO_PORT: u16 = 28443;
 
+/// The name the demo's policy pins to [`ALLOWED_HOST`]; the server certificate names it.
+pub const ALLOWED_NAME: &str = "allowed.demo";
+
+/// A name the forbidden server's certificate also carries, which the policy does not allow.
+pub const FORBIDDEN_NAME: &str = "forbidden.demo";
+
 /// The loopback servers each example talks to: `(example, [(address, role)])`. The ports
 /// are the literals in the examples' policies (and in `network-policy.toml`).
 pub const EXAMPLE_SERVERS: &[(&str, &[(&str, &str)])] = &[
@@ -259,6 +265,8 @@ impl DemoCa {
         leaf.subject_alt_names = vec![
             SanType::IpAddress(ALLOWED_HOST),
             SanType::IpAddress(FORBIDDEN_HOST),
+            SanType::DnsName(ALLOWED_NAME.try_into()?),
+            SanType::DnsName(FORBIDDEN_NAME.try_into()?),
         ];
         leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let leaf_key = KeyPair::generate()?;

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use common::{run, Run};
-use network_sandbox_examples::{Server, ALLOWED_HOST, DEMO_PORT, FORBIDDEN_HOST};
+use network_sandbox_escape_tests::{supervisor_refused, Recorder};
+use network_sandbox_examples::{body_for, ALLOWED_HOST, DEMO_PORT, FORBIDDEN_HOST};
 
 /// The demo's port is fixed: one test at a time uses it.
 static PORT: Mutex<()> = Mutex::new(());
@@ -50,6 +51,18 @@ fn allowed_fetch_gets_through_over_tls_and_forbidden_one_is_refused() {
     assert!(o.stdout.contains("TLS: TLSv1_3"), "{}", o.stdout);
     assert!(
         o.stdout
+            .contains("certificate for allowed.demo (127.0.0.2) verified"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout.contains("[2/3] GET https://forbidden.demo:28443/")
+            && o.stdout.contains("lookup: failed"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
             .contains(&format!("body: \"hello from {allowed}\\n\"")),
         "{}",
         o.stdout
@@ -61,8 +74,11 @@ fn allowed_fetch_gets_through_over_tls_and_forbidden_one_is_refused() {
         "{}",
         o.stdout
     );
-    let line = format!("network-sandbox: denied connect to {forbidden} (tcp) by pid ");
-    assert!(o.stderr.contains(&line), "{}", o.stderr);
+    assert!(
+        supervisor_refused(&o.stderr, "connect", Some(&forbidden.to_string())),
+        "{}",
+        o.stderr
+    );
     assert!(
         o.stderr.contains("(demo-client): not in the allow list"),
         "{}",
@@ -80,10 +96,11 @@ fn allowed_fetch_gets_through_over_tls_and_forbidden_one_is_refused() {
     assert!(o.stderr.contains("L2 supervisor: enforced"), "{}", o.stderr);
 
     // The control: without the sandbox, the forbidden address is reachable on this port.
-    let server = Server::http(forbidden).expect("listen on the forbidden address");
+    let server = Recorder::http(forbidden, body_for).expect("listen on the forbidden address");
     let body = network_sandbox_examples::unsandboxed_get(forbidden).expect("control fetch");
     assert_eq!(body, format!("hello from {forbidden}\n"));
-    assert_eq!(server.accepted(), 1);
+    server.settle();
+    assert_eq!(server.connections(), 1);
 }
 
 #[test]

@@ -6,25 +6,42 @@
 mod common;
 
 use common::{run_bin, servers_for, Run};
-use network_sandbox_examples::{body_for, unsandboxed_get, Server};
+use network_sandbox_escape_tests::{skipped, supervisor_refused, Recorder as Server};
+use network_sandbox_examples::{body_for, unsandboxed_get};
 
 /// Checks a run of an enforcing example against its servers: each "allowed" server
 /// answered the example once, and each "forbidden" one accepted nothing, the example saw
 /// EACCES and the supervisor reported it. Then the control: the forbidden servers answer
 /// an unsandboxed request.
 fn check_enforced(o: &Run, servers: &[(Server, &str)]) {
+    check_enforced_by(o, servers, None);
+}
+
+/// [`check_enforced`] for an example that reaches its allowed server by the name `target`
+/// (`NAME:PORT`).
+fn check_enforced_by(o: &Run, servers: &[(Server, &str)], target: Option<&str>) {
     assert_eq!(o.code, Some(0), "{o:#?}");
+    settle(servers);
     for (server, role) in servers {
-        let addr = server.addr();
+        let addr = server.addr;
         if *role == "allowed" {
-            assert_eq!(server.accepted(), 1, "{addr} should have answered: {o:#?}");
+            assert_eq!(
+                server.connections(),
+                1,
+                "{addr} should have answered: {o:#?}"
+            );
+            let shown = target.map_or_else(|| addr.to_string(), str::to_owned);
             assert!(
                 o.stdout
-                    .contains(&format!("GET http://{addr}/ -> {:?}", body_for(addr))),
+                    .contains(&format!("GET http://{shown}/ -> {:?}", body_for(addr))),
                 "{o:#?}"
             );
         } else {
-            assert_eq!(server.accepted(), 0, "{addr} must not be reached: {o:#?}");
+            assert_eq!(
+                server.connections(),
+                0,
+                "{addr} must not be reached: {o:#?}"
+            );
             assert!(
                 o.stdout.contains(&format!(
                     "GET http://{addr}/ -> error: Permission denied (os error 13)"
@@ -32,9 +49,7 @@ fn check_enforced(o: &Run, servers: &[(Server, &str)]) {
                 "{o:#?}"
             );
             assert!(
-                o.stderr.contains(&format!(
-                    "network-sandbox: denied connect to {addr} (tcp) by pid "
-                )),
+                supervisor_refused(&o.stderr, "connect", Some(&addr.to_string())),
                 "{o:#?}"
             );
         }
@@ -42,14 +57,22 @@ fn check_enforced(o: &Run, servers: &[(Server, &str)]) {
     control(servers);
 }
 
+/// Drains every server's queues, so their counts are definite.
+fn settle(servers: &[(Server, &str)]) {
+    for (server, _) in servers {
+        server.settle();
+    }
+}
+
 /// Without the sandbox, every refused server is reachable.
 fn control(servers: &[(Server, &str)]) {
     for (server, role) in servers.iter().filter(|(_, r)| *r != "allowed") {
-        let before = server.accepted();
-        let body = unsandboxed_get(server.addr())
-            .unwrap_or_else(|e| panic!("control: {} ({role}) unreachable: {e}", server.addr()));
-        assert_eq!(body, body_for(server.addr()));
-        assert_eq!(server.accepted(), before + 1);
+        let before = server.connections();
+        let body = unsandboxed_get(server.addr)
+            .unwrap_or_else(|e| panic!("control: {} ({role}) unreachable: {e}", server.addr));
+        assert_eq!(body, body_for(server.addr));
+        server.settle();
+        assert_eq!(server.connections(), before + 1);
     }
 }
 
@@ -71,7 +94,8 @@ fn tokio_client() {
 fn from_build() {
     let servers = servers_for("from_build");
     let o = run_bin(env!("CARGO_BIN_EXE_from_build"));
-    check_enforced(&o, &servers);
+    // The policy file pins the name `files.example` to the allowed server's address.
+    check_enforced_by(&o, &servers, Some("files.example:28083"));
 }
 
 #[test]
@@ -93,10 +117,11 @@ fn audit() {
     let servers = servers_for("audit");
     let o = run_bin(env!("CARGO_BIN_EXE_audit"));
     assert_eq!(o.code, Some(0), "{o:#?}");
+    settle(&servers);
     // Both servers answered: audit mode reports, it does not refuse.
     for (server, _) in &servers {
-        let addr = server.addr();
-        assert_eq!(server.accepted(), 1, "{addr}: {o:#?}");
+        let addr = server.addr;
+        assert_eq!(server.connections(), 1, "{addr}: {o:#?}");
         assert!(
             o.stdout
                 .contains(&format!("GET http://{addr}/ -> {:?}", body_for(addr))),
@@ -107,15 +132,12 @@ fn audit() {
     assert!(
         o.stderr.contains(&format!(
             "network-sandbox: audit: would deny connect to {} (tcp) by pid ",
-            audited.addr()
+            audited.addr
         )),
         "{o:#?}"
     );
     // The allowed one is not reported.
-    assert!(
-        !o.stderr.contains(&servers[0].0.addr().to_string()),
-        "{o:#?}"
-    );
+    assert!(!o.stderr.contains(&servers[0].0.addr.to_string()), "{o:#?}");
 }
 
 #[test]
@@ -123,27 +145,26 @@ fn spawn_curl() {
     let servers = servers_for("spawn_curl");
     let o = run_bin(env!("CARGO_BIN_EXE_spawn_curl"));
     if o.stdout.contains("skipping: curl is not installed") {
-        eprintln!("curl is not installed: spawn_curl not tested");
+        skipped("curl is not installed", Some("curl"));
         assert_eq!(o.code, Some(0), "{o:#?}");
         return;
     }
     assert_eq!(o.code, Some(0), "{o:#?}");
+    settle(&servers);
     let (allowed, _) = &servers[0];
     let (forbidden, _) = &servers[1];
     // curl's output is the example's: the allowed body, then curl's own error.
     assert!(
-        o.stdout.contains(body_for(allowed.addr()).trim_end()),
+        o.stdout.contains(body_for(allowed.addr).trim_end()),
         "{o:#?}"
     );
-    assert_eq!(allowed.accepted(), 1, "{o:#?}");
+    assert_eq!(allowed.connections(), 1, "{o:#?}");
     assert!(o.stderr.contains("curl: (7)"), "{o:#?}");
-    assert_eq!(forbidden.accepted(), 0, "{o:#?}");
+    assert_eq!(forbidden.connections(), 0, "{o:#?}");
     // The supervisor names curl, the process that tried.
     assert!(
-        o.stderr.contains(&format!(
-            "network-sandbox: denied connect to {} (tcp) by pid ",
-            forbidden.addr()
-        )) && o.stderr.contains("(curl): not in the allow list"),
+        supervisor_refused(&o.stderr, "connect", Some(&forbidden.addr.to_string()))
+            && o.stderr.contains("(curl): not in the allow list"),
         "{o:#?}"
     );
     control(&servers);

@@ -1,125 +1,29 @@
-//! Test support: loopback HTTP servers that record connections, the `network-sandbox` binary
+//! Test support: loopback HTTP servers that record connections (the shared harness of
+//! escape-tests), the `network-sandbox` binary
 //! in a directory every user can read, and child processes that are killed and reaped when a
 //! test ends, however it ends.
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// The unprivileged user some tests run as.
 pub const NOBODY: u32 = 65534;
 
-/// A small HTTP/1.x server that answers every request with a body naming its address, and
-/// counts the connections it accepted.
-pub struct HttpServer {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    connections: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
+/// The loopback server of the test crates (escape-tests' [`Recorder`]), answering HTTP.
+pub use network_sandbox_escape_tests::Recorder as HttpServer;
 
-impl HttpServer {
-    fn start(addr: SocketAddr) -> std::io::Result<HttpServer> {
-        let listener = TcpListener::bind(addr)?;
-        let addr = listener.local_addr()?;
-        listener.set_nonblocking(true)?;
-        let connections = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let body = Self::body_for(addr);
-        let thread = {
-            let (connections, stop) = (connections.clone(), stop.clone());
-            thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            connections.fetch_add(1, Ordering::SeqCst);
-                            let body = body.clone();
-                            thread::spawn(move || serve(stream, &body));
-                        }
-                        Err(_) => thread::sleep(Duration::from_millis(2)),
-                    }
-                }
-            })
-        };
-        Ok(HttpServer {
-            addr,
-            connections,
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    /// The body this server answers with.
-    pub fn body(&self) -> String {
-        Self::body_for(self.addr)
-    }
-
-    fn body_for(addr: SocketAddr) -> String {
-        format!("hello from {addr}")
-    }
-
-    /// Connections accepted so far.
-    pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
-
-    /// `http://addr/`.
-    pub fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-
-    /// The host part as a client takes it (`127.0.0.3` or `::1`).
-    pub fn host(&self) -> String {
-        self.addr.ip().to_string()
-    }
-
-    /// The port.
-    pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Reads one request (up to the blank line, or whatever arrives for a raw client) and answers
-/// with `body`.
-fn serve(mut stream: TcpStream, body: &str) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buf[..n]);
-        if seen.windows(4).any(|w| w == b"\r\n\r\n") || !seen.starts_with(b"GET") {
-            break;
-        }
-    }
-    let response = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(response.as_bytes());
-    let _ = stream.flush();
+/// The body each server answers with.
+fn body_for(addr: SocketAddr) -> String {
+    format!("hello from {addr}")
 }
 
 /// The three servers of one test, on one port: 127.0.0.2 (allowed), 127.0.0.3 and `[::1]`
@@ -137,14 +41,18 @@ impl Servers {
     /// Starts the servers on a port free on all three addresses.
     pub fn start() -> Servers {
         for _ in 0..50 {
-            let Ok(allowed) = HttpServer::start("127.0.0.2:0".parse().unwrap()) else {
+            let Ok(allowed) = HttpServer::http("127.0.0.2:0".parse().unwrap(), body_for) else {
                 continue;
             };
             let port = allowed.port();
-            let Ok(forbidden) = HttpServer::start(SocketAddr::from(([127, 0, 0, 3], port))) else {
+            let Ok(forbidden) =
+                HttpServer::http(SocketAddr::from(([127, 0, 0, 3], port)), body_for)
+            else {
                 continue;
             };
-            let Ok(forbidden6) = HttpServer::start(format!("[::1]:{port}").parse().unwrap()) else {
+            let Ok(forbidden6) =
+                HttpServer::http(format!("[::1]:{port}").parse().unwrap(), body_for)
+            else {
                 continue;
             };
             return Servers {
@@ -161,9 +69,17 @@ impl Servers {
         self.allowed.addr.to_string()
     }
 
-    /// Connections the forbidden servers accepted, after a moment for any in flight.
+    /// Drains every server's queues: the counts are then definite for everything that
+    /// reached the kernel before the call (see [`HttpServer::settle`]).
+    pub fn settle(&self) {
+        for s in [&self.allowed, &self.forbidden, &self.forbidden6] {
+            s.settle();
+        }
+    }
+
+    /// Connections the forbidden servers accepted, counted after draining their queues.
     pub fn forbidden_connections(&self) -> usize {
-        thread::sleep(Duration::from_millis(150));
+        self.settle();
         self.forbidden.connections() + self.forbidden6.connections()
     }
 }
@@ -362,11 +278,17 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .and_then(|p| std::fs::canonicalize(p).ok())
 }
 
-/// `which(name)`, or prints "skipped: NAME not installed" and returns `None`.
+/// `which(name)`, or reports the test skipped (`SKIPPED: …`, counted by scripts/test.sh;
+/// a failure in CI, where scripts/setup.sh installs every tool) and returns `None`.
 pub fn require(name: &str, what: &str) -> Option<PathBuf> {
     let found = which(name);
     if found.is_none() {
-        eprintln!("skipped: {what} not installed ({name} not in PATH)");
+        network_sandbox_escape_tests::skipped(
+            &format!("{what} not installed ({name} not in PATH)"),
+            Some(name),
+        );
     }
     found
 }
+
+pub mod dns;

@@ -158,7 +158,13 @@ impl Context<'_> {
                     self.log_allowed(call, op, *proto, d);
                     Ok(())
                 }
-                None => self.refuse_or_audit(call, op, Some(*proto), Some(d), Reason::NotAllowed),
+                None => {
+                    let reason = match self.policy.why_not(*proto, d) {
+                        Some(why) => Reason::NotAllowedNamed(why),
+                        None => Reason::NotAllowed,
+                    };
+                    self.refuse_or_audit(call, op, Some(*proto), Some(d), reason)
+                }
             },
             // IPv4 UDP reads even an AF_UNSPEC name as a destination: no name but an IP one.
             (SocketKind::Ip(proto), Target::Other) => {
@@ -222,7 +228,11 @@ impl Context<'_> {
     ) {
         // Under a policy without endpoints nothing is in the allow list: say so.
         let reason = match reason {
-            Reason::NotAllowed if self.policy.endpoints().is_empty() => Reason::NoNetwork,
+            Reason::NotAllowed
+                if self.policy.endpoints().is_empty() && self.policy.names().is_empty() =>
+            {
+                Reason::NoNetwork
+            }
             r => r,
         };
         let remedy = Remedy::for_refusal(operation, &reason, protocol, destination);

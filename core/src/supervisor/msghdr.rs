@@ -140,7 +140,7 @@ pub fn ip_control_allowed(m: &Cmsg) -> bool {
 }
 
 /// The descriptor numbers an `SCM_RIGHTS` message carries, as the kernel counts them (whole
-/// `int`s; more than [`SCM_MAX_FD`] is `EINVAL`).
+/// `int`s; more than `SCM_MAX_FD` (253) is `EINVAL`).
 pub fn rights(control: &[u8], m: &Cmsg) -> Result<Vec<i32>, i32> {
     let fds: Vec<i32> = control[m.data.clone()]
         .chunks_exact(4)

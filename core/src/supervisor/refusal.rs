@@ -31,7 +31,7 @@ use crate::sys;
 pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
     const MSG_FASTOPEN: u64 = 0x2000_0000;
     let maybe = match call.nr {
-        libc::SYS_connect => cx.policy.endpoints().is_empty(),
+        libc::SYS_connect => cx.policy.endpoints().is_empty() && cx.policy.names().is_empty(),
         libc::SYS_sendto | libc::SYS_sendmmsg => call.args[3] & MSG_FASTOPEN != 0,
         libc::SYS_sendmsg => call.args[2] & MSG_FASTOPEN != 0,
         libc::SYS_bind => !cx.policy.has_udp(),

@@ -30,6 +30,7 @@ const MAX_CONTROL: u64 = 64 * 1024;
 
 /// A message copied out of the caller and judged: ready to send.
 struct Message {
+    /// The address; empty for none (`sendmsg` reads a zero length as no address).
     name: Vec<u8>,
     data: Vec<u8>,
     control: Vec<u8>,
@@ -130,8 +131,9 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
     if hdr.controllen > MAX_CONTROL {
         return fail(libc::ENOBUFS);
     }
-    // As the kernel does: no name pointer means no name; an oversized length is clipped.
-    let name = if hdr.name == 0 {
+    // As the kernel does: no name pointer or a zero length means no name; an oversized
+    // length is clipped.
+    let name = if hdr.name == 0 || hdr.namelen == 0 {
         Vec::new()
     } else {
         let len = (hdr.namelen as usize).min(MAX_SOCKADDR_LEN);
@@ -192,20 +194,32 @@ fn send_socket(cx: &Context<'_>, call: &Call) -> Outcome<Socket> {
 }
 
 /// `sendto(fd, buf, len, flags, addr, addrlen)` with a non-NULL `addr` (the filter sends the
-/// others straight to the kernel).
+/// others straight to the kernel). Performed with `sendto` itself, with our copy of the
+/// address: an address of length 0 is still an address there (a UDP socket answers
+/// `EINVAL`), where `sendmsg` would read it as none.
 pub fn sendto(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, buf_ptr, len, flags, addr_ptr, addr_len] = call.args;
     let socket = send_socket(cx, call)?;
     let name = cx.copy_address(call, addr_ptr, addr_len)?;
     cx.judge(call, Operation::Send, &socket, target(&name)?)?;
     let data = copy_data(cx, call, &socket, &[(buf_ptr, len)])?;
-    let m = Message {
-        name,
-        data,
-        control: Vec::new(),
-        _passed: Vec::new(),
+    // SAFETY: `data` and `name` are our own buffers, valid for their lengths (a zero-length
+    // name is not read).
+    let n = unsafe {
+        libc::sendto(
+            socket.fd.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags as i32,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
     };
-    send(&socket, &m, flags as i32)
+    if n >= 0 {
+        Ok(n as i64)
+    } else {
+        fail(sys::errno())
+    }
 }
 
 /// `sendmsg(fd, msg, flags)`.

@@ -196,6 +196,8 @@ fn supervisor_main(
         exit(1);
     }
     drop(channel);
+    // The sandbox is in place: the names' refresher may take the hosts file over.
+    crate::hostnames::start_refresher(&policy);
     serve::serve(listener, policy, sink, log, learn)
 }
 

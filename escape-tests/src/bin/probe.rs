@@ -3,8 +3,13 @@
 //! `RESULT err ERRNO`.
 //!
 //! ```text
-//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off|deny_errno=ECONNREFUSED|keep-capability=N] [--log=PATH] [--learn=PATH] [--hook] [--no-sandbox] -- ATTEMPT ARGS…
+//! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off|deny_errno=ECONNREFUSED|
+//!       keep-capability=N] [--log=PATH] [--learn=PATH] [--hook]
+//!       [--leave-out=L2|--leave-out=L3] [--thread-first] [--no-sandbox] -- ATTEMPT ARGS…
 //! ```
+//!
+//! `--leave-out` uses the library's test-only switch (`network_sandbox::test_switch`, the
+//! `test-switch` feature, debug builds only) to install the sandbox without one layer.
 
 use std::ffi::CString;
 use std::mem::size_of;
@@ -14,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use network_sandbox::{Fallback, Mode, Options, ReportTo};
+use network_sandbox::{Fallback, Layer, Mode, Options, ReportTo};
 
 #[path = "probe/around.rs"]
 mod around;
@@ -42,6 +47,14 @@ fn main() {
             "--hook" => hook = true,
             other if other.starts_with("--log=") => log = Some(other[6..].to_owned()),
             other if other.starts_with("--learn=") => learn = Some(other[8..].to_owned()),
+            // A second thread before installing: the installer must refuse.
+            "--thread-first" => {
+                std::thread::spawn(|| loop {
+                    std::thread::park();
+                });
+            }
+            "--leave-out=L2" => leave_out(Layer::Supervisor),
+            "--leave-out=L3" => leave_out(Layer::Landlock),
             "--option" => match it.next().expect("--option needs a value").as_str() {
                 "audit" => options.mode = Mode::Audit,
                 "report=off" => options.report = ReportTo::Off,
@@ -97,6 +110,17 @@ fn main() {
     report(result);
 }
 
+/// The library's test switch: only in debug builds (it does not exist in release builds).
+#[cfg(debug_assertions)]
+fn leave_out(layer: Layer) {
+    network_sandbox::test_switch::leave_out(layer);
+}
+
+#[cfg(not(debug_assertions))]
+fn leave_out(layer: Layer) {
+    panic!("--leave-out={layer:?}: the test switch exists in debug builds only");
+}
+
 /// The violation hook: appends the line to the file named by `PROBE_HOOK_FILE`. It runs in
 /// the supervisor process.
 fn append_to_hook_file(v: &network_sandbox::Violation) {
@@ -146,6 +170,9 @@ fn errno_name(e: i32) -> String {
         libc::ENOPROTOOPT => "ENOPROTOOPT".into(),
         libc::ENOENT => "ENOENT".into(),
         libc::ENODEV => "ENODEV".into(),
+        libc::ENOTCONN => "ENOTCONN".into(),
+        libc::EPIPE => "EPIPE".into(),
+        libc::EDESTADDRREQ => "EDESTADDRREQ".into(),
         libc::EIO => "EIO".into(),
         other => format!("errno{other}"),
     }
@@ -225,6 +252,7 @@ fn bind_new(a: SocketAddr, ty: i32) -> Result<RawFd, i32> {
     let (ss, len) = sockaddr(a);
     // SAFETY: `ss` holds a valid address of `len` bytes.
     check(
+        // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
         unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
             as libc::c_long,
     )?;
@@ -297,7 +325,11 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO)),
         "fork-connect" => fork_connect(addr(a[0])),
         "exec-connect" => exec_connect(addr(a[0])),
-        "unspec-reconnect" => unspec_reconnect(addr(a[0]), addr(a[1])),
+        "unspec-reconnect" => unspec_reconnect(addr(a[0]), addr(a[1]), a.get(2).copied()),
+        "udp-mmsg-mix" => udp_mmsg_mix(&a.iter().map(|s| addr(s)).collect::<Vec<_>>()),
+        "udp-mix" => udp_mix(addr(a[0]), addr(a[1])),
+        "hold" => hold(),
+        "sendto-len0" => sendto_len0(addr(a[0]), a[1] == "udp"),
         "race" => race(addr(a[0]), addr(a[1]), a[2].parse().unwrap()),
         "signal-storm" => signal_storm(addr(a[0]), addr(a[1])),
         "tfo-sendto" => tfo(addr(a[0]), false),
@@ -320,10 +352,23 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "io-uring-setup" => {
             // SAFETY: io_uring_setup with a zeroed params struct.
             let mut p = [0u8; 120];
+            // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
             check(unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, p.as_mut_ptr()) })
                 .map(|_| String::new())
         }
         "io-uring-connect" => io_uring_connect(addr(a[0])),
+        // On a bad fd (1000: -1 means "no ring" to io_uring_register): the kernel answers EBADF, so ENOSYS means the filter refused the call.
+        // SAFETY (both): raw system calls with integer arguments only.
+        "io-uring-enter" => {
+            // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
+            check(unsafe { libc::syscall(libc::SYS_io_uring_enter, 1000, 0, 0, 0, 0, 0) })
+                .map(|_| String::new())
+        }
+        "io-uring-register" => {
+            // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
+            check(unsafe { libc::syscall(libc::SYS_io_uring_register, 1000, 0, 0, 0) })
+                .map(|_| String::new())
+        }
         #[cfg(target_arch = "x86_64")]
         "int80-connect" => int80_connect(addr(a[0])),
         "setsockopt" => {
@@ -386,6 +431,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "pidfd-getfd" => {
             // SAFETY: raw syscalls with integer arguments.
             let pidfd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, target_pid(a[0]), 0) })?;
+            // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
             check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, 0, 0) })
                 .map(|_| String::new())
         }
@@ -514,35 +560,193 @@ fn fork_connect(a: SocketAddr) -> Res {
     }
 }
 
-/// Another program (bash's /dev/tcp) connecting: the sandbox survives exec.
+/// Another program (bash's /dev/tcp) connecting: the sandbox survives exec. Bash's own
+/// message tells the errno of its connect; anything else is reported as it is.
 fn exec_connect(a: SocketAddr) -> Res {
     let script = format!("exec 3<>/dev/tcp/{}/{} && echo hello >&3", a.ip(), a.port());
-    let status = std::process::Command::new("bash")
+    let out = std::process::Command::new("bash")
         .arg("-c")
         .arg(script)
-        .status()
+        .stdin(std::process::Stdio::null())
+        .output()
         .map_err(|_| libc::ENOENT)?;
-    if status.success() {
-        Ok(String::new())
-    } else {
-        Err(libc::EACCES)
+    if out.status.success() {
+        return Ok(String::new());
     }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    for (message, errno) in [
+        ("connect: Permission denied", libc::EACCES),
+        ("connect: Function not implemented", libc::ENOSYS),
+        ("connect: Operation not permitted", libc::EPERM),
+        ("connect: Connection refused", libc::ECONNREFUSED),
+    ] {
+        if stderr.contains(message) {
+            return Err(errno);
+        }
+    }
+    Ok(format!("bash failed otherwise: {}", stderr.trim()))
 }
 
-fn unspec_reconnect(allowed: SocketAddr, forbidden: SocketAddr) -> Res {
-    let fd = socket(libc::AF_INET, libc::SOCK_DGRAM, 0)
-        .or_else(|_| socket(libc::AF_INET, libc::SOCK_STREAM, 0))?;
-    connect_fd(fd, allowed)?;
-    // SAFETY: sockaddr with family AF_UNSPEC, 16 bytes.
+/// Connects a socket (TCP, or UDP with `udp`) to `allowed`, dissolves the association with
+/// `connect(AF_UNSPEC)`, connects it to `other` and sends. Reports each step, so a test can
+/// tell which one failed: `connect=ok unspec=ok reconnect=EACCES`.
+fn unspec_reconnect(allowed: SocketAddr, other: SocketAddr, kind: Option<&str>) -> Res {
+    let ty = match kind {
+        Some("udp") => libc::SOCK_DGRAM,
+        _ => libc::SOCK_STREAM,
+    };
+    let fd = socket(family(allowed), ty, 0)?;
+    let mut steps = Vec::new();
+    let mut step = |name: &str, r: Result<(), i32>| {
+        let ok = r.is_ok();
+        steps.push(format!(
+            "{name}={}",
+            r.map_or_else(errno_name, |_| "ok".into())
+        ));
+        ok
+    };
+    // SAFETY: zeroed sockaddr_in: family AF_UNSPEC, 16 bytes.
     let unspec: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    // SAFETY: valid address buffer.
-    check(
-        unsafe { libc::connect(fd, (&unspec as *const libc::sockaddr_in).cast(), 16) }
-            as libc::c_long,
+    let _ = step("connect", connect_fd(fd, allowed))
+        && step(
+            "unspec",
+            // SAFETY: valid address buffer of 16 bytes.
+            check(
+                // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
+                unsafe { libc::connect(fd, (&unspec as *const libc::sockaddr_in).cast(), 16) }
+                    as libc::c_long,
+            )
+            .map(|_| ()),
+        )
+        && step("reconnect", connect_fd(fd, other))
+        && step("send", send_hello(fd));
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    Ok(steps.join(" "))
+}
+
+/// One `sendmmsg` on one UDP socket, one message to each destination in order. Reports the
+/// call's return and each message's `msg_len`: `sent=1 lens=5,0`.
+fn udp_mmsg_mix(to: &[SocketAddr]) -> Res {
+    let fd = socket(family(to[0]), libc::SOCK_DGRAM, 0)?;
+    let data = b"hello";
+    let names: Vec<_> = to.iter().map(|a| sockaddr(*a)).collect();
+    let mut iovs: Vec<libc::iovec> = to
+        .iter()
+        .map(|_| libc::iovec {
+            iov_base: data.as_ptr() as *mut _,
+            iov_len: data.len(),
+        })
+        .collect();
+    let mut msgs: Vec<libc::mmsghdr> = names
+        .iter()
+        .zip(iovs.iter_mut())
+        .map(|((ss, len), iov)| {
+            // SAFETY: msghdr is plain data.
+            let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+            m.msg_name = (ss as *const libc::sockaddr_storage) as *mut _;
+            m.msg_namelen = *len;
+            m.msg_iov = iov;
+            m.msg_iovlen = 1;
+            libc::mmsghdr {
+                msg_hdr: m,
+                msg_len: 0,
+            }
+        })
+        .collect();
+    // SAFETY: every header points at live buffers above.
+    let n = check(
+        unsafe { libc::sendmmsg(fd, msgs.as_mut_ptr(), msgs.len() as u32, 0) } as libc::c_long,
     )?;
-    connect_fd(fd, forbidden)?;
-    send_hello(fd)?;
-    Ok(String::new())
+    let lens: Vec<String> = msgs.iter().map(|m| m.msg_len.to_string()).collect();
+    Ok(format!("sent={n} lens={}", lens.join(",")))
+}
+
+/// On one UDP socket: `sendto` the allowed, `sendmsg` the forbidden, `sendmsg` the allowed,
+/// `sendto` the forbidden destination. Reports each: `sendto=ok sendmsg=EACCES …`.
+fn udp_mix(allowed: SocketAddr, forbidden: SocketAddr) -> Res {
+    let fd = socket(family(allowed), libc::SOCK_DGRAM, 0)?;
+    let data = b"hello";
+    let send = |to: SocketAddr, with_sendmsg: bool| -> String {
+        let (ss, len) = sockaddr(to);
+        let n = if with_sendmsg {
+            let mut iov = libc::iovec {
+                iov_base: data.as_ptr() as *mut _,
+                iov_len: data.len(),
+            };
+            // SAFETY: msghdr is plain data.
+            let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+            m.msg_name = (&ss as *const libc::sockaddr_storage) as *mut _;
+            m.msg_namelen = len;
+            m.msg_iov = &mut iov;
+            m.msg_iovlen = 1;
+            // SAFETY: every pointer in `m` is valid.
+            unsafe { libc::sendmsg(fd, &m, 0) }
+        } else {
+            // SAFETY: valid buffers.
+            unsafe {
+                libc::sendto(
+                    fd,
+                    data.as_ptr().cast(),
+                    data.len(),
+                    0,
+                    (&ss as *const libc::sockaddr_storage).cast(),
+                    len,
+                )
+            }
+        };
+        let call = if with_sendmsg { "sendmsg" } else { "sendto" };
+        match check(n as libc::c_long) {
+            Ok(_) => format!("{call}=ok"),
+            Err(e) => format!("{call}={}", errno_name(e)),
+        }
+    };
+    Ok([
+        send(allowed, false),
+        send(forbidden, true),
+        send(allowed, true),
+        send(forbidden, false),
+    ]
+    .join(" "))
+}
+
+/// On a socket (TCP, or UDP with `udp`) connected to `a`: `sendto` with an address pointer
+/// but an address length of 0. The kernel's answer depends on the protocol (TCP ignores the
+/// name and sends; UDP has a name too short for its family: `EINVAL`).
+fn sendto_len0(a: SocketAddr, udp: bool) -> Res {
+    let ty = if udp {
+        libc::SOCK_DGRAM
+    } else {
+        libc::SOCK_STREAM
+    };
+    let fd = socket(family(a), ty, 0)?;
+    connect_fd(fd, a)?;
+    let (ss, _) = sockaddr(a);
+    // SAFETY: valid buffers; the length 0 is the point.
+    let n = check(unsafe {
+        libc::sendto(
+            fd,
+            b"hello".as_ptr().cast(),
+            5,
+            0,
+            (&ss as *const libc::sockaddr_storage).cast(),
+            0,
+        )
+    } as libc::c_long)?;
+    Ok(format!("{n}"))
+}
+
+/// Reports the supervisor's PID, then waits until standard input closes (so a test can act
+/// on a live sandboxed process's supervisor from outside).
+fn hold() -> Res {
+    use std::io::{Read, Write};
+    let pid = SUPERVISOR.load(Ordering::SeqCst);
+    println!("RESULT ok supervisor={pid}");
+    let _ = std::io::stdout().flush();
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    std::process::exit(0)
 }
 
 /// One thread flips a shared sockaddr between the allowed and the forbidden destination while
@@ -687,6 +891,7 @@ fn udp(a: SocketAddr, how: UdpHow) -> Res {
     m.msg_iov = &mut iov;
     m.msg_iovlen = 1;
     // SAFETY (all arms): valid buffers and headers built above.
+    // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
     let n = unsafe {
         match how {
             UdpHow::SendTo => libc::sendto(
@@ -987,34 +1192,42 @@ fn bad_input(allowed: SocketAddr) -> Res {
         // validates them, nothing is dereferenced in this process.
         (
             "unmapped",
+            // SAFETY: connect with deliberately bad arguments; nothing is dereferenced here.
             Box::new(|| unsafe { libc::connect(fd, 8 as *const libc::sockaddr, len) }),
         ),
         (
             "len-huge",
+            // SAFETY: connect with deliberately bad arguments; nothing is dereferenced here.
             Box::new(move || unsafe { libc::connect(fd, p, 0xffff_fff0) }),
         ),
         (
             "len-1",
+            // SAFETY: connect with deliberately bad arguments; nothing is dereferenced here.
             Box::new(move || unsafe { libc::connect(fd, p, 1) }),
         ),
         (
             "len-short",
+            // SAFETY: connect with deliberately bad arguments; nothing is dereferenced here.
             Box::new(move || unsafe { libc::connect(fd, p, 8) }),
         ),
         (
             "not-socket",
+            // SAFETY: connect with deliberately bad arguments; nothing is dereferenced here.
             Box::new(move || unsafe { libc::connect(pipe[0], p, len) }),
         ),
         (
             "bad-fd",
+            // SAFETY: connect with deliberately bad arguments; nothing is dereferenced here.
             Box::new(move || unsafe { libc::connect(4000, p, len) }),
         ),
         (
             "bad-fd-and-address",
+            // SAFETY: connect with deliberately bad arguments; nothing is dereferenced here.
             Box::new(move || unsafe { libc::connect(4000, 8 as *const libc::sockaddr, len) }),
         ),
         (
             "not-socket-and-len",
+            // SAFETY: connect with deliberately bad arguments; nothing is dereferenced here.
             Box::new(move || unsafe { libc::connect(pipe[0], p, 0xffff_fff0) }),
         ),
     ];

@@ -1,18 +1,21 @@
-//! The sandboxed half of the HTTPS demo: a client whose policy allows 127.0.0.2:28443 and
-//! nothing else. Run it through the launcher, which starts the two servers and hands over
+//! The sandboxed half of the HTTPS demo: a client whose policy allows the name
+//! `allowed.demo`, pinned to 127.0.0.2, on port 28443, and nothing else. Run it through the launcher, which starts the two servers and hands over
 //! the certificate authority to trust:
 //!
 //! ```text
 //! cargo run --release -p network-sandbox-examples --bin demo
 //! ```
 //!
-//! It fetches `https://127.0.0.2:28443/` (allowed) and `https://127.0.0.3:28443/` (the same
-//! port on another host: not allowed) with a small HTTP/1.1 client written over
-//! `rustls::StreamOwned`, and says what happened to each. Exit status: 0 when both went as
+//! It fetches `https://allowed.demo:28443/` by name (rustls verifies the certificate for
+//! that name; the name resolves from the sandbox's hosts file, no DNS), then
+//! `https://forbidden.demo:28443/` (a name the forbidden server's certificate carries, but
+//! not in the policy: the program's resolver does not know it) and
+//! `https://127.0.0.3:28443/` (the forbidden server by address: refused with EACCES), with a
+//! small HTTP/1.1 client written over `rustls::StreamOwned`, and says what happened to each. Exit status: 0 when both went as
 //! the policy says, 1 otherwise, 2 on bad usage, 125 when the sandbox cannot be installed.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +23,14 @@ use network_sandbox::network_sandbox;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
-const ALLOWED: &str = "127.0.0.2:28443";
+const ALLOWED: &str = "allowed.demo:28443";
+const FORBIDDEN_NAME: &str = "forbidden.demo:28443";
 const FORBIDDEN: &str = "127.0.0.3:28443";
 
 // Everything in main, and in every thread and child process it starts, runs under this
-// policy: the attribute installs it before the first line of the body.
-#[network_sandbox(allow = "127.0.0.2:28443")]
+// policy: the attribute installs it before the first line of the body. The name is pinned
+// to its address, so nobody is asked about it.
+#[network_sandbox(allow = "allowed.demo=127.0.0.2:28443")]
 fn main() {
     let Some(ca_file) = std::env::args_os().nth(1) else {
         eprintln!(
@@ -44,12 +49,12 @@ fn main() {
     };
 
     println!();
-    println!("[1/2] GET https://{ALLOWED}/   (in the policy)");
-    let allowed_ok = match fetch(ALLOWED.parse().unwrap(), &config) {
+    println!("[1/3] GET https://{ALLOWED}/   (in the policy, by name)");
+    let allowed_ok = match fetch(ALLOWED, &config) {
         Ok(body) => {
             println!("      body: {:?}", body);
             println!("      => got through, as the policy says");
-            body.trim_end() == format!("hello from {ALLOWED}")
+            body.trim_end() == "hello from 127.0.0.2:28443"
         }
         Err(e) => {
             println!("      => FAILED, but the policy allows it: {e}");
@@ -58,8 +63,28 @@ fn main() {
     };
 
     println!();
-    println!("[2/2] GET https://{FORBIDDEN}/   (not in the policy: same port, other host)");
-    let forbidden_refused = match fetch(FORBIDDEN.parse().unwrap(), &config) {
+    println!("[2/3] GET https://{FORBIDDEN_NAME}/   (a name not in the policy)");
+    let name_refused = match fetch(FORBIDDEN_NAME, &config) {
+        Ok(body) => {
+            println!("      body: {body:?}");
+            println!("      => GOT THROUGH, but the policy does not allow it");
+            false
+        }
+        Err(Failure::Lookup(e)) => {
+            println!("      lookup: failed, \"{e}\"");
+            println!("      => unknown to the program: its resolver reads the sandbox's hosts");
+            println!("         file, which holds only the allowed names; no DNS query was sent");
+            true
+        }
+        Err(e) => {
+            println!("      => failed, but not at the lookup: {e}");
+            false
+        }
+    };
+
+    println!();
+    println!("[3/3] GET https://{FORBIDDEN}/   (not in the policy: same port, other host)");
+    let forbidden_refused = match fetch(FORBIDDEN, &config) {
         Ok(body) => {
             println!("      body: {body:?}");
             println!("      => GOT THROUGH, but the policy does not allow it");
@@ -79,7 +104,7 @@ fn main() {
         }
     };
     println!();
-    std::process::exit(if allowed_ok && forbidden_refused {
+    std::process::exit(if allowed_ok && name_refused && forbidden_refused {
         0
     } else {
         1
@@ -106,6 +131,8 @@ fn client_config(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>,
 
 /// Where a fetch failed.
 enum Failure {
+    /// The name did not resolve.
+    Lookup(io::Error),
     /// `connect()` itself: this is where the sandbox answers.
     Connect(io::Error),
     /// The TLS handshake, the request or the response.
@@ -117,6 +144,7 @@ enum Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Failure::Lookup(e) => write!(f, "lookup failed: {e}"),
             Failure::Connect(e) => write!(f, "connect failed: {e}"),
             Failure::Exchange(e) => write!(f, "TLS or HTTP exchange failed: {e}"),
             Failure::Http(m) => write!(f, "bad response: {m}"),
@@ -124,10 +152,17 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// `GET /` over HTTPS: TCP connect, TLS handshake (the certificate must name the IP
-/// address), one HTTP/1.1 request with `Connection: close`, the response read to the end.
-/// Returns the body.
-fn fetch(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> Result<String, Failure> {
+/// `GET /` over HTTPS to `target` (`HOST:PORT`, HOST a name or an address): lookup, TCP
+/// connect, TLS handshake (the certificate must name HOST), one HTTP/1.1 request with
+/// `Connection: close`, the response read to the end. Returns the body.
+fn fetch(target: &str, config: &Arc<rustls::ClientConfig>) -> Result<String, Failure> {
+    let (host, _) = target.rsplit_once(':').expect("HOST:PORT");
+    // getaddrinfo: in the sandbox it reads the hosts file the sandbox gave it.
+    let addr: SocketAddr = target
+        .to_socket_addrs()
+        .map_err(Failure::Lookup)?
+        .next()
+        .ok_or_else(|| Failure::Lookup(io::Error::other("no address")))?;
     // The sandbox acts here: connect() goes to the supervisor, which checks the address
     // against the policy and connects (or answers EACCES).
     let tcp = TcpStream::connect(addr).map_err(Failure::Connect)?;
@@ -136,22 +171,24 @@ fn fetch(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> Result<String,
     tcp.set_read_timeout(timeout).map_err(Failure::Exchange)?;
     tcp.set_write_timeout(timeout).map_err(Failure::Exchange)?;
 
-    let name = ServerName::from(addr.ip());
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| Failure::Exchange(io::Error::other(e)))?;
     let conn = rustls::ClientConnection::new(config.clone(), name)
         .map_err(|e| Failure::Exchange(io::Error::other(e)))?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     // The first write runs the handshake.
-    let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET / HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n");
     tls.write_all(request.as_bytes())
         .map_err(Failure::Exchange)?;
     tls.flush().map_err(Failure::Exchange)?;
     println!(
-        "      TLS: {:?}, {:?}; certificate for {} verified against the demo CA",
+        "      TLS: {:?}, {:?}; certificate for {} ({}) verified against the demo CA",
         tls.conn.protocol_version().expect("handshake done"),
         tls.conn
             .negotiated_cipher_suite()
             .expect("handshake done")
             .suite(),
+        host,
         addr.ip()
     );
     let mut response = Vec::new();

@@ -58,12 +58,12 @@ fn run() -> Result<bool, String> {
     let client = client_path()?;
     println!("Now it runs demo-client, whose main is declared as");
     println!();
-    println!("    #[network_sandbox(allow = \"{allowed_addr}\")]");
-    println!("    fn main() {{ /* fetch both URLs */ }}");
+    println!("    #[network_sandbox(allow = \"allowed.demo={allowed_addr}\")]");
+    println!("    fn main() {{ /* fetch three URLs */ }}");
     println!();
-    println!("so from its first line on, demo-client may connect to {allowed_addr} and");
-    println!("nowhere else. NETWORK_SANDBOX_REPORT=1 makes it print what each layer enforces");
-    println!("on this kernel.");
+    println!("so from its first line on, demo-client may connect to allowed.demo (pinned to");
+    println!("{allowed_addr}: its resolver answers that name, and no other) and nowhere else.");
+    println!("NETWORK_SANDBOX_REPORT=1 makes it print what each layer enforces on this kernel.");
     println!();
     println!("----- demo-client (sandboxed) -----");
     let status = Command::new(&client)

@@ -1,5 +1,5 @@
 //! What the example tests share: running a binary with a time limit, and the servers of an
-//! example.
+//! example (on the loopback harness of escape-tests, which all test crates share).
 
 #![allow(dead_code)]
 
@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use network_sandbox_examples::{Server, EXAMPLE_SERVERS};
+use network_sandbox_escape_tests::Recorder;
+use network_sandbox_examples::{body_for, EXAMPLE_SERVERS};
 
 /// A finished run of an example.
 #[derive(Debug)]
@@ -70,9 +71,10 @@ pub fn run_bin(path: &str) -> Run {
     run(Command::new(path))
 }
 
-/// The servers `example` talks to (see `EXAMPLE_SERVERS`), started on loopback, with
-/// their roles.
-pub fn servers_for(example: &str) -> Vec<(Server, &'static str)> {
+/// The servers `example` talks to (see `EXAMPLE_SERVERS`), started on loopback with the
+/// test crates' shared harness (escape-tests' [`Recorder`], answering HTTP with
+/// [`body_for`]), with their roles.
+pub fn servers_for(example: &str) -> Vec<(Recorder, &'static str)> {
     let (_, addrs) = EXAMPLE_SERVERS
         .iter()
         .find(|(name, _)| *name == example)
@@ -81,7 +83,7 @@ pub fn servers_for(example: &str) -> Vec<(Server, &'static str)> {
         .iter()
         .map(|(addr, role)| {
             let addr: SocketAddr = addr.parse().expect("socket address");
-            let server = Server::http(addr)
+            let server = Recorder::http(addr, body_for)
                 .unwrap_or_else(|e| panic!("cannot listen on {addr} for {example}: {e}"));
             (server, *role)
         })

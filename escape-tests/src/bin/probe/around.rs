@@ -454,6 +454,7 @@ fn raise_priority() -> Res {
 fn pidfd_signal(pid: libc::pid_t) -> Res {
     // SAFETY: raw system calls with integer arguments.
     let pidfd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
     check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, libc::SIGCONT, 0, 0) })
         .map(|_| String::new())
 }
@@ -550,6 +551,7 @@ fn ioprio_same(pid: libc::pid_t) -> Res {
     const IOPRIO_WHO_PROCESS: libc::c_long = 1;
     // SAFETY: raw system calls with integer arguments.
     let current = check(unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, pid) })?;
+    // SAFETY: a raw system call with integer arguments, or buffers that outlive it.
     check(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, pid, current) })
         .map(|_| String::new())
 }

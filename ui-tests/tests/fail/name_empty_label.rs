@@ -1,4 +1,4 @@
 use network_sandbox::network_sandbox;
 
-#[network_sandbox(allow = "example.com:443")]
+#[network_sandbox(allow = "api..example.com:443")]
 fn main() {}
