@@ -362,3 +362,32 @@ fn learn_writes_a_policy_with_which_the_same_run_works_and_a_third_endpoint_is_r
         assert!(other.err("EACCES"), "third endpoint as {user:?}: {other:?}");
     }
 }
+
+#[test]
+fn the_line_names_the_process_by_its_pid_and_the_thread_by_its_id_and_name() {
+    let s = Servers::start();
+    let dest = s.forbidden.arg();
+    for &user in &USERS {
+        let args = [dest.as_str(), "worker-7"];
+        let control = Probe::unsandboxed()
+            .user(user)
+            .run("connect-named-thread", &args);
+        assert!(control.ok(), "control as {user:?}: {control:?}");
+        let o = Probe::sandboxed(&[s.allow_tcp()])
+            .user(user)
+            .run("connect-named-thread", &args);
+        assert!(o.err("EACCES"), "as {user:?}: {o:?}");
+        let stdout_ids = o
+            .results
+            .iter()
+            .find_map(|l| l.strip_prefix("ids "))
+            .unwrap_or_else(|| panic!("no ids: {o:?}"));
+        let (pid, tid) = stdout_ids.split_once(' ').unwrap();
+        assert_ne!(pid, tid, "a second thread");
+        one_line(
+            &o,
+            &format!("network-sandbox: denied connect to {dest} (tcp) by pid {pid} (probe) thread {tid} (worker-7): "),
+            &format!("to allow it, add tcp://{dest}"),
+        );
+    }
+}

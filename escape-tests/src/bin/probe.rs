@@ -305,6 +305,21 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             Ok(format!("{n}"))
         }
         "connect-threads" => connect_threads(addr(a[0]), a[1].parse().unwrap()),
+        "connect-named-thread" => {
+            // A connect from a thread named a[1], which first reports `RESULT ids PID TID`.
+            let (d, name) = (addr(a[0]), a[1].to_owned());
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || {
+                    // SAFETY: getpid and gettid take no arguments.
+                    let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+                    println!("RESULT ids {pid} {tid}");
+                    tcp_connect(d).map(|_| format!("{pid} {tid}"))
+                })
+                .expect("spawn a thread")
+                .join()
+                .expect("the thread ends")
+        }
         "connect-each" => {
             // A connect to each address in turn; the first failure ends the attempt.
             for d in a {
