@@ -275,6 +275,7 @@ fn allowed_and_forbidden_as_root_and_as_nobody() {
                 server.addr
             );
         }
+        servers.settle();
         let before = (
             servers.forbidden.connections(),
             servers.forbidden6.connections(),

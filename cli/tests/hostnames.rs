@@ -94,7 +94,7 @@ fn exercise(client: &Client) {
             "{who}: control query not logged: {:?}",
             dns.queries()
         );
-        let before = servers.forbidden.connections();
+        let before = servers.forbidden_connections();
         dns.clear();
 
         // The allowed name resolves to its address and the fetch works.

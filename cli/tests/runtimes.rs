@@ -50,6 +50,7 @@ fn exercise(client: &Client) {
             server.addr
         );
     }
+    servers.settle();
     let before = (
         servers.forbidden.connections(),
         servers.forbidden6.connections(),

@@ -189,7 +189,9 @@ fn no_endpoints_means_no_network_and_a_supervisor_that_only_reports() {
     let s = Servers::start();
     let control = Probe::unsandboxed().run("connect", &[&s.allowed.arg()]);
     assert!(control.ok());
+    s.settle();
     let reached = s.allowed.connections();
+    assert_eq!(reached, 1, "the control reaches the server");
     let none: [&str; 0] = [];
     let o = Probe::sandboxed(&none).run("connect", &[&s.allowed.arg()]);
     o.assert_refused_by_static_filter("EACCES", "connect");
@@ -209,6 +211,7 @@ fn no_endpoints_means_no_network_and_a_supervisor_that_only_reports() {
         "{}",
         o.stderr
     );
+    s.settle();
     assert_eq!(s.allowed.connections(), reached);
     // With report = "off" there is nobody to report to: no supervisor, and the same errno.
     let o = Probe::sandboxed(&none)

@@ -97,6 +97,44 @@ pub enum Target {
     Other,
 }
 
+/// What a refusal is about: the operation, what it aimed at, and why it is refused. Built
+/// once per refusal and carried to the one place that turns it into a report.
+#[derive(Clone, Debug)]
+pub struct Refused {
+    /// What was tried.
+    pub operation: Operation,
+    /// The socket's protocol, when it is TCP or UDP.
+    pub protocol: Option<Protocol>,
+    /// The destination, when it was an IP address.
+    pub destination: Option<SocketAddr>,
+    /// Why it is refused.
+    pub reason: Reason,
+}
+
+impl Refused {
+    /// `operation`, refused for `reason`, with neither protocol nor destination known.
+    pub fn new(operation: Operation, reason: Reason) -> Self {
+        Refused {
+            operation,
+            protocol: None,
+            destination: None,
+            reason,
+        }
+    }
+
+    /// The same, on a socket of `protocol`.
+    pub fn on(mut self, protocol: Option<Protocol>) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The same, aimed at `destination`.
+    pub fn to(mut self, destination: Option<SocketAddr>) -> Self {
+        self.destination = destination;
+        self
+    }
+}
+
 /// What a handler needs besides the call.
 pub struct Context<'a> {
     /// The listener, to check that a notification is still pending.
@@ -163,12 +201,13 @@ impl Context<'_> {
                         Some(why) => Reason::NotAllowedNamed(why),
                         None => Reason::NotAllowed,
                     };
-                    self.refuse_or_audit(call, op, Some(*proto), Some(d), reason)
+                    let refused = Refused::new(op, reason).on(Some(*proto)).to(Some(d));
+                    self.refuse_or_audit(call, refused)
                 }
             },
             // IPv4 UDP reads even an AF_UNSPEC name as a destination: no name but an IP one.
             (SocketKind::Ip(proto), Target::Other) => {
-                Err(self.refuse(call, op, Some(*proto), None, Reason::NotAllowed))
+                Err(self.refuse(call, Refused::new(op, Reason::NotAllowed).on(Some(*proto))))
             }
             (kind, target) => {
                 let dest = match target {
@@ -176,21 +215,14 @@ impl Context<'_> {
                     _ => None,
                 };
                 let reason = Reason::SocketKind(kind.describe());
-                self.refuse_or_audit(call, op, None, dest, reason)
+                self.refuse_or_audit(call, Refused::new(op, reason).to(dest))
             }
         }
     }
 
     /// Reports a refusal and answers the policy's errno (`deny_errno`, `EACCES` by default).
-    pub fn refuse(
-        &self,
-        call: &Call,
-        operation: Operation,
-        protocol: Option<Protocol>,
-        destination: Option<SocketAddr>,
-        reason: Reason,
-    ) -> Halt {
-        self.report(call, operation, protocol, destination, reason, false);
+    pub fn refuse(&self, call: &Call, refused: Refused) -> Halt {
+        self.report(call, refused, false);
         Halt::Errno(self.policy.options().deny_errno.errno())
     }
 
@@ -201,98 +233,47 @@ impl Context<'_> {
 
     /// [`refuse`](Self::refuse), except in audit mode, where the call is reported as one
     /// that would be refused and goes on.
-    pub fn refuse_or_audit(
-        &self,
-        call: &Call,
-        operation: Operation,
-        protocol: Option<Protocol>,
-        destination: Option<SocketAddr>,
-        reason: Reason,
-    ) -> Outcome<()> {
-        if self.policy.options().mode == Mode::Audit {
-            self.report(call, operation, protocol, destination, reason, true);
+    pub fn refuse_or_audit(&self, call: &Call, refused: Refused) -> Outcome<()> {
+        if self.audit() {
+            self.report(call, refused, true);
             Ok(())
         } else {
-            Err(self.refuse(call, operation, protocol, destination, reason))
+            Err(self.refuse(call, refused))
         }
     }
 
-    fn report(
-        &self,
-        call: &Call,
-        operation: Operation,
-        protocol: Option<Protocol>,
-        destination: Option<SocketAddr>,
-        reason: Reason,
-        audit_only: bool,
-    ) {
+    fn report(&self, call: &Call, mut refused: Refused, audit_only: bool) {
         // Under a policy without endpoints nothing is in the allow list: say so.
-        let reason = match reason {
-            Reason::NotAllowed
-                if self.policy.endpoints().is_empty() && self.policy.names().is_empty() =>
-            {
-                Reason::NoNetwork
-            }
-            r => r,
-        };
-        let remedy = Remedy::for_refusal(operation, &reason, protocol, destination);
-        self.deliver(
-            call,
-            operation,
-            protocol,
-            destination,
-            reason,
-            remedy,
-            audit_only,
-            Layer::Supervisor,
+        if refused.reason == Reason::NotAllowed
+            && self.policy.endpoints().is_empty()
+            && self.policy.names().is_empty()
+        {
+            refused.reason = Reason::NoNetwork;
+        }
+        let remedy = Remedy::for_refusal(
+            refused.operation,
+            &refused.reason,
+            refused.protocol,
+            refused.destination,
         );
+        self.deliver(call, refused, remedy, audit_only, Layer::Supervisor);
     }
 
     /// Reports a refusal of the static filter, with its remedy as the caller found it (in
     /// audit mode, as one that would be refused).
-    pub fn report_refusal(
-        &self,
-        call: &Call,
-        operation: Operation,
-        protocol: Option<Protocol>,
-        destination: Option<SocketAddr>,
-        reason: Reason,
-        remedy: Remedy,
-    ) {
-        self.deliver(
-            call,
-            operation,
-            protocol,
-            destination,
-            reason,
-            remedy,
-            self.audit(),
-            Layer::StaticFilter,
-        );
+    pub fn report_refusal(&self, call: &Call, refused: Refused, remedy: Remedy) {
+        self.deliver(call, refused, remedy, self.audit(), Layer::StaticFilter);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn deliver(
         &self,
         call: &Call,
-        operation: Operation,
-        protocol: Option<Protocol>,
-        destination: Option<SocketAddr>,
-        reason: Reason,
+        refused: Refused,
         remedy: Remedy,
         audit_only: bool,
         layer: Layer,
     ) {
-        let v = self.violation(
-            call,
-            operation,
-            protocol,
-            destination,
-            reason,
-            remedy,
-            audit_only,
-            layer,
-        );
+        let v = self.violation(call, refused, remedy, audit_only, layer);
         self.reporter.report(v);
     }
 
@@ -306,32 +287,28 @@ impl Context<'_> {
         destination: SocketAddr,
     ) {
         if self.reporter.logs_allowed() {
-            let v = self.violation(
-                call,
-                operation,
-                Some(protocol),
-                Some(destination),
-                Reason::NotAllowed,
-                Remedy::Nothing,
-                false,
-                Layer::Supervisor,
-            );
+            let seen = Refused::new(operation, Reason::NotAllowed)
+                .on(Some(protocol))
+                .to(Some(destination));
+            let v = self.violation(call, seen, Remedy::Nothing, false, Layer::Supervisor);
             self.reporter.allowed(&v);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn violation(
         &self,
         call: &Call,
-        operation: Operation,
-        protocol: Option<Protocol>,
-        destination: Option<SocketAddr>,
-        reason: Reason,
+        refused: Refused,
         remedy: Remedy,
         audit_only: bool,
         layer: Layer,
     ) -> Violation {
+        let Refused {
+            operation,
+            protocol,
+            destination,
+            reason,
+        } = refused;
         let socket = match &reason {
             Reason::SocketKind(k) => Some(k.clone()),
             _ => None,
@@ -369,10 +346,7 @@ impl Context<'_> {
         let errno = e.raw_os_error().unwrap_or(libc::EIO);
         self.refuse(
             call,
-            call.operation(),
-            None,
-            None,
-            Reason::Uninspectable(errno),
+            Refused::new(call.operation(), Reason::Uninspectable(errno)),
         )
     }
 }

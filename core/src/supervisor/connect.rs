@@ -3,7 +3,7 @@
 
 use std::os::fd::AsRawFd;
 
-use super::call::{fail, Call, Context, Halt, Outcome, Target};
+use super::call::{fail, Call, Context, Halt, Outcome, Refused, Target};
 use super::sockaddr::{self, Destination};
 use super::socket::{self, Socket, SocketKind};
 use crate::policy::Protocol;
@@ -69,13 +69,10 @@ pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     if !ephemeral_udp {
         // In audit mode reported as one that would be refused, and performed below.
         let why = "only a UDP socket may bind, and only to port 0 (a port the kernel picks)";
-        cx.refuse_or_audit(
-            call,
-            Operation::Bind,
-            protocol,
-            dest,
-            Reason::Never(why.into()),
-        )?;
+        let refused = Refused::new(Operation::Bind, Reason::Never(why.into()))
+            .on(protocol)
+            .to(dest);
+        cx.refuse_or_audit(call, refused)?;
     }
     // SAFETY: `addr` is our own copy, valid for `addr.len()` bytes.
     let ret = unsafe {

@@ -12,7 +12,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::call::{fail, Call, Context, Halt, Outcome};
+use super::call::{fail, Call, Context, Halt, Outcome, Refused};
 use super::sockaddr::{self, Destination};
 use super::socket::{self, SocketKind};
 use crate::filter;
@@ -68,10 +68,7 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
             };
             cx.report_refusal(
                 call,
-                Operation::Socket,
-                None,
-                None,
-                Reason::SocketKind(kind),
+                Refused::new(Operation::Socket, Reason::SocketKind(kind)),
                 remedy,
             );
             if cx.audit() {
@@ -81,11 +78,11 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
         libc::SYS_socketpair => {
             cx.report_refusal(
                 call,
-                Operation::Socket,
-                None,
-                None,
-                Reason::Never(
-                    "a unix datagram socket pair may send to any unix socket by name".into(),
+                Refused::new(
+                    Operation::Socket,
+                    Reason::Never(
+                        "a unix datagram socket pair may send to any unix socket by name".into(),
+                    ),
                 ),
                 Remedy::Nothing,
             );
@@ -141,7 +138,7 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 }
                 _ => remedy,
             };
-            cx.report_refusal(call, op, protocol, dest, reason, remedy);
+            cx.report_refusal(call, Refused::new(op, reason).on(protocol).to(dest), remedy);
             // Audit mode compiles connect and bind as checks, so this is only a safety net:
             // the call is performed on the duplicate with the copy that was reported.
             if let (true, Some(socket), Some(addr)) = (cx.audit(), taken, addr) {
@@ -164,13 +161,13 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
         libc::SYS_sendto | libc::SYS_sendmsg | libc::SYS_sendmmsg => {
             cx.report_refusal(
                 call,
-                Operation::Send,
-                None,
-                None,
-                Reason::Never(
-                    "TCP Fast Open (MSG_FASTOPEN) connects without connect(), past the \
+                Refused::new(
+                    Operation::Send,
+                    Reason::Never(
+                        "TCP Fast Open (MSG_FASTOPEN) connects without connect(), past the \
                      supervisor's check; connect first"
-                        .into(),
+                            .into(),
+                    ),
                 ),
                 Remedy::Nothing,
             );
@@ -182,13 +179,14 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
             let taken = socket::take(cx, call, a[0] as i32).ok();
             cx.report_refusal(
                 call,
-                Operation::Listen,
-                match taken.as_ref().map(|s| &s.kind) {
+                Refused::new(
+                    Operation::Listen,
+                    Reason::Never("the sandbox lets no program accept connections".into()),
+                )
+                .on(match taken.as_ref().map(|s| &s.kind) {
                     Some(SocketKind::Ip(p)) => Some(*p),
                     _ => None,
-                },
-                None,
-                Reason::Never("the sandbox lets no program accept connections".into()),
+                }),
                 Remedy::Nothing,
             );
             if let (true, Some(socket)) = (cx.audit(), taken) {
@@ -200,15 +198,15 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
         libc::SYS_setsockopt => {
             cx.report_refusal(
                 call,
-                Operation::SetSockOpt,
-                None,
-                None,
-                Reason::Never(format!(
-                    "socket option level {} name {} is not in the allow list (it could change \
+                Refused::new(
+                    Operation::SetSockOpt,
+                    Reason::Never(format!(
+                        "socket option level {} name {} is not in the allow list (it could change \
                      routing or filtering)",
-                    int(1),
-                    int(2)
-                )),
+                        int(1),
+                        int(2)
+                    )),
+                ),
                 Remedy::Nothing,
             );
             if cx.audit() {
@@ -218,14 +216,14 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
         libc::SYS_ioctl => {
             cx.report_refusal(
                 call,
-                Operation::Ioctl,
-                None,
-                None,
-                Reason::Never(format!(
-                    "ioctl request {:#x} is refused (interfaces, routes, tun/tap, terminal \
+                Refused::new(
+                    Operation::Ioctl,
+                    Reason::Never(format!(
+                        "ioctl request {:#x} is refused (interfaces, routes, tun/tap, terminal \
                      input, userfaultfd)",
-                    a[1] as u32
-                )),
+                        a[1] as u32
+                    )),
+                ),
                 Remedy::Nothing,
             );
             if cx.audit() {
@@ -234,10 +232,10 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
         }
         nr => cx.report_refusal(
             call,
-            Operation::Socket,
-            None,
-            None,
-            Reason::Never(format!("system call {nr} is refused by the static filter")),
+            Refused::new(
+                Operation::Socket,
+                Reason::Never(format!("system call {nr} is refused by the static filter")),
+            ),
             Remedy::Nothing,
         ),
     }

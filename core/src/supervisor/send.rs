@@ -9,7 +9,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::call::{fail, Call, Context, Halt, Outcome, Target};
+use super::call::{fail, Call, Context, Halt, Outcome, Refused, Target};
 use super::msghdr::{self, MsgHdr, IOVEC_LEN, MMSGHDR_LEN, MMSGHDR_MSG_LEN, MSGHDR_LEN};
 use super::sockaddr::{self, Destination, MAX_SOCKADDR_LEN};
 use super::socket::{self, Socket, SocketKind};
@@ -106,7 +106,7 @@ fn prepare_control(
                 level: m.level,
                 ty: m.ty,
             };
-            return Err(cx.refuse(call, Operation::Send, None, None, reason));
+            return Err(cx.refuse(call, Refused::new(Operation::Send, reason)));
         }
         if matches!(socket.kind, SocketKind::Unix(_)) {
             let fds = msghdr::rights(control, &m).map_err(Halt::Errno)?;
