@@ -163,14 +163,6 @@ fn curl() {
     });
 }
 
-fn python() -> Option<PathBuf> {
-    let system = Path::new("/usr/bin/python3");
-    if system.exists() {
-        return Some(system.to_owned());
-    }
-    require("python3", "python3")
-}
-
 const PY_FETCH: &str = "import sys, urllib.request\n\
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n\
 print(opener.open('http://%s:%s/' % (sys.argv[1], sys.argv[2]), timeout=10).read().decode())\n";

@@ -6,11 +6,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{as_user, bin, is_root, output, require, Guard, User};
+use common::{as_user, bin, is_root, output, python, Guard, User};
 
 /// Forks a child that exits, then waits until no child is left; prints how many it reaped
 /// and its own PID, and exits 7.
@@ -34,15 +33,6 @@ signal.signal(signal.SIGTERM, lambda *a: sys.exit(3))
 print("ready", flush=True)
 signal.pause()
 "#;
-
-/// python3 that every user can run (pyenv shims live under /root).
-fn python() -> Option<PathBuf> {
-    let system = Path::new("/usr/bin/python3");
-    if system.exists() {
-        return Some(system.to_owned());
-    }
-    require("python3", "python3")
-}
 
 /// `unshare … --pid --fork [network-sandbox run --allow 127.0.0.2:9 --] python3 -c SCRIPT`;
 /// as nobody in a user namespace of its own (a new PID namespace needs one there).

@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
@@ -153,15 +153,6 @@ fn curl() {
             env: vec![],
         });
     }
-}
-
-/// python3 that every user can run (pyenv shims live under /root).
-fn python() -> Option<PathBuf> {
-    let system = Path::new("/usr/bin/python3");
-    if system.exists() {
-        return Some(system.to_owned());
-    }
-    require("python3", "python3")
 }
 
 const PY_URLLIB: &str = "import sys, urllib.request\n\

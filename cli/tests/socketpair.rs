@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{as_user, is_root, ns_run, output, require, User};
+use common::{as_user, is_root, ns_run, output, python, User};
 
 /// Sends "hello" and a temporary file's descriptor over a socket pair of the given type,
 /// receives both on the other end, and prints the message, the number of descriptors and
@@ -32,15 +31,6 @@ try:
 except OSError as e:
     print(errno.errorcode[e.errno])
 "#;
-
-/// python3 that every user can run (pyenv shims live under /root).
-fn python() -> Option<PathBuf> {
-    let system = Path::new("/usr/bin/python3");
-    if system.exists() {
-        return Some(system.to_owned());
-    }
-    require("python3", "python3")
-}
 
 fn users() -> Vec<User> {
     if is_root() {

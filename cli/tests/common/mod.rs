@@ -291,4 +291,14 @@ pub fn require(name: &str, what: &str) -> Option<PathBuf> {
     found
 }
 
+/// python3 that every user can run: Debian's, since pyenv's shims live under /root; else
+/// whatever `python3` is in `PATH`, or the test is reported skipped.
+pub fn python() -> Option<PathBuf> {
+    let system = Path::new("/usr/bin/python3");
+    if system.exists() {
+        return Some(system.to_owned());
+    }
+    require("python3", "python3")
+}
+
 pub mod dns;

@@ -86,6 +86,16 @@ pub fn fail<T>(errno: i32) -> Outcome<T> {
     Err(Halt::Errno(errno))
 }
 
+/// The answer for a call the supervisor performed itself that returns 0 or -1 (`connect`,
+/// `bind`, `listen`): 0, or the errno it failed with, as the caller would have got it.
+pub fn performed(ret: libc::c_int) -> Outcome {
+    if ret == 0 {
+        Ok(0)
+    } else {
+        fail(sys::errno())
+    }
+}
+
 /// Where a call sends its data, as far as the policy is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {

@@ -3,12 +3,11 @@
 
 use std::os::fd::AsRawFd;
 
-use super::call::{fail, Call, Context, Halt, Outcome, Refused, Target};
+use super::call::{fail, performed, Call, Context, Halt, Outcome, Refused, Target};
 use super::sockaddr::{self, Destination};
 use super::socket::{self, Socket, SocketKind};
 use crate::policy::Protocol;
 use crate::report::{Operation, Reason};
-use crate::sys;
 
 /// The socket and our copy of the address of `connect(fd, addr, len)` or
 /// `bind(fd, addr, len)`, with the kernel's errors in the kernel's order (`EBADF`, then the
@@ -43,11 +42,7 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
             addr.len() as libc::socklen_t,
         )
     };
-    if ret == 0 {
-        Ok(0)
-    } else {
-        fail(sys::errno())
-    }
+    performed(ret)
 }
 
 /// `bind(fd, addr, len)`, notified only when the policy has a UDP endpoint: a UDP socket may
@@ -82,9 +77,5 @@ pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
             addr.len() as libc::socklen_t,
         )
     };
-    if ret == 0 {
-        Ok(0)
-    } else {
-        fail(sys::errno())
-    }
+    performed(ret)
 }

@@ -12,7 +12,7 @@
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::call::{fail, Call, Context, Halt, Outcome, Refused};
+use super::call::{fail, performed, Call, Context, Halt, Outcome, Refused};
 use super::sockaddr::{self, Destination};
 use super::socket::{self, SocketKind};
 use crate::filter;
@@ -155,7 +155,7 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                         libc::bind(fd, p, l)
                     }
                 };
-                return if ret == 0 { Ok(0) } else { fail(sys::errno()) };
+                return performed(ret);
             }
         }
         libc::SYS_sendto | libc::SYS_sendmsg | libc::SYS_sendmmsg => {
@@ -192,7 +192,7 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
             if let (true, Some(socket)) = (cx.audit(), taken) {
                 // SAFETY: listen on our duplicate, with the caller's backlog (by value).
                 let ret = unsafe { libc::listen(socket.fd.as_raw_fd(), int(1)) };
-                return if ret == 0 { Ok(0) } else { fail(sys::errno()) };
+                return performed(ret);
             }
         }
         libc::SYS_setsockopt => {
