@@ -169,8 +169,13 @@ fn receive_loop(shared: &Arc<Shared>) {
             Err(Halt::Errno(errno)) => {
                 let _ = sys::notif_send(listener, call.id, Err(errno));
             }
-            Err(Halt::Continue) => {
+            // Only audit mode may let the kernel perform a call itself; in enforce mode a
+            // handler asking for it is a bug, and the call is refused instead.
+            Err(Halt::Continue) if cx.audit() => {
                 let _ = sys::notif_continue(listener, call.id);
+            }
+            Err(Halt::Continue) => {
+                let _ = sys::notif_send(listener, call.id, Err(libc::EACCES));
             }
             Err(Halt::Gone | Halt::Answered) => {}
         }
