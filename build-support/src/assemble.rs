@@ -145,6 +145,10 @@ pub fn assemble(rules: &RuleSet) -> Result<Vec<Instruction>, CompileError> {
     for (nr, _) in &groups {
         program.push(jump(JEQ_K, *nr, n_u8, 0));
     }
+    // A call without a rule is allowed, unless a system call profile (issue 14) refuses
+    // some: then it goes to the profile's search, placed after the blocks.
+    let search = crate::ranges::search(rules);
+    let to_search = program.len();
     program.push(ret(SECCOMP_RET_ALLOW));
     // One `ja` per block: conditional jumps reach 255 instructions, `ja` any distance.
     let table = program.len();
@@ -155,6 +159,10 @@ pub fn assemble(rules: &RuleSet) -> Result<Vec<Instruction>, CompileError> {
     }
     for block in blocks {
         program.extend(block);
+    }
+    if !search.is_empty() {
+        program[to_search] = stmt(JA, offset(to_search, program.len()));
+        program.extend(search);
     }
 
     let internal = |what: &str, e: verify::Error| CompileError::Internal {

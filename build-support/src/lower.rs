@@ -186,8 +186,13 @@ pub struct RuleSet {
     /// Highest known number; larger numbers get `ERRNO(ENOSYS)`.
     pub max_nr: u32,
     /// The rules, in evaluation order. For a system call the first rule whose condition holds
-    /// decides; a call no rule decides is allowed.
+    /// decides; a call no rule names is allowed unless [`refused`](Self::refused) holds it.
     pub rules: Vec<SyscallRule>,
+    /// The numbers the system call profile refuses that no rule names, sorted (issue 14;
+    /// [`crate::profiles::lower`]); empty without a profile.
+    pub refused: Vec<u32>,
+    /// What a number of [`refused`](Self::refused) gets.
+    pub refusal: Action,
 }
 
 /// One rule: for system call `nr`, when `when` holds, take `action`.
@@ -341,10 +346,17 @@ impl SyscallRule {
 impl RuleSet {
     /// The action the rules (without the prologue) take for call `nr` with `args`.
     pub fn decide(&self, nr: u32, args: &[u64; 6]) -> Action {
+        let profile = || {
+            if self.refused.binary_search(&nr).is_ok() {
+                self.refusal
+            } else {
+                Action::Allow
+            }
+        };
         self.rules
             .iter()
             .find(|r| r.nr == nr && r.applies(args))
-            .map_or(Action::Allow, |r| r.action)
+            .map_or_else(profile, |r| r.action)
     }
 
     /// The value the whole program must return for a call: prologue, then the rules.
@@ -540,12 +552,16 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         rule(mount, eperm, always());
     }
 
+    // The system call profile (issue 14), on top of the rules above.
+    let (refused, refusal) = crate::profiles::lower(policy, arch, &mut rules);
     RuleSet {
         arch,
         audit_arch: syscalls::audit_arch(arch),
         kill_x32: arch == Arch::X86_64,
         max_nr: syscalls::max_nr(arch),
         rules,
+        refused,
+        refusal,
     }
 }
 

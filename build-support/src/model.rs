@@ -455,7 +455,7 @@ pub struct NameError {
 }
 
 /// The Levenshtein distance between `a` and `b`, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -633,8 +633,35 @@ pub const REFRESH: OptionSpec = OptionSpec {
     example: "refresh = \"5m\"",
 };
 
+/// `syscall_refusal = "EPERM" | "ENOSYS" | "kill"` (issue 14): what a system call outside
+/// the profile (`syscalls`, `deny_syscalls`) gets.
+pub const SYSCALL_REFUSAL: OptionSpec = OptionSpec {
+    key: "syscall_refusal",
+    description: "what a system call the profile refuses gets",
+    syntax: Syntax::Name,
+    values: &[
+        OptionValue {
+            name: "EPERM",
+            description: "Operation not permitted, reported with the call and its group",
+            set: |o| o.syscall_refusal = SyscallRefusal::Eperm,
+        },
+        OptionValue {
+            name: "ENOSYS",
+            description:
+                "Function not implemented, as on a kernel without the call (programs fall back)",
+            set: |o| o.syscall_refusal = SyscallRefusal::Enosys,
+        },
+        OptionValue {
+            name: "kill",
+            description: "The kernel kills the process (SIGSYS), without a report",
+            set: |o| o.syscall_refusal = SyscallRefusal::Kill,
+        },
+    ],
+    example: "syscall_refusal = \"ENOSYS\"",
+};
+
 /// Every option besides [`ALLOW`], in the order front ends list them.
-pub const OPTIONS: [&OptionSpec; 7] = [
+pub const OPTIONS: [&OptionSpec; 8] = [
     &AUDIT,
     &FALLBACK,
     &REPORT,
@@ -642,6 +669,7 @@ pub const OPTIONS: [&OptionSpec; 7] = [
     &UNRESOLVED,
     &REFRESH,
     &DENY_ERRNO,
+    &SYSCALL_REFUSAL,
 ];
 
 /// The option called `key`.
@@ -653,6 +681,7 @@ pub fn option(key: &str) -> Option<&'static OptionSpec> {
 /// `report`, `keep_capabilities`, `unresolved`, `refresh` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
 pub fn expected_keys(extra: &[&str]) -> String {
     let keys: Vec<String> = std::iter::once(ALLOW)
+        .chain([crate::profiles::SYSCALLS, crate::profiles::DENY_SYSCALLS])
         .chain(OPTIONS.iter().map(|o| o.key))
         .chain(extra.iter().copied())
         .map(|k| format!("`{k}`"))
@@ -687,6 +716,21 @@ pub struct Options {
     pub refresh: Refresh,
     /// `deny_errno = "…"`.
     pub deny_errno: DenyErrno,
+    /// `syscall_refusal = "…"` (issue 14).
+    pub syscall_refusal: SyscallRefusal,
+}
+
+/// What a system call outside the profile gets (issue 14). Its spellings are
+/// [`SYSCALL_REFUSAL`]'s. Compiled into the program; the runtime has no mirror of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SyscallRefusal {
+    /// `EPERM`, reported by the supervisor where one runs.
+    #[default]
+    Eperm,
+    /// `ENOSYS`, reported by the supervisor where one runs.
+    Enosys,
+    /// `SECCOMP_RET_KILL_PROCESS`: no report (the kernel kills before anyone could answer).
+    Kill,
 }
 
 /// A whole policy as written.
@@ -698,6 +742,8 @@ pub struct Policy {
     pub names: Vec<NamedEndpoint>,
     /// Options.
     pub options: Options,
+    /// The system call profile (`syscalls`, `deny_syscalls`; issue 14): empty by default.
+    pub syscalls: crate::profiles::Profile,
 }
 
 impl Policy {
@@ -815,8 +861,9 @@ mod tests {
         assert_eq!(AUDIT.expected(), "`true` or `false`");
         assert_eq!(
             expected_keys(&["from_build"]),
-            "`allow`, `audit`, `fallback`, `report`, `keep_capabilities`, `unresolved`, \
-             `refresh`, `deny_errno` or `from_build`"
+            "`allow`, `syscalls`, `deny_syscalls`, `audit`, `fallback`, `report`, \
+             `keep_capabilities`, `unresolved`, `refresh`, `deny_errno`, `syscall_refusal` or \
+             `from_build`"
         );
         assert_eq!(
             REPORT.unknown_value(""),
