@@ -610,10 +610,13 @@ pub fn lower(policy: &Policy, arch: Arch, rules: &mut Vec<SyscallRule>) -> (Vec<
     }
     let named: BTreeSet<u32> = rules.iter().map(|r| r.nr).collect();
     for &nr in named.iter().filter(|nr| refused.binary_search(nr).is_ok()) {
-        let always = rules
-            .iter()
-            .find(|r| r.nr == nr)
-            .is_some_and(|r| r.when.is_empty() && r.action != Action::Allow);
+        let always = rules.iter().find(|r| r.nr == nr).is_some_and(|r| {
+            r.when.is_empty()
+                && matches!(
+                    r.action,
+                    Action::Errno(_) | Action::Report(_) | Action::KillProcess
+                )
+        });
         if always {
             continue;
         }
