@@ -89,6 +89,32 @@ pub fn policy_source(compiled: &Compiled) -> String {
         names.join(" and ")
     );
 
+    // The system call profile (issue 14): the calls it refuses, for the refusal lines.
+    let profiled = !compiled.policy.syscalls.is_empty();
+    if profiled {
+        for program in &programs {
+            let calls = crate::profiles::refused_calls(&compiled.policy, program.arch);
+            let _ = writeln!(
+                out,
+                "    #[cfg(target_arch = \"{}\")]",
+                program.arch.target_arch()
+            );
+            let _ = writeln!(out, "    const SYSCALLS: &[{P}::RefusedCall] = &[");
+            for (nr, name, group, denied) in calls {
+                let group = group.map_or("::core::option::Option::None".to_owned(), |g| {
+                    format!("::core::option::Option::Some(\"{g}\")")
+                });
+                let _ = writeln!(
+                    out,
+                    "        {P}::RefusedCall::new({nr}, \"{name}\", {group}, {denied}),"
+                );
+            }
+            out.push_str("    ];\n");
+        }
+        let _ = writeln!(out, "    #[cfg(not(any({})))]", arches.join(", "));
+        let _ = writeln!(out, "    const SYSCALLS: &[{P}::RefusedCall] = &[];");
+    }
+
     let _ = writeln!(out, "    const ENDPOINTS: &[{P}::Endpoint] = &[");
     for e in &compiled.policy.endpoints {
         endpoint(&mut out, e);
@@ -101,11 +127,19 @@ pub fn policy_source(compiled: &Compiled) -> String {
     }
     out.push_str("    ];\n");
 
+    let constructor = if profiled {
+        "from_static_profiled"
+    } else {
+        "from_static"
+    };
     let _ = writeln!(
         out,
-        "    static POLICY: {P}::Policy = {P}::Policy::from_static("
+        "    static POLICY: {P}::Policy = {P}::Policy::{constructor}("
     );
     out.push_str("        FILTER,\n        ENDPOINTS,\n        NAMES,\n");
+    if profiled {
+        out.push_str("        SYSCALLS,\n");
+    }
     options(&mut out, &compiled.policy.options);
     out.push_str("    );\n");
     out.push_str("    &POLICY\n}\n");

@@ -640,6 +640,48 @@ pub fn lower(policy: &Policy, arch: Arch, rules: &mut Vec<SyscallRule>) -> (Vec<
     (rest, action)
 }
 
+/// A call the profile refuses on one architecture, as the runtime's refusal lines name it
+/// (`network_sandbox::RefusedCall`): number, name, [group](group_of), and whether
+/// `deny_syscalls` refuses it (else it is outside `syscalls`).
+pub type RefusedCall = (u32, &'static str, Option<&'static str>, bool);
+
+/// The calls whose answer on `arch` is the profile's refusal, by number: the profile's
+/// refused calls, without those the network rules keep refusing their own way. Empty for
+/// an empty profile. `emit` writes them into the policy; the runtime's supervisor names a
+/// refused call with them.
+pub fn refused_calls(policy: &Policy, arch: Arch) -> Vec<RefusedCall> {
+    if policy.syscalls.is_empty() {
+        return Vec::new();
+    }
+    let profiled = crate::lower::lower(policy, arch);
+    let plain = crate::lower::lower(
+        &Policy {
+            syscalls: Profile::default(),
+            ..policy.clone()
+        },
+        arch,
+    );
+    let rules_of = |set: &crate::lower::RuleSet, nr: u32| -> Vec<SyscallRule> {
+        set.rules.iter().filter(|r| r.nr == nr).cloned().collect()
+    };
+    let denied: BTreeSet<&str> = policy
+        .syscalls
+        .deny
+        .iter()
+        .flat_map(|n| expand(n))
+        .collect();
+    let (_, refused) = decide(&policy.syscalls);
+    refused
+        .into_iter()
+        .filter_map(|name| {
+            let nr = syscall_table::number(name, arch)?;
+            let ours = profiled.refused.binary_search(&nr).is_ok()
+                || rules_of(&profiled, nr) != rules_of(&plain, nr);
+            ours.then(|| (nr, name, group_of(name), denied.contains(name)))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

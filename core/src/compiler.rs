@@ -13,7 +13,7 @@ use network_sandbox_build::{model, valid::EndpointError, Arch, Compiled};
 use crate::filter::SockFilter;
 use crate::policy::{
     DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
-    Refresh, ReportTo, Unresolved,
+    Refresh, RefusedCall, ReportTo, Unresolved,
 };
 
 /// Why a policy given at run time did not compile.
@@ -75,7 +75,15 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
             )
         })
         .collect();
-    Ok(Policy::new(filter, endpoints, runtime_options(compiled.policy.options)).with_names(names))
+    let refused_calls = build::profiles::refused_calls(&compiled.policy, arch)
+        .into_iter()
+        .map(|(nr, name, group, denied)| RefusedCall::new(nr, name, group, denied))
+        .collect();
+    Ok(
+        Policy::new(filter, endpoints, runtime_options(compiled.policy.options))
+            .with_names(names)
+            .with_refused_calls(refused_calls),
+    )
 }
 
 fn native_arch() -> Option<Arch> {
@@ -136,6 +144,8 @@ fn model_options(o: Options) -> model::Options {
             Refresh::Every5m => model::Refresh::Every5m,
             Refresh::Every1h => model::Refresh::Every1h,
         },
+        // A profile is compiled from the policy's own keys, never from runtime options.
+        syscall_refusal: model::SyscallRefusal::default(),
     }
 }
 

@@ -414,8 +414,17 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
          (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd, bpf, module loading, kexec, \
          request_key, userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or \
          rescheduling another process (EPERM); bind and listen; i386 and x32 system calls \
-         (killed)"
+         (killed){}",
+        profile_detail(policy)
     )
+}
+
+/// What the system call profile refuses besides (issue 14), for the layer's line.
+fn profile_detail(policy: &Policy) -> String {
+    match policy.refused_calls().len() {
+        0 => String::new(),
+        n => format!("; its system call profile refuses {n} more calls (`explain` lists them)"),
+    }
 }
 
 /// The program to install, whether it needs the supervisor, and the supervisor's report.

@@ -45,6 +45,7 @@ pub mod decode {
 pub use filter::SockFilter;
 pub use install::{install, Error, Preview, Sandbox};
 pub use network_sandbox_macros::network_sandbox;
+pub use policy::RefusedCall;
 pub use policy::{
     DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
     Refresh, ReportTo, Unresolved,
@@ -76,6 +77,7 @@ pub fn install_or_exit(policy: &Policy) -> Enforcement {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::filter::SockFilter;
+    pub use crate::policy::RefusedCall;
     pub use crate::policy::{
         DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
         Refresh, ReportTo, Unresolved,

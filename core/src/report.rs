@@ -118,6 +118,9 @@ pub enum Operation {
     SetSockOpt,
     /// `ioctl()` with a socket or terminal request the sandbox refuses.
     Ioctl,
+    /// A system call the policy's system call profile refuses (issue 14); the reason names
+    /// it and its group.
+    Syscall,
 }
 
 impl Operation {
@@ -131,6 +134,7 @@ impl Operation {
             Operation::Listen => "listen",
             Operation::SetSockOpt => "setsockopt",
             Operation::Ioctl => "ioctl",
+            Operation::Syscall => "system call",
         }
     }
 }
@@ -169,6 +173,15 @@ pub enum Reason {
     /// The sandbox never allows this, whatever the policy (serving, a fixed local port, a
     /// socket option or request that could reach around the checks); the text says what.
     Never(String),
+    /// The policy's system call profile refuses the call (issue 14).
+    Profile {
+        /// The call's name (`swapon`).
+        call: &'static str,
+        /// Its group (`@swap`), when a group other than `@known` holds it.
+        group: Option<&'static str>,
+        /// Whether `deny_syscalls` refuses it; otherwise it is outside `syscalls`.
+        denied: bool,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -189,6 +202,21 @@ impl fmt::Display for Reason {
             ),
             Reason::NoNetwork => f.write_str("the policy allows no network"),
             Reason::Never(what) => f.write_str(what),
+            Reason::Profile {
+                call,
+                group,
+                denied,
+            } => {
+                write!(f, "{call}")?;
+                if let Some(g) = group {
+                    write!(f, " ({g})")?;
+                }
+                if *denied {
+                    f.write_str(" is in the policy's deny_syscalls")
+                } else {
+                    f.write_str(" is not in the policy's syscalls")
+                }
+            }
         }
     }
 }
@@ -199,6 +227,8 @@ pub enum Remedy {
     /// Adding this endpoint to the policy (`allow = [...]` in a policy file, `--allow` on
     /// the command line) allows the operation: `tcp://127.0.0.3:80`.
     Add(String),
+    /// Taking this out of the policy allows it: `swapon from deny_syscalls`.
+    Remove(String),
     /// No policy entry can allow it.
     Nothing,
 }
@@ -317,6 +347,7 @@ impl fmt::Display for Violation {
         write!(f, ": {}", self.reason)?;
         match &self.remedy {
             Remedy::Add(e) => write!(f, "; to allow it, add {e}"),
+            Remedy::Remove(e) => write!(f, "; to allow it, remove {e}"),
             Remedy::Nothing => f.write_str("; no policy entry can allow this"),
         }
     }
@@ -642,6 +673,9 @@ pub(crate) struct Learn {
     pub(crate) path: std::path::PathBuf,
     /// Endpoint text (`tcp://127.0.0.2:80`) → what used it (`connect by curl`).
     pub(crate) seen: Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
+    /// System calls the run made outside its profile (`swapon (@swap)`, issue 14) → the
+    /// commands that made them.
+    pub(crate) calls: Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
 }
 
 impl Learn {
@@ -650,11 +684,25 @@ impl Learn {
         Learn {
             path,
             seen: Mutex::new(Default::default()),
+            calls: Mutex::new(Default::default()),
         }
     }
 
     /// Records the destination of a decision, if it is a TCP or UDP one.
     fn record(&self, v: &Violation) {
+        if let Reason::Profile { call, group, .. } = &v.reason {
+            let call = match group {
+                Some(g) => format!("{call} ({g})"),
+                None => (*call).to_owned(),
+            };
+            self.calls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(call)
+                .or_default()
+                .insert(v.command.clone());
+            return;
+        }
         let (Some(protocol), Some(dest)) = (v.protocol, v.destination) else {
             return;
         };
@@ -677,6 +725,21 @@ impl Learn {
             "# Written by network-sandbox in learn mode: the endpoints the run used.\n\
              # Use it with `network-sandbox run --policy FILE -- …` or from build.rs.\n",
         );
+        let calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
+        if !calls.is_empty() {
+            out.push_str(
+                "#\n# System calls the run made outside its system call profile: add them to\n\
+                 # `syscalls` (or take them out of `deny_syscalls`) to allow them.\n",
+            );
+            for (call, users) in calls.iter() {
+                let users: Vec<&str> = users.iter().map(String::as_str).collect();
+                let line: String = format!("{call}: by {}", users.join(", "))
+                    .chars()
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect();
+                out.push_str(&format!("#   {line}\n"));
+            }
+        }
         if seen.is_empty() {
             out.push_str("allow = []\n");
             return out;

@@ -30,13 +30,17 @@ use crate::sys;
 /// sends a call to the interpreter or to its check; the check is the authority either way.
 pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
     const MSG_FASTOPEN: u64 = 0x2000_0000;
-    let maybe = match call.nr {
-        libc::SYS_connect => cx.policy.endpoints().is_empty() && cx.policy.names().is_empty(),
-        libc::SYS_sendto | libc::SYS_sendmmsg => call.args[3] & MSG_FASTOPEN != 0,
-        libc::SYS_sendmsg => call.args[2] & MSG_FASTOPEN != 0,
-        libc::SYS_bind => !cx.policy.has_udp(),
-        _ => true,
-    };
+    // A call the system call profile refuses is a refusal whatever its arguments (issue
+    // 14): never let the gate send it to a check.
+    let profiled = cx.policy.refused_call(call.nr).is_some();
+    let maybe = profiled
+        || match call.nr {
+            libc::SYS_connect => cx.policy.endpoints().is_empty() && cx.policy.names().is_empty(),
+            libc::SYS_sendto | libc::SYS_sendmmsg => call.args[3] & MSG_FASTOPEN != 0,
+            libc::SYS_sendmsg => call.args[2] & MSG_FASTOPEN != 0,
+            libc::SYS_bind => !cx.policy.has_udp(),
+            _ => true,
+        };
     if !maybe {
         return None;
     }
@@ -52,6 +56,9 @@ pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
 /// or, for the calls it judged without reading the caller's memory (`socketpair`,
 /// `setsockopt`, `ioctl`, a `MSG_FASTOPEN` send), lets the kernel perform it.
 pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
+    if let Some(refused) = cx.policy.refused_call(call.nr) {
+        return profile_refusal(cx, call, *refused, errno);
+    }
     let a = call.args;
     let int = |i: usize| a[i] as u32 as i32;
     match call.nr {
@@ -238,6 +245,38 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
             ),
             Remedy::Nothing,
         ),
+    }
+    fail(errno)
+}
+
+/// Reports a call the system call profile refuses (issue 14), naming it and its group,
+/// and answers `errno`; in audit mode lets the kernel perform it (it was judged on its
+/// number alone).
+fn profile_refusal(
+    cx: &Context<'_>,
+    call: &Call,
+    refused: crate::policy::RefusedCall,
+    errno: i32,
+) -> Outcome {
+    let remedy = if refused.denied {
+        Remedy::Remove(format!("{} from deny_syscalls", refused.name))
+    } else {
+        Remedy::Add(format!("{} to syscalls", refused.name))
+    };
+    cx.report_refusal(
+        call,
+        Refused::new(
+            Operation::Syscall,
+            Reason::Profile {
+                call: refused.name,
+                group: refused.group,
+                denied: refused.denied,
+            },
+        ),
+        remedy,
+    );
+    if cx.audit() {
+        return audit_continue();
     }
     fail(errno)
 }
