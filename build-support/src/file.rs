@@ -7,6 +7,8 @@
 //! fallback = "refuse"                                    # "refuse", "landlock-ports", "deny-all"
 //! report = "stderr"                                      # "stderr", "off"
 //! keep_capabilities = ["CAP_SYS_NICE"]                   # optional: kept besides the defaults
+//! syscalls = ["@system-service"]                         # optional: only these system calls
+//! deny_syscalls = ["@mount", "@swap"]                    # optional: refused on top
 //! ```
 //!
 //! ```no_run
@@ -34,6 +36,7 @@ use toml::Spanned;
 use crate::compile::compile;
 use crate::emit::policy_source;
 use crate::model::{self, OptionSpec, OptionValue, Options, Policy, Syntax};
+use crate::profiles;
 use crate::valid::policy_from_strs;
 
 /// The name of the file written to `$OUT_DIR`, which `#[network_sandbox(from_build)]`
@@ -256,6 +259,8 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     let mut options = Options::default();
     // (string, its value's span in `text`) for each endpoint
     let mut allow: Option<Vec<(String, Range<usize>)>> = None;
+    // (key, its range, (name, its value's span) for each entry) of `syscalls`, `deny_syscalls`
+    let mut profile_keys: Vec<(String, Range<usize>, Vec<(String, Range<usize>)>)> = Vec::new();
 
     let mut entries: Vec<_> = table.get_ref().iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
@@ -290,6 +295,13 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                     ),
                 }),
             },
+            key @ (profiles::SYSCALLS | profiles::DENY_SYSCALLS) => {
+                // System call profile (issue 14): checked once the policy is whole.
+                match string_list(key, value) {
+                    Ok(list) => profile_keys.push((key.to_owned(), key_range.clone(), list)),
+                    Err(e) => errors.extend(e),
+                }
+            }
             "from_build" => errors.push(TomlError {
                 range: key_range,
                 message: "`from_build` belongs in the attribute, #[network_sandbox(from_build)]; \
@@ -335,7 +347,7 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     }
 
     let texts: Vec<&str> = allow.iter().map(|(s, _)| s.as_str()).collect();
-    policy_from_strs(&texts, options).map_err(|endpoint_errors| {
+    let mut policy = policy_from_strs(&texts, options).map_err(|endpoint_errors| {
         endpoint_errors
             .into_iter()
             .map(|e| {
@@ -345,8 +357,77 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                     message: e.message,
                 }
             })
-            .collect()
-    })
+            .collect::<Vec<_>>()
+    })?;
+    policy.syscalls = profile(&profile_keys)?;
+    Ok(policy)
+}
+
+/// The system call profile of `syscalls` and `deny_syscalls` (issue 14), checked: each
+/// error spans the string it is about, or the key for the list as a whole.
+#[allow(clippy::type_complexity)]
+fn profile(
+    keys: &[(String, Range<usize>, Vec<(String, Range<usize>)>)],
+) -> Result<profiles::Profile, Vec<TomlError>> {
+    let find = |list: profiles::List| keys.iter().find(|(k, ..)| k == list.key());
+    let names = |l: &[(String, Range<usize>)]| l.iter().map(|(s, _)| s.clone()).collect();
+    let profile = profiles::Profile {
+        allow: find(profiles::List::Allow).map(|(_, _, l)| names(l)),
+        deny: find(profiles::List::Deny).map_or_else(Vec::new, |(_, _, l)| names(l)),
+    };
+    profiles::check(&profile, &profiles::SANDBOX_NEEDS).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| {
+                let (_, key, list) = find(e.list).expect("errors are about a list given");
+                TomlError {
+                    range: e.index.map_or(key.clone(), |i| list[i].1.clone()),
+                    message: e.message,
+                }
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(profile)
+}
+
+/// One string or a list of strings (the names of `syscalls`, `deny_syscalls`), each with
+/// its span.
+fn string_list(
+    key: &str,
+    value: &Spanned<DeValue<'_>>,
+) -> Result<Vec<(String, Range<usize>)>, Vec<TomlError>> {
+    let example = format!("{key} = [\"@system-service\", \"getrandom\"]");
+    match value.get_ref() {
+        DeValue::String(s) => Ok(vec![(s.to_string(), value.span())]),
+        DeValue::Array(items) => {
+            let mut list = Vec::new();
+            let mut errors = Vec::new();
+            for item in items.iter() {
+                match item.get_ref() {
+                    DeValue::String(s) => list.push((s.to_string(), item.span())),
+                    other => errors.push(TomlError {
+                        range: item.span(),
+                        message: format!(
+                            "expected a string in `{key}`, found {}: {example}",
+                            other.type_str()
+                        ),
+                    }),
+                }
+            }
+            if errors.is_empty() {
+                Ok(list)
+            } else {
+                Err(errors)
+            }
+        }
+        other => Err(vec![TomlError {
+            range: value.span(),
+            message: format!(
+                "expected a list of strings for `{key}`, found {}: {example}",
+                other.type_str()
+            ),
+        }]),
+    }
 }
 
 /// The value of option `spec` that `value` names, or an error spanning `value`.

@@ -387,12 +387,15 @@ fn add(name: &str, out: &mut BTreeSet<&'static str>) {
 }
 
 /// The group a refusal line names for `call`: the first group of [`GROUPS`] that lists it
-/// directly and is not [composite](Group::is_composite); `None` when only `@known` has it.
+/// directly and is not [composite](Group::is_composite), else the first that lists it
+/// (`acct`: `@privileged`); `None` when only `@known` has it.
 pub fn group_of(call: &str) -> Option<&'static str> {
+    let lists = |g: &&Group| g.members.contains(&call);
     GROUPS
         .iter()
         .filter(|g| !g.is_composite())
-        .find(|g| g.members.contains(&call))
+        .find(lists)
+        .or_else(|| GROUPS.iter().find(lists))
         .map(|g| g.name)
 }
 
@@ -552,7 +555,7 @@ fn unknown_message(name: &str) -> String {
         None => format!(
             "{what} is not {kind} this compiler knows: write a call as the kernel names it \
              (`getrandom`) or a group with its `@` (`@system-service`); `network-sandbox \
-             explain` lists the groups"
+             explain --groups` lists the groups"
         ),
     }
 }
@@ -751,6 +754,7 @@ mod tests {
         assert_eq!(group_of("mount"), Some("@mount"));
         assert_eq!(group_of("close"), Some("@basic-io"));
         assert_eq!(group_of("syslog"), None);
+        assert_eq!(group_of("acct"), Some("@privileged"));
         assert!(group("@privileged").unwrap().is_composite());
     }
 

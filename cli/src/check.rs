@@ -123,6 +123,14 @@ fn print_policy(p: &model::Policy) {
         model::REFRESH.name_in(&p.options),
         model::DENY_ERRNO.name_in(&p.options),
     );
+    if let Some(arch) = network_sandbox_build::Arch::ALL
+        .into_iter()
+        .find(|a| a.target_arch() == std::env::consts::ARCH)
+    {
+        for line in crate::profile::lines(p, arch) {
+            println!("  {line}");
+        }
+    }
     let kept = model::KEEP_CAPABILITIES.names_in(&p.options);
     if kept.is_empty() {
         println!("  keep_capabilities: none besides the default list");

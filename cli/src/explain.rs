@@ -1,4 +1,5 @@
-//! `network-sandbox explain`: the compiled seccomp program, one instruction per line.
+//! `network-sandbox explain`: the compiled seccomp program, one instruction per line, and
+//! the system call profile by group.
 
 use clap::ValueEnum;
 use network_sandbox_build::{listing, Arch};
@@ -14,6 +15,11 @@ pub struct ExplainArgs {
     /// The architecture to show the program for [default: this machine's].
     #[arg(long, value_enum)]
     arch: Option<ArchArg>,
+
+    /// Also list the system call groups that `--syscalls` and `--deny-syscalls` take, with
+    /// their calls.
+    #[arg(long)]
+    groups: bool,
 }
 
 /// `--arch` values.
@@ -73,6 +79,19 @@ pub fn explain(args: &ExplainArgs) -> i32 {
     }
     if let Some(w) = model.resolver_warning() {
         println!("warning: {w}");
+    }
+    let profile = crate::profile::lines(&model, arch);
+    if !profile.is_empty() {
+        println!();
+        for line in profile {
+            println!("{line}");
+        }
+    }
+    if args.groups {
+        println!();
+        for line in crate::profile::groups() {
+            println!("{line}");
+        }
     }
     0
 }

@@ -18,6 +18,7 @@ mod check;
 mod explain;
 mod init;
 mod policy;
+mod profile;
 mod run;
 
 const EXAMPLES: &str = "\

@@ -15,6 +15,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use network_sandbox_build::file::{parse_policy_toml, FileError, Position};
 use network_sandbox_build::model::{self, Mode, Options, ReportTo};
+use network_sandbox_build::profiles;
 use network_sandbox_build::valid::{policy_from_strs, EndpointError};
 
 /// Exit status for a command line or policy that is wrong (as clap uses for usage errors).
@@ -31,8 +32,9 @@ pub struct PolicyArgs {
     #[arg(long = "allow", value_name = "ENDPOINT")]
     pub allow: Vec<String>,
 
-    /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
-    /// `keep_capabilities`, `unresolved`, `refresh`, `deny_errno`); --allow and
+    /// Read the policy from a TOML file (`allow = [...]`, `syscalls`, `deny_syscalls`,
+    /// `audit`, `fallback`, `report`, `keep_capabilities`, `unresolved`, `refresh`,
+    /// `deny_errno`, `syscall_refusal`); --allow, --syscalls, --deny-syscalls and
     /// --keep-capability add to it, the other flags override its options.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -65,6 +67,22 @@ pub struct PolicyArgs {
     /// give a comma-separated list; adds to the policy file's `keep_capabilities`.
     #[arg(long = "keep-capability", value_name = "NAME", value_delimiter = ',')]
     pub keep_capabilities: Vec<String>,
+
+    /// Allow only these system calls: groups (`@system-service`) and calls (`getrandom`),
+    /// a comma-separated list or repeated; adds to the policy file's `syscalls`. Every
+    /// other call is refused (EPERM, reported). `explain` lists the groups.
+    #[arg(long = "syscalls", value_name = "NAMES", value_delimiter = ',')]
+    pub syscalls: Vec<String>,
+
+    /// Refuse these system calls (groups or calls) on top: a comma-separated list or
+    /// repeated; adds to the policy file's `deny_syscalls`.
+    #[arg(long = "deny-syscalls", value_name = "NAMES", value_delimiter = ',')]
+    pub deny_syscalls: Vec<String>,
+
+    /// What a system call outside the profile gets [default: EPERM, or the policy file's
+    /// `syscall_refusal`].
+    #[arg(long = "syscall-refusal", value_name = "WHAT", value_parser = option_values(&model::SYSCALL_REFUSAL))]
+    pub syscall_refusal: Option<&'static model::OptionValue>,
 
     /// The errno a refused network operation returns to the program [default: EACCES, or
     /// the policy file's `deny_errno`]. Clients react differently: see the README.
@@ -117,6 +135,10 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     if let Some(value) = args.deny_errno {
         (value.set)(&mut options);
     }
+    if let Some(value) = args.syscall_refusal {
+        (value.set)(&mut options);
+    }
+    let profile = profile(args, file.as_ref().map(|(p, f)| (*p, &f.syscalls)))?;
     let spec = &model::KEEP_CAPABILITIES;
     spec.set_names(&args.keep_capabilities, &mut options)
         .map_err(|errors| {
@@ -149,7 +171,10 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     loop {
         let texts: Vec<String> = entries.iter().map(|(_, t)| t.clone()).collect();
         let errors = match policy_from_strs(&texts, options) {
-            Ok(policy) => return Ok(policy),
+            Ok(mut policy) => {
+                policy.syscalls = profile;
+                return Ok(policy);
+            }
             Err(errors) => errors,
         };
         // An endpoint that another one already allows (a duplicate, or a narrower one) is
@@ -190,6 +215,67 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
         }
         return Err(PolicyError(out));
     }
+}
+
+/// The system call profile (issue 14): the policy file's lists with the flags' names
+/// added, checked for what `run` needs (the sandbox's own calls and `execve`). An error
+/// names the flag value or the file entry it is about.
+fn profile(
+    args: &PolicyArgs,
+    file: Option<(&Path, &profiles::Profile)>,
+) -> Result<profiles::Profile, PolicyError> {
+    let mut profile = file.map(|(_, p)| p.clone()).unwrap_or_default();
+    // Where each entry came from: the file (`None`) or the flag value (`Some`).
+    let from_file = |list: &Option<Vec<String>>| list.as_ref().map_or(0, Vec::len);
+    let (file_allow, file_deny) = (from_file(&profile.allow), profile.deny.len());
+    if !args.syscalls.is_empty() {
+        profile
+            .allow
+            .get_or_insert_with(Vec::new)
+            .extend(args.syscalls.iter().cloned());
+    }
+    profile.deny.extend(args.deny_syscalls.iter().cloned());
+    let needs: Vec<&str> = profiles::SANDBOX_NEEDS
+        .iter()
+        .chain(&profiles::COMMAND_NEEDS)
+        .copied()
+        .collect();
+    profiles::check(&profile, &needs).map_err(|errors| {
+        let path = file.map_or(Path::new("-"), |(p, _)| p);
+        let rendered: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                let (flag, values, in_file) = match e.list {
+                    profiles::List::Allow => ("--syscalls", &args.syscalls, file_allow),
+                    profiles::List::Deny => ("--deny-syscalls", &args.deny_syscalls, file_deny),
+                };
+                match e.index {
+                    Some(i) if i >= in_file => {
+                        render_name_error(flag, &values[i - in_file], &e.message)
+                    }
+                    Some(_) => format!(
+                        "network-sandbox: error: in {}: `{}`: {}",
+                        path.display(),
+                        e.list.key(),
+                        e.message
+                    ),
+                    None => format!("network-sandbox: error: {}", e.message),
+                }
+            })
+            .collect();
+        PolicyError(rendered.join("\n"))
+    })?;
+    Ok(profile)
+}
+
+/// The error for one name of `flag`, with a caret line under it.
+fn render_name_error(flag: &str, name: &str, message: &str) -> String {
+    let prefix = format!("  {flag} ");
+    format!(
+        "network-sandbox: error: in {flag}: {message}\n{prefix}{name}\n{}{}",
+        " ".repeat(prefix.chars().count()),
+        "^".repeat(name.chars().count().max(1))
+    )
 }
 
 /// The endpoints of the --allow values: each value is one endpoint or a comma-separated list

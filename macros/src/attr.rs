@@ -1,5 +1,6 @@
-//! The attribute's arguments: `allow = …`, `audit = …`, `fallback = …`, `report = …`,
-//! `keep_capabilities = […]`, or `from_build`, parsed into a checked [`model::Policy`].
+//! The attribute's arguments: `allow = …`, `syscalls = […]`, `deny_syscalls = […]`,
+//! `audit = …`, `fallback = …`, `report = …`, `keep_capabilities = […]`, …, or
+//! `from_build`, parsed into a checked [`model::Policy`].
 //!
 //! Every error is spanned at the key or literal it is about. Stable Rust cannot point inside
 //! a string literal (`Literal::subspan` is unstable), so an endpoint error spans the whole
@@ -8,6 +9,7 @@
 use std::collections::HashMap;
 
 use network_sandbox_build::model::{self, OptionSpec, OptionValue, Options, Syntax, ALLOW};
+use network_sandbox_build::profiles;
 use network_sandbox_build::valid::{policy_from_strs, EndpointError};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
@@ -36,6 +38,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
     let mut options = Options::default();
     let mut from_build: Option<Span> = None;
     let mut first_policy_key: Option<(String, Span)> = None;
+    let mut profile_keys: Vec<(String, Span, Vec<LitStr>)> = Vec::new();
 
     for meta in &metas {
         let path = meta.path();
@@ -51,7 +54,8 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         };
         let key = ident.to_string();
         let option = model::option(&key);
-        if key != ALLOW && key != FROM_BUILD && option.is_none() {
+        let list = [profiles::SYSCALLS, profiles::DENY_SYSCALLS].contains(&key.as_str());
+        if key != ALLOW && key != FROM_BUILD && option.is_none() && !list {
             return Err(syn::Error::new(
                 ident.span(),
                 format!(
@@ -78,6 +82,18 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         }
         first_policy_key.get_or_insert((key.clone(), ident.span()));
 
+        if list {
+            // System call profile (issue 14): checked once the policy is whole.
+            let Meta::NameValue(nv) = meta else {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    format!("`{key}` needs a list: write {key} = [\"@system-service\"]"),
+                ));
+            };
+            let literals = name_literals(&nv.value, &key)?;
+            profile_keys.push((key.clone(), ident.span(), literals));
+            continue;
+        }
         let value = value_of(meta, &key, option)?;
         match option {
             Some(spec) if matches!(spec.syntax, Syntax::Names { .. }) => {
@@ -110,9 +126,58 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
     };
 
     let texts: Vec<String> = allow.iter().map(LitStr::value).collect();
-    policy_from_strs(&texts, options)
-        .map(Args::Inline)
-        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))
+    let mut policy = policy_from_strs(&texts, options)
+        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))?;
+    policy.syscalls = profile(&profile_keys)?;
+    Ok(Args::Inline(policy))
+}
+
+/// The system call profile of `syscalls = [...]` and `deny_syscalls = [...]` (issue 14),
+/// checked: each error spans the literal it is about, or the key for the list as a whole.
+fn profile(keys: &[(String, Span, Vec<LitStr>)]) -> syn::Result<profiles::Profile> {
+    let mut profile = profiles::Profile::default();
+    let find = |list: profiles::List| keys.iter().find(|(k, ..)| k == list.key());
+    if let Some((_, _, l)) = find(profiles::List::Allow) {
+        profile.allow = Some(l.iter().map(LitStr::value).collect());
+    }
+    if let Some((_, _, l)) = find(profiles::List::Deny) {
+        profile.deny = l.iter().map(LitStr::value).collect();
+    }
+    profiles::check(&profile, &profiles::SANDBOX_NEEDS).map_err(|errors| {
+        combine(errors.into_iter().map(|e| {
+            let (_, key_span, literals) = find(e.list).expect("errors are about a list given");
+            let span = e.index.map_or(*key_span, |i| literals[i].span());
+            syn::Error::new(span, e.message)
+        }))
+    })?;
+    Ok(profile)
+}
+
+/// The string literals of a list of names: one string or an array of strings.
+fn name_literals(value: &Expr, key: &str) -> syn::Result<Vec<LitStr>> {
+    let example = format!("{key} = [\"@system-service\", \"getrandom\"]");
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(vec![s.clone()]),
+        Expr::Array(array) => array
+            .elems
+            .iter()
+            .map(|e| match e {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Ok(s.clone()),
+                other => Err(syn::Error::new(
+                    other.span(),
+                    format!("expected a string in `{key}`: {example}"),
+                )),
+            })
+            .collect(),
+        other => Err(syn::Error::new(
+            other.span(),
+            format!("expected a list of strings for `{key}`: {example}"),
+        )),
+    }
 }
 
 /// The value of `key = value`, or an error for `key` alone or `key(…)`. `option` is the

@@ -34,6 +34,9 @@ use quote::quote;
 /// | `fallback` | `"refuse"`, `"landlock-ports"`, `"deny-all"`: what to do when the exact check cannot run on this kernel | `"refuse"` |
 /// | `report` | `"stderr"`, `"off"` | `"stderr"` |
 /// | `deny_errno` | `"EACCES"`, `"EPERM"`, `"ECONNREFUSED"`, `"ENETUNREACH"`: the errno of a refused network operation | `"EACCES"` |
+/// | `syscalls` | a list of system call groups (`"@system-service"`) and calls (`"getrandom"`): only these are allowed | every call |
+/// | `deny_syscalls` | groups and calls refused on top (`["@mount", "@swap"]`) | none |
+/// | `syscall_refusal` | `"EPERM"`, `"ENOSYS"`, `"kill"`: what a call outside the profile gets | `"EPERM"` |
 /// | `from_build` | no value, alone: use the policy `build.rs` compiled with `network_sandbox_build::compile_file` | — |
 ///
 /// An endpoint is `[tcp://|udp://]HOST:PORTS`: HOST an IPv4 address (`192.0.2.1`), an IPv4
