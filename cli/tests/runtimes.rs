@@ -3,8 +3,10 @@
 //! (`java.net.http.HttpClient`).
 //!
 //! For each client: a control run without the sandbox reaches the forbidden servers (so the
-//! test can fail), then under the sandbox the allowed fetch returns the body, the forbidden
-//! ones fail, and the forbidden servers record nothing. A runtime that is not installed is
+//! test can fail), then under the sandbox the allowed fetch returns the body (also under the
+//! README's system call profile for an HTTPS client, `@system-service` and `@pkey`, which
+//! refuses nothing the client calls), the
+//! forbidden ones fail, and the forbidden servers record nothing. A runtime that is not installed is
 //! skipped with a message.
 
 mod common;
@@ -13,6 +15,10 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
+
+/// The README's system call profile for an HTTPS client: `@system-service`, and the memory
+/// protection keys V8 (Node.js) asks for.
+const HTTPS_CLIENT_PROFILE: &str = "@system-service,@pkey";
 
 /// Builds a client's program and arguments for `(host, port, url)`.
 type Argv = Box<dyn Fn(&str, u16, &str) -> Vec<String>>;
@@ -61,15 +67,18 @@ fn exercise(client: &Client) {
         client.name
     );
 
-    let sandboxed = |host: String, port: u16, url: String| {
+    let sandboxed_with = |flags: &[&str], host: String, port: u16, url: String| {
         let argv = (client.argv)(&host, port, &url);
         let mut cmd = Command::new(bin());
-        cmd.args(["run", "--allow", &servers.allow(), "--"])
+        cmd.args(["run", "--allow", &servers.allow()])
+            .args(flags)
+            .arg("--")
             .args(&argv);
         cmd.envs(client.env.iter().cloned());
         as_user(&mut cmd, client.user);
         output(&mut cmd)
     };
+    let sandboxed = |host, port, url| sandboxed_with(&[], host, port, url);
 
     let a = &servers.allowed;
     let out = sandboxed(a.host(), a.port(), a.url());
@@ -80,6 +89,27 @@ fn exercise(client: &Client) {
         client.name
     );
     assert_eq!(out.code(), Some(0), "{}: {out:?}", client.name);
+
+    // The same under the README's system call profile for an HTTPS client (issue 14): the
+    // client runs unchanged, and the profile refuses nothing it calls.
+    let profile = ["--syscalls", HTTPS_CLIENT_PROFILE];
+    let out = sandboxed_with(&profile, a.host(), a.port(), a.url());
+    assert!(
+        !out.timed_out,
+        "{}: timed out under @system-service: {out:?}",
+        client.name
+    );
+    assert!(
+        out.stdout.contains(&allowed_body) && out.code() == Some(0),
+        "{}: the allowed fetch failed under {HTTPS_CLIENT_PROFILE}: {out:?}",
+        client.name
+    );
+    assert!(
+        !out.stderr.contains("denied system call"),
+        "{}: {HTTPS_CLIENT_PROFILE} refused a call the client makes: {}",
+        client.name,
+        out.stderr
+    );
 
     for server in targets {
         let out = sandboxed(server.host(), server.port(), server.url());
