@@ -260,7 +260,7 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     // (string, its value's span in `text`) for each endpoint
     let mut allow: Option<Vec<(String, Range<usize>)>> = None;
     // (key, its range, (name, its value's span) for each entry) of `syscalls`, `deny_syscalls`
-    let mut profile_keys: Vec<(String, Range<usize>, Vec<(String, Range<usize>)>)> = Vec::new();
+    let mut profile_keys: Vec<ProfileKey> = Vec::new();
 
     let mut entries: Vec<_> = table.get_ref().iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
@@ -363,12 +363,13 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     Ok(policy)
 }
 
+/// `syscalls` or `deny_syscalls` as written: the key, its range, and each name with the
+/// span of its string.
+type ProfileKey = (String, Range<usize>, Vec<(String, Range<usize>)>);
+
 /// The system call profile of `syscalls` and `deny_syscalls` (issue 14), checked: each
 /// error spans the string it is about, or the key for the list as a whole.
-#[allow(clippy::type_complexity)]
-fn profile(
-    keys: &[(String, Range<usize>, Vec<(String, Range<usize>)>)],
-) -> Result<profiles::Profile, Vec<TomlError>> {
+fn profile(keys: &[ProfileKey]) -> Result<profiles::Profile, Vec<TomlError>> {
     let find = |list: profiles::List| keys.iter().find(|(k, ..)| k == list.key());
     let names = |l: &[(String, Range<usize>)]| l.iter().map(|(s, _)| s.clone()).collect();
     let profile = profiles::Profile {

@@ -105,7 +105,7 @@ fn refused_under_system_service(user: User) {
         assert_eq!(out.stdout.trim(), "err EPERM", "{call} ({user:?}): {out:?}");
         let line = "denied system call by pid ";
         let named = out.stderr.lines().any(|l| {
-            l.contains(&line)
+            l.contains(line)
                 && group.is_some_and(|g| {
                     l.contains(&format!(": {call} ({g}) is not in the policy's syscalls"))
                 })
@@ -119,7 +119,7 @@ fn refused_under_system_service(user: User) {
             ),
             // Refused by the network rules, before the profile: EPERM without a line.
             None => {
-                assert!(!out.stderr.contains(&line), "{call} ({user:?}): {out:?}");
+                assert!(!out.stderr.contains(line), "{call} ({user:?}): {out:?}");
                 if control_result == "err EPERM" {
                     network_sandbox_escape_tests::skipped(
                         &format!(
