@@ -264,3 +264,57 @@ fn keep_capabilities_names_and_their_errors() {
     let (_, _, msg) = error_at("allow = []\nkeep_caps = []\n");
     assert!(msg.contains("`keep_capabilities`"), "{msg}");
 }
+
+#[test]
+fn system_call_profiles_and_their_errors() {
+    let p = parse_policy_toml(
+        r#"
+allow = []
+syscalls = ["@system-service", "getrandom"]
+deny_syscalls = "@sync"
+syscall_refusal = "ENOSYS"
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        p.syscalls.allow.as_deref(),
+        Some(&["@system-service".to_owned(), "getrandom".to_owned()][..])
+    );
+    assert_eq!(p.syscalls.deny, ["@sync"]);
+    assert_eq!(
+        p.options.syscall_refusal,
+        network_sandbox_build::model::SyscallRefusal::Enosys
+    );
+    let (line, col, message) =
+        error_at("allow = []\nsyscalls = [\"@system-service\", \"@sytem-service\"]\n");
+    assert_eq!((line, col), (2, 32));
+    assert!(
+        message.ends_with("did you mean `@system-service`?"),
+        "{message}"
+    );
+    let (line, col, message) = error_at("allow = []\ndeny_syscalls = [\"read\"]\n");
+    assert_eq!((line, col), (2, 1));
+    assert!(
+        message.contains("take `read` out of `deny_syscalls`"),
+        "{message}"
+    );
+    let (_, _, message) = error_at("allow = []\nsyscalls = 3\n");
+    assert!(
+        message.starts_with("expected a list of strings for `syscalls`"),
+        "{message}"
+    );
+    // The profile reaches the generated code.
+    let dir = temp_dir("profile");
+    let file = dir.join("policy.toml");
+    fs::write(&file, "allow = []\ndeny_syscalls = [\"@swap\"]\n").unwrap();
+    let out = compile_file_to(&file, &dir).unwrap();
+    let source = fs::read_to_string(out).unwrap();
+    assert!(source.contains("Policy::from_static_profiled("), "{source}");
+    assert!(
+        source.contains(
+            "RefusedCall::new(167, \"swapon\", ::core::option::Option::Some(\"@swap\"), true)"
+        ),
+        "{source}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
