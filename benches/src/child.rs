@@ -12,7 +12,16 @@ use crate::reference;
 use crate::stats;
 
 /// The filter configurations of the system-call rows.
-pub const SYSCALL_CONFIGS: [&str; 5] = ["none", "floor", "policy", "lsc-default", "lsc-tree"];
+/// `profiled` is `policy` with the system call profile `syscalls = ["@system-service"]`
+/// (issue 14).
+pub const SYSCALL_CONFIGS: [&str; 6] = [
+    "none",
+    "floor",
+    "policy",
+    "profiled",
+    "lsc-default",
+    "lsc-tree",
+];
 
 fn die(what: &str, e: impl std::fmt::Display) -> ! {
     eprintln!("bench child: {what}: {e}");
@@ -113,6 +122,22 @@ fn compile(ports: &[u16]) -> network_sandbox::Policy {
         .unwrap_or_else(|e| die("compiling the policy", e))
 }
 
+/// The benchmark policy with the system call profile `syscalls = ["@system-service"]`
+/// (issue 14), `report = "off"` as [`compile`].
+pub fn compile_profiled(ports: &[u16]) -> network_sandbox::Policy {
+    use network_sandbox::compiler::build;
+    let options = build::model::Options {
+        report: build::model::ReportTo::Off,
+        ..Default::default()
+    };
+    let mut policy = build::valid::policy_from_strs(&filters::endpoints(ports), options)
+        .unwrap_or_else(|e| die("the benchmark policy", format!("{e:?}")));
+    policy.syscalls.allow = Some(vec!["@system-service".to_owned()]);
+    let compiled = build::compile(&policy).unwrap_or_else(|e| die("compiling the policy", e));
+    network_sandbox::compiler::from_compiled(&compiled)
+        .unwrap_or_else(|e| die("compiling the policy", e))
+}
+
 fn supervisor_line(e: &network_sandbox::Enforcement) {
     if let Some(pid) = e.supervisor_pid {
         println!("supervisor {pid}");
@@ -188,6 +213,12 @@ fn syscalls(config: &str, ports: &[u16], calls_per_batch: usize) {
         "none" => {}
         "floor" => install_raw(&filters::floor_program()),
         "policy" => sandbox(ports),
+        "profiled" => {
+            let policy = compile_profiled(ports);
+            let enforcement =
+                network_sandbox::install(&policy).unwrap_or_else(|e| die("install", e));
+            supervisor_line(&enforcement);
+        }
         "lsc-default" | "lsc-tree" => {
             let mode = if config == "lsc-tree" {
                 LibseccompMode::BinaryTree

@@ -117,12 +117,13 @@ pub fn main() {
     );
 }
 
-/// `--diag connect|connect-pinned|bulk ROUNDS CONFIG…`: the medians of one network row for
+/// `--diag connect|connect-pinned|bulk|syscalls ROUNDS CONFIG…`: the medians of one row for
 /// any of its configurations, and each configuration against the first (median and spread
 /// of the per-round ratios, median of the per-round differences). Connect: `plain`,
 /// `project`, or a reference supervisor ([`reference::Variant::from_config`]); `connect-pinned` runs
 /// every process on one CPU ([`cpu::for_pinned_rows`]). Bulk: `plain`, `sandboxed`,
-/// `floor` (an allow-all filter), `relay`. With `NSB_NO_SUPERVISOR=1`, `project` and
+/// `floor` (an allow-all filter), `relay`. System calls: the configurations of
+/// [`child::SYSCALL_CONFIGS`] (`policy profiled` for rows 1p/2p). With `NSB_NO_SUPERVISOR=1`, `project` and
 /// `sandboxed` mean the same filter and Landlock without the supervisor. For investigating
 /// a missed target; not part of the table.
 fn diagnose(args: &[String]) {
@@ -136,6 +137,7 @@ fn diagnose(args: &[String]) {
     let relay = Relay::start(sink_port);
     let series = interleave(rounds, &configs, |c| match what {
         "connect" | "connect-pinned" => connect_args(c, &ports, 2000, pin),
+        "syscalls" => vec!["syscalls".into(), c.into(), ports.clone(), "100000".into()],
         _ => vec![
             "bulk".into(),
             c.into(),
@@ -412,6 +414,7 @@ pub fn run(s: &Settings) -> String {
             .expect("benchmark policy")
             .filter(),
     );
+    let profiled = filters::instructions(child::compile_profiled(&port_list).filter());
     let floor = filters::instructions(&filters::floor_program());
     let rules = filters::rule_set(&port_list);
     let lsc = |mode| {
@@ -424,7 +427,7 @@ pub fn run(s: &Settings) -> String {
     );
 
     // Rows 1 and 2: system calls.
-    progress("system calls (getppid, sendto, socket) under 5 filter configurations");
+    progress("system calls (getppid, sendto, socket) under 6 filter configurations");
     let sys = interleave(s.syscall_rounds, &child::SYSCALL_CONFIGS, |c| {
         vec![
             "syscalls".into(),
@@ -453,6 +456,42 @@ pub fn run(s: &Settings) -> String {
         target: "≤ 1.05".into(),
         verdict: verdict(m <= 1.05),
     });
+    // Rows 1p and 2p: the same calls under the policy with the system call profile
+    // `@system-service` (issue 14), beside the policy without one.
+    for (id, call, label, data) in [
+        (
+            "1p",
+            "getppid",
+            "getppid() ns, profile @system-service",
+            calls::getppid(),
+        ),
+        (
+            "2p",
+            "sendto",
+            "sendto(-1, buf, 1, 0, NULL, 0) ns, profile @system-service",
+            calls::sendto(),
+        ),
+    ] {
+        let k = |c: &str| format!("{c}/{call}");
+        let (cell, m) = ratio_cell(
+            "profiled/policy",
+            &stats::ratios(get(&sys, &k("profiled")), get(&sys, &k("policy"))),
+        );
+        rows.push(Row {
+            id,
+            measure: label.into(),
+            values: format!(
+                "policy {:.0} [{}] · profiled {:.0} [{}]",
+                med(&k("policy")),
+                insns(&ours, &data),
+                med(&k("profiled")),
+                insns(&profiled, &data),
+            ),
+            ratio: cell,
+            target: "≤ 1.05".into(),
+            verdict: verdict(m <= 1.05),
+        });
+    }
     for (id, call, label, floor_label, data) in [
         (
             "2a",
