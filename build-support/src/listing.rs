@@ -155,7 +155,11 @@ fn constant(arch: Arch, code: u16, k: u32, ctx: Context) -> String {
     let name = match ctx.acc {
         Some((0, _)) if code == JSET_K && k == X32_SYSCALL_BIT => Some("X32_SYSCALL_BIT".into()),
         Some((0, _)) if code == JGT_K => Some("highest known".into()),
-        Some((0, _)) => syscalls::name(arch, k).map(String::from),
+        // A `jge` on the number splits the system call profile's search (issue 14).
+        Some((0, _)) if code == JGE_K => {
+            crate::syscall_table::name(arch, k).map(|n| format!("from {n}"))
+        }
+        Some((0, _)) => crate::syscall_table::name(arch, k).map(String::from),
         Some((4, _)) => syscalls::audit_arch_name(k).map(String::from),
         Some((offset, _)) if (16..64).contains(&offset) && offset % 8 == 0 => {
             let arg = (offset - 16) / 8;
