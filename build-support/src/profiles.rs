@@ -648,7 +648,7 @@ pub fn lower(policy: &Policy, arch: Arch, rules: &mut Vec<SyscallRule>) -> (Vec<
 /// `deny_syscalls` refuses it (else it is outside `syscalls`).
 pub type RefusedCall = (u32, &'static str, Option<&'static str>, bool);
 
-/// The calls whose answer on `arch` is the profile's refusal, by number: the profile's
+/// The calls whose answer on `arch` is the profile's refusal, sorted by number: the profile's
 /// refused calls, without those the network rules keep refusing their own way. Empty for
 /// an empty profile. `emit` writes them into the policy; the runtime's supervisor names a
 /// refused call with them.
@@ -674,7 +674,7 @@ pub fn refused_calls(policy: &Policy, arch: Arch) -> Vec<RefusedCall> {
         .flat_map(|n| expand(n))
         .collect();
     let (_, refused) = decide(&policy.syscalls);
-    refused
+    let mut calls: Vec<RefusedCall> = refused
         .into_iter()
         .filter_map(|name| {
             let nr = syscall_table::number(name, arch)?;
@@ -682,7 +682,10 @@ pub fn refused_calls(policy: &Policy, arch: Arch) -> Vec<RefusedCall> {
                 || rules_of(&profiled, nr) != rules_of(&plain, nr);
             ours.then(|| (nr, name, group_of(name), denied.contains(name)))
         })
-        .collect()
+        .collect();
+    // The runtime looks a number up by binary search.
+    calls.sort_by_key(|c| c.0);
+    calls
 }
 
 #[cfg(test)]
@@ -774,6 +777,23 @@ mod tests {
         assert!(!r.contains(&0), "read");
         let p = profile(Some(&["@system-service"]), &["read"]);
         assert!(refused(&p, Arch::X86_64).contains(&0), "the deny list wins");
+    }
+
+    #[test]
+    fn refused_calls_are_sorted_by_number_and_exclude_what_the_rules_keep() {
+        let policy = Policy {
+            syscalls: profile(Some(&["@system-service"]), &["@sync"]),
+            ..Policy::default()
+        };
+        for arch in Arch::ALL {
+            let calls = refused_calls(&policy, arch);
+            assert!(calls.windows(2).all(|w| w[0].0 < w[1].0), "{arch}");
+            let swapon = calls.iter().find(|c| c.1 == "swapon").unwrap();
+            assert_eq!((swapon.2, swapon.3), (Some("@swap"), false));
+            assert!(calls.iter().any(|c| c.1 == "fsync" && c.3), "denied");
+            // mount stays the rules' refusal (ERRNO(EPERM), not reported).
+            assert!(!calls.iter().any(|c| c.1 == "mount"), "{arch}");
+        }
     }
 
     #[test]

@@ -91,6 +91,13 @@ pub const EXAMPLE_SERVERS: &[(&str, &[(&str, &str)])] = &[
             ("127.0.0.3:28130", "forbidden"),
         ],
     ),
+    (
+        "syscall_profile",
+        &[
+            ("127.0.0.2:28140", "allowed"),
+            ("127.0.0.3:28140", "forbidden"),
+        ],
+    ),
 ];
 
 /// The body every server answers with: `hello from ADDRESS\n`.

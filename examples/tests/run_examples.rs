@@ -106,6 +106,20 @@ fn ipv6() {
 }
 
 #[test]
+fn syscall_profile() {
+    let servers = servers_for("syscall_profile");
+    let o = run_bin(env!("CARGO_BIN_EXE_syscall_profile"));
+    check_enforced(&o, &servers);
+    // The profile's refusal, named with its group (the kernel's own refusal prints
+    // nothing: the example's exit status alone could not tell them apart).
+    assert!(
+        o.stderr
+            .contains(": swapon (@swap) is not in the policy's syscalls"),
+        "{o:#?}"
+    );
+}
+
+#[test]
 fn cidr_range() {
     let servers = servers_for("cidr_range");
     let o = run_bin(env!("CARGO_BIN_EXE_cidr_range"));

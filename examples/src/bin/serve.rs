@@ -6,7 +6,7 @@
 //!
 //! Starts a plain HTTP server on every address in
 //! `network_sandbox_examples::EXAMPLE_SERVERS` (127.0.0.2–127.0.0.4 and `[::1]`, ports
-//! 28081–28130), each answering `hello from ADDRESS`, and runs until interrupted. Not
+//! 28081–28140), each answering `hello from ADDRESS`, and runs until interrupted. Not
 //! sandboxed: a sandboxed process cannot listen. The HTTPS demo starts its own servers.
 
 use std::net::SocketAddr;
