@@ -52,7 +52,8 @@ pub fn lines(policy: &Policy, arch: Arch) -> Vec<String> {
         "  refused on {arch} by the profile: {} calls, by group:",
         refused.len()
     ));
-    for (at, names) in &by_group {
+    for (at, names) in &mut by_group {
+        names.sort_unstable();
         let group = GROUPS.get(*at).map_or("(no group but @known)", |g| g.name);
         out.push(format!("    {group}: {}", names.join(", ")));
     }
