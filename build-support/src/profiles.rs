@@ -7,6 +7,12 @@
 //! exist on x86_64 or aarch64 ([`crate::syscall_table`]) and completed with the calls Linux
 //! added since (`cachestat`, `mseal`, the `*xattrat` calls, `file_getattr`, …). A group may
 //! name other groups (`@system-service` names `@basic-io`, …); [`expand`] flattens it.
+//! Where the lists differ from systemd's, on purpose: `@default` also holds what every
+//! dynamically linked program calls before `main` (`brk`, `mmap`, `mprotect`, `munmap`,
+//! `getrandom`, `sched_getaffinity`) and the newer futex calls; `@ipc` holds
+//! `process_madvise`; `@file-system` the read-only mount listings (`statmount`,
+//! `listmount`); `@system-service` also `mincore`, `mseal`, `cachestat` and the LSM
+//! self-attribute reads. The descriptions are this project's own.
 //!
 //! The network rules apply on top of any profile: a profile can refuse more, never allow
 //! what the rules refuse (`bpf`, io_uring, `ptrace`, mounts, …). [`check`] finds the errors
