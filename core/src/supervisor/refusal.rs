@@ -237,6 +237,24 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 return audit_continue();
             }
         }
+        // A number no call of the compiler's table has: with a system call profile, an
+        // allow list refuses it (issue 14).
+        nr if !cx.policy.refused_calls().is_empty() => {
+            cx.report_refusal(
+                call,
+                Refused::new(
+                    Operation::Syscall,
+                    Reason::Never(format!(
+                        "system call {nr}, which the policy compiler does not know, is \
+                         outside the policy's syscalls"
+                    )),
+                ),
+                Remedy::Nothing,
+            );
+            if cx.audit() {
+                return audit_continue();
+            }
+        }
         nr => cx.report_refusal(
             call,
             Refused::new(
