@@ -24,7 +24,7 @@ x86 = platform.machine() == "x86_64"
 numbers = {
     "mount": (165, 40), "swapon": (167, 224), "reboot": (169, 142),
     "init_module": (175, 105), "settimeofday": (164, 170), "pivot_root": (155, 41),
-    "kexec_load": (246, 104), "getppid": (110, 173),
+    "kexec_load": (246, 104), "getppid": (110, 173), "unused": (400, 400),
 }
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -43,6 +43,7 @@ args = {
     "pivot_root": (b"/nonexistent-network-sandbox", b"/nonexistent-network-sandbox"),
     "kexec_load": (0, 0, None, ctypes.c_ulong(0xdead0000)),
     "getppid": (),
+    "unused": (),
 }[name]
 ret = libc.syscall(ctypes.c_long(nr), *args)
 if ret < 0:
@@ -201,6 +202,22 @@ fn a_deny_list_refuses_with_the_chosen_errno_and_audit_lets_through() {
     let out = run(&["--deny-syscalls", "@swap", "--syscall-refusal", "kill"]);
     assert_eq!(out.signal(), Some(libc::SIGSYS), "{out:?}");
     assert_eq!(out.stdout.trim(), "", "{out:?}");
+}
+
+#[test]
+fn an_allow_list_refuses_numbers_no_call_has() {
+    let Some(_) = caller() else { return };
+    // The control: no such call (ENOSYS from the kernel).
+    let control = attempt(User::Root, false, "unused");
+    assert_eq!(control.stdout.trim(), "err ENOSYS", "{control:?}");
+    let out = attempt(User::Root, true, "unused");
+    assert_eq!(out.stdout.trim(), "err EPERM", "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "denied system call by pid ",
+        ) && out.stderr.contains("system call 400, which the policy compiler does not know, is outside the policy's syscalls"),
+        "{out:?}"
+    );
 }
 
 #[test]
