@@ -490,7 +490,10 @@ fn choose_program(
     };
     match (policy.options().fallback, blocker) {
         (Fallback::DenyAll, _) => Ok(choice(
-            filter::rewrite_user_notif(&program, SECCOMP_RET_ERRNO | libc::EACCES as u32),
+            filter::rewrite_user_notif(
+                &program,
+                SECCOMP_RET_ERRNO | policy.options().deny_errno.errno() as u32,
+            ),
             false,
             Status::NotEnforced,
             format!("{unavailable}; fallback \"deny-all\": every connect is refused"),

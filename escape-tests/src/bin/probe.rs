@@ -63,6 +63,9 @@ fn main() {
                 "deny_errno=ECONNREFUSED" => {
                     options.deny_errno = network_sandbox::DenyErrno::Econnrefused
                 }
+                "deny_errno=ENETUNREACH" => {
+                    options.deny_errno = network_sandbox::DenyErrno::Enetunreach
+                }
                 // keep-capability=N: keep capability number N (keep_capabilities).
                 other if other.starts_with("keep-capability=") => {
                     options.keep_capabilities |= 1 << other[16..].parse::<u32>().unwrap()
