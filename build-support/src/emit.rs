@@ -13,7 +13,7 @@
 //!     const ENDPOINTS: &[::network_sandbox::__private::Endpoint] = &[/* endpoints */];
 //!     const NAMES: &[::network_sandbox::__private::Name] = &[/* names */];
 //!     static POLICY: ::network_sandbox::__private::Policy =
-//!         ::network_sandbox::__private::Policy::from_static(FILTER, ENDPOINTS, NAMES, /* options */);
+//!         ::network_sandbox::__private::Policy::from_static(FILTER, ENDPOINTS, NAMES, /* options */, /* log */);
 //!     &POLICY
 //! }
 //! ```
@@ -107,6 +107,12 @@ pub fn policy_source(compiled: &Compiled) -> String {
     );
     out.push_str("        FILTER,\n        ENDPOINTS,\n        NAMES,\n");
     options(&mut out, &compiled.policy.options);
+    match &compiled.policy.log {
+        Some(path) => {
+            let _ = writeln!(out, "        ::core::option::Option::Some({path:?}),");
+        }
+        None => out.push_str("        ::core::option::Option::None,\n"),
+    }
     out.push_str("    );\n");
     out.push_str("    &POLICY\n}\n");
     out
@@ -221,5 +227,6 @@ fn options(out: &mut String, o: &Options) {
     );
     let _ = writeln!(out, "            refresh: {P}::Refresh::{refresh},");
     let _ = writeln!(out, "            deny_errno: {P}::DenyErrno::{deny_errno},");
+    let _ = writeln!(out, "            log_allowed: {},", o.log_allowed);
     out.push_str("        },\n");
 }

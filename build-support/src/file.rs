@@ -7,6 +7,8 @@
 //! fallback = "refuse"                                    # "refuse", "landlock-ports", "deny-all"
 //! report = "stderr"                                      # "stderr", "off"
 //! keep_capabilities = ["CAP_SYS_NICE"]                   # optional: kept besides the defaults
+//! log = "/var/log/app/sandbox.jsonl"                     # optional: the structured log
+//! log_allowed = true                                     # optional: allowed decisions too
 //! ```
 //!
 //! ```no_run
@@ -256,6 +258,8 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     let mut options = Options::default();
     // (string, its value's span in `text`) for each endpoint
     let mut allow: Option<Vec<(String, Range<usize>)>> = None;
+    let mut log: Option<String> = None;
+    let mut log_allowed_key: Option<Range<usize>> = None;
 
     let mut entries: Vec<_> = table.get_ref().iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
@@ -290,6 +294,22 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                     ),
                 }),
             },
+            model::LOG => match v {
+                DeValue::String(s) => match model::log_path_error(s) {
+                    None => log = Some(s.to_string()),
+                    Some(message) => errors.push(TomlError {
+                        range: value.span(),
+                        message,
+                    }),
+                },
+                other => errors.push(TomlError {
+                    range: value.span(),
+                    message: format!(
+                        "expected a file name for `log`, found {}: log = \"/var/log/sandbox.jsonl\"",
+                        other.type_str()
+                    ),
+                }),
+            },
             "from_build" => errors.push(TomlError {
                 range: key_range,
                 message: "`from_build` belongs in the attribute, #[network_sandbox(from_build)]; \
@@ -304,7 +324,12 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                         }
                     }
                     _ => match option_value(spec, value) {
-                        Ok(chosen) => (chosen.set)(&mut options),
+                        Ok(chosen) => {
+                            if spec.key == model::LOG_ALLOWED.key {
+                                log_allowed_key = Some(key_range.clone());
+                            }
+                            (chosen.set)(&mut options)
+                        }
                         Err(e) => errors.push(e),
                     },
                 },
@@ -316,6 +341,16 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                     ),
                 }),
             },
+        }
+    }
+
+    if let (Some(range), None) = (log_allowed_key, &log) {
+        if options.log_allowed {
+            errors.push(TomlError {
+                range,
+                message: "`log_allowed` needs `log`: add log = \"/var/log/sandbox.jsonl\""
+                    .to_owned(),
+            });
         }
     }
 
@@ -335,7 +370,7 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     }
 
     let texts: Vec<&str> = allow.iter().map(|(s, _)| s.as_str()).collect();
-    policy_from_strs(&texts, options).map_err(|endpoint_errors| {
+    let mut policy = policy_from_strs(&texts, options).map_err(|endpoint_errors| {
         endpoint_errors
             .into_iter()
             .map(|e| {
@@ -345,8 +380,10 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                     message: e.message,
                 }
             })
-            .collect()
-    })
+            .collect::<Vec<_>>()
+    })?;
+    policy.log = log;
+    Ok(policy)
 }
 
 /// The value of option `spec` that `value` names, or an error spanning `value`.

@@ -633,8 +633,28 @@ pub const REFRESH: OptionSpec = OptionSpec {
     example: "refresh = \"5m\"",
 };
 
-/// Every option besides [`ALLOW`], in the order front ends list them.
-pub const OPTIONS: [&OptionSpec; 7] = [
+/// `log_allowed = true | false`: with [`LOG`], log the allowed decisions too.
+pub const LOG_ALLOWED: OptionSpec = OptionSpec {
+    key: "log_allowed",
+    description: "with `log`, log the allowed connects and sends too",
+    syntax: Syntax::Bool,
+    values: &[
+        OptionValue {
+            name: "true",
+            description: "log every decision, allowed ones included",
+            set: |o| o.log_allowed = true,
+        },
+        OptionValue {
+            name: "false",
+            description: "log refusals (and audit-mode findings) only",
+            set: |o| o.log_allowed = false,
+        },
+    ],
+    example: "log_allowed = true",
+};
+
+/// Every option besides [`ALLOW`] and [`LOG`], in the order front ends list them.
+pub const OPTIONS: [&OptionSpec; 8] = [
     &AUDIT,
     &FALLBACK,
     &REPORT,
@@ -642,7 +662,24 @@ pub const OPTIONS: [&OptionSpec; 7] = [
     &UNRESOLVED,
     &REFRESH,
     &DENY_ERRNO,
+    &LOG_ALLOWED,
 ];
+
+/// `log = "PATH"`: the structured log (one JSON object per decision) is appended to `PATH`,
+/// created with mode 0600; a relative path is relative to the working directory when the
+/// sandbox starts. Not an [`OptionSpec`]: its value is a path, not one of a list of names.
+pub const LOG: &str = "log";
+
+/// What is wrong with a `log` path, if anything: it must not be empty, nor hold a NUL.
+pub fn log_path_error(path: &str) -> Option<String> {
+    if path.is_empty() {
+        Some("`log` needs a file name: log = \"/var/log/sandbox.jsonl\"".to_owned())
+    } else if path.contains('\0') {
+        Some("`log` holds a NUL byte, which no file name can".to_owned())
+    } else {
+        None
+    }
+}
 
 /// The option called `key`.
 pub fn option(key: &str) -> Option<&'static OptionSpec> {
@@ -654,6 +691,7 @@ pub fn option(key: &str) -> Option<&'static OptionSpec> {
 pub fn expected_keys(extra: &[&str]) -> String {
     let keys: Vec<String> = std::iter::once(ALLOW)
         .chain(OPTIONS.iter().map(|o| o.key))
+        .chain(std::iter::once(LOG))
         .chain(extra.iter().copied())
         .map(|k| format!("`{k}`"))
         .collect();
@@ -687,6 +725,8 @@ pub struct Options {
     pub refresh: Refresh,
     /// `deny_errno = "…"`.
     pub deny_errno: DenyErrno,
+    /// `log_allowed = true`: the log (`log = "…"`) holds allowed decisions too.
+    pub log_allowed: bool,
 }
 
 /// A whole policy as written.
@@ -698,6 +738,8 @@ pub struct Policy {
     pub names: Vec<NamedEndpoint>,
     /// Options.
     pub options: Options,
+    /// `log = "PATH"`: where the structured log goes (see [`LOG`]).
+    pub log: Option<String>,
 }
 
 impl Policy {
@@ -816,7 +858,7 @@ mod tests {
         assert_eq!(
             expected_keys(&["from_build"]),
             "`allow`, `audit`, `fallback`, `report`, `keep_capabilities`, `unresolved`, \
-             `refresh`, `deny_errno` or `from_build`"
+             `refresh`, `deny_errno`, `log_allowed`, `log` or `from_build`"
         );
         assert_eq!(
             REPORT.unknown_value(""),

@@ -74,6 +74,7 @@ pub fn policy_from_strs<S: AsRef<str>>(
         endpoints,
         names,
         options,
+        log: None,
     };
     validate(&policy)?;
     Ok(policy)

@@ -264,3 +264,27 @@ fn keep_capabilities_names_and_their_errors() {
     let (_, _, msg) = error_at("allow = []\nkeep_caps = []\n");
     assert!(msg.contains("`keep_capabilities`"), "{msg}");
 }
+
+#[test]
+fn the_log_key_takes_a_path_and_log_allowed_needs_it() {
+    let p = parse_policy_toml("allow = []\nlog = \"/tmp/sandbox.jsonl\"\nlog_allowed = true\n")
+        .unwrap();
+    assert_eq!(p.log.as_deref(), Some("/tmp/sandbox.jsonl"));
+    assert!(p.options.log_allowed);
+    let p = parse_policy_toml("allow = []\n").unwrap();
+    assert_eq!(p.log, None);
+    assert!(!p.options.log_allowed);
+
+    let (line, column, message) = error_at("allow = []\nlog = \"\"\n");
+    assert_eq!((line, column), (2, 7), "{message}");
+    assert!(message.contains("`log` needs a file name"), "{message}");
+    let (line, column, message) = error_at("allow = []\nlog = 1\n");
+    assert_eq!((line, column), (2, 7), "{message}");
+    assert!(
+        message.contains("expected a file name for `log`, found integer"),
+        "{message}"
+    );
+    let (line, column, message) = error_at("allow = []\nlog_allowed = true\n");
+    assert_eq!((line, column), (2, 1), "{message}");
+    assert!(message.contains("`log_allowed` needs `log`"), "{message}");
+}

@@ -123,6 +123,14 @@ fn print_policy(p: &model::Policy) {
         model::REFRESH.name_in(&p.options),
         model::DENY_ERRNO.name_in(&p.options),
     );
+    if let Some(path) = &p.log {
+        let what = if p.options.log_allowed {
+            "every decision"
+        } else {
+            "refusals and audit findings"
+        };
+        println!("  log: {path} ({what}, one JSON object per line)");
+    }
     let kept = model::KEEP_CAPABILITIES.names_in(&p.options);
     if kept.is_empty() {
         println!("  keep_capabilities: none besides the default list");

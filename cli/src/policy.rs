@@ -149,7 +149,10 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     loop {
         let texts: Vec<String> = entries.iter().map(|(_, t)| t.clone()).collect();
         let errors = match policy_from_strs(&texts, options) {
-            Ok(policy) => return Ok(policy),
+            Ok(mut policy) => {
+                policy.log = file.as_ref().and_then(|(_, p)| p.log.clone());
+                return Ok(policy);
+            }
             Err(errors) => errors,
         };
         // An endpoint that another one already allows (a duplicate, or a narrower one) is

@@ -75,7 +75,12 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
             )
         })
         .collect();
-    Ok(Policy::new(filter, endpoints, runtime_options(compiled.policy.options)).with_names(names))
+    let policy =
+        Policy::new(filter, endpoints, runtime_options(compiled.policy.options)).with_names(names);
+    Ok(match &compiled.policy.log {
+        Some(path) => policy.with_log(path.clone()),
+        None => policy,
+    })
 }
 
 fn native_arch() -> Option<Arch> {
@@ -136,6 +141,7 @@ fn model_options(o: Options) -> model::Options {
             Refresh::Every5m => model::Refresh::Every5m,
             Refresh::Every1h => model::Refresh::Every1h,
         },
+        log_allowed: o.log_allowed,
     }
 }
 
@@ -173,5 +179,6 @@ pub fn runtime_options(o: model::Options) -> Options {
             model::Refresh::Every5m => Refresh::Every5m,
             model::Refresh::Every1h => Refresh::Every1h,
         },
+        log_allowed: o.log_allowed,
     }
 }

@@ -140,12 +140,15 @@ pub struct Sandbox<'a> {
 }
 
 impl<'a> Sandbox<'a> {
-    /// Installation of `policy` with default settings.
+    /// Installation of `policy` with default settings: its log, if it names one
+    /// ([`Policy::log`]).
     pub fn new(policy: &'a Policy) -> Self {
         Sandbox {
             policy,
             hook: None,
-            log: None,
+            log: policy
+                .log()
+                .map(|path| (path.into(), policy.options().log_allowed)),
             learn: None,
         }
     }
@@ -164,7 +167,8 @@ impl<'a> Sandbox<'a> {
     /// Writes every decision of the sandbox to `path` as well, one JSON object per line
     /// (README, "The structured log"); with `allowed`, the allowed connects and sends too.
     /// The file is opened for appending (created, mode 0600, if missing) when the sandbox is
-    /// installed, and written by the supervisor, which a policy then always starts.
+    /// installed, and written by the supervisor, which a policy then always starts. This
+    /// replaces the policy's own `log`, if it has one.
     pub fn log_to(mut self, path: impl Into<std::path::PathBuf>, allowed: bool) -> Self {
         self.log = Some((path.into(), allowed));
         self

@@ -321,6 +321,8 @@ pub struct Options {
     pub unresolved: Unresolved,
     /// How often allowed names are looked up again.
     pub refresh: Refresh,
+    /// With a log ([`Policy::log`]), whether allowed decisions are logged too.
+    pub log_allowed: bool,
 }
 
 /// An allowed DNS name: the program may reach the addresses it resolves to (or the
@@ -406,6 +408,8 @@ pub struct Policy {
     endpoints: Cow<'static, [Endpoint]>,
     names: Cow<'static, [Name]>,
     options: Options,
+    /// The policy's `log = "PATH"`: where the structured log goes.
+    log: Option<Cow<'static, str>>,
     /// The names' addresses once resolved ([`Policy::with_resolved`]).
     resolved: Option<Arc<crate::hostnames::Table>>,
 }
@@ -422,8 +426,22 @@ impl Policy {
             endpoints: Cow::Owned(endpoints),
             names: Cow::Borrowed(&[]),
             options,
+            log: None,
             resolved: None,
         }
+    }
+
+    /// This policy with its structured log going to `path` (the policy's `log = "PATH"`;
+    /// `Options::log_allowed` says whether allowed decisions go there too). A relative path
+    /// is relative to the working directory when the sandbox is installed.
+    pub fn with_log(mut self, path: String) -> Self {
+        self.log = Some(Cow::Owned(path));
+        self
+    }
+
+    /// Where the policy sends its structured log, if it names a file.
+    pub fn log(&self) -> Option<&str> {
+        self.log.as_deref()
     }
 
     /// This policy with `names` allowed besides its endpoints (the filter must have been
@@ -441,12 +459,17 @@ impl Policy {
         endpoints: &'static [Endpoint],
         names: &'static [Name],
         options: Options,
+        log: Option<&'static str>,
     ) -> Self {
         Policy {
             filter: Cow::Borrowed(filter),
             endpoints: Cow::Borrowed(endpoints),
             names: Cow::Borrowed(names),
             options,
+            log: match log {
+                Some(path) => Some(Cow::Borrowed(path)),
+                None => None,
+            },
             resolved: None,
         }
     }
@@ -464,6 +487,7 @@ impl Policy {
             endpoints: self.endpoints.clone(),
             names: self.names.clone(),
             options: self.options,
+            log: self.log.clone(),
             resolved: Some(Arc::new(crate::hostnames::Table::new(addresses, refresh))),
         }
     }

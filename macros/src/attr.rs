@@ -1,5 +1,6 @@
-//! The attribute's arguments: `allow = …`, `audit = …`, `fallback = …`, `report = …`,
-//! `keep_capabilities = […]`, or `from_build`, parsed into a checked [`model::Policy`].
+//! The attribute's arguments: `allow = …`, the options (`audit = …`, `fallback = …`,
+//! `report = …`, `keep_capabilities = […]`, …), `log = "PATH"`, or `from_build`, parsed into
+//! a checked [`model::Policy`].
 //!
 //! Every error is spanned at the key or literal it is about. Stable Rust cannot point inside
 //! a string literal (`Literal::subspan` is unstable), so an endpoint error spans the whole
@@ -26,6 +27,7 @@ pub(crate) enum Args {
 /// The attribute's own key, besides the policy's.
 const FROM_BUILD: &str = "from_build";
 const ALLOW_FORM: &str = "allow = \"192.0.2.1:443\" or allow = [\"192.0.2.1:443\", …]";
+const LOG_FORM: &str = "log = \"/var/log/sandbox.jsonl\"";
 
 /// Parses and checks the attribute's arguments.
 pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
@@ -36,6 +38,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
     let mut options = Options::default();
     let mut from_build: Option<Span> = None;
     let mut first_policy_key: Option<(String, Span)> = None;
+    let mut log: Option<String> = None;
 
     for meta in &metas {
         let path = meta.path();
@@ -51,7 +54,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         };
         let key = ident.to_string();
         let option = model::option(&key);
-        if key != ALLOW && key != FROM_BUILD && option.is_none() {
+        if key != ALLOW && key != FROM_BUILD && key != model::LOG && option.is_none() {
             return Err(syn::Error::new(
                 ident.span(),
                 format!(
@@ -79,6 +82,10 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         first_policy_key.get_or_insert((key.clone(), ident.span()));
 
         let value = value_of(meta, &key, option)?;
+        if key == model::LOG {
+            log = Some(log_path(value)?);
+            continue;
+        }
         match option {
             Some(spec) if matches!(spec.syntax, Syntax::Names { .. }) => {
                 set_names(spec, value, &mut options)?;
@@ -109,16 +116,48 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         ));
     };
 
+    if options.log_allowed && log.is_none() {
+        let span = seen
+            .get(model::LOG_ALLOWED.key)
+            .copied()
+            .unwrap_or_else(Span::call_site);
+        return Err(syn::Error::new(
+            span,
+            "`log_allowed` needs `log`: add log = \"/var/log/sandbox.jsonl\"",
+        ));
+    }
+
     let texts: Vec<String> = allow.iter().map(LitStr::value).collect();
-    policy_from_strs(&texts, options)
-        .map(Args::Inline)
-        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))
+    let mut policy = policy_from_strs(&texts, options)
+        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))?;
+    policy.log = log;
+    Ok(Args::Inline(policy))
+}
+
+/// The path of `log = "PATH"`, spanned at the literal when it is not one or is empty.
+fn log_path(value: &Expr) -> syn::Result<String> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => match model::log_path_error(&s.value()) {
+            None => Ok(s.value()),
+            Some(message) => Err(syn::Error::new(s.span(), message)),
+        },
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("expected a file name for `log`, as a string: {LOG_FORM}"),
+        )),
+    }
 }
 
 /// The value of `key = value`, or an error for `key` alone or `key(…)`. `option` is the
 /// key's option, `None` for `allow`.
 fn value_of<'m>(meta: &'m Meta, key: &str, option: Option<&OptionSpec>) -> syn::Result<&'m Expr> {
-    let example = option.map_or(ALLOW_FORM, |o| o.example);
+    let example = match option {
+        Some(o) => o.example,
+        None if key == model::LOG => LOG_FORM,
+        None => ALLOW_FORM,
+    };
     match meta {
         Meta::NameValue(nv) => Ok(&nv.value),
         Meta::Path(p) => Err(syn::Error::new_spanned(
