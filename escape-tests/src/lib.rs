@@ -594,6 +594,12 @@ impl Probe {
         }
     }
 
+    /// The command [`run`](Self::run) would start, for a test that talks to the probe while
+    /// it runs (its stdio is left to the caller).
+    pub fn command_for(&self, attempt: &str, args: &[&str]) -> Command {
+        self.command(attempt, args)
+    }
+
     fn command(&self, attempt: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(probe_path());
         match &self.allow {
