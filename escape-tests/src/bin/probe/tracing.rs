@@ -2,7 +2,8 @@
 //! between its own processes where Landlock confines them, so these check what a tracer
 //! inside can and cannot do: reach the sandbox's parent or its supervisor, rewrite a
 //! tracee's notified `connect` while the supervisor performs it, turn an allowed system
-//! call into a `connect` at the syscall-enter stop.
+//! call into a `connect` at the syscall-enter stop. Also (issue 12, item 6) a program's
+//! own Landlock network rules, which the supervisor's connects are outside of.
 
 use std::io::Write;
 use std::mem::size_of;
@@ -25,6 +26,7 @@ pub fn run(name: &str, a: &[&str]) -> Option<Res> {
         "trace-child" => trace_child(),
         "trace-syscall-to-connect" => syscall_to_connect(addr(a[0])),
         "trace-rewrite-during-connect" => rewrite_during_connect(addr(a[0]), addr(a[1])),
+        "own-landlock-connect" => own_landlock_connect(addr(a[0])),
         _ => return None,
     })
 }
@@ -333,4 +335,41 @@ fn syn_pending(to: SocketAddr) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     false
+}
+
+/// The program's own Landlock rules (item 6 of issue 12): a ruleset handling TCP connect
+/// with no rule (every TCP connect refused), restricted on itself, then a TCP connect to
+/// `to`. Unsandboxed the kernel refuses it (`EACCES`); in the sandbox the supervisor
+/// performs the connect, outside this process's domain, so the program's own rule does not
+/// hold (documented in docs/THREAT-MODEL.md).
+fn own_landlock_connect(to: SocketAddr) -> Res {
+    /// `struct landlock_ruleset_attr` (ABI 4+ reads the first two fields, ABI 6+ three).
+    #[repr(C)]
+    struct Attr {
+        handled_access_fs: u64,
+        handled_access_net: u64,
+    }
+    const LANDLOCK_ACCESS_NET_CONNECT_TCP: u64 = 1 << 1;
+    let attr = Attr {
+        handled_access_fs: 0,
+        handled_access_net: LANDLOCK_ACCESS_NET_CONNECT_TCP,
+    };
+    // SAFETY: landlock_create_ruleset reads `attr` (its size given); prctl and
+    // landlock_restrict_self take integers.
+    unsafe {
+        let fd = check(libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            &attr as *const Attr,
+            size_of::<Attr>(),
+            0,
+        ))?;
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as _)?;
+        check(libc::syscall(libc::SYS_landlock_restrict_self, fd, 0))?;
+        libc::close(fd as RawFd);
+    }
+    let fd = socket(super::family(to), libc::SOCK_STREAM, 0)?;
+    let (ss, len) = sockaddr(to);
+    // SAFETY: `ss` holds a valid address of `len` bytes.
+    check(unsafe { libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } as _)
+        .map(|_| String::new())
 }
