@@ -801,6 +801,12 @@ mod tests {
         assert_eq!(ioctl(TIOCSTI), deny);
         assert_eq!(ioctl(0x5413), Action::Allow, "TIOCGWINSZ");
         let call = |s, args: [u64; 6]| tcp.decide(nr(s), &args);
+        // Debuggers (issue 12): settled at install time; pidfd_getfd stays refused.
+        for inspect in [Sysno::Ptrace, Sysno::ProcessVmReadv, Sysno::ProcessVmWritev] {
+            assert_eq!(call(inspect, [0; 6]), Action::WithinSandbox(EPERM));
+        }
+        assert_eq!(call(Sysno::PidfdGetfd, [0; 6]), eperm);
+        assert_eq!(Action::WithinSandbox(EPERM).ret(), SECCOMP_RET_TRAP | 1);
         assert_eq!(call(Sysno::Prlimit64, [0, 7, 1, 0, 0, 0]), Action::Allow);
         assert_eq!(call(Sysno::Prlimit64, [42, 7, 0, 1, 0, 0]), Action::Allow);
         assert_eq!(call(Sysno::Prlimit64, [42, 7, 1, 0, 0, 0]), eperm);

@@ -12,7 +12,9 @@
 //!    (root), capabilities that configure the network or the kernel dropped. Then the rest
 //!    of Landlock, in a domain of the sandboxed process's own, nested in the first, so the
 //!    sandboxed process cannot ptrace or signal the supervisor.
-//! 7. The seccomp program, with a listener when the policy needs the supervisor.
+//! 7. The seccomp program, with a listener when the policy needs the supervisor. Its
+//!    ptrace and `process_vm_readv/writev` placeholders are settled first: allowed only
+//!    when the Landlock domain of step 6 confines them and `CAP_SYS_ADMIN` is not kept.
 //! 8. Hand the listener to the supervisor.
 //!
 //! Once step 7 has succeeded the process is sandboxed for good: a failure in step 7 leaves

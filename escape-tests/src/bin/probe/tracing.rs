@@ -80,7 +80,7 @@ fn vm_read(pid: libc::pid_t) -> Res {
 /// Forks a child that stops itself; seizes it, reads its memory, lets it go: what a
 /// debugger does to a process of its own sandbox.
 fn trace_child() -> Res {
-    let marker: u64 = 0x5eed_0f_7ace;
+    let marker: u64 = 0x005e_ed0f_7ace;
     let child = fork_child(|| {
         // SAFETY: raise in the child.
         unsafe { libc::raise(libc::SIGSTOP) };
