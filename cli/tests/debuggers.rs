@@ -164,3 +164,51 @@ fn leak_sanitizer_reports_a_leak_inside() {
         }
     }
 }
+
+/// `check` says whether debuggers work, and why not when they do not.
+#[test]
+fn check_says_whether_tracing_is_allowed() {
+    let o = output(common::ns(&["check", "--allow", ALLOW]));
+    assert!(
+        o.stdout.contains(
+            "ptrace and process_vm_readv/writev allowed between the sandbox's own processes only"
+        ),
+        "{o:?}"
+    );
+    let o = output(common::ns(&[
+        "check",
+        "--allow",
+        ALLOW,
+        "--keep-capability",
+        "CAP_SYS_ADMIN",
+    ]));
+    assert!(
+        o.stdout.contains(
+            "ptrace and process_vm_readv/writev refused (EPERM): the policy keeps CAP_SYS_ADMIN"
+        ),
+        "{o:?}"
+    );
+}
+
+/// With `CAP_SYS_ADMIN` kept, ptrace stays refused: strace cannot start its child (the same
+/// command works in the default sandbox, `strace_follows_a_child_inside`).
+#[test]
+fn keeping_cap_sys_admin_keeps_debuggers_out() {
+    let Some(strace) = require("strace", "strace") else {
+        return;
+    };
+    let mut cmd = Command::new(common::bin());
+    cmd.args([
+        "run",
+        "--allow",
+        ALLOW,
+        "--keep-capability",
+        "CAP_SYS_ADMIN",
+        "--",
+    ])
+    .arg(strace)
+    .args(["-f", "-e", "trace=none", "/bin/true"]);
+    let o = output(cmd);
+    assert_ne!(o.code(), Some(0), "{o:?}");
+    assert!(o.stderr.contains("Operation not permitted"), "{o:?}");
+}

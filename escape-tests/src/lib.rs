@@ -663,6 +663,13 @@ pub struct Held {
     pub line: String,
 }
 
+impl Held {
+    /// The held probe's PID (the sandboxed process itself).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -140,6 +140,26 @@ fn the_supervisor_stays_out_of_reach() {
     }
 }
 
+/// Another sandbox's process (its own Landlock domain, a sibling of this one): out of
+/// reach, so a sandbox with a narrow policy cannot make a process of a wider one connect
+/// for it. The control: the same process, reached from outside any sandbox (as root, and
+/// as nobody: the held probe runs as the same user and is dumpable).
+#[test]
+fn another_sandboxs_processes_stay_out_of_reach() {
+    for attempt in ["ptrace-seize", "vm-read"] {
+        for user in USERS {
+            let wider = Probe::sandboxed(&["127.0.0.2:1"]).user(user).hold();
+            let pid = wider.pid().to_string();
+            let control = Probe::unsandboxed().user(user).run(attempt, &[&pid]);
+            assert!(control.ok(), "control {attempt} as {user:?}: {control:?}");
+            let o = Probe::sandboxed(&["127.0.0.2:2"])
+                .user(user)
+                .run(attempt, &[&pid]);
+            o.assert_refused_silently("EPERM");
+        }
+    }
+}
+
 /// A tracer changes the tracee's `getpid` into `connect(fd, forbidden)` at the
 /// syscall-enter stop. seccomp runs after that stop, on the changed call: the supervisor
 /// refuses it (and says so) as it refuses any connect there.
