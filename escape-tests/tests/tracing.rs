@@ -269,3 +269,35 @@ fn rewriting_the_address_of_a_connect_in_flight_changes_nothing() {
         }
     }
 }
+
+/// A policy that keeps `CAP_SYS_PTRACE` (which overrides the supervisor's non-dumpable flag
+/// and ptrace's same-user rule) still reaches nothing outside: Landlock's ptrace rule does
+/// not yield to capabilities. Root only (an unprivileged user has no capability to keep).
+#[test]
+fn keeping_cap_sys_ptrace_reaches_nothing_outside() {
+    for attempt in ["ptrace-seize", "vm-read"] {
+        let held = Probe::sandboxed(&["127.0.0.2:1"]).hold();
+        let supervisor = held
+            .supervisor
+            .filter(|p| *p != 0)
+            .unwrap_or_else(|| panic!("no supervisor: {}", held.line))
+            .to_string();
+        let control = Probe::unsandboxed().run(attempt, &[&supervisor]);
+        assert!(control.ok(), "control {attempt} as root: {control:?}");
+        drop(held);
+        let o = Probe::sandboxed(&["127.0.0.2:1"])
+            .option("keep-capability=19")
+            .run(attempt, &["supervisor"]);
+        o.assert_refused_silently("EPERM");
+        assert!(
+            o.stderr
+                .contains("kept at the policy's request: CAP_SYS_PTRACE"),
+            "the capability was kept: {o:?}"
+        );
+        // And tracing inside still works with it.
+        let o = Probe::sandboxed(&["127.0.0.2:1"])
+            .option("keep-capability=19")
+            .run("trace-child", &[]);
+        assert!(o.ok(), "{o:?}");
+    }
+}
