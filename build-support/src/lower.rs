@@ -222,6 +222,14 @@ pub enum Action {
     /// `SECCOMP_RET_ERRNO | errno` (`network_sandbox`'s `filter::resolve_reports`): never
     /// into the fallback's action for checks.
     Report(u16),
+    /// A call that is safe only where Landlock keeps it inside the sandbox (ptrace and
+    /// `process_vm_readv/writev`: Landlock lets a process reach only processes of its own
+    /// domain). Whether the domain exists is known at run time only, so the program returns
+    /// a placeholder, `SECCOMP_RET_TRAP` with this errno in the data bits, which the
+    /// installer always replaces (`network_sandbox`'s `filter::settle_within_sandbox`): by
+    /// `SECCOMP_RET_ALLOW` when the domain is in place, else by `SECCOMP_RET_ERRNO | errno`.
+    /// A placeholder left in place still refuses the call (`SIGSYS`): closed, never open.
+    WithinSandbox(u16),
 }
 
 /// `SECCOMP_RET_KILL_PROCESS`.
@@ -232,6 +240,8 @@ pub const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 pub const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 /// `SECCOMP_RET_ALLOW`.
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+/// `SECCOMP_RET_TRAP`: only as the placeholder of [`Action::WithinSandbox`].
+pub const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
 
 impl Action {
     /// The value a seccomp program returns for this action.
@@ -242,6 +252,7 @@ impl Action {
             Action::KillProcess => SECCOMP_RET_KILL_PROCESS,
             Action::UserNotif => SECCOMP_RET_USER_NOTIF,
             Action::Report(e) => SECCOMP_RET_USER_NOTIF | u32::from(e),
+            Action::WithinSandbox(e) => SECCOMP_RET_TRAP | u32::from(e),
         }
     }
 }
@@ -444,14 +455,16 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     ] {
         rule(io_uring, Action::Errno(ENOSYS), always());
     }
-    for inspect in [
-        Sysno::Ptrace,
-        Sysno::ProcessVmReadv,
-        Sysno::ProcessVmWritev,
-        Sysno::PidfdGetfd,
-    ] {
-        rule(inspect, Action::Errno(EPERM), always());
+    // --- Debuggers and sanitizers (issue 12): ptrace and process_vm_readv/writev. ---
+    // Allowed between the sandbox's own processes where Landlock confines them to its
+    // domain (gdb, strace -f, LeakSanitizer), refused (EPERM) elsewhere: the installer
+    // settles the placeholder at run time (Action::WithinSandbox). pidfd_getfd stays
+    // refused: no debugger needs it, and it would hand over another process's sockets.
+    for inspect in [Sysno::Ptrace, Sysno::ProcessVmReadv, Sysno::ProcessVmWritev] {
+        rule(inspect, Action::WithinSandbox(EPERM), always());
     }
+    rule(Sysno::PidfdGetfd, Action::Errno(EPERM), always());
+    // --- end of debuggers and sanitizers ---
     // Ways for a privileged program to change the kernel under the sandbox: a cgroup BPF
     // program can rewrite the destination of the supervisor's own connects, a module or a
     // new kernel can do anything.
@@ -788,6 +801,12 @@ mod tests {
         assert_eq!(ioctl(TIOCSTI), deny);
         assert_eq!(ioctl(0x5413), Action::Allow, "TIOCGWINSZ");
         let call = |s, args: [u64; 6]| tcp.decide(nr(s), &args);
+        // Debuggers (issue 12): settled at install time; pidfd_getfd stays refused.
+        for inspect in [Sysno::Ptrace, Sysno::ProcessVmReadv, Sysno::ProcessVmWritev] {
+            assert_eq!(call(inspect, [0; 6]), Action::WithinSandbox(EPERM));
+        }
+        assert_eq!(call(Sysno::PidfdGetfd, [0; 6]), eperm);
+        assert_eq!(Action::WithinSandbox(EPERM).ret(), SECCOMP_RET_TRAP | 1);
         assert_eq!(call(Sysno::Prlimit64, [0, 7, 1, 0, 0, 0]), Action::Allow);
         assert_eq!(call(Sysno::Prlimit64, [42, 7, 0, 1, 0, 0]), Action::Allow);
         assert_eq!(call(Sysno::Prlimit64, [42, 7, 1, 0, 0, 0]), eperm);

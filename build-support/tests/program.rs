@@ -29,6 +29,8 @@ fn refuse(policy: &Policy) -> u32 {
         }
 }
 const EPERM: u32 = errno(1);
+/// `SECCOMP_RET_TRAP | EPERM`: allowed where Landlock confines it, else EPERM (issue 12).
+const WITHIN_SANDBOX: u32 = 0x0003_0000 | 1;
 const ENOSYS: u32 = errno(38);
 
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
@@ -182,7 +184,10 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             | "fsmount" | "fspick" | "mount_setattr",
         ) => EPERM,
         Some("io_uring_setup" | "io_uring_enter" | "io_uring_register") => ENOSYS,
-        Some("ptrace" | "process_vm_readv" | "process_vm_writev" | "pidfd_getfd") => EPERM,
+        // Allowed only where Landlock keeps them inside the sandbox: a placeholder
+        // (SECCOMP_RET_TRAP | EPERM) that the installer settles at run time.
+        Some("ptrace" | "process_vm_readv" | "process_vm_writev") => WITHIN_SANDBOX,
+        Some("pidfd_getfd") => EPERM,
         Some(
             "bpf" | "init_module" | "finit_module" | "kexec_load" | "kexec_file_load"
             | "request_key",

@@ -12,7 +12,9 @@
 //!    (root), capabilities that configure the network or the kernel dropped. Then the rest
 //!    of Landlock, in a domain of the sandboxed process's own, nested in the first, so the
 //!    sandboxed process cannot ptrace or signal the supervisor.
-//! 7. The seccomp program, with a listener when the policy needs the supervisor.
+//! 7. The seccomp program, with a listener when the policy needs the supervisor. Its
+//!    ptrace and `process_vm_readv/writev` placeholders are settled first: allowed only
+//!    when the Landlock domain of step 6 confines them and `CAP_SYS_ADMIN` is not kept.
 //! 8. Hand the listener to the supervisor.
 //!
 //! Once step 7 has succeeded the process is sandboxed for good: a failure in step 7 leaves
@@ -218,10 +220,11 @@ impl<'a> Sandbox<'a> {
         let reports =
             !matches!(self.sink(), Sink::Off) || self.log.is_some() || self.learn.is_some();
         let choice = choose_program(policy, &kernel, plan.as_ref(), reports)?;
+        let tracing = tracing_blocker(plan.as_ref(), policy.options().keep_capabilities);
         let static_filter = LayerReport {
             layer: Layer::StaticFilter,
             status: Status::Enforced,
-            detail: static_filter_detail(policy, choice.program.len()),
+            detail: static_filter_detail(policy, choice.program.len(), tracing),
         };
         let landlock =
             landlock_layer::report(plan.as_ref(), kernel.landlock_abi, choice.supervised);
@@ -230,6 +233,7 @@ impl<'a> Sandbox<'a> {
             program: choice.program,
             supervised: choice.supervised,
             plan,
+            tracing,
             static_filter,
             supervisor: choice.report,
             landlock,
@@ -292,7 +296,8 @@ impl<'a> Sandbox<'a> {
             mut program,
             mut supervised,
             mut plan,
-            static_filter,
+            mut tracing,
+            mut static_filter,
             mut supervisor,
             mut landlock,
             privileges: _,
@@ -302,7 +307,12 @@ impl<'a> Sandbox<'a> {
         }
         if crate::test_switch::skip(Layer::Landlock) {
             crate::test_switch::drop_landlock(&mut plan, &mut landlock);
+            tracing = tracing_blocker(plan.as_ref(), policy.options().keep_capabilities);
+            static_filter.detail = static_filter_detail(policy, program.len(), tracing);
         }
+        // Debuggers (issue 12): ptrace and process_vm_readv/writev are allowed only when the
+        // Landlock domain installed below keeps them to the sandbox's own processes.
+        let program = filter::settle_within_sandbox(&program, tracing.is_none());
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.
@@ -384,6 +394,8 @@ struct Decisions {
     program: Vec<filter::SockFilter>,
     supervised: bool,
     plan: Option<Plan>,
+    /// Why ptrace and `process_vm_readv/writev` stay refused, if they do.
+    tracing: Option<&'static str>,
     static_filter: LayerReport,
     supervisor: LayerReport,
     landlock: LayerReport,
@@ -399,12 +411,43 @@ pub struct Preview {
     pub layers: Vec<LayerReport>,
 }
 
-/// What the static program refuses for this policy, in words.
-fn static_filter_detail(policy: &Policy, len: usize) -> String {
+/// `CAP_SYS_ADMIN`: what `PTRACE_O_SUSPEND_SECCOMP` and `PTRACE_SECCOMP_GET_FILTER` need.
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// Why ptrace and `process_vm_readv/writev` must stay refused inside the sandbox, or `None`
+/// when they can be allowed between its own processes (debuggers, `strace -f`,
+/// LeakSanitizer). They can when a Landlock domain of the sandbox's own is installed
+/// (`plan`): Landlock lets a process ptrace, or read and write the memory of, only
+/// processes in its domain or nested in it, whatever its capabilities, so the supervisor
+/// and every process outside the sandbox stay out of reach. And when `CAP_SYS_ADMIN` is
+/// not kept (`keep`, the policy's `keep_capabilities`): a tracer holding it could ask for
+/// `PTRACE_O_SUSPEND_SECCOMP` (the kernel also refuses that to a tracer under seccomp, but
+/// the sandbox does not rest on one check).
+fn tracing_blocker(plan: Option<&Plan>, keep: u64) -> Option<&'static str> {
+    if plan.is_none() {
+        Some(
+            "no Landlock domain here, and only Landlock keeps a tracer to the sandbox's own              processes",
+        )
+    } else if keep & (1 << CAP_SYS_ADMIN) != 0 {
+        Some("the policy keeps CAP_SYS_ADMIN, with which a tracer could suspend seccomp")
+    } else {
+        None
+    }
+}
+
+/// What the static program refuses for this policy, in words; `tracing`: why ptrace stays
+/// refused, if it does ([`tracing_blocker`]).
+fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> String {
     let sockets = if policy.has_udp() {
         "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink, raw, packet, MPTCP, SCTP)"
     } else {
         "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
+    };
+    let tracing = match tracing {
+        None => "ptrace and process_vm_readv/writev allowed between the sandbox's own \
+                 processes only (debuggers, strace -f, sanitizers; Landlock keeps them in)"
+            .to_owned(),
+        Some(why) => format!("ptrace and process_vm_readv/writev refused (EPERM): {why}"),
     };
     let connect = if policy.endpoints().is_empty() && policy.names().is_empty() {
         "every connect (no endpoint)"
@@ -415,10 +458,9 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
         "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
          socketpairs; socket options outside an allow list (routing, filtering, netfilter, \
          TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
-         (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd, bpf, module loading, kexec, \
-         request_key, userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or \
-         rescheduling another process (EPERM); bind and listen; i386 and x32 system calls \
-         (killed)"
+         (ENOSYS); pidfd_getfd, bpf, module loading, kexec, request_key, userfaultfd, user \
+         namespaces, setns, mounts, re-limiting, renicing or rescheduling another process \
+         (EPERM); bind and listen; i386 and x32 system calls (killed); {tracing}"
     )
 }
 

@@ -594,6 +594,12 @@ impl Probe {
         }
     }
 
+    /// The command [`run`](Self::run) would start, for a test that talks to the probe while
+    /// it runs (its stdio is left to the caller).
+    pub fn command_for(&self, attempt: &str, args: &[&str]) -> Command {
+        self.command(attempt, args)
+    }
+
     fn command(&self, attempt: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(probe_path());
         match &self.allow {
@@ -655,6 +661,13 @@ pub struct Held {
     pub supervisor: Option<u32>,
     /// The line it printed.
     pub line: String,
+}
+
+impl Held {
+    /// The held probe's PID (the sandboxed process itself).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Held {

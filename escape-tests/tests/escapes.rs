@@ -476,8 +476,9 @@ impl Drop for Victim {
 }
 
 /// Each way to inspect another process, refused with its specific errno: the static
-/// filter refuses `ptrace`, `pidfd_getfd` and `process_vm_writev` with `EPERM`; opening
-/// `/proc/PID/mem` is an open, which Landlock's ptrace scoping refuses with `EACCES`.
+/// filter refuses `pidfd_getfd` with `EPERM`, and Landlock's ptrace scoping refuses
+/// `ptrace` and `process_vm_writev` (`EPERM`; the filter allows them inside the sandbox,
+/// issue 12) and opening `/proc/PID/mem` (`EACCES`).
 const INSPECTIONS: [(&str, &str); 4] = [
     ("ptrace-attach", "EPERM"),
     ("proc-mem", "EACCES"),

@@ -23,6 +23,8 @@ use network_sandbox::{Fallback, Layer, Mode, Options, ReportTo};
 
 #[path = "probe/around.rs"]
 mod around;
+#[path = "probe/tracing.rs"]
+mod tracing;
 
 static SUPERVISOR: AtomicUsize = AtomicUsize::new(0);
 
@@ -480,7 +482,9 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             tcp_connect(addr(a[0]))
         }
         "stalled-and-normal" => stalled_and_normal(addr(a[0]), addr(a[1])),
-        other => around::run(other, a).unwrap_or_else(|| panic!("unknown attempt {other}")),
+        other => around::run(other, a)
+            .or_else(|| tracing::run(other, a))
+            .unwrap_or_else(|| panic!("unknown attempt {other}")),
     }
 }
 
