@@ -74,6 +74,7 @@ impl Helper {
 
 /// Request kinds on the helper's channel.
 const MAKE_UDP: u8 = b'u';
+const MAKE_UDP_UNBOUND: u8 = b'v';
 const MAKE_UDP_CONNECTED: u8 = b'U';
 const MAKE_TCP_CONNECTED: u8 = b'T';
 
@@ -255,6 +256,9 @@ fn make_socket(family: u8, kind: u8) -> io::Result<OwnedFd> {
     }
     // SAFETY: socket returned a new fd that we own.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    if kind == MAKE_UDP_UNBOUND {
+        return Ok(sock);
+    }
     let (ip, port) = if kind == MAKE_UDP {
         (Ipv4Addr::UNSPECIFIED, 0)
     } else {
@@ -490,13 +494,24 @@ impl Answerer {
     }
 
     /// A new socket in the answerer's namespace: UDP (`tcp` false) or TCP, of IPv6 when
-    /// `v6`, connected to `SENTINEL:53` when `connected` (always for TCP).
+    /// `v6`, connected to `SENTINEL:53` when `connected` (always for TCP), else (UDP)
+    /// bound to a port the kernel picks.
     pub(crate) fn socket(&self, v6: bool, tcp: bool, connected: bool) -> io::Result<OwnedFd> {
         let kind = match (tcp, connected) {
             (true, _) => MAKE_TCP_CONNECTED,
             (false, true) => MAKE_UDP_CONNECTED,
             (false, false) => MAKE_UDP,
         };
+        self.request(v6, kind)
+    }
+
+    /// A new UDP socket in the answerer's namespace, of IPv6 when `v6`, neither bound nor
+    /// connected.
+    pub(crate) fn unbound_udp(&self, v6: bool) -> io::Result<OwnedFd> {
+        self.request(v6, MAKE_UDP_UNBOUND)
+    }
+
+    fn request(&self, v6: bool, kind: u8) -> io::Result<OwnedFd> {
         let channel = self.channel.lock().unwrap_or_else(|e| e.into_inner());
         let req = [if v6 { 6 } else { 4 }, kind];
         // SAFETY: sends 2 bytes from a local buffer.

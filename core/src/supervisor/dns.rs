@@ -95,6 +95,44 @@ pub fn send(
     replace(cx, call, socket, new).map(Some)
 }
 
+/// `bind` of a UDP socket under a policy whose only UDP destination is the answerer (names,
+/// no UDP endpoint, enforce mode): whatever the socket sends can only ever go to the
+/// answerer, so it is replaced *now* by an unbound UDP socket in the answerer's namespace,
+/// which is bound there to the address asked for (any port: nothing but the answerer can
+/// reach that namespace, so a fixed port serves nobody). A runtime that registers the
+/// socket with `epoll` after `bind` and before its first send (tokio, so hickory-resolver)
+/// then registers the socket that will carry the query. `None` otherwise (the usual checks).
+pub fn bind(cx: &Context<'_>, call: &Call, socket: &Socket, name: &[u8]) -> Option<Outcome> {
+    let a = answerer::get()?;
+    if socket.kind != SocketKind::Ip(Protocol::Udp)
+        || cx.policy.has_udp()
+        || cx.policy.options().mode != crate::policy::Mode::Enforce
+        || a.owns(socket.fd.as_raw_fd())
+    {
+        return None;
+    }
+    let Ok(Destination::Inet(_)) = sockaddr::decode(name) else {
+        return None;
+    };
+    let new = match a.unbound_udp(is_v6(socket)) {
+        Ok(s) => s,
+        Err(e) => return Some(fail(e.raw_os_error().unwrap_or(libc::EIO))),
+    };
+    // SAFETY: `name` is our own copy, valid for its length.
+    let ret = unsafe {
+        libc::bind(
+            new.as_raw_fd(),
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
+        )
+    };
+    if ret != 0 {
+        return Some(performed(ret));
+    }
+    a.note(new.as_raw_fd(), false, call.tid);
+    Some(replace(cx, call, socket, new).map(|_| 0))
+}
+
 /// Installs `new` in the caller under the number of the call's fd argument, with the old
 /// socket's status flags and close-on-exec flag.
 fn replace(cx: &Context<'_>, call: &Call, old: &Socket, new: OwnedFd) -> Outcome<Socket> {
