@@ -275,11 +275,10 @@ impl<'a> Sandbox<'a> {
         };
         // The DNS answerer's helper, forked before anything is confined (it needs a network
         // namespace of its own, and the Landlock port rules would hold it).
-        let mut answerer = match resolutions {
+        let mut answerer = resolutions.as_ref().map(|_| {
             // SAFETY: the thread count above is 1, and nothing since has started a thread.
-            Some(_) => Some(unsafe { crate::answerer::start() }),
-            None => None,
-        };
+            unsafe { crate::answerer::start() }
+        });
         let answering = matches!(answerer, Some(Ok(_)));
         let files = resolutions
             .as_deref()
@@ -322,13 +321,12 @@ impl<'a> Sandbox<'a> {
                     .map_err(|e| Error::Hostnames(format!("the resolver configuration: {e}")))?;
             }
         }
-        match &answerer {
-            Some(Err(why)) => supervisor.detail.push_str(&format!(
+        if let Some(Err(why)) = &answerer {
+            supervisor.detail.push_str(&format!(
                 "; no DNS answerer ({why}): a resolver that asks DNS itself (musl, c-ares, \
                  hickory) gets no answer, allowed names included; getaddrinfo still answers \
                  allowed names from the hosts file"
-            )),
-            Some(Ok(_)) | None => {}
+            ));
         }
         if crate::test_switch::skip(Layer::Landlock) {
             crate::test_switch::drop_landlock(&mut plan, &mut landlock);
@@ -354,8 +352,8 @@ impl<'a> Sandbox<'a> {
         let process = if supervised {
             let log = log.as_ref().map(|(f, allowed)| (f, *allowed));
             let learn = self.learn.as_deref();
-            // SAFETY: the thread count above is 1, and nothing since has started a thread.
             let helper = answerer.as_ref().and_then(|a| a.as_ref().ok());
+            // SAFETY: the thread count above is 1, and nothing since has started a thread.
             let forked = unsafe { Supervisor::fork(policy, self.sink(), log, learn, helper) };
             // The supervisor has its own copies of the helper's descriptors.
             drop(answerer.take());
