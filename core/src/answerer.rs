@@ -10,7 +10,7 @@
 //!    namespace (root: `CLONE_NEWNET`; otherwise `CLONE_NEWUSER | CLONE_NEWNET`, mapping
 //!    only the caller's uid and gid), brings `lo` up, binds a UDP and a listening TCP
 //!    socket to `SENTINEL:53` there, and sends both back over a unix socketpair. It then
-//!    stays, making sockets in that namespace on request ([`socket`]): the supervisor, in
+//!    stays, making sockets in that namespace on request ([`Answerer::socket`]): the supervisor, in
 //!    the machine's namespace and held by the Landlock port rules, cannot.
 //! 2. The supervisor inherits the helper's channel and the two sockets, and [`serve`]s them
 //!    with threads that answer every query from the live [`Table`] (the refresher's): an

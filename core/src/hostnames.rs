@@ -6,15 +6,18 @@
 //!    says), A and AAAA. A pinned name is looked up by nobody. A name that does not resolve
 //!    stops the installation unless the policy says `unresolved = "unknown"`.
 //! 2. [`Files`]: the hosts file (`localhost` and each allowed name with its addresses), an
-//!    `nsswitch.conf` whose `hosts:` line is `files`, and a `resolv.conf` that names no
-//!    reachable server. The installer binds them over `/etc/hosts`, `/etc/nsswitch.conf` and
+//!    `nsswitch.conf` whose `hosts:` line is `files`, and a `resolv.conf` that names only
+//!    the sandbox's DNS answerer (`answerer.rs`; no server at all when it could not
+//!    be started). The installer binds them over `/etc/hosts`, `/etc/nsswitch.conf` and
 //!    `/etc/resolv.conf` in the sandbox's private mount namespace (`mount_ns`), so
-//!    that every resolver that follows the system configuration (glibc, Go's own, c-ares,
-//!    hickory) answers the allowed names from the hosts file and every other name with its
-//!    usual "unknown host" error, without a query.
+//!    that every resolver that follows `nsswitch.conf` (glibc, Go's own) answers the
+//!    allowed names from the hosts file and every other name with its usual "unknown
+//!    host" error, without a query, and resolvers that speak DNS themselves (musl, c-ares,
+//!    hickory) ask the answerer, which answers from the same table and forwards nothing.
 //!
-//! The supervisor is the second line: a DNS query is a UDP or TCP packet to a server, and
-//! the policy does not allow it unless it names a resolver (which `check` warns about).
+//! The supervisor is the second line: a DNS query to any other server is a UDP or TCP
+//! packet the policy does not allow unless it names a resolver (which `check` warns
+//! about).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
@@ -157,18 +160,19 @@ pub fn nsswitch_conf(original: &str) -> String {
     s
 }
 
-/// What `/etc/resolv.conf` holds in the sandbox: a nameserver that is no server. A resolver
-/// that ignores `nsswitch.conf` and asks DNS anyway (musl, c-ares' `resolve`) sends its
-/// query to `0.0.0.0`, which no policy endpoint names (the grammar refuses it) and so the
-/// supervisor refuses. One try, and no wait for an answer that cannot come: musl gives up
-/// at once with `timeout:0` (glibc, which never asks DNS here, would read it as one second).
+/// What `/etc/resolv.conf` holds in the sandbox when there is no DNS answerer: a nameserver
+/// that is no server. A resolver that ignores `nsswitch.conf` and asks DNS anyway (musl,
+/// c-ares' `resolve`) sends its query to `0.0.0.0`, which no policy endpoint names (the
+/// grammar refuses it) and so the supervisor refuses. One try, and no wait for an answer
+/// that cannot come: musl gives up at once with `timeout:0` (glibc, which never asks DNS
+/// here, would read it as one second).
 pub const RESOLV_CONF: &str =
     "# network-sandbox: no DNS server is reachable; allowed names are in /etc/hosts.\n\
 nameserver 0.0.0.0\n\
 options timeout:0 attempts:1\n";
 
 /// What `/etc/resolv.conf` holds in the sandbox when the sandbox's DNS answerer runs
-/// ([`crate::answerer`]): it is the only server, it answers at once (allowed names with
+/// (`core/src/answerer.rs`): it is the only server, it answers at once (allowed names with
 /// their addresses, every other name with NXDOMAIN), and it never forwards a query.
 pub const RESOLV_CONF_ANSWERER: &str =
     "# network-sandbox: the sandbox answers DNS itself: allowed names, and NXDOMAIN for any other.\n\

@@ -15,7 +15,7 @@
 
 #![deny(missing_docs)]
 
-pub mod answerer;
+mod answerer;
 mod capabilities;
 #[cfg(feature = "compiler")]
 pub mod compiler;
