@@ -698,6 +698,20 @@ mod tests {
         let r = respond(&t, &q, &on).unwrap();
         assert_eq!(r[3] & 0xf, dns_wire::RCODE_NXDOMAIN);
         assert_eq!(*seen.lock().unwrap(), vec!["other.test".to_owned()]);
+        // A refresh shows up in the next answer.
+        t.update(
+            "allowed.test",
+            &["127.0.0.4".parse().unwrap()],
+            Duration::from_secs(60),
+        );
+        let q = dns_wire::query(4, "allowed.test", dns_wire::TYPE_A).unwrap();
+        let r = respond(&t, &q, &on).unwrap();
+        assert_eq!(
+            u16::from_be_bytes([r[6], r[7]]),
+            1,
+            "only the current address"
+        );
+        assert_eq!(&r[r.len() - 4..], &[127, 0, 0, 4]);
         assert!(is_sentinel("127.53.0.1:53".parse().unwrap()));
         assert!(is_sentinel("[::ffff:127.53.0.1]:53".parse().unwrap()));
         assert!(!is_sentinel("127.53.0.1:54".parse().unwrap()));
