@@ -285,3 +285,115 @@ fn hickory_resolver_gets_the_sandboxs_answers_and_nothing_leaks() {
         );
     }
 }
+
+/// After the other `pre_exec` steps: no_new_privs and a filter answering `unshare` with
+/// EPERM when its flags ask for a new network namespace (x86_64 and aarch64 numbers), as a
+/// container might: the answerer's helper cannot make its namespace, everything else can.
+fn forbid_new_network_namespaces(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
+    let insn = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+    let program = [
+        // 0: A = seccomp_data.nr
+        insn(0x20, 0, 0, 0),
+        // 1: if A != unshare goto 4 (allow)
+        insn(0x15, 0, 2, libc::SYS_unshare as u32),
+        // 2: A = low half of args[0] (little-endian)
+        insn(0x20, 0, 0, 16),
+        // 3: if A & CLONE_NEWNET goto 5 (EPERM) else goto 4 (allow)
+        insn(0x45, 1, 0, libc::CLONE_NEWNET as u32),
+        // 4:
+        insn(0x06, 0, 0, RET_ALLOW),
+        // 5:
+        insn(0x06, 0, 0, RET_EPERM),
+    ];
+    // SAFETY: runs in the child before exec; prctl and seccomp on a program that lives in
+    // the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            let prog = libc::sock_fprog {
+                len: program.len() as u16,
+                filter: program.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Where the answerer cannot make its network namespace, the sandbox still starts (the hosts
+/// file answers `getaddrinfo`), says so in its start report, and names no server in
+/// `resolv.conf`: a query the program writes itself is refused (`EACCES`) and reaches no
+/// server. Control: the same filter leaves the test's own query to its server alone.
+#[test]
+fn without_a_network_namespace_there_is_no_answerer_and_the_report_says_so() {
+    let Some(py) = python() else { return };
+    let py = py.to_str().unwrap().to_owned();
+    const LOOKUP: &str =
+        "import socket; print('getaddrinfo:', socket.gethostbyname('allowed.test'))";
+    for user in users() {
+        let dns = DnsServer::start(&[("allowed.test", "127.0.0.2"), ("other.test", "127.0.0.3")]);
+        let mut control = Command::new(&py);
+        control.args(["-c", PY_QUERY, "other.test:1:udp"]);
+        dns.resolver_for(&mut control, user);
+        forbid_new_network_namespaces(&mut control);
+        let out = output(control);
+        assert!(out.stdout.contains("rcode 0 answers 1"), "control: {out:?}");
+        dns.clear();
+
+        let sandboxed = |script: &str, args: &[&str]| {
+            let mut cmd = Command::new(bin());
+            cmd.args([
+                "run",
+                "-v",
+                "--allow",
+                "allowed.test:80",
+                "--",
+                &py,
+                "-c",
+                script,
+            ]);
+            cmd.args(args);
+            dns.resolver_for(&mut cmd, user);
+            forbid_new_network_namespaces(&mut cmd);
+            output(cmd)
+        };
+        let out = sandboxed(LOOKUP, &[]);
+        assert_eq!(out.code(), Some(0), "{user:?}: {out:?}");
+        assert!(
+            out.stdout.contains("getaddrinfo: 127.0.0.2"),
+            "{user:?}: {out:?}"
+        );
+        assert!(
+            out.stderr
+                .contains("no DNS answerer (cannot create a network namespace"),
+            "{user:?}: the start report says so: {}",
+            out.stderr
+        );
+        let out = sandboxed(PY_QUERY, &["allowed.test:1:udp", "other.test:1:tcp"]);
+        assert!(
+            out.stdout.contains("udp allowed.test 1 failed [Errno 13]")
+                && out.stdout.contains("tcp other.test 1 failed [Errno 13]"),
+            "{user:?}: {out:?}"
+        );
+        assert!(
+            out.stderr.contains("denied send to 0.0.0.0:53 (udp)"),
+            "{user:?}: {}",
+            out.stderr
+        );
+        assert!(
+            dns.names().iter().all(|n| n == "allowed.test"),
+            "{user:?}: {:?}",
+            dns.queries()
+        );
+    }
+}
