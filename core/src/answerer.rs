@@ -366,6 +366,8 @@ fn serve_udp(udp: UdpSocket, table: &Table, on_unknown: &OnUnknown) {
     let mut buf = [0u8; 4096];
     loop {
         let Ok((n, from)) = udp.recv_from(&mut buf) else {
+            // Not expected on a bound UDP socket; never spin on it.
+            std::thread::sleep(Duration::from_millis(10));
             continue;
         };
         if let Some(r) = respond(table, &buf[..n], &|name| {
@@ -380,9 +382,23 @@ fn serve_udp(udp: UdpSocket, table: &Table, on_unknown: &OnUnknown) {
     }
 }
 
+/// The most TCP connections answered at once; more wait in the listener's backlog (a
+/// program that opens connections without end costs the supervisor no more threads).
+const MAX_TCP_CONNECTIONS: usize = 32;
+
 fn serve_tcp(tcp: TcpListener, table: Arc<Table>, on_unknown: OnUnknown) {
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for conn in tcp.incoming() {
-        let Ok(mut conn) = conn else { continue };
+        let Ok(mut conn) = conn else {
+            // Out of descriptors, say: never spin on it.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        while open.load(std::sync::atomic::Ordering::SeqCst) >= MAX_TCP_CONNECTIONS {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let guard = CountGuard(open.clone());
         let peer = conn.peer_addr().ok();
         let (t, u) = (table.clone(), on_unknown.clone());
         let _ = std::thread::Builder::new()
@@ -390,6 +406,7 @@ fn serve_tcp(tcp: TcpListener, table: Arc<Table>, on_unknown: OnUnknown) {
             .stack_size(128 * 1024)
             .spawn(move || {
                 use std::io::{Read, Write};
+                let _guard = guard;
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
                 let _ = conn.set_write_timeout(Some(Duration::from_secs(10)));
                 loop {
@@ -419,6 +436,15 @@ fn serve_tcp(tcp: TcpListener, table: Arc<Table>, on_unknown: OnUnknown) {
                     }
                 }
             });
+    }
+}
+
+/// Counts one open connection until dropped.
+struct CountGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for CountGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
