@@ -29,6 +29,13 @@ pub fn to_answerer(socket: &Socket, name: &[u8]) -> bool {
     matches!(sockaddr::decode(name), Ok(Destination::Inet(d)) if answerer::is_sentinel(d))
 }
 
+/// Whether a send naming `name` on `socket` goes to the answerer: a UDP socket, the
+/// answerer's address, an answerer running. (A TCP send's address is the kernel's to
+/// ignore; it is judged as usual.)
+pub fn send_to_answerer(socket: &Socket, name: &[u8]) -> bool {
+    socket.kind == SocketKind::Ip(Protocol::Udp) && to_answerer(socket, name)
+}
+
 /// `connect(fd, SENTINEL:53)`: the socket is replaced by one connected to the answerer.
 /// `None` for any other connect.
 pub fn connect(cx: &Context<'_>, call: &Call, socket: &Socket, name: &[u8]) -> Option<Outcome> {
@@ -74,7 +81,7 @@ pub fn send(
     socket: &Socket,
     name: &[u8],
 ) -> Outcome<Option<Socket>> {
-    if socket.kind != SocketKind::Ip(Protocol::Udp) || !to_answerer(socket, name) {
+    if !send_to_answerer(socket, name) {
         return Ok(None);
     }
     let Some(a) = answerer::get() else {

@@ -140,7 +140,7 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
         cx.copy_address(call, hdr.name, len as u64)?
     };
     // A send to the DNS answerer goes out on the socket `dns::send` gives.
-    if !super::dns::to_answerer(socket, &name) {
+    if !super::dns::send_to_answerer(socket, &name) {
         cx.judge(call, Operation::Send, socket, target(&name)?)?;
     }
     let iov_bytes = cx.read(call, hdr.iov, hdr.iovlen as usize * IOVEC_LEN)?;
