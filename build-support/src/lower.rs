@@ -378,7 +378,9 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     // connects, and every connect even without endpoints, so that it can report what the
     // program uses and let it through; a policy with a UDP endpoint compiles the same rules.
     let audit = policy.options.mode == crate::model::Mode::Audit;
-    let udp = policy.has_udp() || audit;
+    // Allowed names: the program's DNS queries (UDP first) go to the sandbox's answerer,
+    // which the supervisor reaches by replacing the socket (core `answerer`).
+    let udp = policy.has_udp() || audit || !policy.names.is_empty();
     let no_network = policy.no_network() && !audit;
     let mut rules = Vec::new();
     let mut rule = |syscall: Sysno, action: Action, when: Vec<Vec<Cond>>| {

@@ -228,6 +228,16 @@ impl<'a> Sandbox<'a> {
         };
         let landlock =
             landlock_layer::report(plan.as_ref(), kernel.landlock_abi, choice.supervised);
+        let mut supervisor = choice.report;
+        if !policy.names().is_empty() && choice.supervised {
+            supervisor.detail.push_str(&format!(
+                "; DNS: the program's only name server is the sandbox's answerer ({}:{}, in a \
+                 network namespace of its own), which answers allowed names with their \
+                 addresses and every other name with NXDOMAIN, and forwards nothing",
+                crate::answerer::SENTINEL,
+                crate::answerer::PORT
+            ));
+        }
         Ok(Decisions {
             kernel,
             program: choice.program,
@@ -235,7 +245,7 @@ impl<'a> Sandbox<'a> {
             plan,
             tracing,
             static_filter,
-            supervisor: choice.report,
+            supervisor,
             landlock,
             privileges: crate::privileges::preview(
                 policy.options().keep_capabilities,
@@ -271,9 +281,16 @@ impl<'a> Sandbox<'a> {
             })?;
             Some(r)
         };
+        // The DNS answerer's helper, forked before anything is confined (it needs a network
+        // namespace of its own, and the Landlock port rules would hold it).
+        let mut answerer = resolutions.as_ref().map(|_| {
+            // SAFETY: the thread count above is 1, and nothing since has started a thread.
+            unsafe { crate::answerer::start() }
+        });
+        let answering = matches!(answerer, Some(Ok(_)));
         let files = resolutions
             .as_deref()
-            .map(hostnames::Files::write)
+            .map(|r| hostnames::Files::write(r, answering))
             .transpose()
             .map_err(|e| Error::Hostnames(format!("the hosts file: {e}")))?;
         let refresh = files.as_ref().and_then(|f| {
@@ -305,6 +322,21 @@ impl<'a> Sandbox<'a> {
         if crate::test_switch::skip(Layer::Supervisor) {
             crate::test_switch::drop_supervisor(&mut program, &mut supervised, &mut supervisor);
         }
+        if answering && !supervised {
+            // Nobody would send the program's queries to the answerer: name no server.
+            answerer = Some(Err("no supervisor".into()));
+            if let Some(f) = &files {
+                f.name_no_server()
+                    .map_err(|e| Error::Hostnames(format!("the resolver configuration: {e}")))?;
+            }
+        }
+        if let Some(Err(why)) = &answerer {
+            supervisor.detail.push_str(&format!(
+                "; no DNS answerer ({why}): a resolver that asks DNS itself (musl, c-ares, \
+                 hickory) gets no answer, allowed names included; getaddrinfo still answers \
+                 allowed names from the hosts file"
+            ));
+        }
         if crate::test_switch::skip(Layer::Landlock) {
             crate::test_switch::drop_landlock(&mut plan, &mut landlock);
             tracing = tracing_blocker(plan.as_ref(), policy.options().keep_capabilities);
@@ -334,8 +366,11 @@ impl<'a> Sandbox<'a> {
         let process = if supervised {
             let log = log.as_ref().map(|(f, allowed)| (f, *allowed));
             let learn = self.learn.as_deref();
+            let helper = answerer.as_ref().and_then(|a| a.as_ref().ok());
             // SAFETY: the thread count above is 1, and nothing since has started a thread.
-            let forked = unsafe { Supervisor::fork(policy, self.sink(), log, learn) };
+            let forked = unsafe { Supervisor::fork(policy, self.sink(), log, learn, helper) };
+            // The supervisor has its own copies of the helper's descriptors.
+            drop(answerer.take());
             Some(forked.map_err(io_err("starting the supervisor"))?)
         } else {
             None
@@ -426,7 +461,8 @@ const CAP_SYS_ADMIN: u32 = 21;
 fn tracing_blocker(plan: Option<&Plan>, keep: u64) -> Option<&'static str> {
     if plan.is_none() {
         Some(
-            "no Landlock domain here, and only Landlock keeps a tracer to the sandbox's own              processes",
+            "no Landlock domain here, and only Landlock keeps a tracer to the sandbox's own \
+             processes",
         )
     } else if keep & (1 << CAP_SYS_ADMIN) != 0 {
         Some("the policy keeps CAP_SYS_ADMIN, with which a tracer could suspend seccomp")
@@ -438,7 +474,7 @@ fn tracing_blocker(plan: Option<&Plan>, keep: u64) -> Option<&'static str> {
 /// What the static program refuses for this policy, in words; `tracing`: why ptrace stays
 /// refused, if it does ([`tracing_blocker`]).
 fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> String {
-    let sockets = if policy.has_udp() {
+    let sockets = if policy.has_udp() || !policy.names().is_empty() {
         "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink, raw, packet, MPTCP, SCTP)"
     } else {
         "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"

@@ -24,6 +24,9 @@ fn socket_and_address(cx: &Context<'_>, call: &Call) -> Outcome<(Socket, Vec<u8>
 /// `connect(fd, addr, len)`.
 pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
+    if let Some(o) = super::dns::connect(cx, call, &socket, &addr) {
+        return o;
+    }
     let is_ip = matches!(socket.kind, SocketKind::Ip(_));
     match sockaddr::decode(&addr).map_err(Halt::Errno)? {
         // Dissolving an association reaches nobody; the next connect is checked again.
@@ -52,6 +55,9 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
 /// (which compiles `bind` as a check for every policy) any bind is reported and performed.
 pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
+    if let Some(o) = super::dns::bind(cx, call, &socket, &addr) {
+        return o;
+    }
     let dest = match sockaddr::decode(&addr).map_err(Halt::Errno)? {
         Destination::Inet(d) => Some(d),
         _ => None,

@@ -33,11 +33,13 @@
 //! | `refusal.rs` | the static filter's refusals (`USER_NOTIF | errno`): reported, answered with their errno |
 //! | `socket.rs` | taking the caller's fd and telling what socket it is |
 //! | `connect.rs` | `connect` and `bind` |
+//! | `dns.rs` | a connect or UDP send to the DNS answerer: the socket replaced by one in its namespace |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
 mod call;
 mod connect;
+mod dns;
 pub mod msghdr;
 mod refusal;
 mod send;
@@ -46,6 +48,7 @@ pub mod sockaddr;
 mod socket;
 mod start;
 
+pub(crate) use start::close_inherited_fds;
 pub use start::Supervisor;
 
 use call::{fail, Call, Context, Outcome};

@@ -139,7 +139,10 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
         let len = (hdr.namelen as usize).min(MAX_SOCKADDR_LEN);
         cx.copy_address(call, hdr.name, len as u64)?
     };
-    cx.judge(call, Operation::Send, socket, target(&name)?)?;
+    // A send to the DNS answerer goes out on the socket `dns::send` gives.
+    if !super::dns::send_to_answerer(socket, &name) {
+        cx.judge(call, Operation::Send, socket, target(&name)?)?;
+    }
     let iov_bytes = cx.read(call, hdr.iov, hdr.iovlen as usize * IOVEC_LEN)?;
     let data = copy_data(cx, call, socket, &msghdr::decode_iovecs(&iov_bytes))?;
     let mut control = if hdr.control == 0 {
@@ -201,7 +204,13 @@ pub fn sendto(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, buf_ptr, len, flags, addr_ptr, addr_len] = call.args;
     let socket = send_socket(cx, call)?;
     let name = cx.copy_address(call, addr_ptr, addr_len)?;
-    cx.judge(call, Operation::Send, &socket, target(&name)?)?;
+    let socket = match super::dns::send(cx, call, &socket, &name)? {
+        Some(answerer) => answerer,
+        None => {
+            cx.judge(call, Operation::Send, &socket, target(&name)?)?;
+            socket
+        }
+    };
     let data = copy_data(cx, call, &socket, &[(buf_ptr, len)])?;
     // SAFETY: `data` and `name` are our own buffers, valid for their lengths (a zero-length
     // name is not read).
@@ -227,6 +236,7 @@ pub fn sendmsg(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, msg_ptr, flags, ..] = call.args;
     let socket = send_socket(cx, call)?;
     let m = copy_message(cx, call, &socket, msg_ptr)?;
+    let socket = super::dns::send(cx, call, &socket, &m.name)?.unwrap_or(socket);
     send(&socket, &m, flags as i32)
 }
 
@@ -240,15 +250,19 @@ pub fn sendmsg(cx: &Context<'_>, call: &Call) -> Outcome {
 pub fn sendmmsg(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, vec_ptr, vlen, flags, ..] = call.args;
     let vlen = u64::from((vlen as u32).min(MAX_IOV as u32));
-    let socket = send_socket(cx, call)?;
+    let mut socket = send_socket(cx, call)?;
     let mut sent = 0u64;
     while sent < vlen {
         let entry = vec_ptr.wrapping_add(sent * MMSGHDR_LEN as u64);
         if sent > 0 {
             cx.still_pending(call)?;
         }
-        let result =
-            copy_message(cx, call, &socket, entry).and_then(|m| send(&socket, &m, flags as i32));
+        let result = copy_message(cx, call, &socket, entry).and_then(|m| {
+            if let Some(answerer) = super::dns::send(cx, call, &socket, &m.name)? {
+                socket = answerer;
+            }
+            send(&socket, &m, flags as i32)
+        });
         let n = match result {
             Ok(n) => n,
             Err(Halt::Errno(errno)) if sent == 0 => return fail(errno),
