@@ -59,6 +59,8 @@ pub const IPV6_2292PKTOPTIONS: u64 = 6;
 pub const SOL_SOCKET: u64 = 1;
 /// `SOL_UDP` (= `IPPROTO_UDP`).
 pub const SOL_UDP: u64 = 17;
+/// `SOL_NETLINK`.
+pub const SOL_NETLINK: u64 = 270;
 /// `AF_UNIX`.
 pub const AF_UNIX: u64 = 1;
 /// `AF_NETLINK`.
@@ -87,7 +89,7 @@ pub const IOPRIO_WHO_PROCESS: u64 = 1;
 /// covers what curl, Python, Node.js, Go, Java and glibc's resolver set
 /// (`cli/tests/runtimes.rs` runs them). Same numbers on x86_64 and aarch64
 /// (`asm-generic/socket.h`).
-pub const SOCKET_OPTIONS: [(u64, &[u64]); 5] = [
+pub const SOCKET_OPTIONS: [(u64, &[u64]); 6] = [
     // SO_REUSEADDR 2, SO_BROADCAST 6, SO_SNDBUF 7, SO_RCVBUF 8, SO_KEEPALIVE 9,
     // SO_OOBINLINE 10, SO_PRIORITY 12, SO_LINGER 13, SO_REUSEPORT 15, SO_PASSCRED 16,
     // SO_RCVLOWAT 18, SO_SNDLOWAT 19, SO_RCVTIMEO_OLD 20, SO_SNDTIMEO_OLD 21,
@@ -144,6 +146,12 @@ pub const SOCKET_OPTIONS: [(u64, &[u64]); 5] = [
     // UDP_CORK 1, UDP_SEGMENT 103, UDP_GRO 104. Not: UDP_ENCAP 100 (ESP/GTP/L2TP
     // encapsulation).
     (SOL_UDP, &[1, 103, 104]),
+    // Netlink sockets (NETLINK_ROUTE only, issue 12): NETLINK_ADD_MEMBERSHIP 1 and
+    // NETLINK_DROP_MEMBERSHIP 2 (route groups: reading changes, as `bind` with groups),
+    // NETLINK_PKTINFO 3, NETLINK_BROADCAST_ERROR 4, NETLINK_NO_ENOBUFS 5, NETLINK_CAP_ACK 10,
+    // NETLINK_EXT_ACK 11, NETLINK_GET_STRICT_CHK 12 (iproute2 sets the last two). Not:
+    // NETLINK_LISTEN_ALL_NSID 8.
+    (SOL_NETLINK, &[1, 2, 3, 4, 5, 10, 11, 12]),
 ];
 
 /// `ioctl` requests a sandboxed program may make in the socket range (`0x89xx`): the ones

@@ -34,11 +34,13 @@
 //! | `socket.rs` | taking the caller's fd and telling what socket it is |
 //! | `connect.rs` | `connect` and `bind` |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
+//! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
 mod call;
 mod connect;
 pub mod msghdr;
+mod netlink;
 mod refusal;
 mod send;
 mod serve;
