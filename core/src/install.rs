@@ -397,10 +397,26 @@ pub struct Preview {
 
 /// What the static program refuses for this policy, in words.
 fn static_filter_detail(policy: &Policy, len: usize) -> String {
-    let sockets = if policy.has_udp() {
-        "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink, raw, packet, MPTCP, SCTP)"
-    } else {
-        "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
+    // Netlink route sockets (interface listing) unless the policy keeps CAP_NET_ADMIN or
+    // CAP_NET_RAW (network_sandbox_build::lower::netlink_route_allowed).
+    let netlink = policy.options().keep_capabilities & (1 << 12 | 1 << 13) == 0;
+    let sockets = match (policy.has_udp(), netlink) {
+        (true, true) => {
+            "sockets other than TCP and UDP over IPv4/IPv6 and netlink route sockets (no unix, \
+             other netlink, raw, packet, MPTCP, SCTP)"
+        }
+        (false, true) => {
+            "sockets other than TCP over IPv4/IPv6 and netlink route sockets (no UDP, unix, \
+             other netlink, raw, packet, MPTCP, SCTP)"
+        }
+        (true, false) => {
+            "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink: the policy keeps \
+             CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
+        }
+        (false, false) => {
+            "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink: the policy keeps \
+             CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
+        }
     };
     let connect = if policy.endpoints().is_empty() && policy.names().is_empty() {
         "every connect (no endpoint)"
@@ -413,7 +429,7 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
          TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
          (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd, bpf, module loading, kexec, \
          request_key, userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or \
-         rescheduling another process (EPERM); bind and listen; i386 and x32 system calls \
+         rescheduling another process (EPERM); listen; i386 and x32 system calls \
          (killed)"
     )
 }
