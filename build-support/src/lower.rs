@@ -461,7 +461,14 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         Action::UserNotif
     };
     rule(Sysno::Bind, bind, always());
-    rule(Sysno::Listen, deny, always());
+    // listen(fd, backlog): refused, unless the policy has `listen` entries; then the
+    // supervisor lets a TCP socket bound to one of them listen.
+    let listen = if policy.listen.is_empty() {
+        deny
+    } else {
+        Action::UserNotif
+    };
+    rule(Sysno::Listen, listen, always());
     // socketpair(domain, type, protocol, sv): unix stream and seqpacket pairs only. A
     // datagram (or SOCK_RAW, which unix turns into datagram) socket may name any pathname
     // socket in sendto/sendmsg; the supervisor would have to see every sendmsg to stop it.

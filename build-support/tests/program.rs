@@ -195,6 +195,7 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
         ) => EPERM,
         Some("bind") if no_network => ALLOW,
         Some("bind") => USER_NOTIF,
+        Some("listen") if !policy.listen.is_empty() => USER_NOTIF,
         Some("listen") => refuse(policy),
         _ => ALLOW,
     }
@@ -372,6 +373,20 @@ fn policies() -> Vec<(&'static str, Policy)> {
                     mode: Mode::Audit,
                     ..Options::default()
                 },
+                ..policy(vec![])
+            },
+        ),
+        (
+            "listen",
+            Policy {
+                listen: vec![endpoint(Protocol::Tcp, "127.0.0.1", 32, (8080, 8080))],
+                ..policy(vec![endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443))])
+            },
+        ),
+        (
+            "listen, no endpoints",
+            Policy {
+                listen: vec![endpoint(Protocol::Tcp, "127.0.0.1", 32, (8080, 8080))],
                 ..policy(vec![])
             },
         ),

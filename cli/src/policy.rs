@@ -15,7 +15,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 use network_sandbox_build::file::{parse_policy_toml, FileError, Position};
 use network_sandbox_build::model::{self, Mode, Options, ReportTo};
-use network_sandbox_build::valid::{policy_from_strs, EndpointError};
+use network_sandbox_build::valid::{listen_from_strs, policy_from_strs, EndpointError};
 
 /// Exit status for a command line or policy that is wrong (as clap uses for usage errors).
 pub const EXIT_USAGE: i32 = 2;
@@ -30,6 +30,13 @@ pub struct PolicyArgs {
     /// no --policy) means no network.
     #[arg(long = "allow", value_name = "ENDPOINT")]
     pub allow: Vec<String>,
+
+    /// Let the program serve on ADDRESS:PORT (TCP): bind there, listen and accept. An IP
+    /// address (`127.0.0.1`, `[::1]`, `0.0.0.0`) and one port. Repeat, or give a
+    /// comma-separated list; added to the policy file's `listen`. Without it the program may
+    /// bind only to port 0 and never listen.
+    #[arg(long = "listen", value_name = "ADDRESS:PORT")]
+    pub listen: Vec<String>,
 
     /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
     /// `keep_capabilities`, `unresolved`, `refresh`, `deny_errno`); --allow and
@@ -127,6 +134,28 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
             PolicyError(rendered.join("\n"))
         })?;
 
+    // `listen`: the file's entries, then the --listen values.
+    let listen_flags = split_allow(&args.listen);
+    let mut listen_texts: Vec<String> = file
+        .as_ref()
+        .map(|(_, p)| p.listen.iter().map(|e| e.origin.text.clone()).collect())
+        .unwrap_or_default();
+    let from_file = listen_texts.len();
+    listen_texts.extend(listen_flags.iter().cloned());
+    let listen = listen_from_strs(&listen_texts).map_err(|errors| {
+        let rendered: Vec<String> = errors
+            .iter()
+            .map(|e| match e.index.checked_sub(from_file) {
+                Some(flag) => render_listen_error(&listen_flags[flag], e),
+                None => format!(
+                    "network-sandbox: error: invalid `listen` entry in the policy file: {}",
+                    e.message
+                ),
+            })
+            .collect();
+        PolicyError(rendered.join("\n"))
+    })?;
+
     // Each endpoint with where it was written: `None` for the file, `Some(i)` for
     // `allow[i]`, the --allow values with their comma-separated lists split.
     let allow = split_allow(&args.allow);
@@ -149,7 +178,10 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
     loop {
         let texts: Vec<String> = entries.iter().map(|(_, t)| t.clone()).collect();
         let errors = match policy_from_strs(&texts, options) {
-            Ok(policy) => return Ok(policy),
+            Ok(mut policy) => {
+                policy.listen = listen;
+                return Ok(policy);
+            }
             Err(errors) => errors,
         };
         // An endpoint that another one already allows (a duplicate, or a narrower one) is
@@ -276,6 +308,16 @@ pub fn render_flag_error(value: &str, e: &EndpointError) -> String {
     let prefix = "  --allow ";
     format!(
         "network-sandbox: error: invalid endpoint in --allow: {}\n{prefix}{value}\n{}",
+        e.message,
+        caret_line(prefix.chars().count(), value, e)
+    )
+}
+
+/// The error for one `--listen` value, with a caret line under the bad part.
+fn render_listen_error(value: &str, e: &EndpointError) -> String {
+    let prefix = "  --listen ";
+    format!(
+        "network-sandbox: error: invalid address in --listen: {}\n{prefix}{value}\n{}",
         e.message,
         caret_line(prefix.chars().count(), value, e)
     )

@@ -75,7 +75,12 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
             )
         })
         .collect();
-    Ok(Policy::new(filter, endpoints, runtime_options(compiled.policy.options)).with_names(names))
+    let listen = compiled.policy.listen.iter().map(endpoint).collect();
+    Ok(
+        Policy::new(filter, endpoints, runtime_options(compiled.policy.options))
+            .with_names(names)
+            .with_listen(listen),
+    )
 }
 
 fn native_arch() -> Option<Arch> {

@@ -46,9 +46,12 @@ pub const MAX_PORT_RULES: u32 = 4096;
 pub struct Plan {
     /// `Some(ports)`: handle TCP connect, allowing these ports only.
     pub connect_ports: Option<BTreeSet<u16>>,
-    /// Handle TCP bind, with one rule: port 0 (an ephemeral port, which Landlock checks as
-    /// port 0). Every fixed port is refused.
+    /// Handle TCP bind, with a rule for each of [`Plan::bind_ports`]. Every other port is
+    /// refused.
     pub deny_bind: bool,
+    /// The ports a TCP socket may bind to where binds are handled: 0 (an ephemeral port,
+    /// which Landlock checks as port 0: bind before connect) and the policy's `listen` ports.
+    pub bind_ports: BTreeSet<u16>,
     /// Scope abstract unix sockets.
     pub scope_abstract_unix: bool,
     /// Scope signals: none to a process outside the sandbox.
@@ -110,9 +113,19 @@ impl Plan {
                 .collect::<BTreeSet<u16>>();
             (Some(ports), None)
         };
+        let bind_ports = std::iter::once(0)
+            .chain(
+                policy
+                    .listen()
+                    .iter()
+                    .filter(|e| e.protocol == Protocol::Tcp)
+                    .flat_map(|e| e.ports.first()..=e.ports.last()),
+            )
+            .collect();
         Some(Plan {
             connect_ports,
             deny_bind: abi >= ABI::V4,
+            bind_ports,
             scope_abstract_unix: abi >= ABI::V6,
             scope_signal: abi >= ABI::V6,
             filesystem_placeholder: abi < ABI::V4,
@@ -133,7 +146,11 @@ impl Plan {
             None => parts.extend(self.connect_note.clone()),
         }
         if self.deny_bind {
-            parts.push("TCP bind only to port 0".into());
+            let s = if self.bind_ports.len() > 1 { "s" } else { "" };
+            parts.push(format!(
+                "TCP bind only to port{s} {}",
+                port_list(&self.bind_ports)
+            ));
         }
         if self.scope_abstract_unix {
             parts.push("abstract unix sockets scoped".into());
@@ -270,7 +287,9 @@ fn build_and_restrict(plan: Option<&Plan>) -> Result<(), BuildError> {
     let mut created = ruleset.create()?;
     if plan.deny_bind {
         // Bind before connect: Landlock checks a bind to port 0 against a rule for port 0.
-        created = created.add_rule(NetPort::new(0, AccessNet::BindTcp))?;
+        for &port in &plan.bind_ports {
+            created = created.add_rule(NetPort::new(port, AccessNet::BindTcp))?;
+        }
     }
     if plan.filesystem_placeholder {
         let root = PathFd::new("/").map_err(BuildError::Root)?;

@@ -405,6 +405,8 @@ pub struct Policy {
     filter: Cow<'static, [SockFilter]>,
     endpoints: Cow<'static, [Endpoint]>,
     names: Cow<'static, [Name]>,
+    /// Where the program may serve (`listen`): TCP, one address and one port each.
+    listen: Cow<'static, [Endpoint]>,
     options: Options,
     /// The names' addresses once resolved ([`Policy::with_resolved`]).
     resolved: Option<Arc<crate::hostnames::Table>>,
@@ -421,9 +423,53 @@ impl Policy {
             filter: Cow::Owned(filter),
             endpoints: Cow::Owned(endpoints),
             names: Cow::Borrowed(&[]),
+            listen: Cow::Borrowed(&[]),
             options,
             resolved: None,
         }
+    }
+
+    /// This policy with `listen` entries: the addresses (one TCP port each) the program may
+    /// bind and listen on. The filter must have been compiled with them (it sends `listen`
+    /// to the supervisor only then).
+    pub fn with_listen(mut self, listen: Vec<Endpoint>) -> Self {
+        self.listen = Cow::Owned(listen);
+        self
+    }
+
+    /// [`Policy::from_static`] with `listen` entries, used by generated code for a policy
+    /// that has some.
+    #[doc(hidden)]
+    pub const fn from_static_listening(
+        filter: &'static [SockFilter],
+        endpoints: &'static [Endpoint],
+        names: &'static [Name],
+        listen: &'static [Endpoint],
+        options: Options,
+    ) -> Self {
+        Policy {
+            filter: Cow::Borrowed(filter),
+            endpoints: Cow::Borrowed(endpoints),
+            names: Cow::Borrowed(names),
+            listen: Cow::Borrowed(listen),
+            options,
+            resolved: None,
+        }
+    }
+
+    /// The `listen` entries.
+    pub fn listen(&self) -> &[Endpoint] {
+        &self.listen
+    }
+
+    /// The `listen` entry a TCP socket bound to `local` (canonical: IPv4-mapped IPv6 as
+    /// IPv4) may listen on, if any: same address, same port.
+    pub fn listen_entry(&self, local: SocketAddr) -> Option<&Endpoint> {
+        self.listen.iter().find(|e| {
+            e.protocol == Protocol::Tcp
+                && e.network.contains(local.ip())
+                && e.ports.contains(local.port())
+        })
     }
 
     /// This policy with `names` allowed besides its endpoints (the filter must have been
@@ -446,6 +492,7 @@ impl Policy {
             filter: Cow::Borrowed(filter),
             endpoints: Cow::Borrowed(endpoints),
             names: Cow::Borrowed(names),
+            listen: Cow::Borrowed(&[]),
             options,
             resolved: None,
         }
@@ -463,6 +510,7 @@ impl Policy {
             filter: self.filter.clone(),
             endpoints: self.endpoints.clone(),
             names: self.names.clone(),
+            listen: self.listen.clone(),
             options: self.options,
             resolved: Some(Arc::new(crate::hostnames::Table::new(addresses, refresh))),
         }

@@ -1,4 +1,4 @@
-//! The attribute's arguments: `allow = …`, `audit = …`, `fallback = …`, `report = …`,
+//! The attribute's arguments: `allow = …`, `listen = …`, `audit = …`, `fallback = …`, `report = …`,
 //! `keep_capabilities = […]`, or `from_build`, parsed into a checked [`model::Policy`].
 //!
 //! Every error is spanned at the key or literal it is about. Stable Rust cannot point inside
@@ -7,8 +7,10 @@
 
 use std::collections::HashMap;
 
-use network_sandbox_build::model::{self, OptionSpec, OptionValue, Options, Syntax, ALLOW};
-use network_sandbox_build::valid::{policy_from_strs, EndpointError};
+use network_sandbox_build::model::{
+    self, OptionSpec, OptionValue, Options, Syntax, ALLOW, LISTEN, LISTEN_FORM,
+};
+use network_sandbox_build::valid::{listen_from_strs, policy_from_strs, EndpointError};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
@@ -33,6 +35,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
 
     let mut seen: HashMap<String, Span> = HashMap::new();
     let mut allow: Option<Vec<LitStr>> = None;
+    let mut listen: Vec<LitStr> = Vec::new();
     let mut options = Options::default();
     let mut from_build: Option<Span> = None;
     let mut first_policy_key: Option<(String, Span)> = None;
@@ -51,7 +54,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         };
         let key = ident.to_string();
         let option = model::option(&key);
-        if key != ALLOW && key != FROM_BUILD && option.is_none() {
+        if key != ALLOW && key != LISTEN && key != FROM_BUILD && option.is_none() {
             return Err(syn::Error::new(
                 ident.span(),
                 format!(
@@ -84,7 +87,8 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
                 set_names(spec, value, &mut options)?;
             }
             Some(spec) => (option_value(spec, value)?.set)(&mut options),
-            None => allow = Some(endpoint_literals(value)?),
+            None if key == LISTEN => listen = endpoint_literals(value, LISTEN)?,
+            None => allow = Some(endpoint_literals(value, ALLOW)?),
         }
     }
 
@@ -110,15 +114,23 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
     };
 
     let texts: Vec<String> = allow.iter().map(LitStr::value).collect();
-    policy_from_strs(&texts, options)
-        .map(Args::Inline)
-        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))
+    let mut policy = policy_from_strs(&texts, options)
+        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))?;
+    let texts: Vec<String> = listen.iter().map(LitStr::value).collect();
+    policy.listen = listen_from_strs(&texts)
+        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&listen, e))))?;
+    Ok(Args::Inline(policy))
 }
 
 /// The value of `key = value`, or an error for `key` alone or `key(…)`. `option` is the
-/// key's option, `None` for `allow`.
+/// key's option, `None` for `allow` and `listen`.
 fn value_of<'m>(meta: &'m Meta, key: &str, option: Option<&OptionSpec>) -> syn::Result<&'m Expr> {
-    let example = option.map_or(ALLOW_FORM, |o| o.example);
+    let form = if key == LISTEN {
+        LISTEN_FORM
+    } else {
+        ALLOW_FORM
+    };
+    let example = option.map_or(form, |o| o.example);
     match meta {
         Meta::NameValue(nv) => Ok(&nv.value),
         Meta::Path(p) => Err(syn::Error::new_spanned(
@@ -132,8 +144,13 @@ fn value_of<'m>(meta: &'m Meta, key: &str, option: Option<&OptionSpec>) -> syn::
     }
 }
 
-/// The string literals of `allow`: one string or an array of strings.
-fn endpoint_literals(value: &Expr) -> syn::Result<Vec<LitStr>> {
+/// The string literals of `allow` or `listen` (`key`): one string or an array of strings.
+fn endpoint_literals(value: &Expr, key: &str) -> syn::Result<Vec<LitStr>> {
+    let (example, form) = if key == LISTEN {
+        ("127.0.0.1:8080", LISTEN_FORM)
+    } else {
+        ("192.0.2.1:443", ALLOW_FORM)
+    };
     match value {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
@@ -147,13 +164,13 @@ fn endpoint_literals(value: &Expr) -> syn::Result<Vec<LitStr>> {
                 }) => Ok(s.clone()),
                 other => Err(syn::Error::new(
                     other.span(),
-                    "expected a string in `allow`, like \"192.0.2.1:443\"",
+                    format!("expected a string in `{key}`, like \"{example}\""),
                 )),
             })
             .collect(),
         other => Err(syn::Error::new(
             other.span(),
-            format!("expected a string or a list of strings: {ALLOW_FORM}"),
+            format!("expected a string or a list of strings: {form}"),
         )),
     }
 }

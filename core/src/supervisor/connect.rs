@@ -4,6 +4,7 @@
 use std::os::fd::AsRawFd;
 
 use super::call::{fail, performed, Call, Context, Halt, Outcome, Refused, Target};
+use super::listen;
 use super::netlink;
 use super::sockaddr::{self, Destination};
 use super::socket::{self, Socket, SocketKind};
@@ -56,8 +57,9 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
 /// `IP_FREEBIND`, `IP_TRANSPARENT` and `IPV6_FREEBIND`, are not on the socket option list,
 /// and the `ip_nonlocal_bind` sysctls are read-only inside. Either way only the destination
 /// decides where a packet goes, and that is checked at connect and send. A netlink route
-/// socket binds as asked (`netlink.rs`). A fixed port would let the program serve:
-/// refused. In audit mode any bind is reported and performed.
+/// socket binds as asked (`netlink.rs`). A fixed port would let the program serve: refused,
+/// unless it is one of the policy's `listen` entries (`listen.rs`) for a TCP socket. In audit
+/// mode any bind is reported and performed.
 pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
     if netlink::is_netlink(&socket) {
@@ -72,7 +74,7 @@ pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
         _ => None,
     };
     let ephemeral = protocol.is_some() && dest.is_some_and(|d| d.port() == 0);
-    if !ephemeral {
+    if !ephemeral && !listen::may_bind(cx, protocol, dest) {
         // In audit mode reported as one that would be refused, and performed below.
         let why = "a TCP or UDP socket may bind to port 0 only (a port the kernel picks): \
                    a fixed port would let the program serve";

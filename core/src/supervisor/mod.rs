@@ -34,11 +34,13 @@
 //! | `socket.rs` | taking the caller's fd and telling what socket it is |
 //! | `connect.rs` | `connect` and `bind` |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
+//! | `listen.rs` | `listen` where the policy says `listen`, and the binds it allows |
 //! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
 mod call;
 mod connect;
+mod listen;
 pub mod msghdr;
 mod netlink;
 mod refusal;
@@ -61,6 +63,7 @@ fn dispatch(cx: &Context<'_>, call: &Call) -> Outcome {
     match call.nr {
         libc::SYS_connect => connect::connect(cx, call),
         libc::SYS_bind => connect::bind(cx, call),
+        libc::SYS_listen => listen::listen(cx, call),
         libc::SYS_sendto => send::sendto(cx, call),
         libc::SYS_sendmsg => send::sendmsg(cx, call),
         libc::SYS_sendmmsg => send::sendmmsg(cx, call),

@@ -177,17 +177,33 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
         }
         libc::SYS_listen => {
             let taken = socket::take(cx, call, a[0] as i32).ok();
+            let protocol = match taken.as_ref().map(|s| &s.kind) {
+                Some(SocketKind::Ip(p)) => Some(*p),
+                _ => None,
+            };
+            // Where it is bound, when that is a fixed port: the `listen` entry to add.
+            let local = match (&taken, protocol) {
+                (Some(s), Some(Protocol::Tcp)) => {
+                    super::listen::fixed(super::listen::bound_address(s.fd.as_raw_fd()))
+                }
+                _ => None,
+            };
+            let remedy = match (protocol, local) {
+                (Some(Protocol::Tcp), Some(l)) => {
+                    Remedy::Add(format!("listen = \"{}\"", crate::report::canonical(l)))
+                }
+                (Some(Protocol::Tcp), None) => Remedy::Add("listen = \"ADDR:PORT\"".into()),
+                _ => Remedy::Nothing,
+            };
             cx.report_refusal(
                 call,
                 Refused::new(
                     Operation::Listen,
-                    Reason::Never("the sandbox lets no program accept connections".into()),
+                    Reason::Never("a socket may listen only where the policy says `listen`".into()),
                 )
-                .on(match taken.as_ref().map(|s| &s.kind) {
-                    Some(SocketKind::Ip(p)) => Some(*p),
-                    _ => None,
-                }),
-                Remedy::Nothing,
+                .on(protocol)
+                .to(local),
+                remedy,
             );
             if let (true, Some(socket)) = (cx.audit(), taken) {
                 // SAFETY: listen on our duplicate, with the caller's backlog (by value).
