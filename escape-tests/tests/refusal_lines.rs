@@ -87,7 +87,7 @@ fn a_bind_has_its_line_saying_nothing_allows_it() {
             &o,
             "network-sandbox: denied bind to 127.0.0.2:28997 (tcp) by pid ",
             "a TCP or UDP socket may bind to port 0 only (a port the kernel picks): a fixed \
-             port would let the program serve; no policy entry can allow this",
+             port would let the program serve; to allow it, add listen = \"127.0.0.2:28997\"",
         );
     }
 }
@@ -99,7 +99,8 @@ fn a_listen_has_its_line() {
         one_line(
             &o,
             "network-sandbox: denied listen (tcp) by pid ",
-            "the sandbox lets no program accept connections; no policy entry can allow this",
+            "a socket may listen only where the policy says `listen`; to allow it, add \
+             listen = \"ADDR:PORT\"",
         );
     }
 }
