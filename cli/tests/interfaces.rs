@@ -341,3 +341,160 @@ for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
     }
     accept.join().unwrap();
 }
+
+/// `--listen 127.0.0.1:PORT`: a Python server in the sandbox binds there, listens and
+/// accepts a connection from the test itself (outside the sandbox), and answers it. Without
+/// `--listen` the same server's bind is refused with `EACCES` and a line naming the entry to
+/// add. The control: the server works without the sandbox.
+#[test]
+fn a_server_listens_where_the_policy_says_listen() {
+    let Some(python) = python() else {
+        return;
+    };
+    let python = python.to_str().unwrap();
+    let script = r#"
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.listen(1)
+except OSError as e:
+    print("server", e.errno, flush=True)
+    sys.exit(3)
+print("listening", flush=True)
+c, _ = s.accept()
+c.sendall(b"hello from the sandbox")
+c.close()
+"#;
+    for user in users() {
+        for sandboxed in [false, true] {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let listen = format!("127.0.0.1:{port}");
+            let mut cmd = if sandboxed {
+                let mut c = Command::new(bin());
+                c.args(["run", "--allow", ALLOW, "--listen", &listen, "--"]);
+                c.arg(python);
+                c
+            } else {
+                Command::new(python)
+            };
+            cmd.args(["-c", script, &port.to_string()]);
+            as_user(&mut cmd, user);
+            // Killed with its group if an assertion fails first.
+            let mut server = Guard::spawn(&mut cmd);
+            // Wait for its "listening" line, then connect from outside the sandbox.
+            let mut line = String::new();
+            let stdout = server.child.stdout.take().unwrap();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+            assert_eq!(line, "listening\n", "as {user:?}, sandboxed {sandboxed}");
+            let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            client
+                .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                .unwrap();
+            let mut answer = String::new();
+            std::io::Read::read_to_string(&mut client, &mut answer).unwrap();
+            assert_eq!(answer, "hello from the sandbox", "as {user:?}");
+            let status = server.child.wait().unwrap();
+            assert!(
+                status.success(),
+                "as {user:?}, sandboxed {sandboxed}: {status:?}"
+            );
+        }
+        // Without --listen: refused, with the entry to add.
+        let port = 28994;
+        let mut cmd = ns_run(Some(ALLOW), &[python, "-c", script, &port.to_string()]);
+        as_user(&mut cmd, user);
+        let out = output(cmd);
+        assert_eq!(out.code(), Some(3), "{out:?}");
+        assert!(out.stdout.contains("server 13"), "EACCES: {out:?}");
+        assert!(
+            out.stderr
+                .contains("to allow it, add listen = \"127.0.0.1:28994\""),
+            "{out:?}"
+        );
+    }
+}
+
+/// Go's `net.Interfaces` and `Addrs` (netlink, `CGO_ENABLED=0`).
+#[test]
+fn go_net_interfaces_works_inside() {
+    let Some(go) = require("go", "Go (Debian package golang-go)") else {
+        return;
+    };
+    let dir = scratch_dir("go-interfaces");
+    std::fs::write(
+        dir.join("main.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\t\"net\"\n\t\"os\"\n)\n\n\
+         func main() {\n\tifs, err := net.Interfaces()\n\tif err != nil {\n\t\t\
+         fmt.Println(err)\n\t\tos.Exit(1)\n\t}\n\tfor _, i := range ifs {\n\t\t\
+         addrs, err := i.Addrs()\n\t\tif err != nil {\n\t\t\tfmt.Println(err)\n\t\t\t\
+         os.Exit(1)\n\t\t}\n\t\tfmt.Println(i.Name, addrs)\n\t}\n}\n",
+    )
+    .unwrap();
+    let exe = dir.join("interfaces");
+    let out = output(
+        Command::new(&go)
+            .args(["build", "-o"])
+            .arg(&exe)
+            .arg("main.go")
+            .current_dir(&dir)
+            .env("GOCACHE", dir.join("cache"))
+            .env("GOPATH", dir.join("gopath"))
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .env("CGO_ENABLED", "0"),
+    );
+    assert_eq!(out.code(), Some(0), "go build failed: {out:?}");
+    for user in users() {
+        same_inside(user, &[exe.to_str().unwrap()], "lo [127.0.0.1/8");
+    }
+}
+
+/// Java's `NetworkInterface` asks its questions with `SIOCGIF*` ioctls on a UDP socket
+/// (`socket(AF_INET, SOCK_DGRAM)`), which the static filter opens only under a policy with
+/// a UDP endpoint: with one it lists as without the sandbox; without one it fails at the
+/// socket, and the line says which endpoint kind allows it (a known limit, README).
+#[test]
+fn java_network_interface_needs_a_udp_endpoint() {
+    let Some(java) = require("java", "Java") else {
+        return;
+    };
+    let dir = scratch_dir("java-interfaces");
+    let src = dir.join("Interfaces.java");
+    std::fs::write(
+        &src,
+        "import java.net.NetworkInterface;\nimport java.util.Collections;\n\
+         public class Interfaces {\n  public static void main(String[] a) throws Exception {\n\
+             for (NetworkInterface n : Collections.list(NetworkInterface.getNetworkInterfaces()))\n\
+               System.out.println(n.getName() + \" \" + Collections.list(n.getInetAddresses()));\n\
+           }\n}\n",
+    )
+    .unwrap();
+    let (java, src) = (java.to_str().unwrap(), src.to_str().unwrap());
+    let control = output(Command::new(java).args(["-Xshare:auto", src]));
+    assert!(
+        control.status.success() && control.stdout.contains("lo ["),
+        "control: {control:?}"
+    );
+    let out = output(ns_run(
+        Some("udp://127.0.0.2:9"),
+        &[java, "-Xshare:auto", src],
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let lines = |s: &str| {
+        let mut v: Vec<String> = s.lines().map(str::to_owned).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(lines(&out.stdout), lines(&control.stdout), "{out:?}");
+    let out = output(ns_run(Some(ALLOW), &[java, "-Xshare:auto", src]));
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.contains("denied socket (udp)") && out.stderr.contains("add udp://HOST:PORT"),
+        "{out:?}"
+    );
+}
