@@ -332,7 +332,7 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     let texts: Vec<&str> = allow.iter().map(|(s, _)| s.as_str()).collect();
     let mut policy = policy_from_strs(&texts, options).map_err(|e| located(&allow, e))?;
     let texts: Vec<&str> = listen.iter().map(|(s, _)| s.as_str()).collect();
-    policy.listen = listen_from_strs(&texts).map_err(|e| located(&listen, e))?;
+    policy.listen = listen_from_strs(&texts, &policy.options).map_err(|e| located(&listen, e))?;
     Ok(policy)
 }
 

@@ -83,7 +83,14 @@ pub fn policy_from_strs<S: AsRef<str>>(
 /// Parses every string of a `listen` list ([`parse_listen`]): every error, in the order of
 /// the list, with a duplicate (the same address and port twice) an error too. Indices are
 /// positions in the `listen` list.
-pub fn listen_from_strs<S: AsRef<str>>(listen: &[S]) -> Result<Vec<Endpoint>, Vec<EndpointError>> {
+///
+/// `fallback = "landlock-ports"` cannot hold `listen` entries (Landlock sees binds, and a
+/// `listen` after a bind to port 0 binds nothing: the program would serve on an ephemeral
+/// port), so `options` with that fallback make any entry an error.
+pub fn listen_from_strs<S: AsRef<str>>(
+    listen: &[S],
+    options: &Options,
+) -> Result<Vec<Endpoint>, Vec<EndpointError>> {
     let mut out: Vec<Endpoint> = Vec::with_capacity(listen.len());
     let mut errors = Vec::new();
     for (index, text) in listen.iter().enumerate() {
@@ -107,6 +114,14 @@ pub fn listen_from_strs<S: AsRef<str>>(listen: &[S]) -> Result<Vec<Endpoint>, Ve
             }
             Err(e) => errors.push(EndpointError::from_parse(index, e)),
         }
+    }
+    if let (Some(first), Fallback::LandlockPorts) = (out.first(), options.fallback) {
+        errors.push(at_whole(
+            first,
+            "`listen` cannot be combined with fallback = \"landlock-ports\": without the \
+             supervisor nothing would check where a socket listens"
+                .to_owned(),
+        ));
     }
     if errors.is_empty() {
         Ok(out)

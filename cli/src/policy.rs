@@ -38,9 +38,9 @@ pub struct PolicyArgs {
     #[arg(long = "listen", value_name = "ADDRESS:PORT")]
     pub listen: Vec<String>,
 
-    /// Read the policy from a TOML file (`allow = [...]`, `audit`, `fallback`, `report`,
-    /// `keep_capabilities`, `unresolved`, `refresh`, `deny_errno`); --allow and
-    /// --keep-capability add to it, the other flags override its options.
+    /// Read the policy from a TOML file (`allow = [...]`, `listen`, `audit`, `fallback`,
+    /// `report`, `keep_capabilities`, `unresolved`, `refresh`, `deny_errno`); --allow,
+    /// --listen and --keep-capability add to it, the other flags override its options.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
@@ -142,7 +142,7 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
         .unwrap_or_default();
     let from_file = listen_texts.len();
     listen_texts.extend(listen_flags.iter().cloned());
-    let listen = listen_from_strs(&listen_texts).map_err(|errors| {
+    let listen = listen_from_strs(&listen_texts, &options).map_err(|errors| {
         let rendered: Vec<String> = errors
             .iter()
             .map(|e| match e.index.checked_sub(from_file) {

@@ -117,7 +117,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
     let mut policy = policy_from_strs(&texts, options)
         .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))?;
     let texts: Vec<String> = listen.iter().map(LitStr::value).collect();
-    policy.listen = listen_from_strs(&texts)
+    policy.listen = listen_from_strs(&texts, &policy.options)
         .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&listen, e))))?;
     Ok(Args::Inline(policy))
 }
