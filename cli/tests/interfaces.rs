@@ -498,3 +498,72 @@ fn java_network_interface_needs_a_udp_endpoint() {
         "{out:?}"
     );
 }
+
+/// `dig +tcp` binds its TCP socket to port 0 before it connects; to an allowed loopback DNS
+/// server (the test's own) it gets its answer inside, as outside (the control).
+#[test]
+fn dig_over_tcp_binds_before_it_connects() {
+    let Some(dig) = require("dig", "dig (Debian package dnsutils)") else {
+        return;
+    };
+    let server = common::dns::DnsServer::start(&[("bind-first.test", "192.0.2.91")]);
+    let at = format!("@{}", server.ip);
+    let dig = dig.to_str().unwrap();
+    let argv = [
+        dig,
+        "+tcp",
+        "+short",
+        "+time=5",
+        "+tries=1",
+        &at,
+        "bind-first.test",
+    ];
+    for user in users() {
+        let mut control = Command::new(dig);
+        control.args(&argv[1..]);
+        as_user(&mut control, user);
+        let control = output(control);
+        assert_eq!(control.stdout.trim(), "192.0.2.91", "control: {control:?}");
+        let allow = format!("{}:53", server.ip);
+        let mut cmd = ns_run(Some(&allow), &argv);
+        as_user(&mut cmd, user);
+        let out = output(cmd);
+        assert_eq!(out.stdout.trim(), "192.0.2.91", "as {user:?}: {out:?}");
+        assert!(!out.stderr.contains("denied bind"), "{out:?}");
+    }
+    assert!(server.queries().iter().all(|q| q.transport == "tcp"));
+}
+
+/// `curl --interface 127.0.0.1` binds its socket to that address, port 0, before it
+/// connects: it fetches from an allowed server inside, as outside.
+#[test]
+fn curl_interface_binds_before_it_connects() {
+    let Some(curl) = require("curl", "curl") else {
+        return;
+    };
+    let servers = Servers::start();
+    let url = servers.allowed.url();
+    let body = servers.allowed.body();
+    let curl = curl.to_str().unwrap();
+    let argv = [
+        curl,
+        "-sS",
+        "--max-time",
+        "20",
+        "--interface",
+        "127.0.0.1",
+        &url,
+    ];
+    for user in users() {
+        let mut control = Command::new(curl);
+        control.args(&argv[1..]);
+        as_user(&mut control, user);
+        let control = output(control);
+        assert!(control.stdout.contains(&body), "control: {control:?}");
+        let mut cmd = ns_run(Some(&servers.allow()), &argv);
+        as_user(&mut cmd, user);
+        let out = output(cmd);
+        assert!(out.stdout.contains(&body), "as {user:?}: {out:?}");
+        assert!(!out.stderr.contains("denied bind"), "{out:?}");
+    }
+}
