@@ -202,8 +202,10 @@ fn root_cannot_change_addresses_links_or_routes() {
 /// in the policy, `sendto` with an address reaches the supervisor, which sends only
 /// `RTM_GET*` requests and refuses this one with its line; `send` without an address goes
 /// straight to the kernel, which refuses it (`EPERM` in the acknowledgement: no
-/// `CAP_NET_ADMIN`). A `NETLINK_SOCK_DIAG` socket stays refused. Root, in a namespace of the
-/// test's own, where the same script adds the address without the sandbox.
+/// `CAP_NET_ADMIN`). A `NETLINK_SOCK_DIAG` socket stays refused. Joining a multicast group
+/// (reading changes) works; a message to another netlink port (which the kernel would check
+/// against the supervisor's privileges) is refused by the supervisor. Root, in a namespace of
+/// the test's own, where the same script adds the address without the sandbox.
 #[test]
 fn a_handwritten_rtm_newaddr_is_refused_and_sock_diag_stays_closed() {
     if !is_root() {
@@ -239,6 +241,15 @@ try:
     print("sock_diag open")
 except OSError as e:
     print("sock_diag", errno.errorcode[e.errno])
+g = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+g.bind((0, 1))
+print("groups", g.getsockname()[1])
+getlink = struct.pack("=IHHII", 32, 18, 0x301, 3, 0) + bytes(16)
+try:
+    g.sendto(getlink, (4242, 0))
+    print("to a port sent")
+except OSError as e:
+    print("to a port", errno.errorcode[e.errno])
 "#;
     let python = python.to_str().unwrap();
     let path = format!("--net={}", netns.path().display());
@@ -246,7 +257,7 @@ except OSError as e:
     assert!(
         control
             .stdout
-            .contains("sendto 32\nack 0\nsend 0\nsock_diag open"),
+            .contains("sendto 32\nack 0\nsend 0\nsock_diag open\ngroups 1\nto a port ECONNREFUSED"),
         "control without the sandbox: {control:?}"
     );
     let addrs = ip_in(&netns, &["-o", "addr", "show", "dev", "lo"]).stdout;
@@ -264,12 +275,17 @@ except OSError as e:
     ]));
     assert!(
         out.stdout
-            .contains("sendto EACCES\nsend -1\nsock_diag EACCES"),
+            .contains("sendto EACCES\nsend -1\nsock_diag EACCES\ngroups 1\nto a port EACCES"),
         "{out:?}"
     );
     assert!(
         out.stderr
             .contains("RTM_NEWADDR (20) would change the network"),
+        "the supervisor's line: {out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("a netlink message may go to the kernel only, not to port 4242"),
         "the supervisor's line: {out:?}"
     );
     let addrs = ip_in(&netns, &["-o", "addr", "show", "dev", "lo"]).stdout;
