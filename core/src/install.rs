@@ -418,6 +418,11 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
              CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
         }
     };
+    let listen = if policy.listen().is_empty() {
+        "listen"
+    } else {
+        "listen outside the policy's `listen` entries (the supervisor checks them)"
+    };
     let connect = if policy.endpoints().is_empty() && policy.names().is_empty() {
         "every connect (no endpoint)"
     } else {
@@ -429,7 +434,7 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
          TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
          (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd, bpf, module loading, kexec, \
          request_key, userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or \
-         rescheduling another process (EPERM); listen; i386 and x32 system calls \
+         rescheduling another process (EPERM); {listen}; i386 and x32 system calls \
          (killed)"
     )
 }
