@@ -583,3 +583,47 @@ fn curl_interface_binds_before_it_connects() {
         assert!(!out.stderr.contains("denied bind"), "{out:?}");
     }
 }
+
+/// `check` shows the `listen` entries and the Landlock bind rules they add; a bad entry is
+/// an error with a caret under it.
+#[test]
+fn check_shows_listen_entries_and_refuses_bad_ones() {
+    let out = output(ns(&[
+        "check",
+        "--allow",
+        ALLOW,
+        "--listen",
+        "127.0.0.1:8080,[::1]:8081",
+    ]));
+    assert!(
+        out.stdout
+            .contains("  listen: 127.0.0.1:8080, [::1]:8081 (TCP)"),
+        "{out:?}"
+    );
+    // Landlock port rules need ABI 4.
+    let abi: u32 = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Landlock: ABI "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    if abi >= 4 {
+        assert!(
+            out.stdout.contains("TCP bind only to ports 0, 8080-8081"),
+            "{out:?}"
+        );
+    }
+    let out = output(ns(&[
+        "check",
+        "--allow",
+        ALLOW,
+        "--listen",
+        "127.0.0.1:80-90",
+    ]));
+    assert_eq!(out.code(), Some(2), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("invalid address in --listen: `listen` takes one port"),
+        "{out:?}"
+    );
+}
