@@ -2,7 +2,7 @@
 # Installs what building and testing the workspace needs on a fresh Debian machine, when run
 # as root: libseccomp-dev and pkg-config (the benchmarks compare with libseccomp and are part
 # of the workspace), and the clients of other runtimes that the command's tests run (curl,
-# Python, Node.js, Go, Java, a static musl program for the hostname tests; util-linux's
+# Python, Node.js, Go, Java, dig, a static musl program for the hostname tests; util-linux's
 # unshare for the network namespaces of the escape tests; gdb, strace and gcc with
 # AddressSanitizer for the debugger tests). Elsewhere it only says what is
 # missing; tests whose client is missing report themselves skipped, and why (in CI, such a
@@ -18,6 +18,7 @@ declare -A need=(
     [node]=nodejs
     [go]=golang-go
     [java]=default-jre-headless
+    [dig]=dnsutils
     [musl-gcc]=musl-tools
     [pkg-config]=pkg-config
     [/usr/include/seccomp.h]=libseccomp-dev

@@ -101,11 +101,29 @@ pub fn policy_source(compiled: &Compiled) -> String {
     }
     out.push_str("    ];\n");
 
+    // `listen` entries (issue 12) only when there are some, so that a policy without them
+    // is emitted as before.
+    let listen = &compiled.policy.listen;
+    if !listen.is_empty() {
+        let _ = writeln!(out, "    const LISTEN: &[{P}::Endpoint] = &[");
+        for e in listen {
+            endpoint(&mut out, e);
+        }
+        out.push_str("    ];\n");
+    }
+    let constructor = if listen.is_empty() {
+        "from_static"
+    } else {
+        "from_static_listening"
+    };
     let _ = writeln!(
         out,
-        "    static POLICY: {P}::Policy = {P}::Policy::from_static("
+        "    static POLICY: {P}::Policy = {P}::Policy::{constructor}("
     );
     out.push_str("        FILTER,\n        ENDPOINTS,\n        NAMES,\n");
+    if !listen.is_empty() {
+        out.push_str("        LISTEN,\n");
+    }
     options(&mut out, &compiled.policy.options);
     match &compiled.policy.log {
         Some(path) => {

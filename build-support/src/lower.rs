@@ -59,8 +59,20 @@ pub const IPV6_2292PKTOPTIONS: u64 = 6;
 pub const SOL_SOCKET: u64 = 1;
 /// `SOL_UDP` (= `IPPROTO_UDP`).
 pub const SOL_UDP: u64 = 17;
+/// `SOL_NETLINK`.
+pub const SOL_NETLINK: u64 = 270;
 /// `AF_UNIX`.
 pub const AF_UNIX: u64 = 1;
+/// `AF_NETLINK`.
+pub const AF_NETLINK: u64 = 16;
+/// `SOCK_RAW`.
+pub const SOCK_RAW: u64 = 3;
+/// `NETLINK_ROUTE`: links, addresses, routes, neighbours, rules (`ip`, `getifaddrs`).
+pub const NETLINK_ROUTE: u64 = 0;
+/// `CAP_NET_ADMIN`: what the kernel asks of every rtnetlink request that is not a `GET`.
+pub const CAP_NET_ADMIN: u32 = 12;
+/// `CAP_NET_RAW`.
+pub const CAP_NET_RAW: u32 = 13;
 /// `SOCK_SEQPACKET`.
 pub const SOCK_SEQPACKET: u64 = 5;
 /// `CLONE_NEWUSER`.
@@ -77,7 +89,7 @@ pub const IOPRIO_WHO_PROCESS: u64 = 1;
 /// covers what curl, Python, Node.js, Go, Java and glibc's resolver set
 /// (`cli/tests/runtimes.rs` runs them). Same numbers on x86_64 and aarch64
 /// (`asm-generic/socket.h`).
-pub const SOCKET_OPTIONS: [(u64, &[u64]); 5] = [
+pub const SOCKET_OPTIONS: [(u64, &[u64]); 6] = [
     // SO_REUSEADDR 2, SO_BROADCAST 6, SO_SNDBUF 7, SO_RCVBUF 8, SO_KEEPALIVE 9,
     // SO_OOBINLINE 10, SO_PRIORITY 12, SO_LINGER 13, SO_REUSEPORT 15, SO_PASSCRED 16,
     // SO_RCVLOWAT 18, SO_SNDLOWAT 19, SO_RCVTIMEO_OLD 20, SO_SNDTIMEO_OLD 21,
@@ -134,6 +146,12 @@ pub const SOCKET_OPTIONS: [(u64, &[u64]); 5] = [
     // UDP_CORK 1, UDP_SEGMENT 103, UDP_GRO 104. Not: UDP_ENCAP 100 (ESP/GTP/L2TP
     // encapsulation).
     (SOL_UDP, &[1, 103, 104]),
+    // Netlink sockets (NETLINK_ROUTE only, issue 12): NETLINK_ADD_MEMBERSHIP 1 and
+    // NETLINK_DROP_MEMBERSHIP 2 (route groups: reading changes, as `bind` with groups),
+    // NETLINK_PKTINFO 3, NETLINK_BROADCAST_ERROR 4, NETLINK_NO_ENOBUFS 5, NETLINK_CAP_ACK 10,
+    // NETLINK_EXT_ACK 11, NETLINK_GET_STRICT_CHK 12 (iproute2 sets the last two). Not:
+    // NETLINK_LISTEN_ALL_NSID 8.
+    (SOL_NETLINK, &[1, 2, 3, 4, 5, 10, 11, 12]),
 ];
 
 /// `ioctl` requests a sandboxed program may make in the socket range (`0x89xx`): the ones
@@ -426,7 +444,11 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     let connect = if no_network { deny } else { Action::UserNotif };
     rule(Sysno::Connect, connect, always());
 
-    rule(Sysno::Socket, deny, socket_denials(udp));
+    rule(
+        Sysno::Socket,
+        deny,
+        socket_denials(udp, netlink_route_allowed(policy)),
+    );
 
     // setsockopt(fd, level, optname, optval, optlen): an allow list per level (see
     // [`SOCKET_OPTIONS`]); any other level or option is refused.
@@ -441,11 +463,25 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         rule(Sysno::Sendmmsg, Action::UserNotif, always());
     }
 
-    // UDP clients that bind to port 0 before they send (Java, Node.js) need `bind`; the
-    // supervisor lets a UDP socket bind to port 0 only. Without UDP, nothing may bind.
-    let bind = if udp { Action::UserNotif } else { deny };
+    // Bind before connect (issue 12): the supervisor lets a TCP or UDP socket bind to port
+    // 0 (a port the kernel picks) and a netlink route socket bind (iproute2 and Go bind
+    // before they ask). Under a policy without endpoints there is nothing to connect to
+    // and no UDP socket: bind is left to the kernel and Landlock (a TCP bind only to port
+    // 0 where Landlock handles binds), so such a policy still needs no supervisor.
+    let bind = if no_network {
+        Action::Allow
+    } else {
+        Action::UserNotif
+    };
     rule(Sysno::Bind, bind, always());
-    rule(Sysno::Listen, deny, always());
+    // listen(fd, backlog): refused, unless the policy has `listen` entries; then the
+    // supervisor lets a TCP socket bound to one of them listen.
+    let listen = if policy.listen.is_empty() {
+        deny
+    } else {
+        Action::UserNotif
+    };
+    rule(Sysno::Listen, listen, always());
     // socketpair(domain, type, protocol, sv): unix stream and seqpacket pairs only. A
     // datagram (or SOCK_RAW, which unix turns into datagram) socket may name any pathname
     // socket in sendto/sendmsg; the supervisor would have to see every sendmsg to stop it.
@@ -646,27 +682,54 @@ fn socketpair_denials() -> Vec<Vec<Cond>> {
     ]
 }
 
+/// Whether the policy may open `NETLINK_ROUTE` sockets (interface listing, issue 12): yes,
+/// unless it keeps `CAP_NET_ADMIN` or `CAP_NET_RAW`. What stops a route socket from changing
+/// addresses, links and routes is the kernel itself, which asks `CAP_NET_ADMIN` of every
+/// request but a `GET`; a policy that keeps that capability (or `CAP_NET_RAW`, kept for the
+/// same kind of program) keeps netlink refused.
+pub fn netlink_route_allowed(policy: &Policy) -> bool {
+    let kept = policy.options.keep_capabilities;
+    kept & (1 << CAP_NET_ADMIN | 1 << CAP_NET_RAW) == 0
+}
+
 /// When `socket(family, type, protocol)` is denied, as an OR of ANDs of exact comparisons.
 ///
 /// Allowed: family `AF_INET`/`AF_INET6`; type exactly `SOCK_STREAM` with any of the flags
 /// `SOCK_NONBLOCK`/`SOCK_CLOEXEC` and protocol 0 or `IPPROTO_TCP`; with UDP also `SOCK_DGRAM`
-/// (same flags) with protocol 0 or `IPPROTO_UDP`. Types are enumerated, never masked, so no
-/// other bit of `type` passes.
-fn socket_denials(udp: bool) -> Vec<Vec<Cond>> {
+/// (same flags) with protocol 0 or `IPPROTO_UDP`. With `netlink` also `AF_NETLINK` with type
+/// `SOCK_RAW` or `SOCK_DGRAM` (same flags) and protocol `NETLINK_ROUTE` only. Types are
+/// enumerated, never masked, so no other bit of `type` passes.
+fn socket_denials(udp: bool, netlink: bool) -> Vec<Vec<Cond>> {
     let (family, ty, proto) = (0, 1, 2);
     let flags = [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC];
     let stream: Vec<u64> = flags.iter().map(|f| SOCK_STREAM | f).collect();
     let dgram: Vec<u64> = flags.iter().map(|f| SOCK_DGRAM | f).collect();
 
-    let mut denials = vec![vec![
-        Cond::ne32(family, AF_INET),
-        Cond::ne32(family, AF_INET6),
-    ]];
+    let mut families = vec![Cond::ne32(family, AF_INET), Cond::ne32(family, AF_INET6)];
+    if netlink {
+        families.push(Cond::ne32(family, AF_NETLINK));
+    }
+    let mut denials = vec![families];
     let mut allowed_types = stream.clone();
     if udp {
         allowed_types.extend(&dgram);
     }
-    denials.push(allowed_types.iter().map(|&t| Cond::ne32(ty, t)).collect());
+    let mut ip_types: Vec<Cond> = allowed_types.iter().map(|&t| Cond::ne32(ty, t)).collect();
+    if netlink {
+        // A netlink socket: raw or datagram (the same thing for netlink), NETLINK_ROUTE only
+        // (not sock_diag, netfilter, audit, generic, uevent, xfrm, …).
+        let raw = flags.iter().map(|f| SOCK_RAW | f);
+        let mut nl_types = vec![Cond::eq32(family, AF_NETLINK)];
+        nl_types.extend(raw.chain(dgram.iter().copied()).map(|t| Cond::ne32(ty, t)));
+        denials.push(nl_types);
+        denials.push(vec![
+            Cond::eq32(family, AF_NETLINK),
+            Cond::ne32(proto, NETLINK_ROUTE),
+        ]);
+        // The IP families' type list applies to them only.
+        ip_types.insert(0, Cond::ne32(family, AF_NETLINK));
+    }
+    denials.push(ip_types);
     if udp {
         for &t in &stream {
             denials.push(vec![
@@ -739,6 +802,24 @@ mod tests {
         );
         assert_eq!(socket(&udp, AF_INET, SOCK_DGRAM, 6), deny);
         assert_eq!(socket(&udp, AF_INET, SOCK_STREAM, 17), deny);
+        // NETLINK_ROUTE only (interface listing), raw or datagram.
+        assert_eq!(
+            socket(&tcp, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0),
+            Action::Allow
+        );
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_DGRAM, 0), Action::Allow);
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_RAW, 4), deny, "sock_diag");
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_RAW, 16), deny, "generic");
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_STREAM, 0), deny);
+        assert_eq!(socket(&tcp, AF_INET, SOCK_RAW, 0), deny);
+        let mut admin = policy(&[Protocol::Tcp]);
+        admin.options.keep_capabilities = 1 << CAP_NET_ADMIN;
+        let admin = lower(&admin, Arch::X86_64);
+        assert_eq!(
+            socket(&admin, AF_NETLINK, SOCK_RAW, 0),
+            deny,
+            "keeps NET_ADMIN"
+        );
         // Only the low 32 bits of an int argument count.
         assert_eq!(
             socket(&tcp, AF_INET | 1 << 32, SOCK_STREAM, 0),

@@ -256,6 +256,12 @@ pub enum Refresh {
 
 /// The key of the endpoint list, in the attribute and the policy file.
 pub const ALLOW: &str = "allow";
+/// The key of the addresses the program may serve on: `listen = "127.0.0.1:8080"` or a list
+/// (issue 12). Each is an IP address and one TCP port; the program may bind exactly there and
+/// `listen`/`accept` on it.
+pub const LISTEN: &str = "listen";
+/// How `listen` is written, for messages.
+pub const LISTEN_FORM: &str = "listen = \"127.0.0.1:8080\" or listen = [\"127.0.0.1:8080\", …]";
 
 /// How an option's value is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -686,10 +692,11 @@ pub fn option(key: &str) -> Option<&'static OptionSpec> {
     OPTIONS.into_iter().find(|o| o.key == key)
 }
 
-/// The keys a front end accepts, for "expected …": `` `allow`, `audit`, `fallback`,
+/// The keys a front end accepts, for "expected …": `` `allow`, `listen`, `audit`, `fallback`,
 /// `report`, `keep_capabilities`, `unresolved`, `refresh` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
 pub fn expected_keys(extra: &[&str]) -> String {
-    let keys: Vec<String> = std::iter::once(ALLOW)
+    let keys: Vec<String> = [ALLOW, LISTEN]
+        .into_iter()
         .chain(OPTIONS.iter().map(|o| o.key))
         .chain(std::iter::once(LOG))
         .chain(extra.iter().copied())
@@ -736,6 +743,9 @@ pub struct Policy {
     pub endpoints: Vec<Endpoint>,
     /// Allowed names. With no endpoint and no name, the policy allows no network.
     pub names: Vec<NamedEndpoint>,
+    /// Where the program may serve (`listen`): TCP, one address (prefix full length) and one
+    /// port each. Empty: it may bind only to port 0 and never `listen`.
+    pub listen: Vec<Endpoint>,
     /// Options.
     pub options: Options,
     /// `log = "PATH"`: where the structured log goes (see [`LOG`]).
@@ -857,8 +867,8 @@ mod tests {
         assert_eq!(AUDIT.expected(), "`true` or `false`");
         assert_eq!(
             expected_keys(&["from_build"]),
-            "`allow`, `audit`, `fallback`, `report`, `keep_capabilities`, `unresolved`, \
-             `refresh`, `deny_errno`, `log_allowed`, `log` or `from_build`"
+            "`allow`, `listen`, `audit`, `fallback`, `report`, `keep_capabilities`, \
+             `unresolved`, `refresh`, `deny_errno`, `log_allowed`, `log` or `from_build`"
         );
         assert_eq!(
             REPORT.unknown_value(""),

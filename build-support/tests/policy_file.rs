@@ -288,3 +288,27 @@ fn the_log_key_takes_a_path_and_log_allowed_needs_it() {
     assert_eq!((line, column), (2, 1), "{message}");
     assert!(message.contains("`log_allowed` needs `log`"), "{message}");
 }
+
+#[test]
+fn listen_entries_and_their_errors() {
+    let p = parse_policy_toml("allow = []\nlisten = \"127.0.0.1:8080\"\n").unwrap();
+    assert_eq!(p.listen.len(), 1);
+    assert_eq!(p.listen[0].first_port, 8080);
+    let p =
+        parse_policy_toml("allow = []\nlisten = [\"127.0.0.1:8080\", \"[::1]:8080\"]\n").unwrap();
+    assert_eq!(p.listen.len(), 2);
+    let p = parse_policy_toml("allow = []\n").unwrap();
+    assert!(p.listen.is_empty());
+    // Errors point at the entry, line 2.
+    let (line, _, message) =
+        error_at("allow = []\nlisten = [\"127.0.0.1:8080\", \"localhost:80\"]\n");
+    assert_eq!(line, 2);
+    assert!(
+        message.contains("`listen` takes an IP address"),
+        "{message}"
+    );
+    let (_, _, message) = error_at("allow = []\nlisten = \"127.0.0.1:1-9\"\n");
+    assert!(message.contains("one port, not a range"), "{message}");
+    let (_, _, message) = error_at("allow = []\nlisten = 8080\n");
+    assert!(message.contains("for `listen`"), "{message}");
+}

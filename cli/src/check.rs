@@ -140,6 +140,17 @@ fn print_policy(p: &model::Policy) {
             kept.join(", ")
         );
     }
+    // `listen` entries (issue 12): where the program may serve.
+    if p.listen.is_empty() {
+        println!("  listen: none (bind to port 0 only, no listen)");
+    } else {
+        let entries: Vec<String> = p
+            .listen
+            .iter()
+            .map(|e| e.origin.text.trim_start_matches("tcp://").to_owned())
+            .collect();
+        println!("  listen: {} (TCP)", entries.join(", "));
+    }
 }
 
 fn yes_no(b: bool) -> &'static str {

@@ -75,8 +75,10 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
             )
         })
         .collect();
-    let policy =
-        Policy::new(filter, endpoints, runtime_options(compiled.policy.options)).with_names(names);
+    let listen = compiled.policy.listen.iter().map(endpoint).collect();
+    let policy = Policy::new(filter, endpoints, runtime_options(compiled.policy.options))
+        .with_names(names)
+        .with_listen(listen);
     Ok(match &compiled.policy.log {
         Some(path) => policy.with_log(path.clone()),
         None => policy,

@@ -474,10 +474,32 @@ fn tracing_blocker(plan: Option<&Plan>, keep: u64) -> Option<&'static str> {
 /// What the static program refuses for this policy, in words; `tracing`: why ptrace stays
 /// refused, if it does ([`tracing_blocker`]).
 fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> String {
-    let sockets = if policy.has_udp() || !policy.names().is_empty() {
-        "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink, raw, packet, MPTCP, SCTP)"
+    // Netlink route sockets (interface listing) unless the policy keeps CAP_NET_ADMIN or
+    // CAP_NET_RAW (network_sandbox_build::lower::netlink_route_allowed).
+    let netlink = policy.options().keep_capabilities & (1 << 12 | 1 << 13) == 0;
+    let udp = policy.has_udp() || !policy.names().is_empty();
+    let sockets = match (udp, netlink) {
+        (true, true) => {
+            "sockets other than TCP and UDP over IPv4/IPv6 and netlink route sockets (no unix, \
+             other netlink, raw, packet, MPTCP, SCTP)"
+        }
+        (false, true) => {
+            "sockets other than TCP over IPv4/IPv6 and netlink route sockets (no UDP, unix, \
+             other netlink, raw, packet, MPTCP, SCTP)"
+        }
+        (true, false) => {
+            "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink: the policy keeps \
+             CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
+        }
+        (false, false) => {
+            "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink: the policy keeps \
+             CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
+        }
+    };
+    let listen = if policy.listen().is_empty() {
+        "listen"
     } else {
-        "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
+        "listen outside the policy's `listen` entries (the supervisor checks them)"
     };
     let tracing = match tracing {
         None => "ptrace and process_vm_readv/writev allowed between the sandbox's own \
@@ -496,7 +518,7 @@ fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> S
          TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
          (ENOSYS); pidfd_getfd, bpf, module loading, kexec, request_key, userfaultfd, user \
          namespaces, setns, mounts, re-limiting, renicing or rescheduling another process \
-         (EPERM); bind and listen; i386 and x32 system calls (killed); {tracing}"
+         (EPERM); {listen}; i386 and x32 system calls (killed); {tracing}"
     )
 }
 

@@ -407,6 +407,8 @@ pub struct Policy {
     filter: Cow<'static, [SockFilter]>,
     endpoints: Cow<'static, [Endpoint]>,
     names: Cow<'static, [Name]>,
+    /// Where the program may serve (`listen`): TCP, one address and one port each.
+    listen: Cow<'static, [Endpoint]>,
     options: Options,
     /// The policy's `log = "PATH"`: where the structured log goes.
     log: Option<Cow<'static, str>>,
@@ -425,6 +427,7 @@ impl Policy {
             filter: Cow::Owned(filter),
             endpoints: Cow::Owned(endpoints),
             names: Cow::Borrowed(&[]),
+            listen: Cow::Borrowed(&[]),
             options,
             log: None,
             resolved: None,
@@ -442,6 +445,54 @@ impl Policy {
     /// Where the policy sends its structured log, if it names a file.
     pub fn log(&self) -> Option<&str> {
         self.log.as_deref()
+    }
+
+    /// This policy with `listen` entries: the addresses (one TCP port each) the program may
+    /// bind and listen on. The filter must have been compiled with them (it sends `listen`
+    /// to the supervisor only then).
+    pub fn with_listen(mut self, listen: Vec<Endpoint>) -> Self {
+        self.listen = Cow::Owned(listen);
+        self
+    }
+
+    /// [`Policy::from_static`] with `listen` entries, used by generated code for a policy
+    /// that has some.
+    #[doc(hidden)]
+    pub const fn from_static_listening(
+        filter: &'static [SockFilter],
+        endpoints: &'static [Endpoint],
+        names: &'static [Name],
+        listen: &'static [Endpoint],
+        options: Options,
+        log: Option<&'static str>,
+    ) -> Self {
+        Policy {
+            filter: Cow::Borrowed(filter),
+            endpoints: Cow::Borrowed(endpoints),
+            names: Cow::Borrowed(names),
+            listen: Cow::Borrowed(listen),
+            options,
+            log: match log {
+                Some(path) => Some(Cow::Borrowed(path)),
+                None => None,
+            },
+            resolved: None,
+        }
+    }
+
+    /// The `listen` entries.
+    pub fn listen(&self) -> &[Endpoint] {
+        &self.listen
+    }
+
+    /// The `listen` entry a TCP socket bound to `local` (canonical: IPv4-mapped IPv6 as
+    /// IPv4) may listen on, if any: same address, same port.
+    pub fn listen_entry(&self, local: SocketAddr) -> Option<&Endpoint> {
+        self.listen.iter().find(|e| {
+            e.protocol == Protocol::Tcp
+                && e.network.contains(local.ip())
+                && e.ports.contains(local.port())
+        })
     }
 
     /// This policy with `names` allowed besides its endpoints (the filter must have been
@@ -465,6 +516,7 @@ impl Policy {
             filter: Cow::Borrowed(filter),
             endpoints: Cow::Borrowed(endpoints),
             names: Cow::Borrowed(names),
+            listen: Cow::Borrowed(&[]),
             options,
             log: match log {
                 Some(path) => Some(Cow::Borrowed(path)),
@@ -486,6 +538,7 @@ impl Policy {
             filter: self.filter.clone(),
             endpoints: self.endpoints.clone(),
             names: self.names.clone(),
+            listen: self.listen.clone(),
             options: self.options,
             log: self.log.clone(),
             resolved: Some(Arc::new(crate::hostnames::Table::new(addresses, refresh))),

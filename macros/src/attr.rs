@@ -1,6 +1,6 @@
-//! The attribute's arguments: `allow = …`, the options (`audit = …`, `fallback = …`,
-//! `report = …`, `keep_capabilities = […]`, …), `log = "PATH"`, or `from_build`, parsed into
-//! a checked [`model::Policy`].
+//! The attribute's arguments: `allow = …`, `listen = …`, the options (`audit = …`,
+//! `fallback = …`, `report = …`, `keep_capabilities = […]`, …), `log = "PATH"`, or
+//! `from_build`, parsed into a checked [`model::Policy`].
 //!
 //! Every error is spanned at the key or literal it is about. Stable Rust cannot point inside
 //! a string literal (`Literal::subspan` is unstable), so an endpoint error spans the whole
@@ -8,8 +8,10 @@
 
 use std::collections::HashMap;
 
-use network_sandbox_build::model::{self, OptionSpec, OptionValue, Options, Syntax, ALLOW};
-use network_sandbox_build::valid::{policy_from_strs, EndpointError};
+use network_sandbox_build::model::{
+    self, OptionSpec, OptionValue, Options, Syntax, ALLOW, LISTEN, LISTEN_FORM,
+};
+use network_sandbox_build::valid::{listen_from_strs, policy_from_strs, EndpointError};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
@@ -35,6 +37,7 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
 
     let mut seen: HashMap<String, Span> = HashMap::new();
     let mut allow: Option<Vec<LitStr>> = None;
+    let mut listen: Vec<LitStr> = Vec::new();
     let mut options = Options::default();
     let mut from_build: Option<Span> = None;
     let mut first_policy_key: Option<(String, Span)> = None;
@@ -54,7 +57,12 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         };
         let key = ident.to_string();
         let option = model::option(&key);
-        if key != ALLOW && key != FROM_BUILD && key != model::LOG && option.is_none() {
+        if key != ALLOW
+            && key != LISTEN
+            && key != FROM_BUILD
+            && key != model::LOG
+            && option.is_none()
+        {
             return Err(syn::Error::new(
                 ident.span(),
                 format!(
@@ -91,7 +99,8 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
                 set_names(spec, value, &mut options)?;
             }
             Some(spec) => (option_value(spec, value)?.set)(&mut options),
-            None => allow = Some(endpoint_literals(value)?),
+            None if key == LISTEN => listen = endpoint_literals(value, LISTEN)?,
+            None => allow = Some(endpoint_literals(value, ALLOW)?),
         }
     }
 
@@ -130,6 +139,9 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
     let texts: Vec<String> = allow.iter().map(LitStr::value).collect();
     let mut policy = policy_from_strs(&texts, options)
         .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))?;
+    let texts: Vec<String> = listen.iter().map(LitStr::value).collect();
+    policy.listen = listen_from_strs(&texts, &policy.options)
+        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&listen, e))))?;
     policy.log = log;
     Ok(Args::Inline(policy))
 }
@@ -151,13 +163,14 @@ fn log_path(value: &Expr) -> syn::Result<String> {
 }
 
 /// The value of `key = value`, or an error for `key` alone or `key(…)`. `option` is the
-/// key's option, `None` for `allow`.
+/// key's option, `None` for `allow` and `listen`.
 fn value_of<'m>(meta: &'m Meta, key: &str, option: Option<&OptionSpec>) -> syn::Result<&'m Expr> {
-    let example = match option {
-        Some(o) => o.example,
-        None if key == model::LOG => LOG_FORM,
-        None => ALLOW_FORM,
+    let form = match key {
+        LISTEN => LISTEN_FORM,
+        model::LOG => LOG_FORM,
+        _ => ALLOW_FORM,
     };
+    let example = option.map_or(form, |o| o.example);
     match meta {
         Meta::NameValue(nv) => Ok(&nv.value),
         Meta::Path(p) => Err(syn::Error::new_spanned(
@@ -171,8 +184,13 @@ fn value_of<'m>(meta: &'m Meta, key: &str, option: Option<&OptionSpec>) -> syn::
     }
 }
 
-/// The string literals of `allow`: one string or an array of strings.
-fn endpoint_literals(value: &Expr) -> syn::Result<Vec<LitStr>> {
+/// The string literals of `allow` or `listen` (`key`): one string or an array of strings.
+fn endpoint_literals(value: &Expr, key: &str) -> syn::Result<Vec<LitStr>> {
+    let (example, form) = if key == LISTEN {
+        ("127.0.0.1:8080", LISTEN_FORM)
+    } else {
+        ("192.0.2.1:443", ALLOW_FORM)
+    };
     match value {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
@@ -186,13 +204,13 @@ fn endpoint_literals(value: &Expr) -> syn::Result<Vec<LitStr>> {
                 }) => Ok(s.clone()),
                 other => Err(syn::Error::new(
                     other.span(),
-                    "expected a string in `allow`, like \"192.0.2.1:443\"",
+                    format!("expected a string in `{key}`, like \"{example}\""),
                 )),
             })
             .collect(),
         other => Err(syn::Error::new(
             other.span(),
-            format!("expected a string or a list of strings: {ALLOW_FORM}"),
+            format!("expected a string or a list of strings: {form}"),
         )),
     }
 }

@@ -58,6 +58,7 @@ impl Call {
         match self.nr {
             libc::SYS_connect => Operation::Connect,
             libc::SYS_bind => Operation::Bind,
+            libc::SYS_listen => Operation::Listen,
             _ => Operation::Send,
         }
     }

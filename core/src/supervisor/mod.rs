@@ -35,12 +35,16 @@
 //! | `connect.rs` | `connect` and `bind` |
 //! | `dns.rs` | a connect or UDP send to the DNS answerer: the socket replaced by one in its namespace |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
+//! | `listen.rs` | `listen` where the policy says `listen`, and the binds it allows |
+//! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
 mod call;
 mod connect;
 mod dns;
+mod listen;
 pub mod msghdr;
+mod netlink;
 mod refusal;
 mod send;
 mod serve;
@@ -62,6 +66,7 @@ fn dispatch(cx: &Context<'_>, call: &Call) -> Outcome {
     match call.nr {
         libc::SYS_connect => connect::connect(cx, call),
         libc::SYS_bind => connect::bind(cx, call),
+        libc::SYS_listen => listen::listen(cx, call),
         libc::SYS_sendto => send::sendto(cx, call),
         libc::SYS_sendmsg => send::sendmsg(cx, call),
         libc::SYS_sendmmsg => send::sendmmsg(cx, call),
