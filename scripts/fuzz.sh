@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../fuzz"
 secs=60
 [[ "${1:-}" == --quick ]] && secs=15
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-for target in sockaddr policy; do
+for target in sockaddr policy dns_wire; do
     echo "== fuzz $target for ${secs}s"
     cargo fuzz run -s none "$target" -- -max_total_time="$secs" -rss_limit_mb=2048
 done

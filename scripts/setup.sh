@@ -2,8 +2,9 @@
 # Installs what building and testing the workspace needs on a fresh Debian machine, when run
 # as root: libseccomp-dev and pkg-config (the benchmarks compare with libseccomp and are part
 # of the workspace), and the clients of other runtimes that the command's tests run (curl,
-# Python, Node.js, Go, Java, a static musl program for the hostname tests; util-linux's
-# unshare for the network namespaces of the escape tests). Elsewhere it only says what is
+# Python, Node.js, Go, Java, dig, a static musl program for the hostname tests; util-linux's
+# unshare for the network namespaces of the escape tests; gdb, strace and gcc with
+# AddressSanitizer for the debugger tests). Elsewhere it only says what is
 # missing; tests whose client is missing report themselves skipped, and why (in CI, such a
 # skip is a failure). cargo-mutants is not installed here (it takes minutes to compile):
 # scripts/mutants.sh installs it when it runs.
@@ -17,9 +18,13 @@ declare -A need=(
     [node]=nodejs
     [go]=golang-go
     [java]=default-jre-headless
+    [dig]=dnsutils
     [musl-gcc]=musl-tools
     [pkg-config]=pkg-config
     [/usr/include/seccomp.h]=libseccomp-dev
+    [gdb]=gdb
+    [strace]=strace
+    [gcc]=gcc
 )
 # `--tools`: the commands this script installs, one a line (scripts/test.sh uses the list:
 # in CI a test skipped for want of one of them is a failure).

@@ -90,6 +90,9 @@ pub fn libseccomp_filter(
             // A refusal the supervisor reports: libseccomp cannot put data in a USER_NOTIF
             // return, so its twin is the program as installed without reports.
             Action::Report(e) => ScmpAction::Errno(i32::from(e)),
+            // ptrace and process_vm_*: ALLOW as installed where Landlock confines them, which
+            // is the default action (libseccomp refuses a rule that repeats it).
+            Action::WithinSandbox(_) => continue,
         };
         let syscall = ScmpSyscall::from(rule.nr as i32);
         if rule.when.is_empty() {

@@ -13,7 +13,7 @@
 //!     const ENDPOINTS: &[::network_sandbox::__private::Endpoint] = &[/* endpoints */];
 //!     const NAMES: &[::network_sandbox::__private::Name] = &[/* names */];
 //!     static POLICY: ::network_sandbox::__private::Policy =
-//!         ::network_sandbox::__private::Policy::from_static(FILTER, ENDPOINTS, NAMES, /* options */);
+//!         ::network_sandbox::__private::Policy::from_static(FILTER, ENDPOINTS, NAMES, /* options */, /* log */);
 //!     &POLICY
 //! }
 //! ```
@@ -127,20 +127,38 @@ pub fn policy_source(compiled: &Compiled) -> String {
     }
     out.push_str("    ];\n");
 
-    let constructor = if profiled {
-        "from_static_profiled"
-    } else {
-        "from_static"
-    };
+    let listen = &compiled.policy.listen;
+    if !listen.is_empty() {
+        let _ = writeln!(out, "    const LISTEN: &[{P}::Endpoint] = &[");
+        for e in listen {
+            endpoint(&mut out, e);
+        }
+        out.push_str("    ];\n");
+    }
     let _ = writeln!(
         out,
-        "    static POLICY: {P}::Policy = {P}::Policy::{constructor}("
+        "    static POLICY: {P}::Policy = {P}::Policy::from_static("
     );
     out.push_str("        FILTER,\n        ENDPOINTS,\n        NAMES,\n");
+    // `listen` entries (issue 12) and the profile's refused calls (issue 14), when there
+    // are some.
+    if listen.is_empty() {
+        out.push_str("        &[],\n");
+    } else {
+        out.push_str("        LISTEN,\n");
+    }
     if profiled {
         out.push_str("        SYSCALLS,\n");
+    } else {
+        out.push_str("        &[],\n");
     }
     options(&mut out, &compiled.policy.options);
+    match &compiled.policy.log {
+        Some(path) => {
+            let _ = writeln!(out, "        ::core::option::Option::Some({path:?}),");
+        }
+        None => out.push_str("        ::core::option::Option::None,\n"),
+    }
     out.push_str("    );\n");
     out.push_str("    &POLICY\n}\n");
     out
@@ -255,5 +273,6 @@ fn options(out: &mut String, o: &Options) {
     );
     let _ = writeln!(out, "            refresh: {P}::Refresh::{refresh},");
     let _ = writeln!(out, "            deny_errno: {P}::DenyErrno::{deny_errno},");
+    let _ = writeln!(out, "            log_allowed: {},", o.log_allowed);
     out.push_str("        },\n");
 }

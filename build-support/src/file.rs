@@ -9,6 +9,9 @@
 //! keep_capabilities = ["CAP_SYS_NICE"]                   # optional: kept besides the defaults
 //! syscalls = ["@system-service"]                         # optional: only these system calls
 //! deny_syscalls = ["@mount", "@swap"]                    # optional: refused on top
+//! log = "/var/log/app/sandbox.jsonl"                     # optional: the structured log
+//! log_allowed = true                                     # optional: allowed decisions too
+//! listen = "127.0.0.1:8080"                              # optional: where it may serve (TCP)
 //! ```
 //!
 //! ```no_run
@@ -37,7 +40,7 @@ use crate::compile::compile;
 use crate::emit::policy_source;
 use crate::model::{self, OptionSpec, OptionValue, Options, Policy, Syntax};
 use crate::profiles;
-use crate::valid::policy_from_strs;
+use crate::valid::{listen_from_strs, policy_from_strs, EndpointError};
 
 /// The name of the file written to `$OUT_DIR`, which `#[network_sandbox(from_build)]`
 /// includes.
@@ -261,36 +264,36 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
     let mut allow: Option<Vec<(String, Range<usize>)>> = None;
     // (key, its range, (name, its value's span) for each entry) of `syscalls`, `deny_syscalls`
     let mut profile_keys: Vec<ProfileKey> = Vec::new();
+    let mut log: Option<String> = None;
+    let mut log_allowed_key: Option<Range<usize>> = None;
+    // the same for `listen`
+    let mut listen: Vec<(String, Range<usize>)> = Vec::new();
 
     let mut entries: Vec<_> = table.get_ref().iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
     for (key, value) in entries {
         let key_range = key.span();
-        let v = value.get_ref();
         match key.get_ref().as_ref() {
-            model::ALLOW => match v {
-                DeValue::String(s) => allow = Some(vec![(s.to_string(), value.span())]),
-                DeValue::Array(items) => {
-                    let mut list = Vec::new();
-                    for item in items.iter() {
-                        match item.get_ref() {
-                            DeValue::String(s) => list.push((s.to_string(), item.span())),
-                            other => errors.push(TomlError {
-                                range: item.span(),
-                                message: format!(
-                                    "expected a string in `allow`, like \"192.0.2.1:443\", found {}",
-                                    other.type_str()
-                                ),
-                            }),
-                        }
-                    }
+            key @ (model::ALLOW | model::LISTEN) => {
+                let list = strings(key, value, &mut errors);
+                if key == model::ALLOW {
                     allow = Some(list);
+                } else {
+                    listen = list;
                 }
+            }
+            model::LOG => match value.get_ref() {
+                DeValue::String(s) => match model::log_path_error(s) {
+                    None => log = Some(s.to_string()),
+                    Some(message) => errors.push(TomlError {
+                        range: value.span(),
+                        message,
+                    }),
+                },
                 other => errors.push(TomlError {
                     range: value.span(),
                     message: format!(
-                        "expected a string or a list of strings for `allow`, found {}: \
-                         allow = [\"192.0.2.1:443\"]",
+                        "expected a file name for `log`, found {}: log = \"/var/log/sandbox.jsonl\"",
                         other.type_str()
                     ),
                 }),
@@ -316,7 +319,12 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                         }
                     }
                     _ => match option_value(spec, value) {
-                        Ok(chosen) => (chosen.set)(&mut options),
+                        Ok(chosen) => {
+                            if spec.key == model::LOG_ALLOWED.key {
+                                log_allowed_key = Some(key_range.clone());
+                            }
+                            (chosen.set)(&mut options)
+                        }
                         Err(e) => errors.push(e),
                     },
                 },
@@ -328,6 +336,16 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
                     ),
                 }),
             },
+        }
+    }
+
+    if let (Some(range), None) = (log_allowed_key, &log) {
+        if options.log_allowed {
+            errors.push(TomlError {
+                range,
+                message: "`log_allowed` needs `log`: add log = \"/var/log/sandbox.jsonl\""
+                    .to_owned(),
+            });
         }
     }
 
@@ -346,19 +364,23 @@ pub fn parse_policy_toml(text: &str) -> Result<Policy, Vec<TomlError>> {
         return Err(errors);
     }
 
-    let texts: Vec<&str> = allow.iter().map(|(s, _)| s.as_str()).collect();
-    let mut policy = policy_from_strs(&texts, options).map_err(|endpoint_errors| {
+    let located = |list: &[(String, Range<usize>)], endpoint_errors: Vec<EndpointError>| {
         endpoint_errors
             .into_iter()
             .map(|e| {
-                let (s, span) = &allow[e.index];
+                let (s, span) = &list[e.index];
                 TomlError {
                     range: locate_in_string(text, span.clone(), s, e.range),
                     message: e.message,
                 }
             })
             .collect::<Vec<_>>()
-    })?;
+    };
+    let texts: Vec<&str> = allow.iter().map(|(s, _)| s.as_str()).collect();
+    let mut policy = policy_from_strs(&texts, options).map_err(|e| located(&allow, e))?;
+    let texts: Vec<&str> = listen.iter().map(|(s, _)| s.as_str()).collect();
+    policy.listen = listen_from_strs(&texts, &policy.options).map_err(|e| located(&listen, e))?;
+    policy.log = log;
     policy.syscalls = profile(&profile_keys)?;
     Ok(policy)
 }
@@ -428,6 +450,50 @@ fn string_list(
                 other.type_str()
             ),
         }]),
+    }
+}
+
+/// The strings of `allow` or `listen` (`key`): one string or a list of strings, each with
+/// its span; anything else is an error.
+fn strings(
+    key: &str,
+    value: &Spanned<DeValue<'_>>,
+    errors: &mut Vec<TomlError>,
+) -> Vec<(String, Range<usize>)> {
+    let example = if key == model::LISTEN {
+        "127.0.0.1:8080"
+    } else {
+        "192.0.2.1:443"
+    };
+    match value.get_ref() {
+        DeValue::String(s) => vec![(s.to_string(), value.span())],
+        DeValue::Array(items) => {
+            let mut list = Vec::new();
+            for item in items.iter() {
+                match item.get_ref() {
+                    DeValue::String(s) => list.push((s.to_string(), item.span())),
+                    other => errors.push(TomlError {
+                        range: item.span(),
+                        message: format!(
+                            "expected a string in `{key}`, like \"{example}\", found {}",
+                            other.type_str()
+                        ),
+                    }),
+                }
+            }
+            list
+        }
+        other => {
+            errors.push(TomlError {
+                range: value.span(),
+                message: format!(
+                    "expected a string or a list of strings for `{key}`, found {}: \
+                     {key} = [\"{example}\"]",
+                    other.type_str()
+                ),
+            });
+            Vec::new()
+        }
     }
 }
 

@@ -6,7 +6,8 @@
 //! `arch`, and for the arguments of the calls the rules look at (`socket`, `setsockopt`,
 //! `sendto`, `sendmsg`, `sendmmsg`) the `AF_*`, `SOCK_*`, `IPPROTO_*`, `SOL_*` and
 //! `MSG_FASTOPEN` names. Returns read `ALLOW`, `ERRNO(EPERM)`, `USER_NOTIF`, `REPORT(EACCES)`
-//! (a refusal the supervisor reports), ….
+//! (a refusal the supervisor reports), `WITHIN_SANDBOX(EPERM)` (allowed where Landlock keeps
+//! the call inside the sandbox, else `ERRNO(EPERM)`: the installer decides), ….
 
 use std::fmt::Write;
 
@@ -260,7 +261,8 @@ fn action(k: u32) -> String {
     match k & 0xffff_0000 {
         0x8000_0000 => "KILL_PROCESS".into(),
         0x0000_0000 => "KILL_THREAD".into(),
-        0x0003_0000 => format!("TRAP({data})"),
+        // The placeholder of a call allowed only inside Landlock's domain (issue 12).
+        0x0003_0000 => format!("WITHIN_SANDBOX({})", errno_name(data)),
         0x0005_0000 => format!("ERRNO({})", errno_name(data)),
         0x7fc0_0000 if data == 0 => "USER_NOTIF".into(),
         0x7fc0_0000 => format!("REPORT({})", errno_name(data)),

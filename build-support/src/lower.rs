@@ -59,8 +59,20 @@ pub const IPV6_2292PKTOPTIONS: u64 = 6;
 pub const SOL_SOCKET: u64 = 1;
 /// `SOL_UDP` (= `IPPROTO_UDP`).
 pub const SOL_UDP: u64 = 17;
+/// `SOL_NETLINK`.
+pub const SOL_NETLINK: u64 = 270;
 /// `AF_UNIX`.
 pub const AF_UNIX: u64 = 1;
+/// `AF_NETLINK`.
+pub const AF_NETLINK: u64 = 16;
+/// `SOCK_RAW`.
+pub const SOCK_RAW: u64 = 3;
+/// `NETLINK_ROUTE`: links, addresses, routes, neighbours, rules (`ip`, `getifaddrs`).
+pub const NETLINK_ROUTE: u64 = 0;
+/// `CAP_NET_ADMIN`: what the kernel asks of every rtnetlink request that is not a `GET`.
+pub const CAP_NET_ADMIN: u32 = 12;
+/// `CAP_NET_RAW`.
+pub const CAP_NET_RAW: u32 = 13;
 /// `SOCK_SEQPACKET`.
 pub const SOCK_SEQPACKET: u64 = 5;
 /// `CLONE_NEWUSER`.
@@ -77,7 +89,7 @@ pub const IOPRIO_WHO_PROCESS: u64 = 1;
 /// covers what curl, Python, Node.js, Go, Java and glibc's resolver set
 /// (`cli/tests/runtimes.rs` runs them). Same numbers on x86_64 and aarch64
 /// (`asm-generic/socket.h`).
-pub const SOCKET_OPTIONS: [(u64, &[u64]); 5] = [
+pub const SOCKET_OPTIONS: [(u64, &[u64]); 6] = [
     // SO_REUSEADDR 2, SO_BROADCAST 6, SO_SNDBUF 7, SO_RCVBUF 8, SO_KEEPALIVE 9,
     // SO_OOBINLINE 10, SO_PRIORITY 12, SO_LINGER 13, SO_REUSEPORT 15, SO_PASSCRED 16,
     // SO_RCVLOWAT 18, SO_SNDLOWAT 19, SO_RCVTIMEO_OLD 20, SO_SNDTIMEO_OLD 21,
@@ -134,6 +146,12 @@ pub const SOCKET_OPTIONS: [(u64, &[u64]); 5] = [
     // UDP_CORK 1, UDP_SEGMENT 103, UDP_GRO 104. Not: UDP_ENCAP 100 (ESP/GTP/L2TP
     // encapsulation).
     (SOL_UDP, &[1, 103, 104]),
+    // Netlink sockets (NETLINK_ROUTE only, issue 12): NETLINK_ADD_MEMBERSHIP 1 and
+    // NETLINK_DROP_MEMBERSHIP 2 (route groups: reading changes, as `bind` with groups),
+    // NETLINK_PKTINFO 3, NETLINK_BROADCAST_ERROR 4, NETLINK_NO_ENOBUFS 5, NETLINK_CAP_ACK 10,
+    // NETLINK_EXT_ACK 11, NETLINK_GET_STRICT_CHK 12 (iproute2 sets the last two). Not:
+    // NETLINK_LISTEN_ALL_NSID 8.
+    (SOL_NETLINK, &[1, 2, 3, 4, 5, 10, 11, 12]),
 ];
 
 /// `ioctl` requests a sandboxed program may make in the socket range (`0x89xx`): the ones
@@ -227,6 +245,14 @@ pub enum Action {
     /// `SECCOMP_RET_ERRNO | errno` (`network_sandbox`'s `filter::resolve_reports`): never
     /// into the fallback's action for checks.
     Report(u16),
+    /// A call that is safe only where Landlock keeps it inside the sandbox (ptrace and
+    /// `process_vm_readv/writev`: Landlock lets a process reach only processes of its own
+    /// domain). Whether the domain exists is known at run time only, so the program returns
+    /// a placeholder, `SECCOMP_RET_TRAP` with this errno in the data bits, which the
+    /// installer always replaces (`network_sandbox`'s `filter::settle_within_sandbox`): by
+    /// `SECCOMP_RET_ALLOW` when the domain is in place, else by `SECCOMP_RET_ERRNO | errno`.
+    /// A placeholder left in place still refuses the call (`SIGSYS`): closed, never open.
+    WithinSandbox(u16),
 }
 
 /// `SECCOMP_RET_KILL_PROCESS`.
@@ -237,6 +263,8 @@ pub const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 pub const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
 /// `SECCOMP_RET_ALLOW`.
 pub const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+/// `SECCOMP_RET_TRAP`: only as the placeholder of [`Action::WithinSandbox`].
+pub const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
 
 impl Action {
     /// The value a seccomp program returns for this action.
@@ -247,6 +275,7 @@ impl Action {
             Action::KillProcess => SECCOMP_RET_KILL_PROCESS,
             Action::UserNotif => SECCOMP_RET_USER_NOTIF,
             Action::Report(e) => SECCOMP_RET_USER_NOTIF | u32::from(e),
+            Action::WithinSandbox(e) => SECCOMP_RET_TRAP | u32::from(e),
         }
     }
 }
@@ -379,7 +408,9 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     // connects, and every connect even without endpoints, so that it can report what the
     // program uses and let it through; a policy with a UDP endpoint compiles the same rules.
     let audit = policy.options.mode == crate::model::Mode::Audit;
-    let udp = policy.has_udp() || audit;
+    // Allowed names: the program's DNS queries (UDP first) go to the sandbox's answerer,
+    // which the supervisor reaches by replacing the socket (core `answerer`).
+    let udp = policy.has_udp() || audit || !policy.names.is_empty();
     let no_network = policy.no_network() && !audit;
     let mut rules = Vec::new();
     let mut rule = |syscall: Sysno, action: Action, when: Vec<Vec<Cond>>| {
@@ -425,7 +456,11 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     let connect = if no_network { deny } else { Action::UserNotif };
     rule(Sysno::Connect, connect, always());
 
-    rule(Sysno::Socket, deny, socket_denials(udp));
+    rule(
+        Sysno::Socket,
+        deny,
+        socket_denials(udp, netlink_route_allowed(policy)),
+    );
 
     // setsockopt(fd, level, optname, optval, optlen): an allow list per level (see
     // [`SOCKET_OPTIONS`]); any other level or option is refused.
@@ -440,11 +475,25 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         rule(Sysno::Sendmmsg, Action::UserNotif, always());
     }
 
-    // UDP clients that bind to port 0 before they send (Java, Node.js) need `bind`; the
-    // supervisor lets a UDP socket bind to port 0 only. Without UDP, nothing may bind.
-    let bind = if udp { Action::UserNotif } else { deny };
+    // Bind before connect (issue 12): the supervisor lets a TCP or UDP socket bind to port
+    // 0 (a port the kernel picks) and a netlink route socket bind (iproute2 and Go bind
+    // before they ask). Under a policy without endpoints there is nothing to connect to
+    // and no UDP socket: bind is left to the kernel and Landlock (a TCP bind only to port
+    // 0 where Landlock handles binds), so such a policy still needs no supervisor.
+    let bind = if no_network {
+        Action::Allow
+    } else {
+        Action::UserNotif
+    };
     rule(Sysno::Bind, bind, always());
-    rule(Sysno::Listen, deny, always());
+    // listen(fd, backlog): refused, unless the policy has `listen` entries; then the
+    // supervisor lets a TCP socket bound to one of them listen.
+    let listen = if policy.listen.is_empty() {
+        deny
+    } else {
+        Action::UserNotif
+    };
+    rule(Sysno::Listen, listen, always());
     // socketpair(domain, type, protocol, sv): unix stream and seqpacket pairs only. A
     // datagram (or SOCK_RAW, which unix turns into datagram) socket may name any pathname
     // socket in sendto/sendmsg; the supervisor would have to see every sendmsg to stop it.
@@ -456,14 +505,16 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     ] {
         rule(io_uring, Action::Errno(ENOSYS), always());
     }
-    for inspect in [
-        Sysno::Ptrace,
-        Sysno::ProcessVmReadv,
-        Sysno::ProcessVmWritev,
-        Sysno::PidfdGetfd,
-    ] {
-        rule(inspect, Action::Errno(EPERM), always());
+    // --- Debuggers and sanitizers (issue 12): ptrace and process_vm_readv/writev. ---
+    // Allowed between the sandbox's own processes where Landlock confines them to its
+    // domain (gdb, strace -f, LeakSanitizer), refused (EPERM) elsewhere: the installer
+    // settles the placeholder at run time (Action::WithinSandbox). pidfd_getfd stays
+    // refused: no debugger needs it, and it would hand over another process's sockets.
+    for inspect in [Sysno::Ptrace, Sysno::ProcessVmReadv, Sysno::ProcessVmWritev] {
+        rule(inspect, Action::WithinSandbox(EPERM), always());
     }
+    rule(Sysno::PidfdGetfd, Action::Errno(EPERM), always());
+    // --- end of debuggers and sanitizers ---
     // Ways for a privileged program to change the kernel under the sandbox: a cgroup BPF
     // program can rewrite the destination of the supervisor's own connects, a module or a
     // new kernel can do anything.
@@ -647,27 +698,54 @@ fn socketpair_denials() -> Vec<Vec<Cond>> {
     ]
 }
 
+/// Whether the policy may open `NETLINK_ROUTE` sockets (interface listing, issue 12): yes,
+/// unless it keeps `CAP_NET_ADMIN` or `CAP_NET_RAW`. What stops a route socket from changing
+/// addresses, links and routes is the kernel itself, which asks `CAP_NET_ADMIN` of every
+/// request but a `GET`; a policy that keeps that capability (or `CAP_NET_RAW`, kept for the
+/// same kind of program) keeps netlink refused.
+pub fn netlink_route_allowed(policy: &Policy) -> bool {
+    let kept = policy.options.keep_capabilities;
+    kept & (1 << CAP_NET_ADMIN | 1 << CAP_NET_RAW) == 0
+}
+
 /// When `socket(family, type, protocol)` is denied, as an OR of ANDs of exact comparisons.
 ///
 /// Allowed: family `AF_INET`/`AF_INET6`; type exactly `SOCK_STREAM` with any of the flags
 /// `SOCK_NONBLOCK`/`SOCK_CLOEXEC` and protocol 0 or `IPPROTO_TCP`; with UDP also `SOCK_DGRAM`
-/// (same flags) with protocol 0 or `IPPROTO_UDP`. Types are enumerated, never masked, so no
-/// other bit of `type` passes.
-fn socket_denials(udp: bool) -> Vec<Vec<Cond>> {
+/// (same flags) with protocol 0 or `IPPROTO_UDP`. With `netlink` also `AF_NETLINK` with type
+/// `SOCK_RAW` or `SOCK_DGRAM` (same flags) and protocol `NETLINK_ROUTE` only. Types are
+/// enumerated, never masked, so no other bit of `type` passes.
+fn socket_denials(udp: bool, netlink: bool) -> Vec<Vec<Cond>> {
     let (family, ty, proto) = (0, 1, 2);
     let flags = [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC];
     let stream: Vec<u64> = flags.iter().map(|f| SOCK_STREAM | f).collect();
     let dgram: Vec<u64> = flags.iter().map(|f| SOCK_DGRAM | f).collect();
 
-    let mut denials = vec![vec![
-        Cond::ne32(family, AF_INET),
-        Cond::ne32(family, AF_INET6),
-    ]];
+    let mut families = vec![Cond::ne32(family, AF_INET), Cond::ne32(family, AF_INET6)];
+    if netlink {
+        families.push(Cond::ne32(family, AF_NETLINK));
+    }
+    let mut denials = vec![families];
     let mut allowed_types = stream.clone();
     if udp {
         allowed_types.extend(&dgram);
     }
-    denials.push(allowed_types.iter().map(|&t| Cond::ne32(ty, t)).collect());
+    let mut ip_types: Vec<Cond> = allowed_types.iter().map(|&t| Cond::ne32(ty, t)).collect();
+    if netlink {
+        // A netlink socket: raw or datagram (the same thing for netlink), NETLINK_ROUTE only
+        // (not sock_diag, netfilter, audit, generic, uevent, xfrm, …).
+        let raw = flags.iter().map(|f| SOCK_RAW | f);
+        let mut nl_types = vec![Cond::eq32(family, AF_NETLINK)];
+        nl_types.extend(raw.chain(dgram.iter().copied()).map(|t| Cond::ne32(ty, t)));
+        denials.push(nl_types);
+        denials.push(vec![
+            Cond::eq32(family, AF_NETLINK),
+            Cond::ne32(proto, NETLINK_ROUTE),
+        ]);
+        // The IP families' type list applies to them only.
+        ip_types.insert(0, Cond::ne32(family, AF_NETLINK));
+    }
+    denials.push(ip_types);
     if udp {
         for &t in &stream {
             denials.push(vec![
@@ -740,6 +818,24 @@ mod tests {
         );
         assert_eq!(socket(&udp, AF_INET, SOCK_DGRAM, 6), deny);
         assert_eq!(socket(&udp, AF_INET, SOCK_STREAM, 17), deny);
+        // NETLINK_ROUTE only (interface listing), raw or datagram.
+        assert_eq!(
+            socket(&tcp, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0),
+            Action::Allow
+        );
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_DGRAM, 0), Action::Allow);
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_RAW, 4), deny, "sock_diag");
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_RAW, 16), deny, "generic");
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_STREAM, 0), deny);
+        assert_eq!(socket(&tcp, AF_INET, SOCK_RAW, 0), deny);
+        let mut admin = policy(&[Protocol::Tcp]);
+        admin.options.keep_capabilities = 1 << CAP_NET_ADMIN;
+        let admin = lower(&admin, Arch::X86_64);
+        assert_eq!(
+            socket(&admin, AF_NETLINK, SOCK_RAW, 0),
+            deny,
+            "keeps NET_ADMIN"
+        );
         // Only the low 32 bits of an int argument count.
         assert_eq!(
             socket(&tcp, AF_INET | 1 << 32, SOCK_STREAM, 0),
@@ -804,6 +900,12 @@ mod tests {
         assert_eq!(ioctl(TIOCSTI), deny);
         assert_eq!(ioctl(0x5413), Action::Allow, "TIOCGWINSZ");
         let call = |s, args: [u64; 6]| tcp.decide(nr(s), &args);
+        // Debuggers (issue 12): settled at install time; pidfd_getfd stays refused.
+        for inspect in [Sysno::Ptrace, Sysno::ProcessVmReadv, Sysno::ProcessVmWritev] {
+            assert_eq!(call(inspect, [0; 6]), Action::WithinSandbox(EPERM));
+        }
+        assert_eq!(call(Sysno::PidfdGetfd, [0; 6]), eperm);
+        assert_eq!(Action::WithinSandbox(EPERM).ret(), SECCOMP_RET_TRAP | 1);
         assert_eq!(call(Sysno::Prlimit64, [0, 7, 1, 0, 0, 0]), Action::Allow);
         assert_eq!(call(Sysno::Prlimit64, [42, 7, 0, 1, 0, 0]), Action::Allow);
         assert_eq!(call(Sysno::Prlimit64, [42, 7, 1, 0, 0, 0]), eperm);

@@ -256,6 +256,12 @@ pub enum Refresh {
 
 /// The key of the endpoint list, in the attribute and the policy file.
 pub const ALLOW: &str = "allow";
+/// The key of the addresses the program may serve on: `listen = "127.0.0.1:8080"` or a list
+/// (issue 12). Each is an IP address and one TCP port; the program may bind exactly there and
+/// `listen`/`accept` on it.
+pub const LISTEN: &str = "listen";
+/// How `listen` is written, for messages.
+pub const LISTEN_FORM: &str = "listen = \"127.0.0.1:8080\" or listen = [\"127.0.0.1:8080\", …]";
 
 /// How an option's value is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -660,8 +666,28 @@ pub const SYSCALL_REFUSAL: OptionSpec = OptionSpec {
     example: "syscall_refusal = \"ENOSYS\"",
 };
 
-/// Every option besides [`ALLOW`], in the order front ends list them.
-pub const OPTIONS: [&OptionSpec; 8] = [
+/// `log_allowed = true | false`: with [`LOG`], log the allowed decisions too.
+pub const LOG_ALLOWED: OptionSpec = OptionSpec {
+    key: "log_allowed",
+    description: "with `log`, log the allowed connects and sends too",
+    syntax: Syntax::Bool,
+    values: &[
+        OptionValue {
+            name: "true",
+            description: "log every decision, allowed ones included",
+            set: |o| o.log_allowed = true,
+        },
+        OptionValue {
+            name: "false",
+            description: "log refusals (and audit-mode findings) only",
+            set: |o| o.log_allowed = false,
+        },
+    ],
+    example: "log_allowed = true",
+};
+
+/// Every option besides [`ALLOW`] and [`LOG`], in the order front ends list them.
+pub const OPTIONS: [&OptionSpec; 9] = [
     &AUDIT,
     &FALLBACK,
     &REPORT,
@@ -670,19 +696,38 @@ pub const OPTIONS: [&OptionSpec; 8] = [
     &REFRESH,
     &DENY_ERRNO,
     &SYSCALL_REFUSAL,
+    &LOG_ALLOWED,
 ];
+
+/// `log = "PATH"`: the structured log (one JSON object per decision) is appended to `PATH`,
+/// created with mode 0600; a relative path is relative to the working directory when the
+/// sandbox starts. Not an [`OptionSpec`]: its value is a path, not one of a list of names.
+pub const LOG: &str = "log";
+
+/// What is wrong with a `log` path, if anything: it must not be empty, nor hold a NUL.
+pub fn log_path_error(path: &str) -> Option<String> {
+    if path.is_empty() {
+        Some("`log` needs a file name: log = \"/var/log/sandbox.jsonl\"".to_owned())
+    } else if path.contains('\0') {
+        Some("`log` holds a NUL byte, which no file name can".to_owned())
+    } else {
+        None
+    }
+}
 
 /// The option called `key`.
 pub fn option(key: &str) -> Option<&'static OptionSpec> {
     OPTIONS.into_iter().find(|o| o.key == key)
 }
 
-/// The keys a front end accepts, for "expected …": `` `allow`, `audit`, `fallback`,
+/// The keys a front end accepts, for "expected …": `` `allow`, `listen`, `audit`, `fallback`,
 /// `report`, `keep_capabilities`, `unresolved`, `refresh` `` and then `extra` (the attribute's `from_build`), the last joined with "or".
 pub fn expected_keys(extra: &[&str]) -> String {
-    let keys: Vec<String> = std::iter::once(ALLOW)
+    let keys: Vec<String> = [ALLOW, LISTEN]
+        .into_iter()
         .chain([crate::profiles::SYSCALLS, crate::profiles::DENY_SYSCALLS])
         .chain(OPTIONS.iter().map(|o| o.key))
+        .chain(std::iter::once(LOG))
         .chain(extra.iter().copied())
         .map(|k| format!("`{k}`"))
         .collect();
@@ -716,6 +761,8 @@ pub struct Options {
     pub refresh: Refresh,
     /// `deny_errno = "…"`.
     pub deny_errno: DenyErrno,
+    /// `log_allowed = true`: the log (`log = "…"`) holds allowed decisions too.
+    pub log_allowed: bool,
     /// `syscall_refusal = "…"` (issue 14).
     pub syscall_refusal: SyscallRefusal,
 }
@@ -740,10 +787,15 @@ pub struct Policy {
     pub endpoints: Vec<Endpoint>,
     /// Allowed names. With no endpoint and no name, the policy allows no network.
     pub names: Vec<NamedEndpoint>,
+    /// Where the program may serve (`listen`): TCP, one address (prefix full length) and one
+    /// port each. Empty: it may bind only to port 0 and never `listen`.
+    pub listen: Vec<Endpoint>,
     /// Options.
     pub options: Options,
     /// The system call profile (`syscalls`, `deny_syscalls`; issue 14): empty by default.
     pub syscalls: crate::profiles::Profile,
+    /// `log = "PATH"`: where the structured log goes (see [`LOG`]).
+    pub log: Option<String>,
 }
 
 impl Policy {
@@ -861,9 +913,9 @@ mod tests {
         assert_eq!(AUDIT.expected(), "`true` or `false`");
         assert_eq!(
             expected_keys(&["from_build"]),
-            "`allow`, `syscalls`, `deny_syscalls`, `audit`, `fallback`, `report`, \
-             `keep_capabilities`, `unresolved`, `refresh`, `deny_errno`, `syscall_refusal` or \
-             `from_build`"
+            "`allow`, `listen`, `syscalls`, `deny_syscalls`, `audit`, `fallback`, `report`, \
+             `keep_capabilities`, `unresolved`, `refresh`, `deny_errno`, `syscall_refusal`, \
+             `log_allowed`, `log` or `from_build`"
         );
         assert_eq!(
             REPORT.unknown_value(""),

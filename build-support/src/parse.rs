@@ -75,6 +75,41 @@ pub fn parse_endpoint(text: &str, index: usize) -> Result<Endpoint, ParseError> 
     }
 }
 
+/// Parses one entry of a `listen` list: `[tcp://]ADDRESS:PORT`, an IP address (no name, no
+/// prefix) and one port, TCP only (a UDP server answers with sends, which `allow` governs).
+pub fn parse_listen(text: &str, index: usize) -> Result<Endpoint, ParseError> {
+    let example = "write ADDRESS:PORT, e.g. \"127.0.0.1:8080\"";
+    if text.starts_with("udp://") {
+        return Err(ParseError::new(
+            0..6,
+            format!(
+                "`listen` takes TCP addresses: a UDP server answers with sends, which `allow` \
+                 governs; {example}"
+            ),
+        ));
+    }
+    let e = parse_endpoint(text, index).map_err(|mut e| {
+        if e.message.contains("is a name") {
+            e.message = format!("{}; `listen` takes an IP address: {example}", e.message);
+        }
+        e
+    })?;
+    let full = if e.addr.is_ipv4() { 32 } else { 128 };
+    if e.prefix != full {
+        return Err(ParseError::new(
+            e.origin.host.clone(),
+            format!("`listen` takes one address, not a network: {example}"),
+        ));
+    }
+    if e.first_port != e.last_port {
+        return Err(ParseError::new(
+            e.origin.ports.clone(),
+            format!("`listen` takes one port, not a range: {example}"),
+        ));
+    }
+    Ok(e)
+}
+
 /// Parses one entry of an allow list. `index` is its position in the front-end's list and is
 /// stored in the [`Origin`], together with the text and the ranges of the host and the ports
 /// (the host range includes the brackets of an IPv6 host, and a name's pinned addresses).

@@ -18,7 +18,7 @@ use crate::model::{
     network_of, Endpoint, Entry, Fallback, NamedEndpoint, Options, Origin, Policy, Protocol,
     FALLBACK,
 };
-use crate::parse::{parse_entry, ParseError};
+use crate::parse::{parse_entry, parse_listen, ParseError};
 
 /// An error in one endpoint of a policy: which one, where in its text, and what is wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,11 +73,62 @@ pub fn policy_from_strs<S: AsRef<str>>(
     let policy = Policy {
         endpoints,
         names,
+        listen: Vec::new(),
         options,
         ..Policy::default()
     };
     validate(&policy)?;
     Ok(policy)
+}
+
+/// Parses every string of a `listen` list ([`parse_listen`]): every error, in the order of
+/// the list, with a duplicate (the same address and port twice) an error too. Indices are
+/// positions in the `listen` list.
+///
+/// `fallback = "landlock-ports"` cannot hold `listen` entries (Landlock sees binds, and a
+/// `listen` after a bind to port 0 binds nothing: the program would serve on an ephemeral
+/// port), so `options` with that fallback make any entry an error.
+pub fn listen_from_strs<S: AsRef<str>>(
+    listen: &[S],
+    options: &Options,
+) -> Result<Vec<Endpoint>, Vec<EndpointError>> {
+    let mut out: Vec<Endpoint> = Vec::with_capacity(listen.len());
+    let mut errors = Vec::new();
+    for (index, text) in listen.iter().enumerate() {
+        match parse_listen(text.as_ref(), index) {
+            Ok(e) => {
+                if let Some(first) = out
+                    .iter()
+                    .find(|o| o.addr == e.addr && o.first_port == e.first_port)
+                {
+                    errors.push(at_whole(
+                        &e,
+                        format!(
+                            "duplicate `listen` entry: `{}` is already given as entry {}: remove one",
+                            e.origin.text,
+                            first.origin.index + 1
+                        ),
+                    ));
+                } else {
+                    out.push(e);
+                }
+            }
+            Err(e) => errors.push(EndpointError::from_parse(index, e)),
+        }
+    }
+    if let (Some(first), Fallback::LandlockPorts) = (out.first(), options.fallback) {
+        errors.push(at_whole(
+            first,
+            "`listen` cannot be combined with fallback = \"landlock-ports\": without the \
+             supervisor nothing would check where a socket listens"
+                .to_owned(),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Checks `policy` as a whole (see the module documentation). Errors are sorted by endpoint

@@ -125,11 +125,25 @@ fn child_checks(filter: Option<&libc::sock_fprog>, udp_policy: bool, refusal: i3
         }
         libc::close(fd);
 
-        // bind: refused under the filter; with a UDP endpoint it goes to the supervisor
-        // (UDP clients may bind to port 0), absent here, so the kernel answers ENOSYS.
-        let want = if udp_policy { libc::ENOSYS } else { refusal };
-        if denied && (libc::bind(fd, std::ptr::null(), 0) != -1 || errno() != want) {
+        // bind goes to the supervisor under a policy with endpoints (it lets port 0 and
+        // netlink binds through), absent here, so the kernel answers ENOSYS.
+        if denied && (libc::bind(fd, std::ptr::null(), 0) != -1 || errno() != libc::ENOSYS) {
             return 60;
+        }
+
+        // A NETLINK_ROUTE socket opens either way (interface listing); sock_diag is
+        // refused under the filter.
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE);
+        if fd < 0 {
+            return 70;
+        }
+        libc::close(fd);
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_SOCK_DIAG);
+        if denied && (fd != -1 || errno() != refusal) {
+            return 71;
+        }
+        if fd >= 0 {
+            libc::close(fd);
         }
     }
     PASSED

@@ -309,7 +309,7 @@ syscall_refusal = "ENOSYS"
     fs::write(&file, "allow = []\ndeny_syscalls = [\"@swap\"]\n").unwrap();
     let out = compile_file_to(&file, &dir).unwrap();
     let source = fs::read_to_string(out).unwrap();
-    assert!(source.contains("Policy::from_static_profiled("), "{source}");
+    assert!(source.contains("Policy::from_static("), "{source}");
     assert!(
         source.contains(
             "RefusedCall::new(167, \"swapon\", ::core::option::Option::Some(\"@swap\"), true)"
@@ -317,4 +317,52 @@ syscall_refusal = "ENOSYS"
         "{source}"
     );
     let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_log_key_takes_a_path_and_log_allowed_needs_it() {
+    let p = parse_policy_toml("allow = []\nlog = \"/tmp/sandbox.jsonl\"\nlog_allowed = true\n")
+        .unwrap();
+    assert_eq!(p.log.as_deref(), Some("/tmp/sandbox.jsonl"));
+    assert!(p.options.log_allowed);
+    let p = parse_policy_toml("allow = []\n").unwrap();
+    assert_eq!(p.log, None);
+    assert!(!p.options.log_allowed);
+
+    let (line, column, message) = error_at("allow = []\nlog = \"\"\n");
+    assert_eq!((line, column), (2, 7), "{message}");
+    assert!(message.contains("`log` needs a file name"), "{message}");
+    let (line, column, message) = error_at("allow = []\nlog = 1\n");
+    assert_eq!((line, column), (2, 7), "{message}");
+    assert!(
+        message.contains("expected a file name for `log`, found integer"),
+        "{message}"
+    );
+    let (line, column, message) = error_at("allow = []\nlog_allowed = true\n");
+    assert_eq!((line, column), (2, 1), "{message}");
+    assert!(message.contains("`log_allowed` needs `log`"), "{message}");
+}
+
+#[test]
+fn listen_entries_and_their_errors() {
+    let p = parse_policy_toml("allow = []\nlisten = \"127.0.0.1:8080\"\n").unwrap();
+    assert_eq!(p.listen.len(), 1);
+    assert_eq!(p.listen[0].first_port, 8080);
+    let p =
+        parse_policy_toml("allow = []\nlisten = [\"127.0.0.1:8080\", \"[::1]:8080\"]\n").unwrap();
+    assert_eq!(p.listen.len(), 2);
+    let p = parse_policy_toml("allow = []\n").unwrap();
+    assert!(p.listen.is_empty());
+    // Errors point at the entry, line 2.
+    let (line, _, message) =
+        error_at("allow = []\nlisten = [\"127.0.0.1:8080\", \"localhost:80\"]\n");
+    assert_eq!(line, 2);
+    assert!(
+        message.contains("`listen` takes an IP address"),
+        "{message}"
+    );
+    let (_, _, message) = error_at("allow = []\nlisten = \"127.0.0.1:1-9\"\n");
+    assert!(message.contains("one port, not a range"), "{message}");
+    let (_, _, message) = error_at("allow = []\nlisten = 8080\n");
+    assert!(message.contains("for `listen`"), "{message}");
 }

@@ -29,6 +29,8 @@ fn refuse(policy: &Policy) -> u32 {
         }
 }
 const EPERM: u32 = errno(1);
+/// `SECCOMP_RET_TRAP | EPERM`: allowed where Landlock confines it, else EPERM (issue 12).
+const WITHIN_SANDBOX: u32 = 0x0003_0000 | 1;
 const ENOSYS: u32 = errno(38);
 
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
@@ -139,7 +141,13 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             let dgram = udp && flags.iter().any(|f| int(1) == 2 | f);
             let tcp_ok = stream && matches!(int(2), 0 | 6);
             let udp_ok = dgram && matches!(int(2), 0 | 17);
-            if family_ok && (tcp_ok || udp_ok) {
+            // AF_NETLINK, raw or datagram, NETLINK_ROUTE only, unless the policy keeps
+            // CAP_NET_ADMIN (12) or CAP_NET_RAW (13).
+            let netlink_ok = policy.options.keep_capabilities & (1 << 12 | 1 << 13) == 0
+                && int(0) == 16
+                && flags.iter().any(|f| int(1) == 3 | f || int(1) == 2 | f)
+                && int(2) == 0;
+            if netlink_ok || family_ok && (tcp_ok || udp_ok) {
                 ALLOW
             } else {
                 refuse(policy)
@@ -182,13 +190,18 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
             | "fsmount" | "fspick" | "mount_setattr",
         ) => EPERM,
         Some("io_uring_setup" | "io_uring_enter" | "io_uring_register") => ENOSYS,
-        Some("ptrace" | "process_vm_readv" | "process_vm_writev" | "pidfd_getfd") => EPERM,
+        // Allowed only where Landlock keeps them inside the sandbox: a placeholder
+        // (SECCOMP_RET_TRAP | EPERM) that the installer settles at run time.
+        Some("ptrace" | "process_vm_readv" | "process_vm_writev") => WITHIN_SANDBOX,
+        Some("pidfd_getfd") => EPERM,
         Some(
             "bpf" | "init_module" | "finit_module" | "kexec_load" | "kexec_file_load"
             | "request_key",
         ) => EPERM,
-        Some("bind") if udp => USER_NOTIF,
-        Some("bind" | "listen") => refuse(policy),
+        Some("bind") if no_network => ALLOW,
+        Some("bind") => USER_NOTIF,
+        Some("listen") if !policy.listen.is_empty() => USER_NOTIF,
+        Some("listen") => refuse(policy),
         _ => ALLOW,
     }
 }
@@ -219,6 +232,9 @@ fn allowed_option(level: u32, name: u32) -> bool {
         ),
         // SOL_UDP
         17 => matches!(name, 1 | 103 | 104),
+        // SOL_NETLINK: memberships, PKTINFO, BROADCAST_ERROR, NO_ENOBUFS, CAP_ACK, EXT_ACK,
+        // GET_STRICT_CHK (not LISTEN_ALL_NSID 8, LIST_MEMBERSHIPS is read with getsockopt)
+        270 => matches!(name, 1..=5 | 10..=12),
         _ => false,
     }
 }
@@ -363,6 +379,30 @@ fn policies() -> Vec<(&'static str, Policy)> {
                     ..Options::default()
                 },
                 ..policy(vec![])
+            },
+        ),
+        (
+            "listen",
+            Policy {
+                listen: vec![endpoint(Protocol::Tcp, "127.0.0.1", 32, (8080, 8080))],
+                ..policy(vec![endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443))])
+            },
+        ),
+        (
+            "listen, no endpoints",
+            Policy {
+                listen: vec![endpoint(Protocol::Tcp, "127.0.0.1", 32, (8080, 8080))],
+                ..policy(vec![])
+            },
+        ),
+        (
+            "keeps CAP_NET_ADMIN: no netlink",
+            Policy {
+                options: Options {
+                    keep_capabilities: 1 << 12,
+                    ..Options::default()
+                },
+                ..policy(vec![endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443))])
             },
         ),
         (
@@ -752,8 +792,11 @@ fn every_syscall_without_a_rule_is_cacheable() {
             let audit = native(arch);
             for nr in 0..=MAX_NR {
                 let cacheable = const_allow(&prog, audit, nr);
+                // Without endpoints `bind` is left to the kernel and Landlock.
+                let bind_free = policy.endpoints.is_empty() && policy.options.mode != Mode::Audit;
                 match name_of(arch, nr) {
                     None => assert!(cacheable, "{label} {arch}: nr {nr} not cacheable"),
+                    Some("bind") if bind_free => assert!(cacheable, "{label} {arch}: bind"),
                     Some(name) => assert!(!cacheable, "{label} {arch}: {name} claimed cacheable"),
                 }
             }
@@ -840,7 +883,7 @@ fn argument_checks_run_few_instructions() {
             ("TCP_NODELAY", [3, 6, 1, 0, 0, 0], 12),
             ("TCP_KEEPCNT", [3, 6, 6, 0, 0, 0], 17),
             ("IPV6_V6ONLY", [3, 41, 26, 0, 0, 0], 20),
-            ("refused level", [3, 263, 1, 0, 0, 0], 16),
+            ("refused level", [3, 263, 1, 0, 0, 0], 18),
         ] {
             let c = cost("setsockopt", args);
             eprintln!("{arch} setsockopt {what}: {c}");

@@ -123,6 +123,14 @@ fn print_policy(p: &model::Policy) {
         model::REFRESH.name_in(&p.options),
         model::DENY_ERRNO.name_in(&p.options),
     );
+    if let Some(path) = &p.log {
+        let what = if p.options.log_allowed {
+            "every decision"
+        } else {
+            "refusals and audit findings"
+        };
+        println!("  log: {path} ({what}, one JSON object per line)");
+    }
     if let Some(arch) = network_sandbox_build::Arch::ALL
         .into_iter()
         .find(|a| a.target_arch() == std::env::consts::ARCH)
@@ -139,6 +147,17 @@ fn print_policy(p: &model::Policy) {
             "  keep_capabilities: {} (besides the default list, where held)",
             kept.join(", ")
         );
+    }
+    // `listen` entries (issue 12): where the program may serve.
+    if p.listen.is_empty() {
+        println!("  listen: none (bind to port 0 only, no listen)");
+    } else {
+        let entries: Vec<String> = p
+            .listen
+            .iter()
+            .map(|e| e.origin.text.trim_start_matches("tcp://").to_owned())
+            .collect();
+        println!("  listen: {} (TCP)", entries.join(", "));
     }
 }
 

@@ -16,7 +16,7 @@ use clap::Args;
 use network_sandbox_build::file::{parse_policy_toml, FileError, Position};
 use network_sandbox_build::model::{self, Mode, Options, ReportTo};
 use network_sandbox_build::profiles;
-use network_sandbox_build::valid::{policy_from_strs, EndpointError};
+use network_sandbox_build::valid::{listen_from_strs, policy_from_strs, EndpointError};
 
 /// Exit status for a command line or policy that is wrong (as clap uses for usage errors).
 pub const EXIT_USAGE: i32 = 2;
@@ -32,10 +32,18 @@ pub struct PolicyArgs {
     #[arg(long = "allow", value_name = "ENDPOINT")]
     pub allow: Vec<String>,
 
-    /// Read the policy from a TOML file (`allow = [...]`, `syscalls`, `deny_syscalls`,
-    /// `audit`, `fallback`, `report`, `keep_capabilities`, `unresolved`, `refresh`,
-    /// `deny_errno`, `syscall_refusal`); --allow, --syscalls, --deny-syscalls and
-    /// --keep-capability add to it, the other flags override its options.
+    /// Let the program serve on ADDRESS:PORT (TCP): bind there, listen and accept. An IP
+    /// address (`127.0.0.1`, `[::1]`, `0.0.0.0`) and one port. Repeat, or give a
+    /// comma-separated list; added to the policy file's `listen`. Without it the program may
+    /// bind only to port 0 and never listen.
+    #[arg(long = "listen", value_name = "ADDRESS:PORT")]
+    pub listen: Vec<String>,
+
+    /// Read the policy from a TOML file (`allow = [...]`, `listen`, `syscalls`,
+    /// `deny_syscalls`, `audit`, `fallback`, `report`, `keep_capabilities`, `unresolved`,
+    /// `refresh`, `deny_errno`, `syscall_refusal`, `log`, `log_allowed`); --allow, --listen,
+    /// --syscalls, --deny-syscalls and --keep-capability add to it, the other flags override
+    /// its options.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
@@ -149,6 +157,28 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
             PolicyError(rendered.join("\n"))
         })?;
 
+    // `listen`: the file's entries, then the --listen values.
+    let listen_flags = split_allow(&args.listen);
+    let mut listen_texts: Vec<String> = file
+        .as_ref()
+        .map(|(_, p)| p.listen.iter().map(|e| e.origin.text.clone()).collect())
+        .unwrap_or_default();
+    let from_file = listen_texts.len();
+    listen_texts.extend(listen_flags.iter().cloned());
+    let listen = listen_from_strs(&listen_texts, &options).map_err(|errors| {
+        let rendered: Vec<String> = errors
+            .iter()
+            .map(|e| match e.index.checked_sub(from_file) {
+                Some(flag) => render_listen_error(&listen_flags[flag], e),
+                None => format!(
+                    "network-sandbox: error: invalid `listen` entry in the policy file: {}",
+                    e.message
+                ),
+            })
+            .collect();
+        PolicyError(rendered.join("\n"))
+    })?;
+
     // Each endpoint with where it was written: `None` for the file, `Some(i)` for
     // `allow[i]`, the --allow values with their comma-separated lists split.
     let allow = split_allow(&args.allow);
@@ -173,6 +203,8 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
         let errors = match policy_from_strs(&texts, options) {
             Ok(mut policy) => {
                 policy.syscalls = profile;
+                policy.log = file.as_ref().and_then(|(_, p)| p.log.clone());
+                policy.listen = listen;
                 return Ok(policy);
             }
             Err(errors) => errors,
@@ -362,6 +394,16 @@ pub fn render_flag_error(value: &str, e: &EndpointError) -> String {
     let prefix = "  --allow ";
     format!(
         "network-sandbox: error: invalid endpoint in --allow: {}\n{prefix}{value}\n{}",
+        e.message,
+        caret_line(prefix.chars().count(), value, e)
+    )
+}
+
+/// The error for one `--listen` value, with a caret line under the bad part.
+fn render_listen_error(value: &str, e: &EndpointError) -> String {
+    let prefix = "  --listen ";
+    format!(
+        "network-sandbox: error: invalid address in --listen: {}\n{prefix}{value}\n{}",
         e.message,
         caret_line(prefix.chars().count(), value, e)
     )

@@ -45,8 +45,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     learn: Option<std::path::PathBuf>,
 
-    /// With --log, log the allowed connects and sends too.
-    #[arg(long, requires = "log")]
+    /// Log the allowed connects and sends too (to --log FILE, or to the policy's `log`).
+    #[arg(long)]
     log_allowed: bool,
 
     /// The program to run and its arguments, after `--`.
@@ -92,6 +92,20 @@ pub fn run(args: RunArgs) -> i32 {
         }
     };
 
+    // --log replaces the policy's `log`; --log-allowed widens whichever log there is.
+    let allowed = args.log_allowed || model.options.log_allowed;
+    let log = match (&args.log, runtime.log()) {
+        (Some(path), _) => Some((path.clone(), allowed)),
+        (None, Some(path)) => Some((PathBuf::from(path), allowed)),
+        (None, None) if args.log_allowed => {
+            eprintln!(
+                "network-sandbox: --log-allowed needs a log: add --log FILE, or log = \"FILE\" \
+                 to the policy file"
+            );
+            return EXIT_USAGE;
+        }
+        (None, None) => None,
+    };
     if let Some(w) = model.resolver_warning() {
         eprintln!("network-sandbox: warning: {w}");
     }
@@ -106,8 +120,8 @@ pub fn run(args: RunArgs) -> i32 {
         std::env::set_var("NETWORK_SANDBOX_REPORT", "1");
     }
     let mut sandbox = network_sandbox::Sandbox::new(&runtime);
-    if let Some(path) = &args.log {
-        sandbox = sandbox.log_to(path, args.log_allowed);
+    if let Some((path, allowed)) = &log {
+        sandbox = sandbox.log_to(path, *allowed);
     }
     if let Some(path) = &args.learn {
         sandbox = sandbox.learn_to(path);

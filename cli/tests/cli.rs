@@ -667,3 +667,92 @@ fn keep_capability_is_shown_and_kept() {
     assert_ne!(with & 1 << 23, 0, "kept with the flag");
     assert_eq!(with & 1 << 21, 0, "CAP_SYS_ADMIN still dropped");
 }
+
+/// `log = "FILE"` in a policy file writes the structured log there (`log_allowed` adds the
+/// allowed decisions); `--log` replaces the file's log; `check` shows it.
+#[test]
+fn a_policy_files_log_key_writes_the_structured_log() {
+    let Some(py) = python() else { return };
+    let servers = Servers::start();
+    let dir = scratch_dir("policy-log");
+    let (file, from_file, from_flag) = (
+        dir.join("policy.toml"),
+        dir.join("from-file.jsonl"),
+        dir.join("from-flag.jsonl"),
+    );
+    std::fs::write(
+        &file,
+        format!(
+            "allow = [\"{}\"]\nlog = \"{}\"\nlog_allowed = true\n",
+            servers.allow(),
+            from_file.display()
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let script = connect_script();
+    let run = |extra: &[&str], host: String| {
+        let mut c = ns(&["run", "--policy", f]);
+        c.args(extra).arg("--");
+        c.args([py.to_str().unwrap(), "-c", &script, &host]);
+        c.arg(servers.allowed.port().to_string());
+        output(c)
+    };
+    // Control: without the sandbox, the refused destination is reachable.
+    let control = output(
+        std::process::Command::new(&py)
+            .args(["-c", &script, &servers.forbidden.host()])
+            .arg(servers.allowed.port().to_string()),
+    );
+    assert_eq!(control.stdout.trim(), "ok", "{control:?}");
+
+    let out = run(&[], servers.allowed.host());
+    assert_eq!(out.stdout.trim(), "ok", "{out:?}");
+    let out = run(&[], servers.forbidden.host());
+    assert_eq!(out.stdout.trim(), "err 13", "{out:?}");
+    let lines: Vec<String> = std::fs::read_to_string(&from_file)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let verdicts: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.contains("\"operation\":\"connect\""))
+        .map(|l| {
+            if l.contains("\"verdict\":\"allowed\"") {
+                "allowed"
+            } else if l.contains("\"verdict\":\"denied\"") {
+                "denied"
+            } else {
+                "other"
+            }
+        })
+        .collect();
+    assert_eq!(verdicts, ["allowed", "denied"], "{lines:#?}");
+
+    // --log replaces the file's log.
+    let flag = format!("--log={}", from_flag.display());
+    let out = run(&[&flag], servers.forbidden.host());
+    assert_eq!(out.stdout.trim(), "err 13", "{out:?}");
+    let flagged = std::fs::read_to_string(&from_flag).unwrap();
+    assert!(flagged.contains("\"verdict\":\"denied\""), "{flagged}");
+    assert_eq!(
+        std::fs::read_to_string(&from_file).unwrap().lines().count(),
+        lines.len(),
+        "the policy's log is not written when --log is given"
+    );
+
+    let out = output(ns(&["check", "--policy", f]));
+    assert!(
+        out.stdout
+            .contains(&format!("log: {} (every decision", from_file.display())),
+        "{}",
+        out.stdout
+    );
+    servers.settle();
+    assert_eq!(
+        servers.forbidden.connections(),
+        1,
+        "the control's connection only"
+    );
+}

@@ -835,22 +835,24 @@ fn a_refresh_follows_a_changed_answer_and_keeps_the_old_address_through_the_grac
 }
 
 /// Node's `dns.resolve4` (c-ares) asks DNS itself, reading `resolv.conf` and ignoring the
-/// hosts file and `nsswitch.conf`: under the sandbox its query goes to the `0.0.0.0` the
-/// sandbox's `resolv.conf` names, which the supervisor refuses, so it fails at once and the
-/// test's server never sees the name, even with a UDP endpoint in the policy. (It does not
-/// get the allowed names' answers either: a program that needs them uses `dns.lookup`.)
-/// Control: without the sandbox the same call reaches the server.
+/// hosts file and `nsswitch.conf`: under the sandbox its query goes to the sandbox's DNS
+/// answerer, the only server its `resolv.conf` names, which answers the allowed name with
+/// exactly the sandbox's address and the other name with NXDOMAIN (`ENOTFOUND`, the usual
+/// "unknown host"); the test's server never sees the other name, even with a UDP endpoint in
+/// the policy. Control: without the sandbox the same call reaches the server.
 #[test]
-fn node_c_ares_resolve_never_reaches_a_resolver() {
+fn node_c_ares_resolve_gets_the_sandboxs_answers_and_never_reaches_a_resolver() {
     let Some(node) = require("node", "Node.js") else {
         return;
     };
     const SCRIPT: &str = "require('dns').resolve4(process.argv[1], (e, a) => {\
         if (e) { console.log('resolve failed:', e.code); process.exit(1); }\
         console.log('resolved:', a.join(',')); });";
+    let users = if is_root() { users_for(&node) } else { users() };
     let node = node.to_str().unwrap().to_owned();
-    for user in users().into_iter().take(1) {
-        let dns = DnsServer::start(&[("other.test", "127.0.0.3")]);
+    for user in users {
+        // The server would give allowed.test another address than the policy pins.
+        let dns = DnsServer::start(&[("other.test", "127.0.0.3"), ("allowed.test", "127.0.0.9")]);
         let mut control = Command::new(&node);
         control.args(["-e", SCRIPT, "other.test"]);
         dns.resolver_for(&mut control, user);
@@ -868,17 +870,36 @@ fn node_c_ares_resolve_never_reaches_a_resolver() {
                 "udp://127.0.0.2:53",
             ],
         ] {
+            let run = |name: &str| {
+                let mut args = vec!["run"];
+                args.extend(&policy);
+                args.extend(["--", node.as_str(), "-e", SCRIPT, name]);
+                run_with(&dns, user, &args)
+            };
             dns.clear();
-            let mut args = vec!["run"];
-            args.extend(&policy);
-            args.extend(["--", node.as_str(), "-e", SCRIPT, "other.test"]);
-            let out = run_with(&dns, user, &args);
-            assert!(!out.timed_out, "{policy:?}: {out:?}");
+            let out = run("allowed.test");
+            assert!(!out.timed_out, "{user:?} {policy:?}: {out:?}");
             assert!(
-                out.stdout.contains("resolve failed:"),
-                "{policy:?}: {out:?}"
+                out.stdout.contains("resolved: 127.0.0.2\n"),
+                "{user:?} {policy:?}: {out:?}"
             );
-            assert!(dns.queries().is_empty(), "{policy:?}: {:?}", dns.queries());
+            let out = run("other.test");
+            assert!(!out.timed_out, "{user:?} {policy:?}: {out:?}");
+            assert!(
+                out.stdout.contains("resolve failed: ENOTFOUND"),
+                "{user:?} {policy:?}: {out:?}"
+            );
+            assert!(
+                out.stderr.contains("a DNS query for other.test")
+                    && out.stderr.contains("add other.test:PORT"),
+                "{user:?} {policy:?}: the refusal names the name: {}",
+                out.stderr
+            );
+            assert!(
+                dns.queries().is_empty(),
+                "{user:?} {policy:?}: {:?}",
+                dns.queries()
+            );
         }
     }
 }
@@ -903,11 +924,11 @@ int main(int argc, char **argv) {
 "#;
 
 /// musl reads the hosts file and then asks DNS itself, whatever `nsswitch.conf` says: the
-/// allowed name resolves from the hosts file; the other name's query goes to the `0.0.0.0`
-/// of the sandbox's `resolv.conf` (refused by the supervisor, or with no UDP endpoint no UDP
-/// socket at all) and the lookup fails at once ("Try again" or "System error": musl's words
-/// when no server answers); the test's server never sees it. Control: the same static
-/// binary without the sandbox resolves the other name through the server.
+/// allowed name resolves from the hosts file; the other name's query goes to the sandbox's
+/// DNS answerer (the only server in the sandbox's `resolv.conf`), which answers NXDOMAIN,
+/// and the lookup fails with musl's "unknown host" ("Name does not resolve"); the test's
+/// server never sees it. Control: the same static binary without the sandbox resolves the
+/// other name through the server.
 #[test]
 fn musl_getaddrinfo() {
     let Some(cc) = require("musl-gcc", "musl (Debian package musl-tools)") else {
@@ -958,7 +979,7 @@ fn musl_getaddrinfo() {
             let out = run("other.test");
             assert!(!out.timed_out, "{out:?}");
             assert!(
-                out.stdout.contains("lookup failed:"),
+                out.stdout.contains("lookup failed: Name does not resolve"),
                 "{user:?} {policy:?}: {out:?}"
             );
             assert!(

@@ -79,11 +79,15 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
         .into_iter()
         .map(|(nr, name, group, denied)| RefusedCall::new(nr, name, group, denied))
         .collect();
-    Ok(
-        Policy::new(filter, endpoints, runtime_options(compiled.policy.options))
-            .with_names(names)
-            .with_refused_calls(refused_calls),
-    )
+    let listen = compiled.policy.listen.iter().map(endpoint).collect();
+    let policy = Policy::new(filter, endpoints, runtime_options(compiled.policy.options))
+        .with_names(names)
+        .with_listen(listen)
+        .with_refused_calls(refused_calls);
+    Ok(match &compiled.policy.log {
+        Some(path) => policy.with_log(path.clone()),
+        None => policy,
+    })
 }
 
 fn native_arch() -> Option<Arch> {
@@ -146,6 +150,7 @@ fn model_options(o: Options) -> model::Options {
         },
         // A profile is compiled from the policy's own keys, never from runtime options.
         syscall_refusal: model::SyscallRefusal::default(),
+        log_allowed: o.log_allowed,
     }
 }
 
@@ -183,5 +188,6 @@ pub fn runtime_options(o: model::Options) -> Options {
             model::Refresh::Every5m => Refresh::Every5m,
             model::Refresh::Every1h => Refresh::Every1h,
         },
+        log_allowed: o.log_allowed,
     }
 }

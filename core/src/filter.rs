@@ -102,6 +102,42 @@ pub fn rewrite_user_notif(program: &[SockFilter], action: u32) -> Vec<SockFilter
         .collect()
 }
 
+/// `SECCOMP_RET_TRAP`: in a compiled program, only the placeholder of a call allowed where
+/// Landlock keeps it inside the sandbox (ptrace, `process_vm_readv/writev`), with the errno
+/// of its refusal in the data bits. Never installed: see [`settle_within_sandbox`].
+pub const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+
+/// Whether `program` has placeholders of calls allowed only inside Landlock's domain.
+pub fn has_within_sandbox(program: &[SockFilter]) -> bool {
+    program
+        .iter()
+        .any(|i| i.code == BPF_RET_K && i.k & ACTION_FULL == SECCOMP_RET_TRAP)
+}
+
+/// A copy of `program` with every placeholder of a call allowed only inside the sandbox
+/// (`SECCOMP_RET_TRAP | errno`) settled: `SECCOMP_RET_ALLOW` when `confined` (a Landlock
+/// domain of the sandbox's own keeps ptrace and `process_vm_readv/writev` to the sandbox's
+/// processes, and nothing lets a tracer suspend seccomp), else `SECCOMP_RET_ERRNO | errno`.
+/// The installer calls it on every program it installs; a placeholder it missed would
+/// still refuse the call (`SIGSYS`). Only return instructions change.
+pub fn settle_within_sandbox(program: &[SockFilter], confined: bool) -> Vec<SockFilter> {
+    program
+        .iter()
+        .map(|i| {
+            if i.code == BPF_RET_K && i.k & ACTION_FULL == SECCOMP_RET_TRAP {
+                let k = if confined {
+                    SECCOMP_RET_ALLOW
+                } else {
+                    SECCOMP_RET_ERRNO | (i.k & DATA)
+                };
+                SockFilter::new(i.code, i.jt, i.jf, k)
+            } else {
+                *i
+            }
+        })
+        .collect()
+}
+
 /// The kernel's `struct seccomp_data` as the program reads it: `nr` at 0, `arch` at 4,
 /// `instruction_pointer` at 8, `args[i]` at `16 + 8 * i`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -218,5 +254,24 @@ mod tests {
         assert_eq!(run(&prog, &data(42)), Some(SECCOMP_RET_USER_NOTIF));
         assert_eq!(run(&prog, &data(43)), Some(SECCOMP_RET_ALLOW));
         assert_eq!(run(&prog[..2], &data(43)), None, "runs off the end");
+    }
+
+    #[test]
+    fn within_sandbox_placeholders_are_settled_both_ways() {
+        let placeholder = SECCOMP_RET_TRAP | 1;
+        let prog = [
+            SockFilter::new(0x20, 0, 0, 0),
+            SockFilter::new(0x15, 0, 1, placeholder),
+            SockFilter::new(BPF_RET_K, 0, 0, placeholder),
+            SockFilter::new(BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | 13),
+        ];
+        assert!(has_within_sandbox(&prog));
+        let open = settle_within_sandbox(&prog, true);
+        assert_eq!(open[1], prog[1], "a jump's constant is not a return");
+        assert_eq!(open[2].k, SECCOMP_RET_ALLOW);
+        assert_eq!(open[3], prog[3]);
+        let closed = settle_within_sandbox(&prog, false);
+        assert_eq!(closed[2].k, SECCOMP_RET_ERRNO | 1, "refused with its errno");
+        assert!(!has_within_sandbox(&open) && !has_within_sandbox(&closed));
     }
 }

@@ -6,15 +6,18 @@
 //!    says), A and AAAA. A pinned name is looked up by nobody. A name that does not resolve
 //!    stops the installation unless the policy says `unresolved = "unknown"`.
 //! 2. [`Files`]: the hosts file (`localhost` and each allowed name with its addresses), an
-//!    `nsswitch.conf` whose `hosts:` line is `files`, and a `resolv.conf` that names no
-//!    reachable server. The installer binds them over `/etc/hosts`, `/etc/nsswitch.conf` and
+//!    `nsswitch.conf` whose `hosts:` line is `files`, and a `resolv.conf` that names only
+//!    the sandbox's DNS answerer (`answerer.rs`; no server at all when it could not
+//!    be started). The installer binds them over `/etc/hosts`, `/etc/nsswitch.conf` and
 //!    `/etc/resolv.conf` in the sandbox's private mount namespace (`mount_ns`), so
-//!    that every resolver that follows the system configuration (glibc, Go's own, c-ares,
-//!    hickory) answers the allowed names from the hosts file and every other name with its
-//!    usual "unknown host" error, without a query.
+//!    that every resolver that follows `nsswitch.conf` (glibc, Go's own) answers the
+//!    allowed names from the hosts file and every other name with its usual "unknown
+//!    host" error, without a query, and resolvers that speak DNS themselves (musl, c-ares,
+//!    hickory) ask the answerer, which answers from the same table and forwards nothing.
 //!
-//! The supervisor is the second line: a DNS query is a UDP or TCP packet to a server, and
-//! the policy does not allow it unless it names a resolver (which `check` warns about).
+//! The supervisor is the second line: a DNS query to any other server is a UDP or TCP
+//! packet the policy does not allow unless it names a resolver (which `check` warns
+//! about).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use crate::dns_wire;
 use crate::policy::{canonical_ip, Policy, Refresh, Unresolved};
 
 /// A name and the addresses it resolved to (or was pinned to).
@@ -156,15 +160,24 @@ pub fn nsswitch_conf(original: &str) -> String {
     s
 }
 
-/// What `/etc/resolv.conf` holds in the sandbox: a nameserver that is no server. A resolver
-/// that ignores `nsswitch.conf` and asks DNS anyway (musl, c-ares' `resolve`) sends its
-/// query to `0.0.0.0`, which no policy endpoint names (the grammar refuses it) and so the
-/// supervisor refuses. One try, and no wait for an answer that cannot come: musl gives up
-/// at once with `timeout:0` (glibc, which never asks DNS here, would read it as one second).
+/// What `/etc/resolv.conf` holds in the sandbox when there is no DNS answerer: a nameserver
+/// that is no server. A resolver that ignores `nsswitch.conf` and asks DNS anyway (musl,
+/// c-ares' `resolve`) sends its query to `0.0.0.0`, which no policy endpoint names (the
+/// grammar refuses it) and so the supervisor refuses. One try, and no wait for an answer
+/// that cannot come: musl gives up at once with `timeout:0` (glibc, which never asks DNS
+/// here, would read it as one second).
 pub const RESOLV_CONF: &str =
     "# network-sandbox: no DNS server is reachable; allowed names are in /etc/hosts.\n\
 nameserver 0.0.0.0\n\
 options timeout:0 attempts:1\n";
+
+/// What `/etc/resolv.conf` holds in the sandbox when the sandbox's DNS answerer runs
+/// (`core/src/answerer.rs`): it is the only server, it answers at once (allowed names with
+/// their addresses, every other name with NXDOMAIN), and it never forwards a query.
+pub const RESOLV_CONF_ANSWERER: &str =
+    "# network-sandbox: the sandbox answers DNS itself: allowed names, and NXDOMAIN for any other.\n\
+nameserver 127.53.0.1\n\
+options timeout:1 attempts:2\n";
 
 /// The system files the sandbox replaces, in the order they are bound.
 pub const TARGETS: [&str; 3] = ["/etc/hosts", "/etc/nsswitch.conf", "/etc/resolv.conf"];
@@ -182,7 +195,9 @@ impl Files {
     /// Writes the three files for `resolutions` into a new directory (mode 0700) under the
     /// temporary directory. Every target must exist: a bind needs a file to cover, and a
     /// missing `nsswitch.conf` would make glibc ask DNS.
-    pub fn write(resolutions: &[Resolution]) -> io::Result<Files> {
+    /// `answerer`: the sandbox's DNS answerer runs, and `resolv.conf` names it
+    /// ([`RESOLV_CONF_ANSWERER`]); else it names no server ([`RESOLV_CONF`]).
+    pub fn write(resolutions: &[Resolution], answerer: bool) -> io::Result<Files> {
         for t in TARGETS {
             // `metadata` follows a symbolic link, as the bind does.
             if !Path::new(t).metadata().is_ok_and(|m| m.is_file()) {
@@ -201,7 +216,11 @@ impl Files {
         let contents = [
             hosts_file(resolutions),
             nsswitch_conf(&nsswitch),
-            RESOLV_CONF.to_owned(),
+            if answerer {
+                RESOLV_CONF_ANSWERER.to_owned()
+            } else {
+                RESOLV_CONF.to_owned()
+            },
         ];
         let mut files = files;
         for (target, text) in TARGETS.iter().zip(contents) {
@@ -217,6 +236,12 @@ impl Files {
 }
 
 impl Files {
+    /// Rewrites `resolv.conf` (before it is bound) to name no server: there is no answerer
+    /// after all.
+    pub fn name_no_server(&self) -> io::Result<()> {
+        std::fs::write(self.dir.join("resolv.conf"), RESOLV_CONF)
+    }
+
     /// Leaves the directory in place: the supervisor's refresher opens the hosts file in it
     /// and removes it (`start_refresher`).
     pub fn keep(self) {
@@ -552,53 +577,11 @@ fn query_ttl(server: IpAddr, name: &str) -> Option<u32> {
     sock.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     sock.connect(SocketAddr::new(server, 53)).ok()?;
     let id = (std::process::id() as u16) ^ 0x5a5a;
-    let mut q = Vec::with_capacity(64);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let q = dns_wire::query(id, name, dns_wire::TYPE_A)?;
     sock.send(&q).ok()?;
     let mut buf = [0u8; 1500];
     let n = sock.recv(&mut buf).ok()?;
-    min_answer_ttl(&buf[..n], id)
-}
-
-/// The smallest TTL among the answers of DNS response `r` with id `id`.
-fn min_answer_ttl(r: &[u8], id: u16) -> Option<u32> {
-    if r.len() < 12 || u16::from_be_bytes([r[0], r[1]]) != id {
-        return None;
-    }
-    let qd = u16::from_be_bytes([r[4], r[5]]);
-    let an = u16::from_be_bytes([r[6], r[7]]);
-    let mut at = 12;
-    let skip_name = |mut at: usize| -> Option<usize> {
-        loop {
-            let len = *r.get(at)? as usize;
-            if len & 0xc0 == 0xc0 {
-                return Some(at + 2);
-            }
-            at += 1 + len;
-            if len == 0 {
-                return Some(at);
-            }
-        }
-    };
-    for _ in 0..qd {
-        at = skip_name(at)? + 4;
-    }
-    let mut min: Option<u32> = None;
-    for _ in 0..an {
-        at = skip_name(at)?;
-        let rr = r.get(at..at + 10)?;
-        let ttl = u32::from_be_bytes([rr[4], rr[5], rr[6], rr[7]]);
-        let len = u16::from_be_bytes([rr[8], rr[9]]) as usize;
-        min = Some(min.map_or(ttl, |m| m.min(ttl)));
-        at += 10 + len;
-    }
-    min
+    dns_wire::min_answer_ttl(&buf[..n], id)
 }
 
 /// A new directory only this user can enter.
@@ -653,6 +636,13 @@ mod tests {
             PortRange::new(443, 443),
             pinned.iter().map(|p| ip(p)).collect(),
         )
+    }
+
+    #[test]
+    fn the_answerers_resolv_conf_names_the_answerer() {
+        let ns = format!("nameserver {}\n", crate::answerer::SENTINEL);
+        assert!(RESOLV_CONF_ANSWERER.contains(&ns));
+        assert_eq!(crate::answerer::PORT, 53, "resolv.conf cannot name a port");
     }
 
     #[test]
@@ -771,20 +761,5 @@ mod tests {
         assert_eq!(c.retired, vec![ip("192.0.2.1")]);
         assert_eq!(c.dropped, vec![("a.test".to_owned(), ip("192.0.2.1"))]);
         assert!(t.live_names_of(ip("192.0.2.1")).is_empty());
-    }
-
-    #[test]
-    fn answer_ttls_are_read() {
-        // id 0x1234, one question (a.test A IN), two answers with TTLs 300 and 60.
-        let mut r = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
-        r.extend_from_slice(&[1, b'a', 4, b't', b'e', b's', b't', 0, 0, 1, 0, 1]);
-        for ttl in [300u32, 60] {
-            r.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
-            r.extend_from_slice(&ttl.to_be_bytes());
-            r.extend_from_slice(&[0, 4, 192, 0, 2, 1]);
-        }
-        assert_eq!(min_answer_ttl(&r, 0x1234), Some(60));
-        assert_eq!(min_answer_ttl(&r, 0x4321), None, "another id");
-        assert_eq!(min_answer_ttl(&r[..20], 0x1234), None, "truncated");
     }
 }

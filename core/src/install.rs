@@ -12,7 +12,9 @@
 //!    (root), capabilities that configure the network or the kernel dropped. Then the rest
 //!    of Landlock, in a domain of the sandboxed process's own, nested in the first, so the
 //!    sandboxed process cannot ptrace or signal the supervisor.
-//! 7. The seccomp program, with a listener when the policy needs the supervisor.
+//! 7. The seccomp program, with a listener when the policy needs the supervisor. Its
+//!    ptrace and `process_vm_readv/writev` placeholders are settled first: allowed only
+//!    when the Landlock domain of step 6 confines them and `CAP_SYS_ADMIN` is not kept.
 //! 8. Hand the listener to the supervisor.
 //!
 //! Once step 7 has succeeded the process is sandboxed for good: a failure in step 7 leaves
@@ -140,12 +142,15 @@ pub struct Sandbox<'a> {
 }
 
 impl<'a> Sandbox<'a> {
-    /// Installation of `policy` with default settings.
+    /// Installation of `policy` with default settings: its log, if it names one
+    /// ([`Policy::log`]).
     pub fn new(policy: &'a Policy) -> Self {
         Sandbox {
             policy,
             hook: None,
-            log: None,
+            log: policy
+                .log()
+                .map(|path| (path.into(), policy.options().log_allowed)),
             learn: None,
         }
     }
@@ -164,7 +169,8 @@ impl<'a> Sandbox<'a> {
     /// Writes every decision of the sandbox to `path` as well, one JSON object per line
     /// (README, "The structured log"); with `allowed`, the allowed connects and sends too.
     /// The file is opened for appending (created, mode 0600, if missing) when the sandbox is
-    /// installed, and written by the supervisor, which a policy then always starts.
+    /// installed, and written by the supervisor, which a policy then always starts. This
+    /// replaces the policy's own `log`, if it has one.
     pub fn log_to(mut self, path: impl Into<std::path::PathBuf>, allowed: bool) -> Self {
         self.log = Some((path.into(), allowed));
         self
@@ -214,20 +220,32 @@ impl<'a> Sandbox<'a> {
         let reports =
             !matches!(self.sink(), Sink::Off) || self.log.is_some() || self.learn.is_some();
         let choice = choose_program(policy, &kernel, plan.as_ref(), reports)?;
+        let tracing = tracing_blocker(plan.as_ref(), policy.options().keep_capabilities);
         let static_filter = LayerReport {
             layer: Layer::StaticFilter,
             status: Status::Enforced,
-            detail: static_filter_detail(policy, choice.program.len()),
+            detail: static_filter_detail(policy, choice.program.len(), tracing),
         };
         let landlock =
             landlock_layer::report(plan.as_ref(), kernel.landlock_abi, choice.supervised);
+        let mut supervisor = choice.report;
+        if !policy.names().is_empty() && choice.supervised {
+            supervisor.detail.push_str(&format!(
+                "; DNS: the program's only name server is the sandbox's answerer ({}:{}, in a \
+                 network namespace of its own), which answers allowed names with their \
+                 addresses and every other name with NXDOMAIN, and forwards nothing",
+                crate::answerer::SENTINEL,
+                crate::answerer::PORT
+            ));
+        }
         Ok(Decisions {
             kernel,
             program: choice.program,
             supervised: choice.supervised,
             plan,
+            tracing,
             static_filter,
-            supervisor: choice.report,
+            supervisor,
             landlock,
             privileges: crate::privileges::preview(
                 policy.options().keep_capabilities,
@@ -263,9 +281,16 @@ impl<'a> Sandbox<'a> {
             })?;
             Some(r)
         };
+        // The DNS answerer's helper, forked before anything is confined (it needs a network
+        // namespace of its own, and the Landlock port rules would hold it).
+        let mut answerer = resolutions.as_ref().map(|_| {
+            // SAFETY: the thread count above is 1, and nothing since has started a thread.
+            unsafe { crate::answerer::start() }
+        });
+        let answering = matches!(answerer, Some(Ok(_)));
         let files = resolutions
             .as_deref()
-            .map(hostnames::Files::write)
+            .map(|r| hostnames::Files::write(r, answering))
             .transpose()
             .map_err(|e| Error::Hostnames(format!("the hosts file: {e}")))?;
         let refresh = files.as_ref().and_then(|f| {
@@ -288,7 +313,8 @@ impl<'a> Sandbox<'a> {
             mut program,
             mut supervised,
             mut plan,
-            static_filter,
+            mut tracing,
+            mut static_filter,
             mut supervisor,
             mut landlock,
             privileges: _,
@@ -296,9 +322,29 @@ impl<'a> Sandbox<'a> {
         if crate::test_switch::skip(Layer::Supervisor) {
             crate::test_switch::drop_supervisor(&mut program, &mut supervised, &mut supervisor);
         }
+        if answering && !supervised {
+            // Nobody would send the program's queries to the answerer: name no server.
+            answerer = Some(Err("no supervisor".into()));
+            if let Some(f) = &files {
+                f.name_no_server()
+                    .map_err(|e| Error::Hostnames(format!("the resolver configuration: {e}")))?;
+            }
+        }
+        if let Some(Err(why)) = &answerer {
+            supervisor.detail.push_str(&format!(
+                "; no DNS answerer ({why}): a resolver that asks DNS itself (musl, c-ares, \
+                 hickory) gets no answer, allowed names included; getaddrinfo still answers \
+                 allowed names from the hosts file"
+            ));
+        }
         if crate::test_switch::skip(Layer::Landlock) {
             crate::test_switch::drop_landlock(&mut plan, &mut landlock);
+            tracing = tracing_blocker(plan.as_ref(), policy.options().keep_capabilities);
+            static_filter.detail = static_filter_detail(policy, program.len(), tracing);
         }
+        // Debuggers (issue 12): ptrace and process_vm_readv/writev are allowed only when the
+        // Landlock domain installed below keeps them to the sandbox's own processes.
+        let program = filter::settle_within_sandbox(&program, tracing.is_none());
 
         sys::set_no_new_privs().map_err(io_err("prctl(PR_SET_NO_NEW_PRIVS)"))?;
         // Port rules first, so the supervisor forked next is held by them too.
@@ -320,8 +366,11 @@ impl<'a> Sandbox<'a> {
         let process = if supervised {
             let log = log.as_ref().map(|(f, allowed)| (f, *allowed));
             let learn = self.learn.as_deref();
+            let helper = answerer.as_ref().and_then(|a| a.as_ref().ok());
             // SAFETY: the thread count above is 1, and nothing since has started a thread.
-            let forked = unsafe { Supervisor::fork(policy, self.sink(), log, learn) };
+            let forked = unsafe { Supervisor::fork(policy, self.sink(), log, learn, helper) };
+            // The supervisor has its own copies of the helper's descriptors.
+            drop(answerer.take());
             Some(forked.map_err(io_err("starting the supervisor"))?)
         } else {
             None
@@ -380,6 +429,8 @@ struct Decisions {
     program: Vec<filter::SockFilter>,
     supervised: bool,
     plan: Option<Plan>,
+    /// Why ptrace and `process_vm_readv/writev` stay refused, if they do.
+    tracing: Option<&'static str>,
     static_filter: LayerReport,
     supervisor: LayerReport,
     landlock: LayerReport,
@@ -395,12 +446,66 @@ pub struct Preview {
     pub layers: Vec<LayerReport>,
 }
 
-/// What the static program refuses for this policy, in words.
-fn static_filter_detail(policy: &Policy, len: usize) -> String {
-    let sockets = if policy.has_udp() {
-        "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink, raw, packet, MPTCP, SCTP)"
+/// `CAP_SYS_ADMIN`: what `PTRACE_O_SUSPEND_SECCOMP` and `PTRACE_SECCOMP_GET_FILTER` need.
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// Why ptrace and `process_vm_readv/writev` must stay refused inside the sandbox, or `None`
+/// when they can be allowed between its own processes (debuggers, `strace -f`,
+/// LeakSanitizer). They can when a Landlock domain of the sandbox's own is installed
+/// (`plan`): Landlock lets a process ptrace, or read and write the memory of, only
+/// processes in its domain or nested in it, whatever its capabilities, so the supervisor
+/// and every process outside the sandbox stay out of reach. And when `CAP_SYS_ADMIN` is
+/// not kept (`keep`, the policy's `keep_capabilities`): a tracer holding it could ask for
+/// `PTRACE_O_SUSPEND_SECCOMP` (the kernel also refuses that to a tracer under seccomp, but
+/// the sandbox does not rest on one check).
+fn tracing_blocker(plan: Option<&Plan>, keep: u64) -> Option<&'static str> {
+    if plan.is_none() {
+        Some(
+            "no Landlock domain here, and only Landlock keeps a tracer to the sandbox's own \
+             processes",
+        )
+    } else if keep & (1 << CAP_SYS_ADMIN) != 0 {
+        Some("the policy keeps CAP_SYS_ADMIN, with which a tracer could suspend seccomp")
     } else {
-        "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
+        None
+    }
+}
+
+/// What the static program refuses for this policy, in words; `tracing`: why ptrace stays
+/// refused, if it does ([`tracing_blocker`]).
+fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> String {
+    // Netlink route sockets (interface listing) unless the policy keeps CAP_NET_ADMIN or
+    // CAP_NET_RAW (network_sandbox_build::lower::netlink_route_allowed).
+    let netlink = policy.options().keep_capabilities & (1 << 12 | 1 << 13) == 0;
+    let udp = policy.has_udp() || !policy.names().is_empty();
+    let sockets = match (udp, netlink) {
+        (true, true) => {
+            "sockets other than TCP and UDP over IPv4/IPv6 and netlink route sockets (no unix, \
+             other netlink, raw, packet, MPTCP, SCTP)"
+        }
+        (false, true) => {
+            "sockets other than TCP over IPv4/IPv6 and netlink route sockets (no UDP, unix, \
+             other netlink, raw, packet, MPTCP, SCTP)"
+        }
+        (true, false) => {
+            "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink: the policy keeps \
+             CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
+        }
+        (false, false) => {
+            "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink: the policy keeps \
+             CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
+        }
+    };
+    let listen = if policy.listen().is_empty() {
+        "listen"
+    } else {
+        "listen outside the policy's `listen` entries (the supervisor checks them)"
+    };
+    let tracing = match tracing {
+        None => "ptrace and process_vm_readv/writev allowed between the sandbox's own \
+                 processes only (debuggers, strace -f, sanitizers; Landlock keeps them in)"
+            .to_owned(),
+        Some(why) => format!("ptrace and process_vm_readv/writev refused (EPERM): {why}"),
     };
     let connect = if policy.endpoints().is_empty() && policy.names().is_empty() {
         "every connect (no endpoint)"
@@ -411,10 +516,9 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
         "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
          socketpairs; socket options outside an allow list (routing, filtering, netfilter, \
          TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
-         (ENOSYS); ptrace, process_vm_readv/writev, pidfd_getfd, bpf, module loading, kexec, \
-         request_key, userfaultfd, user namespaces, setns, mounts, re-limiting, renicing or \
-         rescheduling another process (EPERM); bind and listen; i386 and x32 system calls \
-         (killed){}",
+         (ENOSYS); pidfd_getfd, bpf, module loading, kexec, request_key, userfaultfd, user \
+         namespaces, setns, mounts, re-limiting, renicing or rescheduling another process \
+         (EPERM); {listen}; i386 and x32 system calls (killed); {tracing}{}",
         profile_detail(policy)
     )
 }
@@ -499,7 +603,10 @@ fn choose_program(
     };
     match (policy.options().fallback, blocker) {
         (Fallback::DenyAll, _) => Ok(choice(
-            filter::rewrite_user_notif(&program, SECCOMP_RET_ERRNO | libc::EACCES as u32),
+            filter::rewrite_user_notif(
+                &program,
+                SECCOMP_RET_ERRNO | policy.options().deny_errno.errno() as u32,
+            ),
             false,
             Status::NotEnforced,
             format!("{unavailable}; fallback \"deny-all\": every connect is refused"),

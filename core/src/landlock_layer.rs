@@ -1,6 +1,7 @@
 //! L3: Landlock, the second wall.
 //!
-//! On ABI 4+ (Linux 6.7): TCP connect only to the policy's TCP ports, TCP bind refused. On ABI
+//! On ABI 4+ (Linux 6.7): TCP connect only to the policy's TCP ports, TCP bind only to port 0
+//! (a port the kernel picks: bind before connect, issue 12). On ABI
 //! 6+ (Linux 6.12): abstract unix sockets and signals scoped to the sandbox — no signal
 //! (`kill`, `tgkill`, `pidfd_send_signal`, `rt_sigqueueinfo`, `SIGIO` by `F_SETOWN`) reaches
 //! a process outside it, the supervisor included. On any ABI: some ruleset is always
@@ -20,7 +21,7 @@
 //!    connect port rules. The supervisor is forked inside *D*, so a connect it performs to a
 //!    port outside the policy fails even if its own check were wrong.
 //! 2. [`restrict_sandbox`], in the sandboxed process only, after the fork: a domain nested in
-//!    *D* (bind refused, abstract unix sockets scoped). Landlock lets a process ptrace only
+//!    *D* (TCP bind to port 0 only, abstract unix sockets scoped). Landlock lets a process ptrace only
 //!    processes in its own domain or domains nested in it: the supervisor (in *D*) can still
 //!    inspect the sandboxed process, the sandboxed process cannot touch the supervisor.
 //!
@@ -45,8 +46,12 @@ pub const MAX_PORT_RULES: u32 = 4096;
 pub struct Plan {
     /// `Some(ports)`: handle TCP connect, allowing these ports only.
     pub connect_ports: Option<BTreeSet<u16>>,
-    /// Handle TCP bind (no rule: every bind refused).
+    /// Handle TCP bind, with a rule for each of [`Plan::bind_ports`]. Every other port is
+    /// refused.
     pub deny_bind: bool,
+    /// The ports a TCP socket may bind to where binds are handled: 0 (an ephemeral port,
+    /// which Landlock checks as port 0: bind before connect) and the policy's `listen` ports.
+    pub bind_ports: BTreeSet<u16>,
     /// Scope abstract unix sockets.
     pub scope_abstract_unix: bool,
     /// Scope signals: none to a process outside the sandbox.
@@ -108,9 +113,19 @@ impl Plan {
                 .collect::<BTreeSet<u16>>();
             (Some(ports), None)
         };
+        let bind_ports = std::iter::once(0)
+            .chain(
+                policy
+                    .listen()
+                    .iter()
+                    .filter(|e| e.protocol == Protocol::Tcp)
+                    .flat_map(|e| e.ports.first()..=e.ports.last()),
+            )
+            .collect();
         Some(Plan {
             connect_ports,
             deny_bind: abi >= ABI::V4,
+            bind_ports,
             scope_abstract_unix: abi >= ABI::V6,
             scope_signal: abi >= ABI::V6,
             filesystem_placeholder: abi < ABI::V4,
@@ -131,7 +146,11 @@ impl Plan {
             None => parts.extend(self.connect_note.clone()),
         }
         if self.deny_bind {
-            parts.push("TCP bind refused".into());
+            let s = if self.bind_ports.len() > 1 { "s" } else { "" };
+            parts.push(format!(
+                "TCP bind only to port{s} {}",
+                port_list(&self.bind_ports)
+            ));
         }
         if self.scope_abstract_unix {
             parts.push("abstract unix sockets scoped".into());
@@ -220,7 +239,7 @@ pub fn report(plan: Option<&Plan>, abi: i32, supervised: bool) -> LayerReport {
     }
 }
 
-/// Stage 2's ruleset: bind, scoping, the filesystem placeholder on old ABIs. Always some
+/// Stage 2's ruleset: bind (port 0 only), scoping, the filesystem placeholder on old ABIs. Always some
 /// handled access, so that a nested domain exists.
 
 #[derive(Debug)]
@@ -266,6 +285,12 @@ fn build_and_restrict(plan: Option<&Plan>) -> Result<(), BuildError> {
         ruleset = ruleset.handle_access(AccessFs::from_all(ABI::V1))?;
     }
     let mut created = ruleset.create()?;
+    if plan.deny_bind {
+        // Bind before connect: Landlock checks a bind to port 0 against a rule for port 0.
+        for &port in &plan.bind_ports {
+            created = created.add_rule(NetPort::new(port, AccessNet::BindTcp))?;
+        }
+    }
     if plan.filesystem_placeholder {
         let root = PathFd::new("/").map_err(BuildError::Root)?;
         created = created.add_rule(PathBeneath::new(root, AccessFs::from_all(ABI::V1)))?;
@@ -397,6 +422,43 @@ mod tests {
             );
             restrict_connect_ports(plan.as_ref()).unwrap();
             (connect_in_child(a), connect_in_child(o))
+        })
+        .join()
+        .unwrap();
+        assert_eq!(errnos, (0, libc::EACCES));
+    }
+
+    /// Binds a TCP socket to 127.0.0.1:`port`; the errno (0 = bound).
+    fn bind_errno(port: u16) -> i32 {
+        match std::net::TcpListener::bind(("127.0.0.1", port)) {
+            Ok(_) => 0,
+            Err(e) => e.raw_os_error().unwrap_or(-1),
+        }
+    }
+
+    /// Stage 2 lets a TCP socket bind to port 0 (bind before connect) and refuses a fixed
+    /// port; the control: before it, both bind.
+    #[test]
+    fn stage_two_allows_binding_port_zero_only() {
+        if ABI::from(crate::sys::landlock_abi()) < ABI::V4 {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"SKIPPED: stage_two_allows_binding_port_zero_only: Landlock ABI 4 is \
+                  needed for bind rules\n",
+            );
+            return;
+        }
+        let fixed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        assert_eq!((bind_errno(0), bind_errno(fixed)), (0, 0), "control");
+        let errnos = std::thread::spawn(move || {
+            crate::sys::set_no_new_privs().unwrap();
+            let plan = Plan::new(&policy(&[]), 7, true);
+            restrict_sandbox(plan.as_ref()).unwrap();
+            (bind_errno(0), bind_errno(fixed))
         })
         .join()
         .unwrap();

@@ -15,9 +15,11 @@
 
 #![deny(missing_docs)]
 
+mod answerer;
 mod capabilities;
 #[cfg(feature = "compiler")]
 pub mod compiler;
+mod dns_wire;
 pub mod filter;
 pub mod hostnames;
 mod install;
@@ -40,6 +42,12 @@ pub mod decode {
         control_messages, decode_iovecs, ip_control_allowed, rights, Cmsg, MsgHdr, MSGHDR_LEN,
     };
     pub use crate::supervisor::sockaddr::{check_len, decode, Destination, MAX_SOCKADDR_LEN};
+    /// The DNS codec of the sandbox's answerer.
+    pub mod dns {
+        pub use crate::dns_wire::{
+            answer, error, min_answer_ttl, nxdomain, query, question, Question,
+        };
+    }
 }
 
 pub use filter::SockFilter;

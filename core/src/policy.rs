@@ -321,6 +321,8 @@ pub struct Options {
     pub unresolved: Unresolved,
     /// How often allowed names are looked up again.
     pub refresh: Refresh,
+    /// With a log ([`Policy::log`]), whether allowed decisions are logged too.
+    pub log_allowed: bool,
 }
 
 /// An allowed DNS name: the program may reach the addresses it resolves to (or the
@@ -437,7 +439,11 @@ pub struct Policy {
     filter: Cow<'static, [SockFilter]>,
     endpoints: Cow<'static, [Endpoint]>,
     names: Cow<'static, [Name]>,
+    /// Where the program may serve (`listen`): TCP, one address and one port each.
+    listen: Cow<'static, [Endpoint]>,
     options: Options,
+    /// The policy's `log = "PATH"`: where the structured log goes.
+    log: Option<Cow<'static, str>>,
     /// The names' addresses once resolved ([`Policy::with_resolved`]).
     resolved: Option<Arc<crate::hostnames::Table>>,
     /// The calls the system call profile refuses (issue 14), sorted by number.
@@ -455,10 +461,48 @@ impl Policy {
             filter: Cow::Owned(filter),
             endpoints: Cow::Owned(endpoints),
             names: Cow::Borrowed(&[]),
+            listen: Cow::Borrowed(&[]),
             options,
+            log: None,
             resolved: None,
             refused_calls: Cow::Borrowed(&[]),
         }
+    }
+
+    /// This policy with its structured log going to `path` (the policy's `log = "PATH"`;
+    /// `Options::log_allowed` says whether allowed decisions go there too). A relative path
+    /// is relative to the working directory when the sandbox is installed.
+    pub fn with_log(mut self, path: String) -> Self {
+        self.log = Some(Cow::Owned(path));
+        self
+    }
+
+    /// Where the policy sends its structured log, if it names a file.
+    pub fn log(&self) -> Option<&str> {
+        self.log.as_deref()
+    }
+
+    /// This policy with `listen` entries: the addresses (one TCP port each) the program may
+    /// bind and listen on. The filter must have been compiled with them (it sends `listen`
+    /// to the supervisor only then).
+    pub fn with_listen(mut self, listen: Vec<Endpoint>) -> Self {
+        self.listen = Cow::Owned(listen);
+        self
+    }
+
+    /// The `listen` entries.
+    pub fn listen(&self) -> &[Endpoint] {
+        &self.listen
+    }
+
+    /// The `listen` entry a TCP socket bound to `local` (canonical: IPv4-mapped IPv6 as
+    /// IPv4) may listen on, if any: same address, same port.
+    pub fn listen_entry(&self, local: SocketAddr) -> Option<&Endpoint> {
+        self.listen.iter().find(|e| {
+            e.protocol == Protocol::Tcp
+                && e.network.contains(local.ip())
+                && e.ports.contains(local.port())
+        })
     }
 
     /// This policy with `names` allowed besides its endpoints (the filter must have been
@@ -469,40 +513,29 @@ impl Policy {
         self
     }
 
-    /// A policy made of static data, used by generated code.
+    /// A policy made of static data, used by generated code: `listen` are its `listen`
+    /// entries, `refused_calls` the calls its system call profile refuses on this
+    /// architecture, sorted by number (both empty for most policies), `log` its `log` file.
     #[doc(hidden)]
     pub const fn from_static(
         filter: &'static [SockFilter],
         endpoints: &'static [Endpoint],
         names: &'static [Name],
-        options: Options,
-    ) -> Self {
-        Policy {
-            filter: Cow::Borrowed(filter),
-            endpoints: Cow::Borrowed(endpoints),
-            names: Cow::Borrowed(names),
-            options,
-            resolved: None,
-            refused_calls: Cow::Borrowed(&[]),
-        }
-    }
-
-    /// A policy made of static data with a system call profile (issue 14), used by
-    /// generated code: `refused_calls` are the calls the profile refuses on this
-    /// architecture, sorted by number.
-    #[doc(hidden)]
-    pub const fn from_static_profiled(
-        filter: &'static [SockFilter],
-        endpoints: &'static [Endpoint],
-        names: &'static [Name],
+        listen: &'static [Endpoint],
         refused_calls: &'static [RefusedCall],
         options: Options,
+        log: Option<&'static str>,
     ) -> Self {
         Policy {
             filter: Cow::Borrowed(filter),
             endpoints: Cow::Borrowed(endpoints),
             names: Cow::Borrowed(names),
+            listen: Cow::Borrowed(listen),
             options,
+            log: match log {
+                Some(path) => Some(Cow::Borrowed(path)),
+                None => None,
+            },
             resolved: None,
             refused_calls: Cow::Borrowed(refused_calls),
         }
@@ -543,7 +576,9 @@ impl Policy {
             filter: self.filter.clone(),
             endpoints: self.endpoints.clone(),
             names: self.names.clone(),
+            listen: self.listen.clone(),
             options: self.options,
+            log: self.log.clone(),
             resolved: Some(Arc::new(crate::hostnames::Table::new(addresses, refresh))),
             refused_calls: self.refused_calls.clone(),
         }

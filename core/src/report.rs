@@ -251,6 +251,15 @@ impl Remedy {
                 Some(p),
                 Some(d),
             ) if reaches => Remedy::Add(endpoint_text(p, d)),
+            // A TCP bind to a fixed port, or a listen there: a `listen` entry allows it.
+            (Reason::Never(_), Some(Protocol::Tcp), Some(d))
+                if matches!(operation, Operation::Bind | Operation::Listen) && d.port() != 0 =>
+            {
+                Remedy::Add(format!("listen = \"{}\"", canonical(d)))
+            }
+            (Reason::Never(_), Some(Protocol::Tcp), None) if operation == Operation::Listen => {
+                Remedy::Add("listen = \"ADDR:PORT\"".into())
+            }
             _ => Remedy::Nothing,
         }
     }

@@ -232,6 +232,29 @@ pub fn notif_addfd_send(listener: RawFd, id: u64, fd: RawFd, cloexec: bool) -> i
     cvt(ret as libc::c_long).map(|fd| fd as i32)
 }
 
+/// `SECCOMP_IOCTL_NOTIF_ADDFD` with `SECCOMP_ADDFD_FLAG_SETFD`: installs a copy of `fd` in
+/// the caller of notification `id` under the number `target` (with `O_CLOEXEC` when
+/// `cloexec`), replacing whatever that number held, atomically (Linux 5.9+). The
+/// notification stays pending.
+pub fn notif_addfd_setfd(
+    listener: RawFd,
+    id: u64,
+    fd: RawFd,
+    target: RawFd,
+    cloexec: bool,
+) -> io::Result<()> {
+    let addfd = libc::seccomp_notif_addfd {
+        id,
+        flags: libc::SECCOMP_ADDFD_FLAG_SETFD as u32,
+        srcfd: fd as u32,
+        newfd: target as u32,
+        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+    };
+    // SAFETY: the ioctl reads one seccomp_notif_addfd.
+    let ret = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) };
+    cvt(ret as libc::c_long).map(drop)
+}
+
 /// Asks the kernel to wake the supervisor synchronously on notifications (Linux 6.6+),
 /// which roughly halves the round trip. Failure only costs latency.
 pub fn notif_set_sync_wake_up(listener: RawFd) -> bool {

@@ -594,6 +594,12 @@ impl Probe {
         }
     }
 
+    /// The command [`run`](Self::run) would start, for a test that talks to the probe while
+    /// it runs (its stdio is left to the caller).
+    pub fn command_for(&self, attempt: &str, args: &[&str]) -> Command {
+        self.command(attempt, args)
+    }
+
     fn command(&self, attempt: &str, args: &[&str]) -> Command {
         let mut cmd = Command::new(probe_path());
         match &self.allow {
@@ -657,6 +663,13 @@ pub struct Held {
     pub line: String,
 }
 
+impl Held {
+    /// The held probe's PID (the sandboxed process itself).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Held {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -688,6 +701,51 @@ fn wait_with_timeout(child: std::process::Child, limit: Duration) -> std::proces
     out
 }
 
+/// A directory of this test process's own, `$TMPDIR/PREFIX-PID`, every user can read and
+/// enter (mode 0755). It is removed when the process exits, and the first call also removes
+/// the directories that earlier test processes left under the same prefix (a process killed
+/// or aborted runs no exit handler): copies of binaries add up to gigabytes otherwise.
+pub fn process_dir(prefix: &str) -> PathBuf {
+    static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    extern "C" fn remove_dirs() {
+        let dirs = DIRS.lock().map(|d| d.clone()).unwrap_or_default();
+        for dir in dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    let tmp = std::env::temp_dir();
+    let dir = tmp.join(format!("{prefix}-{}", std::process::id()));
+    let mut dirs = DIRS.lock().unwrap_or_else(|e| e.into_inner());
+    if dirs.contains(&dir) {
+        return dir;
+    }
+    if dirs.is_empty() {
+        // SAFETY: `remove_dirs` is an `extern "C" fn()` that lives as long as the process.
+        unsafe { libc::atexit(remove_dirs) };
+    }
+    // Leftovers: `PREFIX-PID` whose PID is no longer a process.
+    if let Ok(entries) = std::fs::read_dir(&tmp) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(prefix))
+                .and_then(|n| n.strip_prefix('-'))
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dirs.push(dir.clone());
+    dir
+}
+
 /// The probe binary, copied once to a directory every user can read, so the unprivileged
 /// runs work wherever the build directory is.
 pub fn probe_path() -> &'static Path {
@@ -701,11 +759,7 @@ pub fn probe_path() -> &'static Path {
             .map(|d| d.join("probe"))
             .filter(|p| p.exists())
             .expect("the probe binary next to the test's deps directory");
-        let dir =
-            std::env::temp_dir().join(format!("network-sandbox-probe-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let copy = dir.join("probe");
+        let copy = process_dir("network-sandbox-probe").join("probe");
         std::fs::copy(&built, &copy).expect("copy probe");
         std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         copy

@@ -40,6 +40,15 @@ fn deny_all_fallback_refuses_every_connect() {
     assert!(o.stderr.contains("fallback \"deny-all\""), "{}", o.stderr);
     s.settle();
     assert!(!s.allowed.reached());
+    // The policy's errno, not a fixed one: the fallback answers what the policy chose.
+    let o = Probe::sandboxed(&[s.allow_tcp()])
+        .option("fallback=deny-all")
+        .option("deny_errno=ENETUNREACH")
+        .env(MISSING, "user-notif")
+        .run("connect", &[&s.allowed.arg()]);
+    o.assert_refused_silently("ENETUNREACH");
+    s.settle();
+    assert!(!s.allowed.reached());
 }
 
 /// Landlock as the only wall: the allowed port works on any host (Landlock rules are

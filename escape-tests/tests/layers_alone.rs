@@ -133,26 +133,28 @@ fn landlock_without_the_supervisor() {
     }
 }
 
-/// Landlock's other rule, alone: no TCP bind. With a UDP endpoint `bind` is not refused by
-/// the static filter (UDP clients bind to port 0) but sent to the supervisor; with the
-/// supervisor left out it reaches the kernel, where Landlock refuses a TCP bind and lets the
-/// UDP one through (Landlock has no UDP rules).
+/// Landlock's other rule, alone: TCP bind to port 0 only. `bind` is not refused by the
+/// static filter (bind before connect) but sent to the supervisor; with the supervisor left
+/// out it reaches the kernel, where Landlock refuses a TCP bind to a fixed port, lets one to
+/// port 0 through, and lets the UDP one through (Landlock has no UDP rules).
 #[test]
 fn landlock_refuses_tcp_bind_without_the_supervisor() {
     for user in USERS {
         for attempt in ["bind", "bind-udp"] {
             let c = Probe::unsandboxed()
                 .user(user)
-                .run(attempt, &["127.0.0.2:0"]);
+                .run(attempt, &["127.0.0.2:28996"]);
             assert!(c.ok(), "control {attempt} as {user:?}: {c:?}");
         }
         let p = Probe::sandboxed(&["127.0.0.2:443", "udp://127.0.0.2:53"])
             .leave_out("L2")
             .user(user);
-        let o = p.run("bind", &["127.0.0.2:0"]);
+        let o = p.run("bind", &["127.0.0.2:28996"]);
         o.assert_refused_silently("EACCES");
-        assert!(o.stderr.contains("TCP bind refused"), "{o:?}");
-        let o = p.run("bind-udp", &["127.0.0.2:0"]);
+        assert!(o.stderr.contains("TCP bind only to port 0"), "{o:?}");
+        let o = p.run("bind", &["127.0.0.2:0"]);
+        assert!(o.ok(), "{o:?}");
+        let o = p.run("bind-udp", &["127.0.0.2:28996"]);
         assert!(o.ok(), "{o:?}");
     }
 }

@@ -82,12 +82,12 @@ fn a_unix_connect_has_its_line() {
 #[test]
 fn a_bind_has_its_line_saying_nothing_allows_it() {
     let s = Servers::start();
-    for o in refused("bind", &["127.0.0.2:0"], &[s.allow_tcp()]) {
+    for o in refused("bind", &["127.0.0.2:28997"], &[s.allow_tcp()]) {
         one_line(
             &o,
-            "network-sandbox: denied bind to 127.0.0.2:0 (tcp) by pid ",
-            "only a UDP socket may bind, and only to port 0 (a port the kernel picks); no \
-             policy entry can allow this",
+            "network-sandbox: denied bind to 127.0.0.2:28997 (tcp) by pid ",
+            "a TCP or UDP socket may bind to port 0 only (a port the kernel picks): a fixed \
+             port would let the program serve; to allow it, add listen = \"127.0.0.2:28997\"",
         );
     }
 }
@@ -99,7 +99,8 @@ fn a_listen_has_its_line() {
         one_line(
             &o,
             "network-sandbox: denied listen (tcp) by pid ",
-            "the sandbox lets no program accept connections; no policy entry can allow this",
+            "a socket may listen only where the policy says `listen`; to allow it, add \
+             listen = \"ADDR:PORT\"",
         );
     }
 }
@@ -266,8 +267,8 @@ fn audit_lets_a_udp_send_a_unix_connect_a_bind_and_a_listen_through_and_reports_
         ),
         (
             "bind",
-            vec!["127.0.0.2:0"],
-            "network-sandbox: audit: would deny bind to 127.0.0.2:0 (tcp) by pid ".into(),
+            vec!["127.0.0.2:28995"],
+            "network-sandbox: audit: would deny bind to 127.0.0.2:28995 (tcp) by pid ".into(),
         ),
         (
             "listen",

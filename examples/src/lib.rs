@@ -5,7 +5,7 @@
 //! The examples themselves (`src/bin/*.rs`) are the clients; the plain-HTTP ones share the
 //! few lines of [`client`], so that each example shows only its policy and what it tries.
 //! The demo launcher, the `serve` binary and the tests use the servers. Nothing here is
-//! sandboxed: a sandboxed process cannot bind or listen.
+//! sandboxed: a sandboxed process cannot serve without a `listen` entry.
 
 #![deny(missing_docs)]
 

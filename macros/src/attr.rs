@@ -1,5 +1,6 @@
-//! The attribute's arguments: `allow = …`, `syscalls = […]`, `deny_syscalls = […]`,
-//! `audit = …`, `fallback = …`, `report = …`, `keep_capabilities = […]`, …, or
+//! The attribute's arguments: `allow = …`, `listen = …`, `syscalls = […]`,
+//! `deny_syscalls = […]`, the options (`audit = …`, `fallback = …`, `report = …`,
+//! `keep_capabilities = […]`, …), `log = "PATH"`, or
 //! `from_build`, parsed into a checked [`model::Policy`].
 //!
 //! Every error is spanned at the key or literal it is about. Stable Rust cannot point inside
@@ -8,9 +9,11 @@
 
 use std::collections::HashMap;
 
-use network_sandbox_build::model::{self, OptionSpec, OptionValue, Options, Syntax, ALLOW};
+use network_sandbox_build::model::{
+    self, OptionSpec, OptionValue, Options, Syntax, ALLOW, LISTEN, LISTEN_FORM,
+};
 use network_sandbox_build::profiles;
-use network_sandbox_build::valid::{policy_from_strs, EndpointError};
+use network_sandbox_build::valid::{listen_from_strs, policy_from_strs, EndpointError};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
@@ -28,6 +31,7 @@ pub(crate) enum Args {
 /// The attribute's own key, besides the policy's.
 const FROM_BUILD: &str = "from_build";
 const ALLOW_FORM: &str = "allow = \"192.0.2.1:443\" or allow = [\"192.0.2.1:443\", …]";
+const LOG_FORM: &str = "log = \"/var/log/sandbox.jsonl\"";
 
 /// Parses and checks the attribute's arguments.
 pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
@@ -35,10 +39,12 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
 
     let mut seen: HashMap<String, Span> = HashMap::new();
     let mut allow: Option<Vec<LitStr>> = None;
+    let mut listen: Vec<LitStr> = Vec::new();
     let mut options = Options::default();
     let mut from_build: Option<Span> = None;
     let mut first_policy_key: Option<(String, Span)> = None;
     let mut profile_keys: Vec<(String, Span, Vec<LitStr>)> = Vec::new();
+    let mut log: Option<String> = None;
 
     for meta in &metas {
         let path = meta.path();
@@ -55,7 +61,13 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         let key = ident.to_string();
         let option = model::option(&key);
         let list = [profiles::SYSCALLS, profiles::DENY_SYSCALLS].contains(&key.as_str());
-        if key != ALLOW && key != FROM_BUILD && option.is_none() && !list {
+        if key != ALLOW
+            && key != LISTEN
+            && key != FROM_BUILD
+            && key != model::LOG
+            && option.is_none()
+            && !list
+        {
             return Err(syn::Error::new(
                 ident.span(),
                 format!(
@@ -95,12 +107,17 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
             continue;
         }
         let value = value_of(meta, &key, option)?;
+        if key == model::LOG {
+            log = Some(log_path(value)?);
+            continue;
+        }
         match option {
             Some(spec) if matches!(spec.syntax, Syntax::Names { .. }) => {
                 set_names(spec, value, &mut options)?;
             }
             Some(spec) => (option_value(spec, value)?.set)(&mut options),
-            None => allow = Some(endpoint_literals(value)?),
+            None if key == LISTEN => listen = endpoint_literals(value, LISTEN)?,
+            None => allow = Some(endpoint_literals(value, ALLOW)?),
         }
     }
 
@@ -125,9 +142,24 @@ pub(crate) fn parse(args: TokenStream) -> syn::Result<Args> {
         ));
     };
 
+    if options.log_allowed && log.is_none() {
+        let span = seen
+            .get(model::LOG_ALLOWED.key)
+            .copied()
+            .unwrap_or_else(Span::call_site);
+        return Err(syn::Error::new(
+            span,
+            "`log_allowed` needs `log`: add log = \"/var/log/sandbox.jsonl\"",
+        ));
+    }
+
     let texts: Vec<String> = allow.iter().map(LitStr::value).collect();
     let mut policy = policy_from_strs(&texts, options)
         .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&allow, e))))?;
+    let texts: Vec<String> = listen.iter().map(LitStr::value).collect();
+    policy.listen = listen_from_strs(&texts, &policy.options)
+        .map_err(|errors| combine(errors.iter().map(|e| endpoint_error(&listen, e))))?;
+    policy.log = log;
     policy.syscalls = profile(&profile_keys)?;
     Ok(Args::Inline(policy))
 }
@@ -180,10 +212,31 @@ fn name_literals(value: &Expr, key: &str) -> syn::Result<Vec<LitStr>> {
     }
 }
 
+/// The path of `log = "PATH"`, spanned at the literal when it is not one or is empty.
+fn log_path(value: &Expr) -> syn::Result<String> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => match model::log_path_error(&s.value()) {
+            None => Ok(s.value()),
+            Some(message) => Err(syn::Error::new(s.span(), message)),
+        },
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("expected a file name for `log`, as a string: {LOG_FORM}"),
+        )),
+    }
+}
+
 /// The value of `key = value`, or an error for `key` alone or `key(…)`. `option` is the
-/// key's option, `None` for `allow`.
+/// key's option, `None` for `allow` and `listen`.
 fn value_of<'m>(meta: &'m Meta, key: &str, option: Option<&OptionSpec>) -> syn::Result<&'m Expr> {
-    let example = option.map_or(ALLOW_FORM, |o| o.example);
+    let form = match key {
+        LISTEN => LISTEN_FORM,
+        model::LOG => LOG_FORM,
+        _ => ALLOW_FORM,
+    };
+    let example = option.map_or(form, |o| o.example);
     match meta {
         Meta::NameValue(nv) => Ok(&nv.value),
         Meta::Path(p) => Err(syn::Error::new_spanned(
@@ -197,8 +250,13 @@ fn value_of<'m>(meta: &'m Meta, key: &str, option: Option<&OptionSpec>) -> syn::
     }
 }
 
-/// The string literals of `allow`: one string or an array of strings.
-fn endpoint_literals(value: &Expr) -> syn::Result<Vec<LitStr>> {
+/// The string literals of `allow` or `listen` (`key`): one string or an array of strings.
+fn endpoint_literals(value: &Expr, key: &str) -> syn::Result<Vec<LitStr>> {
+    let (example, form) = if key == LISTEN {
+        ("127.0.0.1:8080", LISTEN_FORM)
+    } else {
+        ("192.0.2.1:443", ALLOW_FORM)
+    };
     match value {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..
@@ -212,13 +270,13 @@ fn endpoint_literals(value: &Expr) -> syn::Result<Vec<LitStr>> {
                 }) => Ok(s.clone()),
                 other => Err(syn::Error::new(
                     other.span(),
-                    "expected a string in `allow`, like \"192.0.2.1:443\"",
+                    format!("expected a string in `{key}`, like \"{example}\""),
                 )),
             })
             .collect(),
         other => Err(syn::Error::new(
             other.span(),
-            format!("expected a string or a list of strings: {ALLOW_FORM}"),
+            format!("expected a string or a list of strings: {form}"),
         )),
     }
 }

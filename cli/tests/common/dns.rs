@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
@@ -39,16 +39,33 @@ pub struct DnsServer {
 }
 
 impl DnsServer {
-    /// Starts a server on a loopback address of its own (127.0.53.N:53, N counting per test
-    /// process), answering `records`.
+    /// Starts a server on a loopback address of its own (127.0.X.Y:53, X from 53 to 116,
+    /// counting from a start that depends on the test process's id, and skipping addresses
+    /// where port 53 is taken: test processes of other checkouts may run at the same time),
+    /// answering `records`.
     pub fn start(records: &[(&str, &str)]) -> DnsServer {
-        static NEXT: AtomicU8 = AtomicU8::new(1);
-        let ip = Ipv4Addr::new(127, 0, 53, NEXT.fetch_add(1, Ordering::SeqCst));
-        let addr = SocketAddr::from((ip, 53));
-        let udp = UdpSocket::bind(addr).unwrap_or_else(|e| panic!("bind udp {addr}: {e}"));
+        static NEXT: OnceLock<AtomicU32> = OnceLock::new();
+        let next = NEXT.get_or_init(|| AtomicU32::new(std::process::id().wrapping_mul(7)));
+        let mut bound = None;
+        let mut last_error = None;
+        for _ in 0..64 {
+            let n = next.fetch_add(1, Ordering::SeqCst) % (64 * 254);
+            let ip = Ipv4Addr::new(127, 0, 53 + (n / 254) as u8, 1 + (n % 254) as u8);
+            let addr = SocketAddr::from((ip, 53));
+            let pair = UdpSocket::bind(addr).and_then(|u| Ok((u, TcpListener::bind(addr)?)));
+            match pair {
+                Ok(pair) => {
+                    bound = Some((ip, pair));
+                    break;
+                }
+                Err(e) => last_error = Some(format!("{addr}: {e}")),
+            }
+        }
+        let Some((ip, (udp, tcp))) = bound else {
+            panic!("no loopback address with port 53 free; last: {last_error:?}");
+        };
         udp.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
-        let tcp = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind tcp {addr}: {e}"));
         tcp.set_nonblocking(true).unwrap();
         let table: Table = Arc::new(Mutex::new(
             records

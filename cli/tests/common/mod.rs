@@ -99,16 +99,11 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A directory every user can read and enter, removed at exit of nothing: it lives in the
-/// temp dir under the test process's PID and holds copies of binaries.
+/// A directory every user can read and enter, in the temp dir under the test process's PID,
+/// removed when the process exits (`process_dir`); it holds copies of binaries.
 pub fn shared_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("network-sandbox-cli-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        dir
-    })
+    DIR.get_or_init(|| network_sandbox_escape_tests::process_dir("network-sandbox-cli"))
 }
 
 /// A fresh directory every user can read, for one test's files.

@@ -58,6 +58,7 @@ impl Call {
         match self.nr {
             libc::SYS_connect => Operation::Connect,
             libc::SYS_bind => Operation::Bind,
+            libc::SYS_listen => Operation::Listen,
             _ => Operation::Send,
         }
     }
@@ -363,7 +364,7 @@ impl Context<'_> {
 
 /// The name of task `id` (a process or a thread), with control characters replaced: the
 /// sandboxed program chooses its names, and the line goes to a terminal.
-fn name_of(id: libc::pid_t) -> String {
+pub(super) fn name_of(id: libc::pid_t) -> String {
     sys::read_small_file(&format!("/proc/{id}/comm"))
         .map(|c| {
             c.chars()

@@ -4,9 +4,10 @@
 use std::os::fd::AsRawFd;
 
 use super::call::{fail, performed, Call, Context, Halt, Outcome, Refused, Target};
+use super::listen;
+use super::netlink;
 use super::sockaddr::{self, Destination};
 use super::socket::{self, Socket, SocketKind};
-use crate::policy::Protocol;
 use crate::report::{Operation, Reason};
 
 /// The socket and our copy of the address of `connect(fd, addr, len)` or
@@ -24,6 +25,12 @@ fn socket_and_address(cx: &Context<'_>, call: &Call) -> Outcome<(Socket, Vec<u8>
 /// `connect(fd, addr, len)`.
 pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
+    if let Some(o) = super::dns::connect(cx, call, &socket, &addr) {
+        return o;
+    }
+    if netlink::is_netlink(&socket) {
+        return netlink::connect(cx, call, &socket, &addr);
+    }
     let is_ip = matches!(socket.kind, SocketKind::Ip(_));
     match sockaddr::decode(&addr).map_err(Halt::Errno)? {
         // Dissolving an association reaches nobody; the next connect is checked again.
@@ -45,13 +52,25 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
     performed(ret)
 }
 
-/// `bind(fd, addr, len)`, notified only when the policy has a UDP endpoint: a UDP socket may
-/// bind to port 0 (an ephemeral port, as the kernel would pick on the first send) on any
-/// local address, which UDP clients such as Java's and Node.js's do before sending. Nothing
-/// else may bind: a fixed port or a TCP socket would let the program serve. In audit mode
-/// (which compiles `bind` as a check for every policy) any bind is reported and performed.
+/// `bind(fd, addr, len)`, notified under every policy with endpoints (issue 12, bind before
+/// connect): a TCP or UDP socket may bind to port 0 (a port the kernel picks, as it would on
+/// the first connect or send) on any address; `curl --local-port`-style clients, Python's
+/// `source_address`, and Java's and Node.js's UDP clients do. Whether the address is one of
+/// this machine's is the kernel's check (`EADDRNOTAVAIL`): the options that would lift it,
+/// `IP_FREEBIND`, `IP_TRANSPARENT` and `IPV6_FREEBIND`, are not on the socket option list,
+/// and the `ip_nonlocal_bind` sysctls are read-only inside. Either way only the destination
+/// decides where a packet goes, and that is checked at connect and send. A netlink route
+/// socket binds as asked (`netlink.rs`). A fixed port would let the program serve: refused,
+/// unless it is one of the policy's `listen` entries (`listen.rs`) for a TCP socket. In audit
+/// mode any bind is reported and performed.
 pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
+    if let Some(o) = super::dns::bind(cx, call, &socket, &addr) {
+        return o;
+    }
+    if netlink::is_netlink(&socket) {
+        return netlink::bind(cx, call, &socket, &addr);
+    }
     let dest = match sockaddr::decode(&addr).map_err(Halt::Errno)? {
         Destination::Inet(d) => Some(d),
         _ => None,
@@ -60,10 +79,11 @@ pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
         SocketKind::Ip(p) => Some(p),
         _ => None,
     };
-    let ephemeral_udp = protocol == Some(Protocol::Udp) && dest.is_some_and(|d| d.port() == 0);
-    if !ephemeral_udp {
+    let ephemeral = protocol.is_some() && dest.is_some_and(|d| d.port() == 0);
+    if !ephemeral && !listen::may_bind(cx, protocol, dest) {
         // In audit mode reported as one that would be refused, and performed below.
-        let why = "only a UDP socket may bind, and only to port 0 (a port the kernel picks)";
+        let why = "a TCP or UDP socket may bind to port 0 only (a port the kernel picks): \
+                   a fixed port would let the program serve";
         let refused = Refused::new(Operation::Bind, Reason::Never(why.into()))
             .on(protocol)
             .to(dest);

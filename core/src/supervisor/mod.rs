@@ -33,12 +33,18 @@
 //! | `refusal.rs` | the static filter's refusals (`USER_NOTIF | errno`): reported, answered with their errno |
 //! | `socket.rs` | taking the caller's fd and telling what socket it is |
 //! | `connect.rs` | `connect` and `bind` |
+//! | `dns.rs` | a connect or UDP send to the DNS answerer: the socket replaced by one in its namespace |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
+//! | `listen.rs` | `listen` where the policy says `listen`, and the binds it allows |
+//! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
 mod call;
 mod connect;
+mod dns;
+mod listen;
 pub mod msghdr;
+mod netlink;
 mod refusal;
 mod send;
 mod serve;
@@ -46,6 +52,7 @@ pub mod sockaddr;
 mod socket;
 mod start;
 
+pub(crate) use start::close_inherited_fds;
 pub use start::Supervisor;
 
 use call::{fail, Call, Context, Outcome};
@@ -59,6 +66,7 @@ fn dispatch(cx: &Context<'_>, call: &Call) -> Outcome {
     match call.nr {
         libc::SYS_connect => connect::connect(cx, call),
         libc::SYS_bind => connect::bind(cx, call),
+        libc::SYS_listen => listen::listen(cx, call),
         libc::SYS_sendto => send::sendto(cx, call),
         libc::SYS_sendmsg => send::sendmsg(cx, call),
         libc::SYS_sendmmsg => send::sendmmsg(cx, call),

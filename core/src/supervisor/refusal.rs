@@ -26,7 +26,7 @@ use crate::sys;
 ///
 /// The checks (connect, the sends, bind) skip the interpreter unless their arguments could
 /// make them a refusal, so an allowed connect pays one comparison: a connect under a policy
-/// without endpoints, a send with `MSG_FASTOPEN`, a bind without UDP. That gate only ever
+/// without endpoints, a send with `MSG_FASTOPEN`. That gate only ever
 /// sends a call to the interpreter or to its check; the check is the authority either way.
 pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
     const MSG_FASTOPEN: u64 = 0x2000_0000;
@@ -38,7 +38,9 @@ pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
             libc::SYS_connect => cx.policy.endpoints().is_empty() && cx.policy.names().is_empty(),
             libc::SYS_sendto | libc::SYS_sendmmsg => call.args[3] & MSG_FASTOPEN != 0,
             libc::SYS_sendmsg => call.args[2] & MSG_FASTOPEN != 0,
-            libc::SYS_bind => !cx.policy.has_udp(),
+            // The compiler never refuses bind in the filter (bind before connect, issue 12):
+            // a notified bind is a check, and `connect::bind` is the authority.
+            libc::SYS_bind => false,
             _ => true,
         };
     if !maybe {
@@ -122,18 +124,13 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                     (Reason::SocketKind(k.describe()), Remedy::Nothing)
                 }
                 (Operation::Connect, _, _) => (Reason::NoNetwork, Remedy::Nothing),
-                (_, _, Some(Protocol::Udp)) if dest.is_some_and(|d| d.port() == 0) => (
-                    Reason::Never(
-                        "a UDP socket may bind to port 0 only under a policy with a UDP \
-                         endpoint"
-                            .into(),
-                    ),
-                    Remedy::Add("udp://HOST:PORT".into()),
-                ),
+                // The compiler never refuses `bind` in the filter any more (it is a check,
+                // or allowed without endpoints): a filter that does is reported as the
+                // supervisor's own bind refusal would be.
                 _ => (
                     Reason::Never(
-                        "only a UDP socket may bind, and only to port 0 (a port the kernel \
-                         picks)"
+                        "a TCP or UDP socket may bind to port 0 only (a port the kernel \
+                         picks), or where the policy says `listen`"
                             .into(),
                     ),
                     Remedy::Nothing,
@@ -184,17 +181,33 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
         }
         libc::SYS_listen => {
             let taken = socket::take(cx, call, a[0] as i32).ok();
+            let protocol = match taken.as_ref().map(|s| &s.kind) {
+                Some(SocketKind::Ip(p)) => Some(*p),
+                _ => None,
+            };
+            // Where it is bound, when that is a fixed port: the `listen` entry to add.
+            let local = match (&taken, protocol) {
+                (Some(s), Some(Protocol::Tcp)) => {
+                    super::listen::fixed(super::listen::bound_address(s.fd.as_raw_fd()))
+                }
+                _ => None,
+            };
+            let remedy = match (protocol, local) {
+                (Some(Protocol::Tcp), Some(l)) => {
+                    Remedy::Add(format!("listen = \"{}\"", crate::report::canonical(l)))
+                }
+                (Some(Protocol::Tcp), None) => Remedy::Add("listen = \"ADDR:PORT\"".into()),
+                _ => Remedy::Nothing,
+            };
             cx.report_refusal(
                 call,
                 Refused::new(
                     Operation::Listen,
-                    Reason::Never("the sandbox lets no program accept connections".into()),
+                    Reason::Never("a socket may listen only where the policy says `listen`".into()),
                 )
-                .on(match taken.as_ref().map(|s| &s.kind) {
-                    Some(SocketKind::Ip(p)) => Some(*p),
-                    _ => None,
-                }),
-                Remedy::Nothing,
+                .on(protocol)
+                .to(local),
+                remedy,
             );
             if let (true, Some(socket)) = (cx.audit(), taken) {
                 // SAFETY: listen on our duplicate, with the caller's backlog (by value).

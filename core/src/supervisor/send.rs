@@ -11,6 +11,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::call::{fail, Call, Context, Halt, Outcome, Refused, Target};
 use super::msghdr::{self, MsgHdr, IOVEC_LEN, MMSGHDR_LEN, MMSGHDR_MSG_LEN, MSGHDR_LEN};
+use super::netlink;
 use super::sockaddr::{self, Destination, MAX_SOCKADDR_LEN};
 use super::socket::{self, Socket, SocketKind};
 use crate::policy::Protocol;
@@ -51,6 +52,24 @@ fn target(name: &[u8]) -> Outcome<Target> {
     })
 }
 
+/// Judges a send's address (`name`, empty for none) for `socket`: on a netlink socket the
+/// kernel only (`netlink.rs`), on any other the policy's endpoints.
+fn judge_destination(cx: &Context<'_>, call: &Call, socket: &Socket, name: &[u8]) -> Outcome<()> {
+    if netlink::is_netlink(socket) {
+        return netlink::judge_destination(cx, call, socket, name);
+    }
+    cx.judge(call, Operation::Send, socket, target(name)?)
+}
+
+/// Judges a send's data, our copy: on a netlink socket only `RTM_GET*` requests go on
+/// (`netlink.rs`); on any other socket the data is not looked at.
+fn judge_data(cx: &Context<'_>, call: &Call, socket: &Socket, data: &[u8]) -> Outcome<()> {
+    if netlink::is_netlink(socket) {
+        return netlink::judge_messages(cx, call, data);
+    }
+    Ok(())
+}
+
 /// Copies the data of `iovs` out of the caller: at most [`MAX_DATA`] bytes, and for a message
 /// socket (UDP, unix datagram or seqpacket) all of it or `EMSGSIZE`, so a datagram is never
 /// cut short.
@@ -64,6 +83,8 @@ fn copy_data(
     let limit = match socket.kind {
         SocketKind::Ip(Protocol::Udp) => Some(MAX_DATAGRAM),
         SocketKind::Unix(ty) if ty != libc::SOCK_STREAM => Some(MAX_DATA),
+        // A netlink message is a datagram too: whole, or not at all.
+        _ if netlink::is_netlink(socket) => Some(MAX_DATA),
         _ => None,
     };
     if limit.is_some_and(|limit| total > limit as u128) {
@@ -139,9 +160,13 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
         let len = (hdr.namelen as usize).min(MAX_SOCKADDR_LEN);
         cx.copy_address(call, hdr.name, len as u64)?
     };
-    cx.judge(call, Operation::Send, socket, target(&name)?)?;
+    // A send to the DNS answerer goes out on the socket `dns::send` gives.
+    if !super::dns::send_to_answerer(socket, &name) {
+        judge_destination(cx, call, socket, &name)?;
+    }
     let iov_bytes = cx.read(call, hdr.iov, hdr.iovlen as usize * IOVEC_LEN)?;
     let data = copy_data(cx, call, socket, &msghdr::decode_iovecs(&iov_bytes))?;
+    judge_data(cx, call, socket, &data)?;
     let mut control = if hdr.control == 0 {
         Vec::new()
     } else {
@@ -201,8 +226,15 @@ pub fn sendto(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, buf_ptr, len, flags, addr_ptr, addr_len] = call.args;
     let socket = send_socket(cx, call)?;
     let name = cx.copy_address(call, addr_ptr, addr_len)?;
-    cx.judge(call, Operation::Send, &socket, target(&name)?)?;
+    let socket = match super::dns::send(cx, call, &socket, &name)? {
+        Some(answerer) => answerer,
+        None => {
+            judge_destination(cx, call, &socket, &name)?;
+            socket
+        }
+    };
     let data = copy_data(cx, call, &socket, &[(buf_ptr, len)])?;
+    judge_data(cx, call, &socket, &data)?;
     // SAFETY: `data` and `name` are our own buffers, valid for their lengths (a zero-length
     // name is not read).
     let n = unsafe {
@@ -227,6 +259,7 @@ pub fn sendmsg(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, msg_ptr, flags, ..] = call.args;
     let socket = send_socket(cx, call)?;
     let m = copy_message(cx, call, &socket, msg_ptr)?;
+    let socket = super::dns::send(cx, call, &socket, &m.name)?.unwrap_or(socket);
     send(&socket, &m, flags as i32)
 }
 
@@ -240,15 +273,19 @@ pub fn sendmsg(cx: &Context<'_>, call: &Call) -> Outcome {
 pub fn sendmmsg(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, vec_ptr, vlen, flags, ..] = call.args;
     let vlen = u64::from((vlen as u32).min(MAX_IOV as u32));
-    let socket = send_socket(cx, call)?;
+    let mut socket = send_socket(cx, call)?;
     let mut sent = 0u64;
     while sent < vlen {
         let entry = vec_ptr.wrapping_add(sent * MMSGHDR_LEN as u64);
         if sent > 0 {
             cx.still_pending(call)?;
         }
-        let result =
-            copy_message(cx, call, &socket, entry).and_then(|m| send(&socket, &m, flags as i32));
+        let result = copy_message(cx, call, &socket, entry).and_then(|m| {
+            if let Some(answerer) = super::dns::send(cx, call, &socket, &m.name)? {
+                socket = answerer;
+            }
+            send(&socket, &m, flags as i32)
+        });
         let n = match result {
             Ok(n) => n,
             Err(Halt::Errno(errno)) if sent == 0 => return fail(errno),

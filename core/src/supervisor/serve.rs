@@ -57,8 +57,8 @@ pub fn serve(
     listener: OwnedFd,
     policy: Policy,
     sink: Sink,
-    log: Option<Log>,
-    learn: Option<Learn>,
+    (log, learn): (Option<Log>, Option<Learn>),
+    answerer: Option<crate::answerer::Helper>,
 ) -> ! {
     sys::notif_set_sync_wake_up(listener.as_raw_fd());
     let shared = Arc::new(Shared {
@@ -69,6 +69,12 @@ pub fn serve(
         threads: AtomicUsize::new(0),
         handled: AtomicU64::new(0),
     });
+    if let (Some(helper), Some(table)) = (answerer, shared.policy.resolved().cloned()) {
+        let s = Arc::clone(&shared);
+        let on_unknown: crate::answerer::OnUnknown =
+            Arc::new(move |u| super::dns::report_unknown(&s.policy, &s.reporter, u));
+        crate::answerer::serve(helper, table, on_unknown);
+    }
     for _ in 0..IDLE_RECEIVERS {
         spawn_receiver(&shared);
     }

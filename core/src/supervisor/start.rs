@@ -39,12 +39,14 @@ impl Supervisor {
     /// allocates and takes locks) after `fork`, which is only sound when no other thread
     /// could have held a lock at the moment of the fork.
     /// `log`: the structured log, already open; the supervisor keeps it, the caller closes
-    /// its copy.
+    /// its copy. `answerer`: the DNS answerer's helper ([`crate::answerer::start`]); the
+    /// supervisor keeps its descriptors and serves it, the caller closes its copies.
     pub unsafe fn fork(
         policy: &Policy,
         sink: Sink,
         log: Option<(&std::fs::File, bool)>,
         learn: Option<&std::path::Path>,
+        answerer: Option<&crate::answerer::Helper>,
     ) -> io::Result<Supervisor> {
         let mut fds = [0 as RawFd; 2];
         // SAFETY: `fds` has room for the two fds socketpair writes.
@@ -83,7 +85,26 @@ impl Supervisor {
                                 })
                             });
                             let learn = learn.map(|p| Learn::new(p.to_owned()));
-                            supervisor_main(theirs, target, policy.clone(), sink, log, learn)
+                            let answerer = answerer.map(|h| {
+                                let [channel, udp, tcp] = h.fds();
+                                // SAFETY: this forked copy's descriptors with these numbers
+                                // are owned by nothing else here: the installer's `Helper`
+                                // in this copy of its memory is never dropped, since this
+                                // process never returns from `supervisor_main`.
+                                crate::answerer::Helper {
+                                    channel: OwnedFd::from_raw_fd(channel),
+                                    udp: OwnedFd::from_raw_fd(udp),
+                                    tcp: OwnedFd::from_raw_fd(tcp),
+                                }
+                            });
+                            supervisor_main(
+                                theirs,
+                                target,
+                                policy.clone(),
+                                sink,
+                                (log, learn),
+                                answerer,
+                            )
                         }
                         -1 => libc::_exit(1),
                         _ => libc::_exit(0),
@@ -153,8 +174,8 @@ fn supervisor_main(
     target: libc::pid_t,
     policy: Policy,
     sink: Sink,
-    log: Option<Log>,
-    learn: Option<Learn>,
+    (log, learn): (Option<Log>, Option<Learn>),
+    answerer: Option<crate::answerer::Helper>,
 ) -> ! {
     // SAFETY: prctl and signal with integer arguments; SIG_IGN is a valid disposition.
     unsafe {
@@ -168,6 +189,7 @@ fn supervisor_main(
     let keep_stderr = policy.options().report == ReportTo::Stderr;
     let keep: Vec<RawFd> = std::iter::once(channel.as_raw_fd())
         .chain(log.as_ref().map(|l| l.file.as_raw_fd()))
+        .chain(answerer.iter().flat_map(|h| h.fds()))
         .collect();
     close_inherited_fds(&keep, keep_stderr);
 
@@ -198,13 +220,13 @@ fn supervisor_main(
     drop(channel);
     // The sandbox is in place: the names' refresher may take the hosts file over.
     crate::hostnames::start_refresher(&policy);
-    serve::serve(listener, policy, sink, log, learn)
+    serve::serve(listener, policy, sink, (log, learn), answerer)
 }
 
 /// Closes every fd but those in `keep` (and stderr when `keep_stderr`), and points stdin/stdout (and
 /// stderr if not kept) at /dev/null, so the supervisor holds none of the program's pipes or
 /// files open.
-fn close_inherited_fds(keep: &[RawFd], keep_stderr: bool) {
+pub(crate) fn close_inherited_fds(keep: &[RawFd], keep_stderr: bool) {
     let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
         Ok(dir) => dir
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())

@@ -23,6 +23,8 @@ use network_sandbox::{Fallback, Layer, Mode, Options, ReportTo};
 
 #[path = "probe/around.rs"]
 mod around;
+#[path = "probe/tracing.rs"]
+mod tracing;
 
 static SUPERVISOR: AtomicUsize = AtomicUsize::new(0);
 
@@ -62,6 +64,9 @@ fn main() {
                 "fallback=deny-all" => options.fallback = Fallback::DenyAll,
                 "deny_errno=ECONNREFUSED" => {
                     options.deny_errno = network_sandbox::DenyErrno::Econnrefused
+                }
+                "deny_errno=ENETUNREACH" => {
+                    options.deny_errno = network_sandbox::DenyErrno::Enetunreach
                 }
                 // keep-capability=N: keep capability number N (keep_capabilities).
                 other if other.starts_with("keep-capability=") => {
@@ -477,7 +482,9 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             tcp_connect(addr(a[0]))
         }
         "stalled-and-normal" => stalled_and_normal(addr(a[0]), addr(a[1])),
-        other => around::run(other, a).unwrap_or_else(|| panic!("unknown attempt {other}")),
+        other => around::run(other, a)
+            .or_else(|| tracing::run(other, a))
+            .unwrap_or_else(|| panic!("unknown attempt {other}")),
     }
 }
 

@@ -5,5 +5,7 @@ use network_sandbox::network_sandbox;
     audit = true,
     fallback = "deny-all",
     report = "off",
+    log = "/tmp/network-sandbox-ui-pass.jsonl",
+    log_allowed = true,
 )]
 fn main() {}

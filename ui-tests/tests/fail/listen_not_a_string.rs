@@ -1,0 +1,4 @@
+use network_sandbox::network_sandbox;
+
+#[network_sandbox(allow = "192.0.2.1:443", listen = 8080)]
+fn main() {}

@@ -1,0 +1,4 @@
+use network_sandbox::network_sandbox;
+
+#[network_sandbox(allow = "192.0.2.1:443", log_allowed = true)]
+fn main() {}
