@@ -70,14 +70,13 @@ fn profile_refuses(p: &Profile, arch: Arch, nr: u32) -> bool {
 /// table): a profile never changes their answer.
 fn always_refused_by_the_rules(policy: &Policy, name: &str) -> bool {
     let audit = policy.options.mode == Mode::Audit;
-    let udp = audit || policy.endpoints.iter().any(|e| e.protocol == Protocol::Udp);
     let no_network = policy.endpoints.is_empty() && !audit;
+    // ptrace and process_vm_readv/writev are not on the list: their rule is a placeholder
+    // the installer settles (allowed under Landlock), so a profile that leaves them out
+    // refuses them outright.
     matches!(
         name,
-        "ptrace"
-            | "process_vm_readv"
-            | "process_vm_writev"
-            | "pidfd_getfd"
+        "pidfd_getfd"
             | "io_uring_setup"
             | "io_uring_enter"
             | "io_uring_register"
@@ -101,8 +100,7 @@ fn always_refused_by_the_rules(policy: &Policy, name: &str) -> bool {
             | "fspick"
             | "mount_setattr"
             | "listen"
-    ) || (name == "bind" && !udp)
-        || (name == "connect" && no_network)
+    ) || (name == "connect" && no_network)
 }
 
 fn refusal(policy: &Policy) -> u32 {
