@@ -768,9 +768,20 @@ mod tests {
         assert_eq!(socket(&tcp, AF_INET6, SOCK_STREAM, 0), Action::Allow);
         assert_eq!(socket(&tcp, AF_INET, SOCK_DGRAM, 0), deny);
         assert_eq!(socket(&tcp, AF_INET, SOCK_STREAM, 262), deny, "MPTCP");
-        assert_eq!(socket(&tcp, 1, SOCK_STREAM, 0), Action::Allow, "AF_UNIX stream");
-        assert_eq!(socket(&tcp, 1, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), Action::Allow);
-        assert_eq!(socket(&tcp, 1, SOCK_DGRAM, 0), deny, "unix datagram: no unix:");
+        assert_eq!(
+            socket(&tcp, 1, SOCK_STREAM, 0),
+            Action::Allow,
+            "AF_UNIX stream"
+        );
+        assert_eq!(
+            socket(&tcp, 1, SOCK_SEQPACKET | SOCK_CLOEXEC, 0),
+            Action::Allow
+        );
+        assert_eq!(
+            socket(&tcp, 1, SOCK_DGRAM, 0),
+            deny,
+            "unix datagram: no unix:"
+        );
         assert_eq!(socket(&tcp, 1, SOCK_STREAM, 1), deny, "protocol 0 only");
         assert_eq!(socket(&tcp, 1, 3, 0), deny, "SOCK_RAW");
         assert_eq!(
@@ -798,16 +809,19 @@ mod tests {
         };
         let rules = lower(&unix, Arch::X86_64);
         let nr = |s: Sysno| s.number(Arch::X86_64);
-        assert_eq!(socket(&rules, 1, SOCK_DGRAM | SOCK_CLOEXEC, 0), Action::Allow);
-        assert_eq!(socket(&rules, AF_INET, SOCK_DGRAM, 0), Action::Report(EACCES));
+        assert_eq!(
+            socket(&rules, 1, SOCK_DGRAM | SOCK_CLOEXEC, 0),
+            Action::Allow
+        );
+        assert_eq!(
+            socket(&rules, AF_INET, SOCK_DGRAM, 0),
+            Action::Report(EACCES)
+        );
         assert_eq!(rules.decide(nr(Sysno::Connect), &[0; 6]), Action::UserNotif);
         let sendto = |dest| rules.decide(nr(Sysno::Sendto), &[3, 0, 0, 0, dest, 0]);
         assert_eq!(sendto(1 << 40), Action::UserNotif);
         assert_eq!(sendto(0), Action::Allow);
-        assert_eq!(
-            rules.decide(nr(Sysno::Sendmsg), &[0; 6]),
-            Action::UserNotif
-        );
+        assert_eq!(rules.decide(nr(Sysno::Sendmsg), &[0; 6]), Action::UserNotif);
         // Without the supervisor's check (landlock-ports) no unix socket is made at all.
         unix.options.fallback = Fallback::LandlockPorts;
         let ports = lower(&unix, Arch::X86_64);

@@ -7,8 +7,7 @@ use std::net::IpAddr;
 
 use network_sandbox_build::interp::{const_allow, run, SeccompData};
 use network_sandbox_build::model::{
-    DenyErrno, Endpoint, Fallback, Mode, Options, Origin, Policy, Protocol, UnixEndpoint,
-    UnixName,
+    DenyErrno, Endpoint, Fallback, Mode, Options, Origin, Policy, Protocol, UnixEndpoint, UnixName,
 };
 use network_sandbox_build::{compile, Arch, Instruction};
 

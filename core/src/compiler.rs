@@ -13,7 +13,7 @@ use network_sandbox_build::{model, valid::EndpointError, Arch, Compiled};
 use crate::filter::SockFilter;
 use crate::policy::{
     DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
-    Refresh, ReportTo, Unresolved,
+    Refresh, ReportTo, UnixSocket, Unresolved,
 };
 
 /// Why a policy given at run time did not compile.
@@ -75,7 +75,20 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
             )
         })
         .collect();
-    Ok(Policy::new(filter, endpoints, runtime_options(compiled.policy.options)).with_names(names))
+    let unix = compiled
+        .policy
+        .unix
+        .iter()
+        .map(|u| match &u.name {
+            model::UnixName::Path(p) => UnixSocket::Path(p.clone().into()),
+            model::UnixName::Abstract(n) => UnixSocket::Abstract(n.clone().into()),
+        })
+        .collect();
+    Ok(
+        Policy::new(filter, endpoints, runtime_options(compiled.policy.options))
+            .with_names(names)
+            .with_unix(unix),
+    )
 }
 
 fn native_arch() -> Option<Arch> {

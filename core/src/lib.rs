@@ -47,7 +47,7 @@ pub use install::{install, Error, Preview, Sandbox};
 pub use network_sandbox_macros::network_sandbox;
 pub use policy::{
     DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
-    Refresh, ReportTo, Unresolved,
+    Refresh, ReportTo, UnixSocket, Unresolved,
 };
 pub use report::{Enforcement, Layer, LayerReport, Operation, Reason, Remedy, Status, Violation};
 
@@ -78,7 +78,7 @@ pub mod __private {
     pub use crate::filter::SockFilter;
     pub use crate::policy::{
         DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
-        Refresh, ReportTo, Unresolved,
+        Refresh, ReportTo, UnixSocket, Unresolved,
     };
     pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

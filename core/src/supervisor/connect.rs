@@ -6,6 +6,7 @@ use std::os::fd::AsRawFd;
 use super::call::{fail, performed, Call, Context, Halt, Outcome, Refused, Target};
 use super::sockaddr::{self, Destination};
 use super::socket::{self, Socket, SocketKind};
+use super::unix;
 use crate::policy::Protocol;
 use crate::report::{Operation, Reason};
 
@@ -24,6 +25,9 @@ fn socket_and_address(cx: &Context<'_>, call: &Call) -> Outcome<(Socket, Vec<u8>
 /// `connect(fd, addr, len)`.
 pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
+    if let SocketKind::Unix(_) = socket.kind {
+        return unix::connect(cx, call, &socket, &addr);
+    }
     let is_ip = matches!(socket.kind, SocketKind::Ip(_));
     match sockaddr::decode(&addr).map_err(Halt::Errno)? {
         // Dissolving an association reaches nobody; the next connect is checked again.

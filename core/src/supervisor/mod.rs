@@ -34,6 +34,7 @@
 //! | `socket.rs` | taking the caller's fd and telling what socket it is |
 //! | `connect.rs` | `connect` and `bind` |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
+//! | `unix.rs` | unix addresses: resolved in the caller's view, checked by identity, reached through the supervisor's own `O_PATH` descriptor |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
 mod call;
@@ -45,6 +46,7 @@ mod serve;
 pub mod sockaddr;
 mod socket;
 mod start;
+mod unix;
 
 pub use start::Supervisor;
 

@@ -31,7 +31,11 @@ use crate::sys;
 pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
     const MSG_FASTOPEN: u64 = 0x2000_0000;
     let maybe = match call.nr {
-        libc::SYS_connect => cx.policy.endpoints().is_empty() && cx.policy.names().is_empty(),
+        libc::SYS_connect => {
+            cx.policy.endpoints().is_empty()
+                && cx.policy.names().is_empty()
+                && cx.policy.unix().is_empty()
+        }
         libc::SYS_sendto | libc::SYS_sendmmsg => call.args[3] & MSG_FASTOPEN != 0,
         libc::SYS_sendmsg => call.args[2] & MSG_FASTOPEN != 0,
         libc::SYS_bind => !cx.policy.has_udp(),
@@ -110,7 +114,18 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 Some(SocketKind::Ip(p)) => Some(p),
                 _ => None,
             };
+            let unix = match (op, &kind, addr.as_deref()) {
+                // A unix connect: answered silently when nothing is there (glibc's nscd
+                // probe), else a line saying which unix: endpoint would allow it.
+                (Operation::Connect, Some(SocketKind::Unix(_)), Some(addr))
+                    if super::unix::is_unix(addr) =>
+                {
+                    Some(super::unix::refusal(cx, call, addr)?)
+                }
+                _ => None,
+            };
             let (reason, remedy) = match (op, &kind, protocol) {
+                _ if unix.is_some() => unix.expect("a unix refusal"),
                 (_, Some(k @ (SocketKind::Unix(_) | SocketKind::Other(_))), _) => {
                     (Reason::SocketKind(k.describe()), Remedy::Nothing)
                 }

@@ -13,6 +13,7 @@ use super::call::{fail, Call, Context, Halt, Outcome, Refused, Target};
 use super::msghdr::{self, MsgHdr, IOVEC_LEN, MMSGHDR_LEN, MMSGHDR_MSG_LEN, MSGHDR_LEN};
 use super::sockaddr::{self, Destination, MAX_SOCKADDR_LEN};
 use super::socket::{self, Socket, SocketKind};
+use super::unix;
 use crate::policy::Protocol;
 use crate::report::{Operation, Reason};
 use crate::sys;
@@ -37,6 +38,9 @@ struct Message {
     /// The supervisor's duplicates of descriptors passed with `SCM_RIGHTS`, whose numbers
     /// `control` now holds; closed after the send.
     _passed: Vec<OwnedFd>,
+    /// The socket a unix datagram goes to, which `name` names through its magic link
+    /// (`unix.rs`); closed after the send.
+    _destination: Option<OwnedFd>,
 }
 
 /// Where a send's address points, for the policy: a name that is not an IP address on a
@@ -133,13 +137,17 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
     }
     // As the kernel does: no name pointer or a zero length means no name; an oversized
     // length is clipped.
-    let name = if hdr.name == 0 || hdr.namelen == 0 {
+    let mut name = if hdr.name == 0 || hdr.namelen == 0 {
         Vec::new()
     } else {
         let len = (hdr.namelen as usize).min(MAX_SOCKADDR_LEN);
         cx.copy_address(call, hdr.name, len as u64)?
     };
-    cx.judge(call, Operation::Send, socket, target(&name)?)?;
+    let mut destination = None;
+    match unix::send_address(cx, call, socket, &name)? {
+        Some((ours, held)) => (name, destination) = (ours, held),
+        None => cx.judge(call, Operation::Send, socket, target(&name)?)?,
+    }
     let iov_bytes = cx.read(call, hdr.iov, hdr.iovlen as usize * IOVEC_LEN)?;
     let data = copy_data(cx, call, socket, &msghdr::decode_iovecs(&iov_bytes))?;
     let mut control = if hdr.control == 0 {
@@ -153,6 +161,7 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
         data,
         control,
         _passed: passed,
+        _destination: destination,
     })
 }
 
@@ -200,8 +209,12 @@ fn send_socket(cx: &Context<'_>, call: &Call) -> Outcome<Socket> {
 pub fn sendto(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, buf_ptr, len, flags, addr_ptr, addr_len] = call.args;
     let socket = send_socket(cx, call)?;
-    let name = cx.copy_address(call, addr_ptr, addr_len)?;
-    cx.judge(call, Operation::Send, &socket, target(&name)?)?;
+    let mut name = cx.copy_address(call, addr_ptr, addr_len)?;
+    let mut _destination = None;
+    match unix::send_address(cx, call, &socket, &name)? {
+        Some((ours, held)) => (name, _destination) = (ours, held),
+        None => cx.judge(call, Operation::Send, &socket, target(&name)?)?,
+    }
     let data = copy_data(cx, call, &socket, &[(buf_ptr, len)])?;
     // SAFETY: `data` and `name` are our own buffers, valid for their lengths (a zero-length
     // name is not read).
