@@ -23,6 +23,8 @@ use network_sandbox::{Fallback, Layer, Mode, Options, ReportTo};
 
 #[path = "probe/around.rs"]
 mod around;
+#[path = "probe/unix.rs"]
+mod unix;
 
 static SUPERVISOR: AtomicUsize = AtomicUsize::new(0);
 
@@ -169,6 +171,7 @@ fn errno_name(e: i32) -> String {
         libc::EROFS => "EROFS".into(),
         libc::ENOPROTOOPT => "ENOPROTOOPT".into(),
         libc::ENOENT => "ENOENT".into(),
+        libc::ENOTDIR => "ENOTDIR".into(),
         libc::ENODEV => "ENODEV".into(),
         libc::ENOTCONN => "ENOTCONN".into(),
         libc::EPIPE => "EPIPE".into(),
@@ -477,7 +480,9 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             tcp_connect(addr(a[0]))
         }
         "stalled-and-normal" => stalled_and_normal(addr(a[0]), addr(a[1])),
-        other => around::run(other, a).unwrap_or_else(|| panic!("unknown attempt {other}")),
+        other => around::run(other, a)
+            .or_else(|| unix::run(other, a))
+            .unwrap_or_else(|| panic!("unknown attempt {other}")),
     }
 }
 
