@@ -19,6 +19,7 @@ declare -A need=(
     [java]=default-jre-headless
     [musl-gcc]=musl-tools
     [pkg-config]=pkg-config
+    [ssh-agent]=openssh-client
     [/usr/include/seccomp.h]=libseccomp-dev
 )
 # `--tools`: the commands this script installs, one a line (scripts/test.sh uses the list:

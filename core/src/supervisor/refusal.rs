@@ -126,6 +126,15 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
             };
             let (reason, remedy) = match (op, &kind, protocol) {
                 _ if unix.is_some() => unix.expect("a unix refusal"),
+                // Unix sockets are made (issue 13), but naming one is serving.
+                (Operation::Bind, Some(SocketKind::Unix(_)), _) => (
+                    Reason::Never(
+                        "binding a unix socket gives it a name others connect to: the sandbox \
+                         lets no program serve"
+                            .into(),
+                    ),
+                    Remedy::Nothing,
+                ),
                 (_, Some(k @ (SocketKind::Unix(_) | SocketKind::Other(_))), _) => {
                     (Reason::SocketKind(k.describe()), Remedy::Nothing)
                 }
