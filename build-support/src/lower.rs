@@ -646,6 +646,9 @@ fn socketpair_denials() -> Vec<Vec<Cond>> {
     ]
 }
 
+/// An OR of ANDs of conditions: when a rule applies.
+pub type Conditions = Vec<Vec<Cond>>;
+
 /// The unix sockets a program may make, as two rules that come before the other `socket`
 /// rules: `(refusal, allow)`, or `None` when no unix socket is allowed. Unix stream and
 /// seqpacket sockets (with `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, enumerated) for every policy, so
@@ -658,7 +661,7 @@ fn socketpair_denials() -> Vec<Vec<Cond>> {
 ///
 /// Not under `fallback = "landlock-ports"`: there the runtime may rewrite the connect check
 /// to `ALLOW` with no supervisor, and a unix connect would reach any socket.
-pub fn unix_socket_rules(policy: &Policy) -> Option<(Vec<Vec<Cond>>, Vec<Vec<Cond>>)> {
+pub fn unix_socket_rules(policy: &Policy) -> Option<(Conditions, Conditions)> {
     if policy.options.fallback == crate::model::Fallback::LandlockPorts {
         return None;
     }

@@ -17,7 +17,6 @@ use network_sandbox_escape_tests::*;
 /// A listening unix socket (stream or seqpacket) at a path or an abstract name (`@name`)
 /// that answers each connection with its tag and counts them; stopped on drop.
 struct Listener {
-    target: String,
     accepted: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -93,7 +92,6 @@ impl Listener {
             }
         });
         Listener {
-            target: target.to_owned(),
             accepted,
             stop,
             thread: Some(thread),
