@@ -397,12 +397,28 @@ pub struct Preview {
 
 /// What the static program refuses for this policy, in words.
 fn static_filter_detail(policy: &Policy, len: usize) -> String {
-    let sockets = if policy.has_udp() {
-        "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink, raw, packet, MPTCP, SCTP)"
+    // Unix sockets: stream and seqpacket ones are made (their connects go to the supervisor),
+    // datagram ones with a `unix:` endpoint, none under the landlock-ports fallback.
+    let (unix, no_unix) = if policy.options().fallback == Fallback::LandlockPorts {
+        ("", "unix, ")
+    } else if policy.unix().is_empty() {
+        (" and unix stream/seqpacket", "unix datagram, ")
     } else {
-        "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink, raw, packet, MPTCP, SCTP)"
+        (" and unix stream/seqpacket/datagram", "")
     };
-    let connect = if policy.endpoints().is_empty() && policy.names().is_empty() {
+    let ip = if policy.has_udp() {
+        "TCP and UDP over IPv4/IPv6"
+    } else {
+        "TCP over IPv4/IPv6"
+    };
+    let no_udp = if policy.has_udp() { "" } else { "UDP, " };
+    let sockets = format!(
+        "sockets other than {ip}{unix} (no {no_udp}{no_unix}netlink, raw, packet, MPTCP, SCTP)"
+    );
+    let connect = if policy.endpoints().is_empty()
+        && policy.names().is_empty()
+        && policy.unix().is_empty()
+    {
         "every connect (no endpoint)"
     } else {
         "connects go to the supervisor"

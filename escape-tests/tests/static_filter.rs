@@ -274,7 +274,10 @@ fn the_report_says_what_the_static_filter_refuses() {
     let o = Probe::sandboxed(TCP_POLICY).run("status", &[]);
     let line = l1(&o);
     assert!(
-        line.contains("instructions; refuses sockets other than TCP over IPv4/IPv6 (no UDP,"),
+        line.contains(
+            "instructions; refuses sockets other than TCP over IPv4/IPv6 and unix \
+             stream/seqpacket (no UDP, unix datagram, netlink,"
+        ),
         "{line}"
     );
     for part in [
