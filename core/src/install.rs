@@ -415,14 +415,12 @@ fn static_filter_detail(policy: &Policy, len: usize) -> String {
     let sockets = format!(
         "sockets other than {ip}{unix} (no {no_udp}{no_unix}netlink, raw, packet, MPTCP, SCTP)"
     );
-    let connect = if policy.endpoints().is_empty()
-        && policy.names().is_empty()
-        && policy.unix().is_empty()
-    {
-        "every connect (no endpoint)"
-    } else {
-        "connects go to the supervisor"
-    };
+    let connect =
+        if policy.endpoints().is_empty() && policy.names().is_empty() && policy.unix().is_empty() {
+            "every connect (no endpoint)"
+        } else {
+            "connects go to the supervisor"
+        };
     format!(
         "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
          socketpairs; socket options outside an allow list (routing, filtering, netfilter, \

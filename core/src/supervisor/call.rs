@@ -267,6 +267,7 @@ impl Context<'_> {
         if refused.reason == Reason::NotAllowed
             && self.policy.endpoints().is_empty()
             && self.policy.names().is_empty()
+            && self.policy.unix().is_empty()
         {
             refused.reason = Reason::NoNetwork;
         }

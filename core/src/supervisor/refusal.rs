@@ -124,10 +124,10 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 }
                 _ => None,
             };
-            let (reason, remedy) = match (op, &kind, protocol) {
-                _ if unix.is_some() => unix.expect("a unix refusal"),
+            let (reason, remedy) = match (op, &kind, protocol, unix) {
+                (.., Some(unix)) => unix,
                 // Unix sockets are made (issue 13), but naming one is serving.
-                (Operation::Bind, Some(SocketKind::Unix(_)), _) => (
+                (Operation::Bind, Some(SocketKind::Unix(_)), _, None) => (
                     Reason::Never(
                         "binding a unix socket gives it a name others connect to: the sandbox \
                          lets no program serve"
@@ -135,11 +135,11 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                     ),
                     Remedy::Nothing,
                 ),
-                (_, Some(k @ (SocketKind::Unix(_) | SocketKind::Other(_))), _) => {
+                (_, Some(k @ (SocketKind::Unix(_) | SocketKind::Other(_))), _, None) => {
                     (Reason::SocketKind(k.describe()), Remedy::Nothing)
                 }
-                (Operation::Connect, _, _) => (Reason::NoNetwork, Remedy::Nothing),
-                (_, _, Some(Protocol::Udp)) if dest.is_some_and(|d| d.port() == 0) => (
+                (Operation::Connect, _, _, None) => (Reason::NoNetwork, Remedy::Nothing),
+                (_, _, Some(Protocol::Udp), None) if dest.is_some_and(|d| d.port() == 0) => (
                     Reason::Never(
                         "a UDP socket may bind to port 0 only under a policy with a UDP \
                          endpoint"

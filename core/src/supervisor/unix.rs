@@ -38,7 +38,7 @@ const SUN_PATH: usize = 2;
 /// Where a unix address leads, for the supervisor.
 enum Reached {
     /// A socket (allowed or not) and the address that reaches exactly it: the magic link
-    /// of `_held` for a path, the caller's name for an abstract socket.
+    /// of `held` for a path, the caller's name for an abstract socket.
     Socket {
         /// The `unix:` endpoint that names it, as a policy would write it.
         endpoint: String,
@@ -48,7 +48,7 @@ enum Reached {
         address: Vec<u8>,
         /// The `O_PATH` descriptor the address names (a path only): open until the call
         /// is made.
-        _held: Option<OwnedFd>,
+        held: Option<OwnedFd>,
     },
     /// Nothing to reach: answer this errno, without a line.
     Nothing(i32),
@@ -90,7 +90,8 @@ pub fn connect(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> O
             endpoint,
             allowed,
             address,
-            _held,
+            // Open until the connect is made: the address names it.
+            held: _open,
         } => {
             if !allowed {
                 cx.refuse_or_audit(call, refused(Operation::Connect, &endpoint))?;
@@ -123,12 +124,12 @@ pub fn send_address(
             endpoint,
             allowed,
             address,
-            _held,
+            held,
         } => {
             if !allowed {
                 cx.refuse_or_audit(call, refused(Operation::Send, &endpoint))?;
             }
-            Ok(Some((address, _held)))
+            Ok(Some((address, held)))
         }
     }
 }
@@ -184,7 +185,7 @@ fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
             endpoint: format!("unix:@{}", printable(name)),
             allowed,
             address: addr.to_vec(),
-            _held: None,
+            held: None,
         });
     }
     // The kernel reads a path up to its first NUL.
@@ -212,7 +213,7 @@ fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
         endpoint: format!("unix:{}", printable(&full)),
         allowed,
         address: magic_link_address(fd.as_raw_fd()),
-        _held: Some(fd),
+        held: Some(fd),
     })
 }
 
