@@ -475,6 +475,11 @@ fn without_a_unix_endpoint_no_datagram_socket_is_made() {
             "ok",
         );
         o.assert_refused_by_static_filter("EACCES", "socket");
+        assert!(
+            o.stderr
+                .contains("unix datagram sockets are not allowed; to allow it, add unix:PATH"),
+            "{o:?}"
+        );
         assert_eq!(a.received(), 1, "only the control's");
     }
 }

@@ -65,8 +65,15 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
             let udp = matches!(family, libc::AF_INET | libc::AF_INET6)
                 && ty & 0xf == libc::SOCK_DGRAM
                 && matches!(proto, 0 | libc::IPPROTO_UDP);
+            // A unix datagram socket is made for a policy with a `unix:` endpoint.
+            let unix_dgram = family == libc::AF_UNIX
+                && ty & 0xf == libc::SOCK_DGRAM
+                && proto == 0
+                && cx.policy.options().fallback != crate::policy::Fallback::LandlockPorts;
             let remedy = if udp {
                 Remedy::Add("udp://HOST:PORT".into())
+            } else if unix_dgram {
+                Remedy::Add("unix:PATH".into())
             } else {
                 Remedy::Nothing
             };
