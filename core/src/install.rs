@@ -486,7 +486,7 @@ fn choose_program(
     let Some(blocker) = kernel.supervisor_blocker() else {
         let detail = match policy.options().mode {
             Mode::Enforce => {
-                "every connect (and UDP send) checked against the allow list and \
+                "every connect (and UDP or unix datagram send) checked against the allow list and \
                               performed by the supervisor"
             }
             Mode::Audit => "audit mode: connects outside the allow list are reported, not refused",
