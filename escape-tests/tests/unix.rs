@@ -483,3 +483,29 @@ fn without_a_unix_endpoint_no_datagram_socket_is_made() {
         assert_eq!(a.received(), 1, "only the control's");
     }
 }
+
+/// Landlock's abstract unix scope (ABI 6) holds alone: with the supervisor left out (the
+/// test switch), the program's own connect to an abstract socket outside the sandbox gets
+/// `EPERM` from Landlock, even to the allowed name — which is why the supervisor, outside
+/// the program's domain, performs the allowed ones.
+#[test]
+fn without_the_supervisor_landlock_scopes_abstract_connects() {
+    let a = abstract_name("scope");
+    let la = Listener::start(&a, libc::SOCK_STREAM, "A");
+    let allow = [format!("unix:{a}")];
+    for user in USERS {
+        let control = Probe::unsandboxed().user(user).run("unix-stream", &[&a]);
+        assert_eq!(control.result(), "ok A", "{control:?}");
+        let before = la.accepted();
+        let o = Probe::sandboxed(&allow)
+            .leave_out("L2")
+            .user(user)
+            .run("unix-stream", &[&a]);
+        if !o.stderr.contains("abstract unix sockets scoped") {
+            skipped("Landlock without the abstract unix scope (ABI < 6)", None);
+            return;
+        }
+        o.assert_refused_silently("EPERM");
+        assert_eq!(la.accepted(), before, "{o:?}");
+    }
+}
