@@ -400,9 +400,10 @@ impl fmt::Display for Name {
 /// An allowed unix socket (a `unix:` endpoint): connects and datagram sends may reach exactly
 /// this socket.
 ///
-/// A path names the socket that is at that path (symbolic links followed) in the
-/// supervisor's view when the program connects: the supervisor compares sockets by
-/// identity (device and inode), never by name. An abstract name is compared byte for byte.
+/// A path names the socket that is at that path (symbolic links followed) when the
+/// sandbox starts: the supervisor resolves it then and compares every later connect's
+/// socket with it by identity (device and inode), never by name. An abstract name is
+/// compared byte for byte.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum UnixSocket {
     /// A socket in the file system, by absolute path (`unix:/run/app.sock`).
@@ -444,6 +445,10 @@ pub struct Policy {
     endpoints: Cow<'static, [Endpoint]>,
     names: Cow<'static, [Name]>,
     unix: Cow<'static, [UnixSocket]>,
+    /// The identity (`st_dev`, `st_ino`) of the socket at each `unix:` path, in the order of
+    /// `unix`, once the supervisor resolved them at its start ([`Policy::with_unix_identities`]);
+    /// `None` for an abstract name or a path without a socket then.
+    unix_identities: Option<Arc<[Option<(u64, u64)>]>>,
     options: Options,
     /// The names' addresses once resolved ([`Policy::with_resolved`]).
     resolved: Option<Arc<crate::hostnames::Table>>,
@@ -461,6 +466,7 @@ impl Policy {
             endpoints: Cow::Owned(endpoints),
             names: Cow::Borrowed(&[]),
             unix: Cow::Borrowed(&[]),
+            unix_identities: None,
             options,
             resolved: None,
         }
@@ -478,12 +484,28 @@ impl Policy {
     /// with them: only then are unix datagram sockets made and their sends checked).
     pub fn with_unix(mut self, unix: Vec<UnixSocket>) -> Self {
         self.unix = Cow::Owned(unix);
+        self.unix_identities = None;
         self
     }
 
     /// The allowed unix sockets.
     pub fn unix(&self) -> &[UnixSocket] {
         &self.unix
+    }
+
+    /// This policy with the identities of its `unix:` paths as found now (one per entry of
+    /// [`Policy::unix`], `None` where there is no socket): the supervisor resolves them once,
+    /// when it starts, before the program runs, and compares every later connect with them,
+    /// so the program cannot change what a `unix:` path allows by renaming or linking files.
+    pub(crate) fn with_unix_identities(mut self, identities: Vec<Option<(u64, u64)>>) -> Self {
+        self.unix_identities = Some(identities.into());
+        self
+    }
+
+    /// The identity of the socket `unix()[index]` named when the supervisor started: `None`
+    /// for an abstract name, a path without a socket then, or before it was resolved.
+    pub(crate) fn unix_identity(&self, index: usize) -> Option<(u64, u64)> {
+        self.unix_identities.as_ref()?.get(index).copied().flatten()
     }
 
     /// A policy with `unix:` endpoints made of static data, used by generated code.
@@ -500,6 +522,7 @@ impl Policy {
             endpoints: Cow::Borrowed(endpoints),
             names: Cow::Borrowed(names),
             unix: Cow::Borrowed(unix),
+            unix_identities: None,
             options,
             resolved: None,
         }
@@ -518,6 +541,7 @@ impl Policy {
             endpoints: Cow::Borrowed(endpoints),
             names: Cow::Borrowed(names),
             unix: Cow::Borrowed(&[]),
+            unix_identities: None,
             options,
             resolved: None,
         }
@@ -536,6 +560,7 @@ impl Policy {
             endpoints: self.endpoints.clone(),
             names: self.names.clone(),
             unix: self.unix.clone(),
+            unix_identities: self.unix_identities.clone(),
             options: self.options,
             resolved: Some(Arc::new(crate::hostnames::Table::new(addresses, refresh))),
         }

@@ -8,9 +8,10 @@
 //! links are refused), a relative path after the caller's working directory
 //! (`/proc/TID/cwd`). It opens what it finds with `O_PATH` (symbolic links followed, as the
 //! kernel's own connect does), compares that inode's identity (`st_dev`, `st_ino`) with the
-//! identity of each allowed path (looked up again on every call in the supervisor's view, so
-//! a daemon that re-creates its socket keeps working; compared by identity, never by name),
-//! and then connects its duplicate of the caller's socket to `/proc/self/fd/N` of its
+//! identity each allowed path had when the supervisor started ([`resolve_allowed`], before
+//! the program runs: the program cannot change what a `unix:` path allows by renaming or
+//! linking files it owns; a daemon that re-creates its socket later is not reached until the
+//! program starts again), and then connects its duplicate of the caller's socket to `/proc/self/fd/N` of its
 //! `O_PATH` descriptor: the kernel follows that magic link to exactly the inode checked, so
 //! a symbolic link flipped or a file renamed after the check changes nothing
 //! (`tests::the_magic_link_reaches_the_inode_held` shows it on this kernel). An abstract
@@ -44,6 +45,9 @@ enum Reached {
         endpoint: String,
         /// Whether the policy allows it.
         allowed: bool,
+        /// Not allowed, but at a path the policy names: the socket there is not the one that
+        /// was there when the supervisor started.
+        replaced: bool,
         /// The supervisor's own address for it.
         address: Vec<u8>,
         /// The `O_PATH` descriptor the address names (a path only): open until the call
@@ -89,12 +93,13 @@ pub fn connect(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> O
         Reached::Socket {
             endpoint,
             allowed,
+            replaced,
             address,
             // Open until the connect is made: the address names it.
             held: _open,
         } => {
             if !allowed {
-                cx.refuse_or_audit(call, refused(Operation::Connect, &endpoint))?;
+                cx.refuse_or_audit(call, refused(Operation::Connect, &endpoint, replaced))?;
             }
             connect_to(socket.fd.as_raw_fd(), &address)
         }
@@ -123,11 +128,12 @@ pub fn send_address(
         Reached::Socket {
             endpoint,
             allowed,
+            replaced,
             address,
             held,
         } => {
             if !allowed {
-                cx.refuse_or_audit(call, refused(Operation::Send, &endpoint))?;
+                cx.refuse_or_audit(call, refused(Operation::Send, &endpoint, replaced))?;
             }
             Ok(Some((address, held)))
         }
@@ -143,7 +149,12 @@ pub fn refusal(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<(Reason, R
         Reached::Unreachable { endpoint, errno } => {
             Ok((unreachable(&endpoint, errno), Remedy::Nothing))
         }
-        Reached::Socket { endpoint, .. } => Ok((not_allowed(&endpoint), Remedy::Add(endpoint))),
+        Reached::Socket {
+            endpoint, replaced, ..
+        } => {
+            let r = refused(Operation::Connect, &endpoint, replaced);
+            Ok((r.reason, r.remedy.unwrap_or(Remedy::Nothing)))
+        }
     }
 }
 
@@ -158,9 +169,39 @@ fn unreachable(endpoint: &str, errno: i32) -> Reason {
     ))
 }
 
-/// The refusal of `operation` to `endpoint`, whose line says to add it.
-fn refused(operation: Operation, endpoint: &str) -> Refused {
+/// The refusal of `operation` to `endpoint`, whose line says to add it; or, when the policy
+/// names that path already (`replaced`), that the socket there changed.
+fn refused(operation: Operation, endpoint: &str, replaced: bool) -> Refused {
+    if replaced {
+        return Refused::new(
+            operation,
+            Reason::Never(format!(
+                "{endpoint} is allowed, but the socket there is not the one that was there when \
+                 the sandbox started (re-created, or renamed): start the program again to \
+                 reach the new one"
+            )),
+        );
+    }
     Refused::new(operation, not_allowed(endpoint)).remedy(Remedy::Add(endpoint.to_owned()))
+}
+
+/// `policy` with the identity of the socket at each of its `unix:` paths as it is now (in
+/// the supervisor's view, which is the program's before it was confined; symbolic links
+/// followed). Called once when the supervisor starts, before the installer lets the program
+/// run.
+pub fn resolve_allowed(policy: crate::policy::Policy) -> crate::policy::Policy {
+    if policy.unix().is_empty() {
+        return policy;
+    }
+    let identities = policy
+        .unix()
+        .iter()
+        .map(|u| match u {
+            UnixSocket::Path(p) => path_identity(p),
+            UnixSocket::Abstract(_) => None,
+        })
+        .collect();
+    policy.with_unix_identities(identities)
 }
 
 /// The refusal of a path the supervisor cannot check.
@@ -184,6 +225,7 @@ fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
         return Ok(Reached::Socket {
             endpoint: format!("unix:@{}", printable(name)),
             allowed,
+            replaced: false,
             address: addr.to_vec(),
             held: None,
         });
@@ -205,13 +247,18 @@ fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
         // A file or a directory: the kernel answers a connect to it so.
         return Ok(Reached::Nothing(libc::ECONNREFUSED));
     };
-    let allowed = cx.policy.unix().iter().any(|u| match u {
-        UnixSocket::Path(p) => path_identity(p) == Some(identity),
-        UnixSocket::Abstract(_) => false,
-    });
+    let allowed = (0..cx.policy.unix().len()).any(|i| cx.policy.unix_identity(i) == Some(identity));
+    // The path of an allowed entry that now names another socket (or one that was not there
+    // when the supervisor started).
+    let replaced = !allowed
+        && cx.policy.unix().iter().any(|u| match u {
+            UnixSocket::Path(p) => p.as_bytes() == full.as_slice(),
+            UnixSocket::Abstract(_) => false,
+        });
     Ok(Reached::Socket {
         endpoint: format!("unix:{}", printable(&full)),
         allowed,
+        replaced,
         address: magic_link_address(fd.as_raw_fd()),
         held: Some(fd),
     })

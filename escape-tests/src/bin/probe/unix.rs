@@ -21,6 +21,9 @@ pub fn run(name: &str, a: &[&str]) -> Option<Res> {
         "unix-dgram-sendmsg" => dgram_sendmsg(a[0]),
         // connect, then send without an address.
         "unix-dgram-connect" => dgram_connect_send(a[0]),
+        // Moves the socket at a[0] aside (to a[0].old), puts a symbolic link to a[1] in its
+        // place, and connects to a[0]: `ok TAG` of the listener reached.
+        "unix-swap-connect" => swap_connect(a[0], a[1]),
         _ => return None,
     })
 }
@@ -120,4 +123,11 @@ fn dgram_connect_send(target: &str) -> Res {
     // SAFETY: writes from a static buffer.
     check(unsafe { libc::send(fd.as_raw_fd(), b"hello".as_ptr().cast(), 5, 0) } as _)
         .map(|_| String::new())
+}
+
+fn swap_connect(path: &str, other: &str) -> Res {
+    let io = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    std::fs::rename(path, format!("{path}.old")).map_err(io)?;
+    std::os::unix::fs::symlink(other, path).map_err(io)?;
+    connect_read(path, libc::SOCK_STREAM)
 }
