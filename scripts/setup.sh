@@ -21,6 +21,7 @@ declare -A need=(
     [dig]=dnsutils
     [musl-gcc]=musl-tools
     [pkg-config]=pkg-config
+    [ssh-agent]=openssh-client
     [/usr/include/seccomp.h]=libseccomp-dev
     [gdb]=gdb
     [strace]=strace

@@ -35,7 +35,7 @@ use proc_macro2::TokenStream;
 
 use crate::bpf::Instruction;
 use crate::compile::Compiled;
-use crate::model::{Endpoint, NamedEndpoint, Options, Protocol};
+use crate::model::{Endpoint, NamedEndpoint, Options, Protocol, UnixEndpoint, UnixName};
 
 /// The path every generated item is named through.
 const P: &str = "::network_sandbox::__private";
@@ -135,13 +135,23 @@ pub fn policy_source(compiled: &Compiled) -> String {
         }
         out.push_str("    ];\n");
     }
+    // A policy with `unix:` endpoints names them in a table of its own (a policy without
+    // any is emitted as before).
+    let unix = &compiled.policy.unix;
+    if !unix.is_empty() {
+        let _ = writeln!(out, "    const UNIX: &[{P}::UnixSocket] = &[");
+        for u in unix {
+            unix_socket(&mut out, u);
+        }
+        out.push_str("    ];\n");
+    }
     let _ = writeln!(
         out,
         "    static POLICY: {P}::Policy = {P}::Policy::from_static("
     );
     out.push_str("        FILTER,\n        ENDPOINTS,\n        NAMES,\n");
-    // `listen` entries (issue 12) and the profile's refused calls (issue 14), when there
-    // are some.
+    // `listen` entries (issue 12), the profile's refused calls (issue 14) and `unix:`
+    // endpoints, when there are some.
     if listen.is_empty() {
         out.push_str("        &[],\n");
     } else {
@@ -151,6 +161,11 @@ pub fn policy_source(compiled: &Compiled) -> String {
         out.push_str("        SYSCALLS,\n");
     } else {
         out.push_str("        &[],\n");
+    }
+    if unix.is_empty() {
+        out.push_str("        &[],\n");
+    } else {
+        out.push_str("        UNIX,\n");
     }
     options(&mut out, &compiled.policy.options);
     match &compiled.policy.log {
@@ -206,6 +221,25 @@ fn name(out: &mut String, n: &NamedEndpoint) {
     );
     let _ = writeln!(out, "            &[{}],", pinned.join(", "));
     out.push_str("        ),\n");
+}
+
+fn unix_socket(out: &mut String, u: &UnixEndpoint) {
+    // `{:?}` of a `str` is a Rust string literal (quotes and escapes included); a comment
+    // gets the endpoint with its control characters (none pass the parser) as they are.
+    let _ = writeln!(out, "        // {}", u.to_string().replace('\n', " "));
+    match &u.name {
+        UnixName::Path(p) => {
+            let _ = writeln!(out, "        {P}::UnixSocket::path_static({p:?}),");
+        }
+        UnixName::Abstract(n) => {
+            let bytes: Vec<String> = n.iter().map(|b| format!("0x{b:02x}")).collect();
+            let _ = writeln!(
+                out,
+                "        {P}::UnixSocket::abstract_static(&[{}]),",
+                bytes.join(", ")
+            );
+        }
+    }
 }
 
 fn endpoint(out: &mut String, e: &Endpoint) {

@@ -456,6 +456,12 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     let connect = if no_network { deny } else { Action::UserNotif };
     rule(Sysno::Connect, connect, always());
 
+    // Unix sockets (issue 12, 13): see [`unix_socket_rules`]. Before the rules below, which
+    // then see no unix socket.
+    if let Some((refusal, allowed)) = unix_socket_rules(policy) {
+        rule(Sysno::Socket, deny, refusal);
+        rule(Sysno::Socket, Action::Allow, allowed);
+    }
     rule(
         Sysno::Socket,
         deny,
@@ -603,6 +609,15 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         rule(mount, eperm, always());
     }
 
+    // Datagram sends to `unix:` endpoints: with no UDP sends already notified, a send that
+    // may name an address goes to the supervisor (it resolves and checks unix addresses).
+    if policy.has_unix() && !udp {
+        let dest = Cond::qword_ne(4, 0);
+        rule(Sysno::Sendto, Action::UserNotif, vec![vec![dest]]);
+        rule(Sysno::Sendmsg, Action::UserNotif, always());
+        rule(Sysno::Sendmmsg, Action::UserNotif, always());
+    }
+
     // The system call profile (issue 14), on top of the rules above.
     let (refused, refusal) = crate::profiles::lower(policy, arch, &mut rules);
     RuleSet {
@@ -708,6 +723,45 @@ pub fn netlink_route_allowed(policy: &Policy) -> bool {
     kept & (1 << CAP_NET_ADMIN | 1 << CAP_NET_RAW) == 0
 }
 
+/// An OR of ANDs of conditions: when a rule applies.
+pub type Conditions = Vec<Vec<Cond>>;
+
+/// The unix sockets a program may make, as two rules that come before the other `socket`
+/// rules: `(refusal, allow)`, or `None` when no unix socket is allowed. Unix stream and
+/// seqpacket sockets (with `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, enumerated) for every policy, so
+/// that glibc's nscd probe reaches its `connect`, which the supervisor answers (`ENOENT`,
+/// silently, when the path does not exist); unix datagram sockets too when the policy has a
+/// `unix:` endpoint, whose sends the supervisor then checks. Protocol exactly 0. The
+/// refusal holds the unix sockets of other types or protocols; the allow rule is then
+/// "family `AF_UNIX`". Each conjunction tests the family first, so another family pays three
+/// comparisons.
+///
+/// Not under `fallback = "landlock-ports"`: there the runtime may rewrite the connect check
+/// to `ALLOW` with no supervisor, and a unix connect would reach any socket.
+pub fn unix_socket_rules(policy: &Policy) -> Option<(Conditions, Conditions)> {
+    if policy.options.fallback == crate::model::Fallback::LandlockPorts {
+        return None;
+    }
+    let (family, ty, proto) = (0, 1, 2);
+    let flags = [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC];
+    let mut types = vec![SOCK_STREAM, SOCK_SEQPACKET];
+    if policy.has_unix() {
+        types.push(SOCK_DGRAM);
+    }
+    let mut other_type = vec![Cond::eq32(family, AF_UNIX)];
+    other_type.extend(
+        types
+            .iter()
+            .flat_map(|t| flags.iter().map(move |f| t | f))
+            .map(|t| Cond::ne32(ty, t)),
+    );
+    let refusal = vec![
+        other_type,
+        vec![Cond::eq32(family, AF_UNIX), Cond::ne32(proto, 0)],
+    ];
+    Some((refusal, vec![vec![Cond::eq32(family, AF_UNIX)]]))
+}
+
 /// When `socket(family, type, protocol)` is denied, as an OR of ANDs of exact comparisons.
 ///
 /// Allowed: family `AF_INET`/`AF_INET6`; type exactly `SOCK_STREAM` with any of the flags
@@ -811,7 +865,22 @@ mod tests {
         assert_eq!(socket(&tcp, AF_INET6, SOCK_STREAM, 0), Action::Allow);
         assert_eq!(socket(&tcp, AF_INET, SOCK_DGRAM, 0), deny);
         assert_eq!(socket(&tcp, AF_INET, SOCK_STREAM, 262), deny, "MPTCP");
-        assert_eq!(socket(&tcp, 1, SOCK_STREAM, 0), deny, "AF_UNIX");
+        assert_eq!(
+            socket(&tcp, 1, SOCK_STREAM, 0),
+            Action::Allow,
+            "AF_UNIX stream"
+        );
+        assert_eq!(
+            socket(&tcp, 1, SOCK_SEQPACKET | SOCK_CLOEXEC, 0),
+            Action::Allow
+        );
+        assert_eq!(
+            socket(&tcp, 1, SOCK_DGRAM, 0),
+            deny,
+            "unix datagram: no unix:"
+        );
+        assert_eq!(socket(&tcp, 1, SOCK_STREAM, 1), deny, "protocol 0 only");
+        assert_eq!(socket(&tcp, 1, 3, 0), deny, "SOCK_RAW");
         assert_eq!(
             socket(&udp, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 17),
             Action::Allow
@@ -841,6 +910,41 @@ mod tests {
             socket(&tcp, AF_INET | 1 << 32, SOCK_STREAM, 0),
             Action::Allow
         );
+    }
+
+    #[test]
+    fn unix_endpoints() {
+        use crate::model::{Fallback, UnixEndpoint, UnixName};
+        let mut unix = Policy {
+            unix: vec![UnixEndpoint {
+                name: UnixName::Path("/run/app.sock".into()),
+                origin: Origin::default(),
+            }],
+            ..Policy::default()
+        };
+        let rules = lower(&unix, Arch::X86_64);
+        let nr = |s: Sysno| s.number(Arch::X86_64);
+        assert_eq!(
+            socket(&rules, 1, SOCK_DGRAM | SOCK_CLOEXEC, 0),
+            Action::Allow
+        );
+        assert_eq!(
+            socket(&rules, AF_INET, SOCK_DGRAM, 0),
+            Action::Report(EACCES)
+        );
+        assert_eq!(rules.decide(nr(Sysno::Connect), &[0; 6]), Action::UserNotif);
+        let sendto = |dest| rules.decide(nr(Sysno::Sendto), &[3, 0, 0, 0, dest, 0]);
+        assert_eq!(sendto(1 << 40), Action::UserNotif);
+        assert_eq!(sendto(0), Action::Allow);
+        assert_eq!(rules.decide(nr(Sysno::Sendmsg), &[0; 6]), Action::UserNotif);
+        // Without the supervisor's check (landlock-ports) no unix socket is made at all.
+        unix.options.fallback = Fallback::LandlockPorts;
+        let ports = lower(&unix, Arch::X86_64);
+        assert_eq!(socket(&ports, 1, SOCK_STREAM, 0), Action::Report(EACCES));
+        let mut tcp = policy(&[Protocol::Tcp]);
+        tcp.options.fallback = Fallback::LandlockPorts;
+        let tcp = lower(&tcp, Arch::X86_64);
+        assert_eq!(socket(&tcp, 1, SOCK_STREAM, 0), Action::Report(EACCES));
     }
 
     #[test]

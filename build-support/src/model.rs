@@ -119,13 +119,51 @@ impl fmt::Display for NamedEndpoint {
     }
 }
 
-/// One entry of an allow list: an address endpoint or a name.
+/// One entry of an allow list: an address endpoint, a name or a unix socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
     /// An address or a network (`192.0.2.1:443`, `10.0.0.0/8:443`).
     Address(Endpoint),
     /// A DNS name (`api.example.com:443`), pinned or not.
     Name(NamedEndpoint),
+    /// A unix socket (`unix:/run/app.sock`, `unix:@name`).
+    Unix(UnixEndpoint),
+}
+
+/// The longest `sun_path` a policy may name: 108 bytes in `struct sockaddr_un`, one of
+/// them kept for the terminating NUL of a path, or for the leading NUL of an abstract name.
+pub const MAX_UNIX_PATH: usize = 107;
+
+/// Which unix socket a `unix:` endpoint names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum UnixName {
+    /// A socket in the file system, by its absolute path (`unix:/run/app.sock`). The
+    /// supervisor compares sockets by identity (device and inode), not by name.
+    Path(String),
+    /// An abstract socket (`unix:@name`): the bytes after the leading NUL, compared exactly
+    /// (the length counts).
+    Abstract(Vec<u8>),
+}
+
+/// A `unix:` endpoint: connects (stream, seqpacket, datagram) and datagram sends to exactly
+/// this socket are allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnixEndpoint {
+    /// The socket.
+    pub name: UnixName,
+    /// Where this endpoint came from (`host` covers the path or the name, `ports` is empty).
+    pub origin: Origin,
+}
+
+/// `unix:/run/app.sock`, `unix:@name` (an abstract name's bytes that are not UTF-8 are
+/// shown as U+FFFD).
+impl fmt::Display for UnixEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            UnixName::Path(p) => write!(f, "unix:{p}"),
+            UnixName::Abstract(n) => write!(f, "unix:@{}", String::from_utf8_lossy(n)),
+        }
+    }
 }
 
 /// Where an endpoint was written: its index in the front-end's list of endpoint strings, and
@@ -785,11 +823,14 @@ pub enum SyscallRefusal {
 pub struct Policy {
     /// Allowed address endpoints.
     pub endpoints: Vec<Endpoint>,
-    /// Allowed names. With no endpoint and no name, the policy allows no network.
+    /// Allowed names. With no endpoint, no name and no unix socket, the policy allows no
+    /// network.
     pub names: Vec<NamedEndpoint>,
     /// Where the program may serve (`listen`): TCP, one address (prefix full length) and one
     /// port each. Empty: it may bind only to port 0 and never `listen`.
     pub listen: Vec<Endpoint>,
+    /// Allowed unix sockets (`unix:` endpoints).
+    pub unix: Vec<UnixEndpoint>,
     /// Options.
     pub options: Options,
     /// The system call profile (`syscalls`, `deny_syscalls`; issue 14): empty by default.
@@ -805,9 +846,15 @@ impl Policy {
             || self.names.iter().any(|e| e.protocol == Protocol::Udp)
     }
 
-    /// Whether the policy allows no destination at all.
+    /// Whether the policy allows no destination at all (no endpoint, no name, no unix
+    /// socket).
     pub fn no_network(&self) -> bool {
-        self.endpoints.is_empty() && self.names.is_empty()
+        self.endpoints.is_empty() && self.names.is_empty() && self.unix.is_empty()
+    }
+
+    /// Whether the policy has a `unix:` endpoint.
+    pub fn has_unix(&self) -> bool {
+        !self.unix.is_empty()
     }
 
     /// The distinct names, in the order first written, each with its pinned addresses (the

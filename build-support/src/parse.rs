@@ -7,6 +7,7 @@
 //! | HOST (a name) | `api.example.com`, `localhost`, `example.com.` (RFC 1123, ASCII) |
 //! | HOST (a pinned name) | `api.example.com=192.0.2.1`, `api.example.com=192.0.2.1,[2001:db8::1]` |
 //! | PORTS | `443` or `8000-8080` (inclusive, 1–65535) |
+//! | a unix socket | `unix:/run/app.sock` (an absolute path), `unix:@name` (an abstract name) |
 //!
 //! [`parse_entry`] turns one string into a [`model::Entry`](crate::model::Entry): an
 //! [`Endpoint`] for an address, a [`NamedEndpoint`] for a name, whose [`Origin`] records
@@ -31,7 +32,10 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use crate::model::{network_of, Endpoint, Entry, NamedEndpoint, Origin, Protocol};
+use crate::model::{
+    network_of, Endpoint, Entry, NamedEndpoint, Origin, Protocol, UnixEndpoint, UnixName,
+    MAX_UNIX_PATH,
+};
 
 /// An endpoint string that does not follow the grammar.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,6 +75,10 @@ pub fn parse_endpoint(text: &str, index: usize) -> Result<Endpoint, ParseError> 
         Entry::Name(n) => Err(ParseError::new(
             n.origin.host.clone(),
             format!("`{}` is a name: an address is expected here", n.name),
+        )),
+        Entry::Unix(u) => Err(ParseError::new(
+            u.origin.host.clone(),
+            format!("`{u}` is a unix socket: an address is expected here"),
         )),
     }
 }
@@ -119,6 +127,9 @@ pub fn parse_entry(text: &str, index: usize) -> Result<Entry, ParseError> {
             0..0,
             "empty endpoint: write HOST:PORT, e.g. \"192.0.2.1:443\"",
         ));
+    }
+    if let Some(rest) = text.strip_prefix(UNIX_SCHEME) {
+        return parse_unix(text, rest, index).map(Entry::Unix);
     }
     if let Some((at, c)) = text.char_indices().find(|(_, c)| c.is_whitespace()) {
         return Err(ParseError::new(
@@ -740,4 +751,96 @@ fn parse_port(text: &str, range: Range<usize>) -> Result<u16, ParseError> {
             format!("`{s}` is not a port: {PORTS_ARE}"),
         )),
     }
+}
+
+/// The scheme of a unix socket endpoint.
+const UNIX_SCHEME: &str = "unix:";
+
+/// `unix:/absolute/path` or `unix:@abstract-name`; `rest` is what follows `unix:`.
+///
+/// Refused: an empty path or name, a relative path (the policy has no working directory; a
+/// program's relative path is resolved against its own), a path or name longer than
+/// [`MAX_UNIX_PATH`] bytes (it does not fit in `sun_path`), a `:PORT` at the end (unix
+/// sockets have no ports), NUL and other control characters.
+fn parse_unix(text: &str, rest: &str, index: usize) -> Result<UnixEndpoint, ParseError> {
+    let start = UNIX_SCHEME.len();
+    let range = start..text.len();
+    let example = "write unix:/run/app.sock for a socket in the file system or unix:@name for \
+                   an abstract one";
+    if rest.is_empty() {
+        return Err(ParseError::new(
+            0..start,
+            format!("empty unix socket: {example}"),
+        ));
+    }
+    if let Some((at, c)) = rest.char_indices().find(|(_, c)| c.is_control()) {
+        let at = start + at;
+        return Err(ParseError::new(
+            at..at + c.len_utf8(),
+            format!("a control character ({c:?}) in a unix socket endpoint: {example}"),
+        ));
+    }
+    // `unix:/run/app.sock:80`: a port does not belong to a unix socket.
+    if let Some(colon) = rest.rfind(':') {
+        let tail = &rest[colon + 1..];
+        if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::new(
+                start + colon..text.len(),
+                format!(
+                    "`:{tail}`: a unix socket has no port: write it without one, e.g. \
+                     unix:{}",
+                    &rest[..colon]
+                ),
+            ));
+        }
+    }
+    let name = if let Some(abstract_name) = rest.strip_prefix('@') {
+        if abstract_name.is_empty() {
+            return Err(ParseError::new(
+                range,
+                format!("empty abstract name after `@`: {example}"),
+            ));
+        }
+        if abstract_name.len() > MAX_UNIX_PATH {
+            return Err(ParseError::new(
+                range,
+                format!(
+                    "the abstract name is {} bytes long: at most {MAX_UNIX_PATH} fit in \
+                     sun_path after its leading NUL",
+                    abstract_name.len()
+                ),
+            ));
+        }
+        UnixName::Abstract(abstract_name.as_bytes().to_vec())
+    } else {
+        if !rest.starts_with('/') {
+            return Err(ParseError::new(
+                range,
+                format!(
+                    "`{rest}` is a relative path: a policy names a unix socket by its \
+                     absolute path (unix:/run/app.sock), or an abstract one as unix:@name"
+                ),
+            ));
+        }
+        if rest.len() > MAX_UNIX_PATH {
+            return Err(ParseError::new(
+                range,
+                format!(
+                    "the path is {} bytes long: at most {MAX_UNIX_PATH} fit in sun_path \
+                     (with its terminating NUL)",
+                    rest.len()
+                ),
+            ));
+        }
+        UnixName::Path(rest.to_owned())
+    };
+    Ok(UnixEndpoint {
+        name,
+        origin: Origin {
+            index,
+            text: text.to_owned(),
+            host: range,
+            ports: text.len()..text.len(),
+        },
+    })
 }

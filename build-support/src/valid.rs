@@ -6,6 +6,8 @@
 //! | an endpoint that another one already allows (`10.1.2.3:443` beside `10.0.0.0/8:443`) | the narrower one |
 //! | a name that an earlier entry already allows (same name and protocol, ports within, no new pinned address) | the later one |
 //! | `fallback = "landlock-ports"` with a UDP endpoint (Landlock only restricts TCP) | the `udp://` of that endpoint |
+//! | the same unix socket twice | the later one |
+//! | `fallback = "landlock-ports"` with a `unix:` endpoint (without the supervisor nothing checks a unix connect) | the `unix:` of that endpoint |
 //!
 //! [`policy_from_strs`] is the front door for a front-end that has a list of endpoint
 //! strings and options: it parses each string and validates the result, reporting every
@@ -16,7 +18,7 @@ use std::ops::Range;
 
 use crate::model::{
     network_of, Endpoint, Entry, Fallback, NamedEndpoint, Options, Origin, Policy, Protocol,
-    FALLBACK,
+    UnixEndpoint, FALLBACK,
 };
 use crate::parse::{parse_entry, parse_listen, ParseError};
 
@@ -59,11 +61,13 @@ pub fn policy_from_strs<S: AsRef<str>>(
 ) -> Result<Policy, Vec<EndpointError>> {
     let mut endpoints = Vec::with_capacity(allow.len());
     let mut names = Vec::new();
+    let mut unix = Vec::new();
     let mut errors = Vec::new();
     for (index, text) in allow.iter().enumerate() {
         match parse_entry(text.as_ref(), index) {
             Ok(Entry::Address(e)) => endpoints.push(e),
             Ok(Entry::Name(n)) => names.push(n),
+            Ok(Entry::Unix(u)) => unix.push(u),
             Err(e) => errors.push(EndpointError::from_parse(index, e)),
         }
     }
@@ -74,6 +78,7 @@ pub fn policy_from_strs<S: AsRef<str>>(
         endpoints,
         names,
         listen: Vec::new(),
+        unix,
         options,
         ..Policy::default()
     };
@@ -218,6 +223,8 @@ pub fn validate(policy: &Policy) -> Result<(), Vec<EndpointError>> {
         }
     }
 
+    errors.extend(unix_errors(&policy.unix, policy.options.fallback));
+
     errors.sort_by_key(|e| e.index);
     errors.dedup_by_key(|e| e.index);
     if errors.is_empty() {
@@ -225,6 +232,44 @@ pub fn validate(policy: &Policy) -> Result<(), Vec<EndpointError>> {
     } else {
         Err(errors)
     }
+}
+
+/// The checks of `unix:` endpoints: the same socket twice, and a `unix:` endpoint under
+/// `fallback = "landlock-ports"`, where no supervisor checks unix connects (so the program
+/// gets no unix socket at all).
+fn unix_errors(unix: &[UnixEndpoint], fallback: Fallback) -> Vec<EndpointError> {
+    let mut errors = Vec::new();
+    for (j, later) in unix.iter().enumerate() {
+        if let Some(earlier) = unix[..j].iter().find(|e| e.name == later.name) {
+            errors.push(at_whole_origin(
+                &later.origin,
+                format!(
+                    "duplicate endpoint: `{}` is already allowed by `{}` (entry {} of the list): \
+                     remove one",
+                    later.origin.text,
+                    earlier.origin.text,
+                    earlier.origin.index + 1
+                ),
+            ));
+        }
+        if fallback == Fallback::LandlockPorts {
+            errors.push(EndpointError {
+                index: later.origin.index,
+                range: 0.."unix:".len(),
+                message: format!(
+                    "`{}` is a unix socket, but {key} = \"{}\" runs without the supervisor, \
+                     which alone checks unix connects: choose {key} \"{}\" or \"{}\", or drop \
+                     the unix endpoint",
+                    later.origin.text,
+                    Fallback::LandlockPorts.name(),
+                    Fallback::Refuse.name(),
+                    Fallback::DenyAll.name(),
+                    key = FALLBACK.key,
+                ),
+            });
+        }
+    }
+    errors
 }
 
 fn at_whole(e: &Endpoint, message: String) -> EndpointError {

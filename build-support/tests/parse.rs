@@ -366,3 +366,58 @@ fn never_panics_on_odd_input() {
         let _ = parse_endpoint(text, 0);
     }
 }
+
+fn unix(text: &str) -> network_sandbox_build::model::UnixEndpoint {
+    match parse_entry(text, 3) {
+        Ok(Entry::Unix(u)) => {
+            assert_eq!(u.origin.text, text);
+            assert_eq!(u.origin.index, 3);
+            u
+        }
+        other => panic!("{text}: {other:?}"),
+    }
+}
+
+#[test]
+fn unix_sockets() {
+    use network_sandbox_build::model::UnixName;
+    let u = unix("unix:/run/app.sock");
+    assert_eq!(u.name, UnixName::Path("/run/app.sock".into()));
+    assert_eq!(&u.origin.text[u.origin.host.clone()], "/run/app.sock");
+    assert_eq!(u.to_string(), "unix:/run/app.sock");
+    // Spaces and commas are part of a path.
+    assert_eq!(
+        unix("unix:/tmp/a b,c.sock").name,
+        UnixName::Path("/tmp/a b,c.sock".into())
+    );
+    // A colon not followed by digits only is part of the path too.
+    assert_eq!(
+        unix("unix:/tmp/x:y").name,
+        UnixName::Path("/tmp/x:y".into())
+    );
+    let a = unix("unix:@app");
+    assert_eq!(a.name, UnixName::Abstract(b"app".to_vec()));
+    assert_eq!(a.to_string(), "unix:@app");
+    // The longest that fit: 107 bytes of path, 107 of abstract name.
+    let long = format!("unix:/{}", "a".repeat(106));
+    assert!(matches!(unix(&long).name, UnixName::Path(p) if p.len() == 107));
+    let long = format!("unix:@{}", "b".repeat(107));
+    assert!(matches!(unix(&long).name, UnixName::Abstract(n) if n.len() == 107));
+    // An address is expected where parse_endpoint is used.
+    assert!(parse_endpoint("unix:/run/app.sock", 0).is_err());
+}
+
+#[test]
+fn bad_unix_sockets() {
+    err("unix:", "unix:", "empty unix socket");
+    err("unix:@", "@", "empty abstract name");
+    err("unix:run/app.sock", "run/app.sock", "is a relative path");
+    err("unix:./app.sock", "./app.sock", "is a relative path");
+    let long = format!("unix:/{}", "a".repeat(107));
+    err(&long, &long[5..], "the path is 108 bytes long");
+    let long = format!("unix:@{}", "b".repeat(108));
+    err(&long, &long[5..], "the abstract name is 108 bytes long");
+    err("unix:/run/app.sock:80", ":80", "a unix socket has no port");
+    err("unix:@app:8080", ":8080", "a unix socket has no port");
+    err("unix:/run/a\nb", "\n", "a control character");
+}

@@ -366,3 +366,27 @@ fn listen_entries_and_their_errors() {
     let (_, _, message) = error_at("allow = []\nlisten = 8080\n");
     assert!(message.contains("for `listen`"), "{message}");
 }
+
+#[test]
+fn unix_endpoints_in_a_policy_file() {
+    let p = parse_policy_toml("allow = ['unix:/run/app.sock', 'unix:@agent', '127.0.0.2:443']")
+        .unwrap();
+    assert_eq!(p.unix.len(), 2);
+    assert_eq!(p.unix[1].to_string(), "unix:@agent");
+    // The error points at the port in the string.
+    let (line, col, msg) = error_at("allow = [\n  'unix:/run/app.sock:80',\n]\n");
+    assert_eq!((line, col), (2, 22), "{msg}");
+    assert!(msg.contains("a unix socket has no port"), "{msg}");
+    // And the file compiles to code naming the sockets.
+    let dir = temp_dir("unix");
+    let policy = dir.join("policy.toml");
+    fs::write(&policy, "allow = ['unix:/run/app.sock', 'unix:@agent']\n").unwrap();
+    compile_file_to(&policy, &dir).unwrap();
+    let out = fs::read_to_string(dir.join(OUTPUT_FILE)).unwrap();
+    assert!(
+        out.contains("UnixSocket::path_static(\"/run/app.sock\")"),
+        "{out}"
+    );
+    assert!(out.contains("Policy::from_static("), "{out}");
+    fs::remove_dir_all(&dir).unwrap();
+}

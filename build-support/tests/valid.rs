@@ -201,3 +201,39 @@ fn resolver_warning() {
     let p = policy_from_strs(&["a.test:443", "udp://192.0.2.53:54"], Options::default()).unwrap();
     assert_eq!(p.resolver_warning(), None);
 }
+
+#[test]
+fn unix_endpoints_are_checked_across_the_policy() {
+    use network_sandbox_build::model::{Fallback, Options};
+    use network_sandbox_build::valid::policy_from_strs;
+    let p = policy_from_strs(
+        &["unix:/run/a.sock", "unix:@a", "127.0.0.2:443"],
+        Options::default(),
+    )
+    .unwrap();
+    assert_eq!(p.unix.len(), 2);
+    assert!(p.has_unix() && !p.no_network());
+    let only_unix = policy_from_strs(&["unix:@a"], Options::default()).unwrap();
+    assert!(!only_unix.no_network(), "a unix endpoint is an endpoint");
+
+    let e =
+        policy_from_strs(&["unix:@a", "127.0.0.2:443", "unix:@a"], Options::default()).unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].index, 2);
+    assert!(
+        e[0].message.starts_with("duplicate endpoint"),
+        "{}",
+        e[0].message
+    );
+    // A path and an abstract name of the same text are two sockets.
+    assert!(policy_from_strs(&["unix:/a", "unix:@/a"], Options::default()).is_ok());
+
+    let ports = Options {
+        fallback: Fallback::LandlockPorts,
+        ..Options::default()
+    };
+    let e = policy_from_strs(&["127.0.0.2:443", "unix:/run/a.sock"], ports).unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].index, e[0].range.clone()), (1, 0..5));
+    assert!(e[0].message.contains("landlock-ports"), "{}", e[0].message);
+}

@@ -103,12 +103,18 @@ fn print_policy(p: &model::Policy) {
     if p.no_network() {
         println!("policy: no endpoint: no network at all");
     } else {
-        println!("policy: {} endpoint(s)", p.endpoints.len() + p.names.len());
+        println!(
+            "policy: {} endpoint(s)",
+            p.endpoints.len() + p.names.len() + p.unix.len()
+        );
         for e in &p.endpoints {
             println!("  {e}");
         }
         for n in &p.names {
             println!("  {n}");
+        }
+        for u in &p.unix {
+            println!("  {u}");
         }
     }
     println!(

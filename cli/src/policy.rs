@@ -27,8 +27,9 @@ pub struct PolicyArgs {
     /// Allow connections to ENDPOINT: `[tcp://|udp://]HOST:PORTS`, where HOST is an IPv4
     /// address, `[IPv6]`, a CIDR, a DNS name (`api.example.com`, resolved at start) or a
     /// name pinned to addresses (`api.example.com=192.0.2.1,[2001:db8::1]`), and PORTS a
-    /// port or `LO-HI`. Repeat for more endpoints, or give a comma-separated list; none (and
-    /// no --policy) means no network.
+    /// port or `LO-HI`; or a unix socket, `unix:/absolute/path` or `unix:@abstract-name`
+    /// (given alone: its value is not split at commas). Repeat for more endpoints, or give a
+    /// comma-separated list; none (and no --policy) means no network.
     #[arg(long = "allow", value_name = "ENDPOINT")]
     pub allow: Vec<String>,
 
@@ -190,6 +191,7 @@ pub fn assemble(args: &PolicyArgs) -> Result<model::Policy, PolicyError> {
                 .iter()
                 .map(|e| &e.origin)
                 .chain(p.names.iter().map(|n| &n.origin))
+                .chain(p.unix.iter().map(|u| &u.origin))
                 .map(|o| (o.index, o.text.clone()))
                 .collect();
             entries.sort();
@@ -313,10 +315,15 @@ fn render_name_error(flag: &str, name: &str, message: &str) -> String {
 /// The endpoints of the --allow values: each value is one endpoint or a comma-separated list
 /// of them. A comma inside a name's pinned addresses (`api.example.com=192.0.2.1,[::1]:443`)
 /// does not split: a piece whose end has no `:PORTS` (outside brackets) is not a whole
-/// endpoint yet, and takes the next piece.
+/// endpoint yet, and takes the next piece. A value that starts with `unix:` is one endpoint,
+/// commas and all (a path may hold them).
 fn split_allow(values: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for value in values {
+        if value.starts_with("unix:") {
+            out.push(value.clone());
+            continue;
+        }
         let mut current: Option<String> = None;
         for piece in value.split(',') {
             let joined = match current.take() {
@@ -473,6 +480,10 @@ mod tests {
         );
         // An incomplete last piece is kept whole, so validation can point at it.
         assert_eq!(split_allow(&v(&["127.0.0.2"])), v(&["127.0.0.2"]));
+        assert_eq!(
+            split_allow(&v(&["unix:/run/a,b.sock", "unix:@x"])),
+            v(&["unix:/run/a,b.sock", "unix:@x"])
+        );
     }
 
     fn args(allow: &[&str]) -> PolicyArgs {

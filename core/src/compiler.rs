@@ -13,7 +13,7 @@ use network_sandbox_build::{model, valid::EndpointError, Arch, Compiled};
 use crate::filter::SockFilter;
 use crate::policy::{
     DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
-    Refresh, RefusedCall, ReportTo, Unresolved,
+    Refresh, RefusedCall, ReportTo, UnixSocket, Unresolved,
 };
 
 /// Why a policy given at run time did not compile.
@@ -75,6 +75,15 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
             )
         })
         .collect();
+    let unix = compiled
+        .policy
+        .unix
+        .iter()
+        .map(|u| match &u.name {
+            model::UnixName::Path(p) => UnixSocket::Path(p.clone().into()),
+            model::UnixName::Abstract(n) => UnixSocket::Abstract(n.clone().into()),
+        })
+        .collect();
     let refused_calls = build::profiles::refused_calls(&compiled.policy, arch)
         .into_iter()
         .map(|(nr, name, group, denied)| RefusedCall::new(nr, name, group, denied))
@@ -83,7 +92,8 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
     let policy = Policy::new(filter, endpoints, runtime_options(compiled.policy.options))
         .with_names(names)
         .with_listen(listen)
-        .with_refused_calls(refused_calls);
+        .with_refused_calls(refused_calls)
+        .with_unix(unix);
     Ok(match &compiled.policy.log {
         Some(path) => policy.with_log(path.clone()),
         None => policy,

@@ -474,28 +474,42 @@ fn tracing_blocker(plan: Option<&Plan>, keep: u64) -> Option<&'static str> {
 /// What the static program refuses for this policy, in words; `tracing`: why ptrace stays
 /// refused, if it does ([`tracing_blocker`]).
 fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> String {
+    let udp = policy.has_udp() || !policy.names().is_empty();
     // Netlink route sockets (interface listing) unless the policy keeps CAP_NET_ADMIN or
     // CAP_NET_RAW (network_sandbox_build::lower::netlink_route_allowed).
     let netlink = policy.options().keep_capabilities & (1 << 12 | 1 << 13) == 0;
-    let udp = policy.has_udp() || !policy.names().is_empty();
-    let sockets = match (udp, netlink) {
-        (true, true) => {
-            "sockets other than TCP and UDP over IPv4/IPv6 and netlink route sockets (no unix, \
-             other netlink, raw, packet, MPTCP, SCTP)"
-        }
-        (false, true) => {
-            "sockets other than TCP over IPv4/IPv6 and netlink route sockets (no UDP, unix, \
-             other netlink, raw, packet, MPTCP, SCTP)"
-        }
-        (true, false) => {
-            "sockets other than TCP and UDP over IPv4/IPv6 (no unix, netlink: the policy keeps \
-             CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
-        }
-        (false, false) => {
-            "sockets other than TCP over IPv4/IPv6 (no UDP, unix, netlink: the policy keeps \
-             CAP_NET_ADMIN or CAP_NET_RAW, raw, packet, MPTCP, SCTP)"
-        }
+    let mut made = vec![if udp {
+        "TCP and UDP over IPv4/IPv6"
+    } else {
+        "TCP over IPv4/IPv6"
+    }];
+    let mut not = vec![];
+    if !udp {
+        not.push("UDP");
+    }
+    // Unix sockets: stream and seqpacket ones are made (their connects go to the supervisor),
+    // datagram ones with a `unix:` endpoint, none under the landlock-ports fallback.
+    if policy.options().fallback == Fallback::LandlockPorts {
+        not.push("unix");
+    } else if policy.unix().is_empty() {
+        made.push("unix stream/seqpacket");
+        not.push("unix datagram");
+    } else {
+        made.push("unix stream/seqpacket/datagram");
+    }
+    if netlink {
+        made.push("netlink route sockets");
+        not.push("other netlink");
+    } else {
+        not.push("netlink: the policy keeps CAP_NET_ADMIN or CAP_NET_RAW");
+    }
+    not.extend(["raw", "packet", "MPTCP", "SCTP"]);
+    let made = match made.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, init)) => format!("{} and {last}", init.join(", ")),
+        None => String::new(),
     };
+    let sockets = format!("sockets other than {made} (no {})", not.join(", "));
     let listen = if policy.listen().is_empty() {
         "listen"
     } else {
@@ -507,11 +521,12 @@ fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> S
             .to_owned(),
         Some(why) => format!("ptrace and process_vm_readv/writev refused (EPERM): {why}"),
     };
-    let connect = if policy.endpoints().is_empty() && policy.names().is_empty() {
-        "every connect (no endpoint)"
-    } else {
-        "connects go to the supervisor"
-    };
+    let connect =
+        if policy.endpoints().is_empty() && policy.names().is_empty() && policy.unix().is_empty() {
+            "every connect (no endpoint)"
+        } else {
+            "connects go to the supervisor"
+        };
     format!(
         "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
          socketpairs; socket options outside an allow list (routing, filtering, netfilter, \
@@ -585,7 +600,7 @@ fn choose_program(
     let Some(blocker) = kernel.supervisor_blocker() else {
         let detail = match policy.options().mode {
             Mode::Enforce => {
-                "every connect (and UDP send) checked against the allow list and \
+                "every connect (and UDP or unix datagram send) checked against the allow list and \
                               performed by the supervisor"
             }
             Mode::Audit => "audit mode: connects outside the allow list are reported, not refused",

@@ -56,7 +56,7 @@ pub use network_sandbox_macros::network_sandbox;
 pub use policy::RefusedCall;
 pub use policy::{
     DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
-    Refresh, ReportTo, Unresolved,
+    Refresh, ReportTo, UnixSocket, Unresolved,
 };
 pub use report::{Enforcement, Layer, LayerReport, Operation, Reason, Remedy, Status, Violation};
 
@@ -88,7 +88,7 @@ pub mod __private {
     pub use crate::policy::RefusedCall;
     pub use crate::policy::{
         DenyErrno, Endpoint, Fallback, IpNetwork, Mode, Name, Options, Policy, PortRange, Protocol,
-        Refresh, ReportTo, Unresolved,
+        Refresh, ReportTo, UnixSocket, Unresolved,
     };
     pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -73,8 +73,16 @@ fn a_unix_connect_has_its_line() {
     for o in refused("unix-connect", &[path], &[s.allow_tcp()]) {
         one_line(
             &o,
-            "network-sandbox: denied socket (unix stream) by pid ",
-            "unix stream sockets are not allowed; no policy entry can allow this",
+            "network-sandbox: denied connect by pid ",
+            &format!("no unix: endpoint names unix:{path}; to allow it, add unix:{path}"),
+        );
+    }
+    // The same under a policy without endpoints, where the static filter refuses connect.
+    for o in refused("unix-connect", &[path], &[]) {
+        one_line(
+            &o,
+            "network-sandbox: denied connect by pid ",
+            &format!("no unix: endpoint names unix:{path}; to allow it, add unix:{path}"),
         );
     }
 }
@@ -263,7 +271,7 @@ fn audit_lets_a_udp_send_a_unix_connect_a_bind_and_a_listen_through_and_reports_
         (
             "unix-connect",
             vec![path],
-            "network-sandbox: audit: would deny socket (unix stream) by pid ".into(),
+            "network-sandbox: audit: would deny connect by pid ".into(),
         ),
         (
             "bind",

@@ -91,10 +91,43 @@ fn netlink_sockets() {
     }
 }
 
+/// Unix stream and seqpacket sockets are made (glibc's nscd probe needs one; their
+/// connects go to the supervisor), except under the `landlock-ports` fallback, where no
+/// supervisor would check the connect. Unix datagram sockets, raw ones and a protocol other
+/// than 0 stay refused without a `unix:` endpoint.
 #[test]
 fn unix_sockets() {
-    socket_case([AF_UNIX, SOCK_STREAM, 0], false, "EACCES");
+    const SOCK_SEQPACKET: i32 = 5;
     socket_case([AF_UNIX, SOCK_DGRAM, 0], false, "EACCES");
+    socket_case([AF_UNIX, SOCK_RAW, 0], false, "EACCES");
+    for user in USERS {
+        for ty in [SOCK_STREAM, SOCK_SEQPACKET] {
+            let a = ["1".to_owned(), ty.to_string(), "0".to_owned()];
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            for policy in [TCP_POLICY, UDP_POLICY, &[]] {
+                let o = Probe::sandboxed(policy).user(user).run("socket", &a);
+                assert!(o.ok(), "unix type {ty} under {policy:?} as {user:?}: {o:?}");
+                assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+            }
+            // A protocol other than 0 works without the sandbox (1 is PF_UNIX) …
+            let p1 = ["1".to_owned(), ty.to_string(), "1".to_owned()];
+            let p1: Vec<&str> = p1.iter().map(String::as_str).collect();
+            let control = Probe::unsandboxed().user(user).run("socket", &p1);
+            assert!(control.ok(), "control {p1:?}: {control:?}");
+            Probe::sandboxed(TCP_POLICY)
+                .user(user)
+                .run("socket", &p1)
+                .assert_refused_by_static_filter("EACCES", "socket");
+            // … and under landlock-ports no unix socket is made at all.
+            let control = Probe::unsandboxed().user(user).run("socket", &a);
+            assert!(control.ok(), "control {a:?}: {control:?}");
+            Probe::sandboxed(TCP_POLICY)
+                .user(user)
+                .option("fallback=landlock-ports")
+                .run("socket", &a)
+                .assert_refused_by_static_filter("EACCES", "socket");
+        }
+    }
 }
 
 #[test]
@@ -266,8 +299,8 @@ fn the_report_says_what_the_static_filter_refuses() {
     let line = l1(&o);
     assert!(
         line.contains(
-            "instructions; refuses sockets other than TCP over IPv4/IPv6 and netlink route \
-             sockets (no UDP,"
+            "instructions; refuses sockets other than TCP over IPv4/IPv6, unix stream/seqpacket \
+             and netlink route sockets (no UDP, unix datagram, other netlink,"
         ),
         "{line}"
     );

@@ -120,6 +120,9 @@ pub struct Refused {
     pub destination: Option<SocketAddr>,
     /// Why it is refused.
     pub reason: Reason,
+    /// What to write to allow it, when the handler knows better than
+    /// [`Remedy::for_refusal`] (a `unix:` endpoint).
+    pub remedy: Option<Remedy>,
 }
 
 impl Refused {
@@ -130,7 +133,14 @@ impl Refused {
             protocol: None,
             destination: None,
             reason,
+            remedy: None,
         }
+    }
+
+    /// The same, with the remedy its line gives.
+    pub fn remedy(mut self, remedy: Remedy) -> Self {
+        self.remedy = Some(remedy);
+        self
     }
 
     /// The same, on a socket of `protocol`.
@@ -258,15 +268,18 @@ impl Context<'_> {
         if refused.reason == Reason::NotAllowed
             && self.policy.endpoints().is_empty()
             && self.policy.names().is_empty()
+            && self.policy.unix().is_empty()
         {
             refused.reason = Reason::NoNetwork;
         }
-        let remedy = Remedy::for_refusal(
-            refused.operation,
-            &refused.reason,
-            refused.protocol,
-            refused.destination,
-        );
+        let remedy = refused.remedy.clone().unwrap_or_else(|| {
+            Remedy::for_refusal(
+                refused.operation,
+                &refused.reason,
+                refused.protocol,
+                refused.destination,
+            )
+        });
         self.deliver(call, refused, remedy, audit_only, Layer::Supervisor);
     }
 
@@ -319,6 +332,7 @@ impl Context<'_> {
             protocol,
             destination,
             reason,
+            remedy: _,
         } = refused;
         let socket = match &reason {
             Reason::SocketKind(k) => Some(k.clone()),

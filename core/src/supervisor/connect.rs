@@ -8,6 +8,7 @@ use super::listen;
 use super::netlink;
 use super::sockaddr::{self, Destination};
 use super::socket::{self, Socket, SocketKind};
+use super::unix;
 use crate::report::{Operation, Reason};
 
 /// The socket and our copy of the address of `connect(fd, addr, len)` or
@@ -30,6 +31,9 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
     }
     if netlink::is_netlink(&socket) {
         return netlink::connect(cx, call, &socket, &addr);
+    }
+    if let SocketKind::Unix(_) = socket.kind {
+        return unix::connect(cx, call, &socket, &addr);
     }
     let is_ip = matches!(socket.kind, SocketKind::Ip(_));
     match sockaddr::decode(&addr).map_err(Halt::Errno)? {

@@ -37,6 +37,7 @@
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
 //! | `listen.rs` | `listen` where the policy says `listen`, and the binds it allows |
 //! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
+//! | `unix.rs` | unix addresses: resolved in the caller's view, checked by identity, reached through the supervisor's own `O_PATH` descriptor |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
 mod call;
@@ -51,6 +52,7 @@ mod serve;
 pub mod sockaddr;
 mod socket;
 mod start;
+mod unix;
 
 pub(crate) use start::close_inherited_fds;
 pub use start::Supervisor;

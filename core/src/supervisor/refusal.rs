@@ -35,7 +35,11 @@ pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
     let profiled = cx.policy.refused_call(call.nr).is_some();
     let maybe = profiled
         || match call.nr {
-            libc::SYS_connect => cx.policy.endpoints().is_empty() && cx.policy.names().is_empty(),
+            libc::SYS_connect => {
+                cx.policy.endpoints().is_empty()
+                    && cx.policy.names().is_empty()
+                    && cx.policy.unix().is_empty()
+            }
             libc::SYS_sendto | libc::SYS_sendmmsg => call.args[3] & MSG_FASTOPEN != 0,
             libc::SYS_sendmsg => call.args[2] & MSG_FASTOPEN != 0,
             // The compiler never refuses bind in the filter (bind before connect, issue 12):
@@ -70,8 +74,15 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
             let udp = matches!(family, libc::AF_INET | libc::AF_INET6)
                 && ty & 0xf == libc::SOCK_DGRAM
                 && matches!(proto, 0 | libc::IPPROTO_UDP);
+            // A unix datagram socket is made for a policy with a `unix:` endpoint.
+            let unix_dgram = family == libc::AF_UNIX
+                && ty & 0xf == libc::SOCK_DGRAM
+                && proto == 0
+                && cx.policy.options().fallback != crate::policy::Fallback::LandlockPorts;
             let remedy = if udp {
                 Remedy::Add("udp://HOST:PORT".into())
+            } else if unix_dgram {
+                Remedy::Add("unix:PATH".into())
             } else {
                 Remedy::Nothing
             };
@@ -119,11 +130,31 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 Some(SocketKind::Ip(p)) => Some(p),
                 _ => None,
             };
-            let (reason, remedy) = match (op, &kind, protocol) {
-                (_, Some(k @ (SocketKind::Unix(_) | SocketKind::Other(_))), _) => {
+            let unix = match (op, &kind, addr.as_deref()) {
+                // A unix connect: answered silently when nothing is there (glibc's nscd
+                // probe), else a line saying which unix: endpoint would allow it.
+                (Operation::Connect, Some(SocketKind::Unix(_)), Some(addr))
+                    if super::unix::is_unix(addr) =>
+                {
+                    Some(super::unix::refusal(cx, call, addr)?)
+                }
+                _ => None,
+            };
+            let (reason, remedy) = match (op, &kind, protocol, unix) {
+                (.., Some(unix)) => unix,
+                // Unix sockets are made (issue 13), but naming one is serving.
+                (Operation::Bind, Some(SocketKind::Unix(_)), _, None) => (
+                    Reason::Never(
+                        "binding a unix socket gives it a name others connect to: the sandbox \
+                         lets no program serve"
+                            .into(),
+                    ),
+                    Remedy::Nothing,
+                ),
+                (_, Some(k @ (SocketKind::Unix(_) | SocketKind::Other(_))), _, None) => {
                     (Reason::SocketKind(k.describe()), Remedy::Nothing)
                 }
-                (Operation::Connect, _, _) => (Reason::NoNetwork, Remedy::Nothing),
+                (Operation::Connect, _, _, None) => (Reason::NoNetwork, Remedy::Nothing),
                 // The compiler never refuses `bind` in the filter any more (it is a check,
                 // or allowed without endpoints): a filter that does is reported as the
                 // supervisor's own bind refusal would be.

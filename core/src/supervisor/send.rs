@@ -14,6 +14,7 @@ use super::msghdr::{self, MsgHdr, IOVEC_LEN, MMSGHDR_LEN, MMSGHDR_MSG_LEN, MSGHD
 use super::netlink;
 use super::sockaddr::{self, Destination, MAX_SOCKADDR_LEN};
 use super::socket::{self, Socket, SocketKind};
+use super::unix;
 use crate::policy::Protocol;
 use crate::report::{Operation, Reason};
 use crate::sys;
@@ -38,6 +39,9 @@ struct Message {
     /// The supervisor's duplicates of descriptors passed with `SCM_RIGHTS`, whose numbers
     /// `control` now holds; closed after the send.
     _passed: Vec<OwnedFd>,
+    /// The socket a unix datagram goes to, which `name` names through its magic link
+    /// (`unix.rs`); closed after the send.
+    _destination: Option<OwnedFd>,
 }
 
 /// Where a send's address points, for the policy: a name that is not an IP address on a
@@ -154,15 +158,19 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
     }
     // As the kernel does: no name pointer or a zero length means no name; an oversized
     // length is clipped.
-    let name = if hdr.name == 0 || hdr.namelen == 0 {
+    let mut name = if hdr.name == 0 || hdr.namelen == 0 {
         Vec::new()
     } else {
         let len = (hdr.namelen as usize).min(MAX_SOCKADDR_LEN);
         cx.copy_address(call, hdr.name, len as u64)?
     };
+    let mut destination = None;
     // A send to the DNS answerer goes out on the socket `dns::send` gives.
     if !super::dns::send_to_answerer(socket, &name) {
-        judge_destination(cx, call, socket, &name)?;
+        match unix::send_address(cx, call, socket, &name)? {
+            Some((ours, held)) => (name, destination) = (ours, held),
+            None => judge_destination(cx, call, socket, &name)?,
+        }
     }
     let iov_bytes = cx.read(call, hdr.iov, hdr.iovlen as usize * IOVEC_LEN)?;
     let data = copy_data(cx, call, socket, &msghdr::decode_iovecs(&iov_bytes))?;
@@ -178,6 +186,7 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
         data,
         control,
         _passed: passed,
+        _destination: destination,
     })
 }
 
@@ -225,11 +234,15 @@ fn send_socket(cx: &Context<'_>, call: &Call) -> Outcome<Socket> {
 pub fn sendto(cx: &Context<'_>, call: &Call) -> Outcome {
     let [_, buf_ptr, len, flags, addr_ptr, addr_len] = call.args;
     let socket = send_socket(cx, call)?;
-    let name = cx.copy_address(call, addr_ptr, addr_len)?;
+    let mut name = cx.copy_address(call, addr_ptr, addr_len)?;
+    let mut _destination = None;
     let socket = match super::dns::send(cx, call, &socket, &name)? {
         Some(answerer) => answerer,
         None => {
-            judge_destination(cx, call, &socket, &name)?;
+            match unix::send_address(cx, call, &socket, &name)? {
+                Some((ours, held)) => (name, _destination) = (ours, held),
+                None => judge_destination(cx, call, &socket, &name)?,
+            }
             socket
         }
     };

@@ -192,6 +192,8 @@ fn supervisor_main(
         .chain(answerer.iter().flat_map(|h| h.fds()))
         .collect();
     close_inherited_fds(&keep, keep_stderr);
+    // What each `unix:` path allows is fixed now, before the program runs.
+    let policy = super::unix::resolve_allowed(policy);
 
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };

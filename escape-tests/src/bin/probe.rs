@@ -25,6 +25,8 @@ use network_sandbox::{Fallback, Layer, Mode, Options, ReportTo};
 mod around;
 #[path = "probe/tracing.rs"]
 mod tracing;
+#[path = "probe/unix.rs"]
+mod unix;
 
 static SUPERVISOR: AtomicUsize = AtomicUsize::new(0);
 
@@ -174,6 +176,7 @@ fn errno_name(e: i32) -> String {
         libc::EROFS => "EROFS".into(),
         libc::ENOPROTOOPT => "ENOPROTOOPT".into(),
         libc::ENOENT => "ENOENT".into(),
+        libc::ENOTDIR => "ENOTDIR".into(),
         libc::ENODEV => "ENODEV".into(),
         libc::ENOTCONN => "ENOTCONN".into(),
         libc::EPIPE => "EPIPE".into(),
@@ -484,6 +487,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "stalled-and-normal" => stalled_and_normal(addr(a[0]), addr(a[1])),
         other => around::run(other, a)
             .or_else(|| tracing::run(other, a))
+            .or_else(|| unix::run(other, a))
             .unwrap_or_else(|| panic!("unknown attempt {other}")),
     }
 }

@@ -1,0 +1,431 @@
+//! Unix sockets: `connect` and datagram sends to a unix address, checked against the
+//! policy's `unix:` endpoints, and performed on the supervisor's duplicate so that **the
+//! socket connected is the socket checked**.
+//!
+//! A path is never looked up twice. The supervisor resolves the caller's path itself, in
+//! the caller's view: from the caller's root (`/proc/TID/root`, with `openat2` and
+//! `RESOLVE_IN_ROOT`, so `..` and absolute symbolic links stay inside that root; magic
+//! links are refused), a relative path after the caller's working directory
+//! (`/proc/TID/cwd`). It opens what it finds with `O_PATH` (symbolic links followed, as the
+//! kernel's own connect does), compares that inode's identity (`st_dev`, `st_ino`) with the
+//! identity each allowed path had when the supervisor started ([`resolve_allowed`], before
+//! the program runs: the program cannot change what a `unix:` path allows by renaming or
+//! linking files it owns; a daemon that re-creates its socket later is not reached until the
+//! program starts again), and then connects its duplicate of the caller's socket to `/proc/self/fd/N` of its
+//! `O_PATH` descriptor: the kernel follows that magic link to exactly the inode checked, so
+//! a symbolic link flipped or a file renamed after the check changes nothing
+//! (`tests::the_magic_link_reaches_the_inode_held` shows it on this kernel). An abstract
+//! name has no file: it is compared as bytes (the leading NUL dropped, the length counts)
+//! and the supervisor connects with its own copy of it.
+//!
+//! Nothing there is not a refusal: when the path does not exist in the caller's view the
+//! call is answered `ENOENT`, and when it is no socket `ECONNREFUSED`, as the kernel would,
+//! without a line (glibc probes nscd's socket on every name lookup). An abstract name that
+//! is not allowed is refused with its line whether or not something listens there: telling
+//! would need a connect.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::call::{fail, performed, Call, Context, Outcome, Refused};
+use super::socket::{Socket, SocketKind};
+use crate::policy::UnixSocket;
+use crate::report::{Operation, Reason, Remedy};
+use crate::sys;
+
+/// `offsetof(struct sockaddr_un, sun_path)`.
+const SUN_PATH: usize = 2;
+
+/// Where a unix address leads, for the supervisor.
+enum Reached {
+    /// A socket (allowed or not) and the address that reaches exactly it: the magic link
+    /// of `held` for a path, the caller's name for an abstract socket.
+    Socket {
+        /// The `unix:` endpoint that names it, as a policy would write it.
+        endpoint: String,
+        /// Whether the policy allows it.
+        allowed: bool,
+        /// Not allowed, but at a path the policy names: the socket there is not the one that
+        /// was there when the supervisor started.
+        replaced: bool,
+        /// The supervisor's own address for it.
+        address: Vec<u8>,
+        /// The `O_PATH` descriptor the address names (a path only): open until the call
+        /// is made.
+        held: Option<OwnedFd>,
+    },
+    /// Nothing to reach: answer this errno, without a line.
+    Nothing(i32),
+    /// A path the supervisor cannot open in the caller's view (a magic link, a loop,
+    /// permissions): refused, in every mode, since it cannot be checked.
+    Unreachable {
+        /// The path as a `unix:` endpoint.
+        endpoint: String,
+        /// `openat2`'s errno.
+        errno: i32,
+    },
+}
+
+/// Whether `addr` (a copy of the caller's address) is an `AF_UNIX` address.
+pub fn is_unix(addr: &[u8]) -> bool {
+    addr.len() >= SUN_PATH && u16::from_ne_bytes([addr[0], addr[1]]) == libc::AF_UNIX as u16
+}
+
+/// `connect(fd, addr, len)` on a unix socket, with `addr` our copy of the caller's address.
+pub fn connect(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> Outcome {
+    if addr.len() < SUN_PATH {
+        return fail(libc::EINVAL);
+    }
+    let family = u16::from_ne_bytes([addr[0], addr[1]]);
+    if family == libc::AF_UNSPEC as u16 {
+        // Dissolving a datagram socket's association reaches nobody.
+        return connect_to(socket.fd.as_raw_fd(), addr);
+    }
+    if family != libc::AF_UNIX as u16 {
+        return fail(libc::EINVAL);
+    }
+    match reach(cx, call, addr)? {
+        Reached::Nothing(errno) => fail(errno),
+        Reached::Unreachable { endpoint, errno } => Err(cx.refuse(
+            call,
+            refused_unreachable(Operation::Connect, &endpoint, errno),
+        )),
+        Reached::Socket {
+            endpoint,
+            allowed,
+            replaced,
+            address,
+            // Open until the connect is made: the address names it.
+            held: _open,
+        } => {
+            if !allowed {
+                cx.refuse_or_audit(call, refused(Operation::Connect, &endpoint, replaced))?;
+            }
+            connect_to(socket.fd.as_raw_fd(), &address)
+        }
+    }
+}
+
+/// For a datagram send on a unix datagram socket that names a unix address: the address
+/// to send to instead (the supervisor's own, reaching exactly the socket checked) and the
+/// descriptor to keep open until the send is made. `None` for every other send, which the
+/// caller judges as before. A destination outside the policy is refused (in audit mode,
+/// reported and sent to); nothing there is answered as the kernel would, without a line.
+pub fn send_address(
+    cx: &Context<'_>,
+    call: &Call,
+    socket: &Socket,
+    name: &[u8],
+) -> Outcome<Option<(Vec<u8>, Option<OwnedFd>)>> {
+    if socket.kind != SocketKind::Unix(libc::SOCK_DGRAM) || !is_unix(name) {
+        return Ok(None);
+    }
+    match reach(cx, call, name)? {
+        Reached::Nothing(errno) => fail(errno),
+        Reached::Unreachable { endpoint, errno } => {
+            Err(cx.refuse(call, refused_unreachable(Operation::Send, &endpoint, errno)))
+        }
+        Reached::Socket {
+            endpoint,
+            allowed,
+            replaced,
+            address,
+            held,
+        } => {
+            if !allowed {
+                cx.refuse_or_audit(call, refused(Operation::Send, &endpoint, replaced))?;
+            }
+            Ok(Some((address, held)))
+        }
+    }
+}
+
+/// For a unix connect that the static filter refused (a policy without endpoints): the
+/// reason and remedy of its line, or `Err` with the errno to answer *without* a line when
+/// there is nothing to reach (no such path: `ENOENT`; not a socket: `ECONNREFUSED`).
+pub fn refusal(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<(Reason, Remedy)> {
+    match reach(cx, call, addr)? {
+        Reached::Nothing(errno) => fail(errno),
+        Reached::Unreachable { endpoint, errno } => {
+            Ok((unreachable(&endpoint, errno), Remedy::Nothing))
+        }
+        Reached::Socket {
+            endpoint, replaced, ..
+        } => {
+            let r = refused(Operation::Connect, &endpoint, replaced);
+            Ok((r.reason, r.remedy.unwrap_or(Remedy::Nothing)))
+        }
+    }
+}
+
+fn not_allowed(endpoint: &str) -> Reason {
+    Reason::NotAllowedNamed(format!("no unix: endpoint names {endpoint}"))
+}
+
+fn unreachable(endpoint: &str, errno: i32) -> Reason {
+    Reason::Never(format!(
+        "the supervisor cannot open {endpoint} in the program's view to check it ({})",
+        std::io::Error::from_raw_os_error(errno)
+    ))
+}
+
+/// The refusal of `operation` to `endpoint`, whose line says to add it; or, when the policy
+/// names that path already (`replaced`), that the socket there changed.
+fn refused(operation: Operation, endpoint: &str, replaced: bool) -> Refused {
+    if replaced {
+        return Refused::new(
+            operation,
+            Reason::Never(format!(
+                "{endpoint} is allowed, but the socket there is not the one that was there when \
+                 the sandbox started (re-created, or renamed): start the program again to \
+                 reach the new one"
+            )),
+        );
+    }
+    Refused::new(operation, not_allowed(endpoint)).remedy(Remedy::Add(endpoint.to_owned()))
+}
+
+/// `policy` with the identity of the socket at each of its `unix:` paths as it is now (in
+/// the supervisor's view, which is the program's before it was confined; symbolic links
+/// followed). Called once when the supervisor starts, before the installer lets the program
+/// run.
+pub fn resolve_allowed(policy: crate::policy::Policy) -> crate::policy::Policy {
+    if policy.unix().is_empty() {
+        return policy;
+    }
+    let identities = policy
+        .unix()
+        .iter()
+        .map(|u| match u {
+            UnixSocket::Path(p) => path_identity(p),
+            UnixSocket::Abstract(_) => None,
+        })
+        .collect();
+    policy.with_unix_identities(identities)
+}
+
+/// The refusal of a path the supervisor cannot check.
+fn refused_unreachable(operation: Operation, endpoint: &str, errno: i32) -> Refused {
+    Refused::new(operation, unreachable(endpoint, errno))
+}
+
+/// Where the unix address `addr` (at least `sun_family`) leads in the caller's view.
+fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
+    // unix_validate_addr: a name is needed (an autobind address is no destination).
+    let sun_path = match addr.get(SUN_PATH..) {
+        Some(p) if !p.is_empty() => p,
+        _ => return fail(libc::EINVAL),
+    };
+    if sun_path[0] == 0 {
+        let name = &sun_path[1..];
+        let allowed = cx.policy.unix().iter().any(|u| match u {
+            UnixSocket::Abstract(n) => n.as_ref() == name,
+            UnixSocket::Path(_) => false,
+        });
+        return Ok(Reached::Socket {
+            endpoint: format!("unix:@{}", printable(name)),
+            allowed,
+            replaced: false,
+            address: addr.to_vec(),
+            held: None,
+        });
+    }
+    // The kernel reads a path up to its first NUL.
+    let path = sun_path.split(|&b| b == 0).next().unwrap_or_default();
+    let (full, opened) = open_in_callers_view(cx, call, path)?;
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(errno @ (libc::ENOENT | libc::ENOTDIR)) => return Ok(Reached::Nothing(errno)),
+        Err(errno) => {
+            return Ok(Reached::Unreachable {
+                endpoint: format!("unix:{}", printable(&full)),
+                errno,
+            })
+        }
+    };
+    let Some(identity) = socket_identity(fd.as_raw_fd()) else {
+        // A file or a directory: the kernel answers a connect to it so.
+        return Ok(Reached::Nothing(libc::ECONNREFUSED));
+    };
+    let allowed = (0..cx.policy.unix().len()).any(|i| cx.policy.unix_identity(i) == Some(identity));
+    // The path of an allowed entry that now names another socket (or one that was not there
+    // when the supervisor started).
+    let replaced = !allowed
+        && cx.policy.unix().iter().any(|u| match u {
+            UnixSocket::Path(p) => p.as_bytes() == full.as_slice(),
+            UnixSocket::Abstract(_) => false,
+        });
+    Ok(Reached::Socket {
+        endpoint: format!("unix:{}", printable(&full)),
+        allowed,
+        replaced,
+        address: magic_link_address(fd.as_raw_fd()),
+        held: Some(fd),
+    })
+}
+
+/// `path` (a relative one after the caller's working directory) opened with `O_PATH` in
+/// the caller's root, and the absolute path it stands for there. The outer error stops the
+/// handler (the caller cannot be inspected, or is gone); the inner one is `openat2`'s.
+fn open_in_callers_view(
+    cx: &Context<'_>,
+    call: &Call,
+    path: &[u8],
+) -> Outcome<(Vec<u8>, Result<OwnedFd, i32>)> {
+    let root = open_path(&format!("/proc/{}/root", call.tid), libc::O_DIRECTORY)
+        .map_err(|e| cx.uninspectable(call, &e))?;
+    let full = if path.first() == Some(&b'/') {
+        path.to_vec()
+    } else {
+        let cwd = std::fs::read_link(format!("/proc/{}/cwd", call.tid))
+            .map_err(|e| cx.uninspectable(call, &e))?;
+        let cwd = std::os::unix::ffi::OsStrExt::as_bytes(cwd.as_os_str()).to_vec();
+        if cwd.first() != Some(&b'/') || cwd.ends_with(b" (deleted)") {
+            // A working directory outside the caller's view of the file system, or gone.
+            return Ok((path.to_vec(), Err(libc::ENOENT)));
+        }
+        let mut full = cwd;
+        full.push(b'/');
+        full.extend_from_slice(path);
+        full
+    };
+    // The pidfd-less look at /proc/TID: the id must still be the caller's.
+    cx.still_pending(call)?;
+    let opened = openat2_in_root(root.as_raw_fd(), &full);
+    Ok((full, opened))
+}
+
+/// `open(path, O_PATH | O_CLOEXEC | flags)`.
+fn open_path(path: &str, flags: libc::c_int) -> std::io::Result<OwnedFd> {
+    let c = CString::new(path).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is a NUL-terminated string that outlives the call.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | flags) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `openat2(root, path, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: the
+/// path resolved as if `root` were `/`, following ordinary symbolic links.
+fn openat2_in_root(root: RawFd, path: &[u8]) -> Result<OwnedFd, i32> {
+    let c = CString::new(path).map_err(|_| libc::EINVAL)?;
+    // SAFETY: open_how is plain data; zero is a valid value for every field.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `c` and `how` outlive the call; the size is that of `how`.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root,
+            c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(sys::errno());
+    }
+    // SAFETY: a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `(st_dev, st_ino)` of the socket inode `fd` holds, or `None` when it is no socket.
+fn socket_identity(fd: RawFd) -> Option<(u64, u64)> {
+    // SAFETY: stat is plain data; zero is a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer; the empty path with AT_EMPTY_PATH names `fd`.
+    let r = unsafe { libc::fstatat(fd, c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH) };
+    (r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK).then_some((st.st_dev, st.st_ino))
+}
+
+/// The identity of the socket at `path` in the supervisor's view, symbolic links followed.
+fn path_identity(path: &str) -> Option<(u64, u64)> {
+    let fd = open_path(path, 0).ok()?;
+    socket_identity(fd.as_raw_fd())
+}
+
+/// A `sockaddr_un` for `/proc/self/fd/FD`.
+fn magic_link_address(fd: RawFd) -> Vec<u8> {
+    let mut a = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+    a.extend_from_slice(format!("/proc/self/fd/{fd}").as_bytes());
+    a.push(0);
+    a
+}
+
+/// `connect(fd, addr)` with our own address.
+fn connect_to(fd: RawFd, addr: &[u8]) -> Outcome {
+    // SAFETY: `addr` is our own buffer, valid for `addr.len()` bytes.
+    let ret = unsafe { libc::connect(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) };
+    performed(ret)
+}
+
+/// `bytes` for a line on a terminal: UTF-8 (invalid sequences as U+FFFD), control
+/// characters as `?`.
+fn printable(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+
+    /// Connecting to `/proc/self/fd/N` of an `O_PATH` descriptor reaches the socket that
+    /// descriptor holds, even after the path names another socket: what makes the
+    /// supervisor's check and its connect one and the same socket.
+    #[test]
+    fn the_magic_link_reaches_the_inode_held() {
+        let dir = std::env::temp_dir().join(format!("ns-unix-magic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let first = UnixListener::bind(&path).unwrap();
+        let held = open_path(path.to_str().unwrap(), 0).unwrap();
+        assert!(socket_identity(held.as_raw_fd()).is_some());
+        // The path now names another socket.
+        std::fs::rename(&path, dir.join("old.sock")).unwrap();
+        let second = UnixListener::bind(&path).unwrap();
+        second.set_nonblocking(true).unwrap();
+
+        // SAFETY: socket takes integers.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        assert!(fd >= 0);
+        // SAFETY: a new descriptor we own.
+        let client = unsafe { OwnedFd::from_raw_fd(fd) };
+        connect_to(client.as_raw_fd(), &magic_link_address(held.as_raw_fd())).unwrap();
+        let mut client = UnixStream::from(client);
+        client.write_all(b"x").unwrap();
+        let (mut accepted, _) = first.accept().unwrap();
+        let mut b = [0u8; 1];
+        accepted.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"x");
+        assert!(
+            second.accept().is_err(),
+            "the new socket at the path was not reached"
+        );
+        // Control: the path itself reaches the new one.
+        let _direct = UnixStream::connect(&path).unwrap();
+        assert!(second.accept().is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn unix_addresses_and_printing() {
+        let mut a = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        assert!(is_unix(&a));
+        a.extend_from_slice(b"/x");
+        assert!(is_unix(&a));
+        assert!(!is_unix(&[0, 0]));
+        assert!(!is_unix(&[1]));
+        assert_eq!(printable(b"a\nb\xff"), "a?b\u{fffd}");
+        let m = magic_link_address(7);
+        assert_eq!(&m[2..], b"/proc/self/fd/7\0");
+    }
+}

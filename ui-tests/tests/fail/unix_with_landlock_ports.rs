@@ -1,0 +1,4 @@
+use network_sandbox::network_sandbox;
+
+#[network_sandbox(allow = "unix:/run/app.sock", fallback = "landlock-ports")]
+fn main() {}
