@@ -81,7 +81,46 @@ pub fn libseccomp_filter(
         LibseccompMode::Default => 1,
         LibseccompMode::BinaryTree => 2,
     })?;
+    // Ours is first match: an unconditional-on-one-argument ALLOW (`family == AF_UNIX` for
+    // `socket`) shields the later rules of the same call from what it matches. libseccomp
+    // has no order and refuses a rule that repeats its default ALLOW, so the twin leaves the
+    // ALLOW out and adds `arg != value` to the later rules instead.
+    let mut shielded: Vec<(u32, lower::Cond)> = Vec::new();
     for rule in &rules.rules {
+        if rule.action == Action::Allow {
+            for all in &rule.when {
+                let [c] = all.as_slice() else {
+                    panic!("an ALLOW rule the twin cannot express: {all:?}");
+                };
+                assert_eq!(c.op, CmpOp::Eq, "an ALLOW rule the twin cannot express");
+                shielded.push((rule.nr, *c));
+            }
+            continue;
+        }
+        let when: Vec<Vec<lower::Cond>> = rule
+            .when
+            .iter()
+            .filter_map(|all| {
+                let mut all = all.clone();
+                for (_, c) in shielded.iter().filter(|(nr, _)| *nr == rule.nr) {
+                    let same_arg = |d: &&lower::Cond| d.arg == c.arg && d.op == CmpOp::Eq;
+                    match all.iter().find(same_arg) {
+                        // Matches only what the ALLOW took: never reached.
+                        Some(d) if d.value == c.value => return None,
+                        // Another value: the ALLOW cannot match it anyway.
+                        Some(_) => {}
+                        None => all.push(lower::Cond {
+                            op: CmpOp::Ne,
+                            ..*c
+                        }),
+                    }
+                }
+                Some(all)
+            })
+            .collect();
+        if !rule.when.is_empty() && when.is_empty() {
+            continue;
+        }
         let action = match rule.action {
             Action::Allow => ScmpAction::Allow,
             Action::Errno(e) => ScmpAction::Errno(i32::from(e)),
@@ -95,11 +134,11 @@ pub fn libseccomp_filter(
             Action::WithinSandbox(_) => continue,
         };
         let syscall = ScmpSyscall::from(rule.nr as i32);
-        if rule.when.is_empty() {
+        if when.is_empty() {
             ctx.add_rule(action, syscall)?;
             continue;
         }
-        for all in &rule.when {
+        for all in &when {
             for conds in one_comparison_per_argument(all) {
                 ctx.add_rule_conditional(action, syscall, &conds)?;
             }
