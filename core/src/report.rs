@@ -902,11 +902,21 @@ impl Learn {
         out
     }
 
+    /// Writes the file; a failure gets a line on stderr (the program has ended: nobody
+    /// else would tell).
     fn write(&self) {
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(".tmp");
-        if std::fs::write(&tmp, self.text()).is_ok() {
-            let _ = std::fs::rename(&tmp, &self.path);
+        let written = std::fs::write(&tmp, self.text()).and_then(|()| {
+            std::fs::rename(&tmp, &self.path).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+        });
+        if let Err(e) = written {
+            write_stderr(&format!(
+                "network-sandbox: learn mode: cannot write {}: {e}\n",
+                self.path.display()
+            ));
         }
     }
 }
