@@ -156,10 +156,16 @@ impl<'a> Sandbox<'a> {
     }
 
     /// Learn mode: when the program ends, the supervisor writes to `path` a policy file (the
-    /// TOML of `--policy` and `build.rs`) allowing exactly the TCP and UDP destinations the
-    /// run connected or sent to, each with a comment saying what used it. Meant for a policy
-    /// in audit mode, so that nothing is refused while learning. A relative path is taken
-    /// from the current directory now (the supervisor runs in `/`).
+    /// TOML of `--policy` and `build.rs`) allowing exactly what the run used: the TCP and UDP
+    /// destinations it connected or sent to (as the name the program looked up, when the
+    /// sandbox's DNS answerer saw the lookup), the unix sockets it connected or sent to, and
+    /// the fixed ports TCP sockets listened on, each with a comment saying what used it.
+    /// Meant for a policy in audit mode, so that nothing is refused while learning. To see
+    /// lookups, the program gets the sandbox's DNS answerer even without names, which in
+    /// this mode only **forwards** what it cannot answer to the machine's first nameserver
+    /// (README, "Learn mode"); where that cannot be set up, one line on stderr says so and
+    /// destinations are written as addresses. A relative path is taken from the current
+    /// directory now (the supervisor runs in `/`, as the calling user).
     pub fn learn_to(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         let path = path.into();
         self.learn = Some(std::path::absolute(&path).unwrap_or(path));
