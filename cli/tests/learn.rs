@@ -220,6 +220,33 @@ fn learn_writes_names_addresses_unix_sockets_and_listen_entries_that_a_second_ru
             before,
             "{who}: nothing reached [::1]"
         );
+
+        // Learning again under the learned policy: what it allows is learned too (the
+        // policy's name through the answerer's table, the allowed unix socket and listen).
+        let file2 = dir.join("learned-again.toml");
+        let _ = std::fs::remove_file(&file2);
+        let file2_s = file2.to_str().unwrap();
+        let args = ["run", "--policy", file_s, "--learn", file2_s];
+        let relearning = attempt(&dns, user, &dir, Some(&args), &used);
+        for a in &used {
+            assert!(
+                relearning.stdout.contains(&format!("{a} ok\n")),
+                "learning again {who}: {relearning:?}"
+            );
+        }
+        let start = Instant::now();
+        while !file2.exists() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let text2 = std::fs::read_to_string(&file2)
+            .unwrap_or_else(|e| panic!("no second learned file {who}: {e}; {relearning:?}"));
+        let entries = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| l.trim_start().starts_with('"'))
+                .map(|l| l.trim().to_owned())
+                .collect()
+        };
+        assert_eq!(entries(&text2), entries(&text), "{who}:\n{text2}\n{text}");
         drop(unix_server);
         let _ = std::fs::remove_file(&sock);
     }

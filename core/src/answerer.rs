@@ -343,6 +343,9 @@ pub(crate) fn get() -> Option<&'static Answerer> {
 /// What the answerer calls for each name it refuses (the supervisor's reporter).
 pub(crate) type OnUnknown = Arc<dyn Fn(Unknown<'_>) + Send + Sync>;
 
+/// What learn mode's answerer calls with each name looked up and its addresses.
+pub(crate) type OnAnswer = Arc<dyn Fn(&str, &[IpAddr]) + Send + Sync>;
+
 /// Learn mode's answerer (see the module documentation): forwards what the table does not
 /// answer and tells who listens what each name resolved to. Only learn mode makes one.
 pub(crate) struct Learning {
@@ -351,7 +354,7 @@ pub(crate) struct Learning {
     pub forward_to: Option<SocketAddr>,
     /// Called with each name the program looked up (lower case, no trailing dot) and the
     /// A/AAAA addresses the answer carried (none for NXDOMAIN, say).
-    pub on_answer: Arc<dyn Fn(&str, &[IpAddr]) + Send + Sync>,
+    pub on_answer: OnAnswer,
 }
 
 /// How long a forwarded query waits for the machine's resolver.

@@ -200,19 +200,14 @@ pub const RESOLV_CONF_LEARNING: &str =
 nameserver 127.53.0.1\n\
 options timeout:2 attempts:2\n";
 
-/// Learn mode's hosts file: the machine's own `/etc/hosts` (`machine`), then the policy's
-/// names with their addresses ([`hosts_file`]). A name the machine's hosts file holds is
-/// answered from it, without DNS, and so is learned as an address only.
-pub fn hosts_file_learning(machine: &str, resolutions: &[Resolution]) -> String {
+/// Learn mode's hosts file: the machine's own `/etc/hosts`, as it is. The policy's names
+/// are left out of it on purpose: looked up through DNS, they reach the answerer, which
+/// answers them from its table and so sees the lookup. A name the machine's hosts file
+/// holds is answered from it, without DNS, and so is learned as an address only.
+pub fn hosts_file_learning(machine: &str) -> String {
     let mut s = String::from(machine);
     if !s.is_empty() && !s.ends_with('\n') {
         s.push('\n');
-    }
-    s.push_str("# network-sandbox learn mode: the policy's names.\n");
-    for r in resolutions {
-        for a in &r.addresses {
-            s.push_str(&format!("{a} {name} {name}.\n", name = r.name));
-        }
     }
     s
 }
@@ -249,14 +244,14 @@ impl Files {
     }
 
     /// Learn mode's three files, for a sandbox whose answerer runs: the machine's hosts file
-    /// with the policy's names ([`hosts_file_learning`]), `hosts: files dns`
+    /// ([`hosts_file_learning`]), `hosts: files dns`
     /// ([`nsswitch_conf_learning`]), and a `resolv.conf` naming the answerer
     /// ([`RESOLV_CONF_LEARNING`]).
-    pub fn write_learning(resolutions: &[Resolution]) -> io::Result<Files> {
+    pub fn write_learning() -> io::Result<Files> {
         let nsswitch = Self::machine_nsswitch()?;
         let hosts = std::fs::read_to_string("/etc/hosts")?;
         Self::write_contents([
-            hosts_file_learning(&hosts, resolutions),
+            hosts_file_learning(&hosts),
             nsswitch_conf_learning(&nsswitch),
             RESOLV_CONF_LEARNING.to_owned(),
         ])
@@ -712,18 +707,10 @@ mod tests {
             nsswitch_conf_learning("passwd: files\nhosts: files mdns4 myhostname\n"),
             "passwd: files\nhosts: files dns\n"
         );
-        let r = Resolution {
-            name: "a.test".into(),
-            addresses: vec![ip("127.0.0.2")],
-            pinned: true,
-            failure: None,
-        };
-        let hosts = hosts_file_learning("127.0.0.1 localhost\n10.1.2.3 box", &[r]);
-        assert!(
-            hosts.starts_with("127.0.0.1 localhost\n10.1.2.3 box\n"),
-            "{hosts}"
+        assert_eq!(
+            hosts_file_learning("127.0.0.1 localhost\n10.1.2.3 box"),
+            "127.0.0.1 localhost\n10.1.2.3 box\n"
         );
-        assert!(hosts.ends_with("127.0.0.2 a.test a.test.\n"), "{hosts}");
     }
 
     #[test]

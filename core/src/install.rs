@@ -319,9 +319,7 @@ impl<'a> Sandbox<'a> {
         }
         let answering = matches!(answerer, Some(Ok(_)));
         let files = match (&resolutions, learning && answering) {
-            (r, true) => Some(hostnames::Files::write_learning(
-                r.as_deref().unwrap_or(&[]),
-            )),
+            (_, true) => Some(hostnames::Files::write_learning()),
             (Some(r), false) => Some(hostnames::Files::write(r, answering)),
             (None, false) => None,
         }
