@@ -40,8 +40,10 @@ pub struct RunArgs {
     log: Option<std::path::PathBuf>,
 
     /// Learn mode: run in audit mode (nothing is refused) and, when the program ends, write
-    /// to FILE a policy allowing exactly the TCP and UDP destinations it used, a comment per
-    /// entry saying what used it. Run again with `--policy FILE`.
+    /// to FILE a policy allowing exactly what it used (destinations, as the names it looked
+    /// up where the sandbox saw the lookup; unix sockets; listen addresses), a comment per
+    /// entry saying what used it. DNS is forwarded to this machine's resolver meanwhile.
+    /// Run again with `--policy FILE`.
     #[arg(long, value_name = "FILE")]
     learn: Option<std::path::PathBuf>,
 

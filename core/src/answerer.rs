@@ -27,6 +27,15 @@
 //!
 //! The helper ends when the supervisor does (its channel closes), or when the installer
 //! gives up before the supervisor starts.
+//!
+//! **Learn mode** (`--learn`, which is audit mode: nothing is enforced) is the one
+//! exception to "never forwards": there the answerer is started even for a policy without
+//! names, and a query for a name it does not know is forwarded over UDP, from the
+//! supervisor in the machine's network namespace, to the machine's own first nameserver
+//! ([`Learning`]); the reply goes back to the program unchanged (same id), and the name and
+//! the A/AAAA addresses in it are handed to the learner, which writes endpoints reached at
+//! those addresses as the name. Without [`Learning`] (every enforcing sandbox) nothing is
+//! forwarded.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
@@ -334,9 +343,59 @@ pub(crate) fn get() -> Option<&'static Answerer> {
 /// What the answerer calls for each name it refuses (the supervisor's reporter).
 pub(crate) type OnUnknown = Arc<dyn Fn(Unknown<'_>) + Send + Sync>;
 
+/// What learn mode's answerer calls with each name looked up and its addresses.
+pub(crate) type OnAnswer = Arc<dyn Fn(&str, &[IpAddr]) + Send + Sync>;
+
+/// Learn mode's answerer (see the module documentation): forwards what the table does not
+/// answer and tells who listens what each name resolved to. Only learn mode makes one.
+pub(crate) struct Learning {
+    /// The machine's first nameserver, port 53; `None` (none could be read): a query the
+    /// table does not answer gets SERVFAIL.
+    pub forward_to: Option<SocketAddr>,
+    /// Called with each name the program looked up (lower case, no trailing dot) and the
+    /// A/AAAA addresses the answer carried (none for NXDOMAIN, say).
+    pub on_answer: OnAnswer,
+}
+
+/// How long a forwarded query waits for the machine's resolver.
+const FORWARD_WAIT: Duration = Duration::from_secs(3);
+
+/// The reply of `server` to `query` (a standard query with id `id`), relayed as it came;
+/// `None` when it sent none within [`FORWARD_WAIT`]. One UDP socket per query, bound by
+/// the kernel to an ephemeral port, connected to `server` (so only its datagrams arrive);
+/// a datagram with another id is not the reply and is skipped.
+fn forward(server: SocketAddr, query: &[u8], id: u16) -> Option<Vec<u8>> {
+    let bind: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let sock = UdpSocket::bind(bind).ok()?;
+    sock.connect(server).ok()?;
+    sock.set_read_timeout(Some(FORWARD_WAIT)).ok()?;
+    sock.send(query).ok()?;
+    let deadline = std::time::Instant::now() + FORWARD_WAIT;
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let n = sock.recv(&mut buf).ok()?;
+        let reply = &buf[..n];
+        if n >= 12 && u16::from_be_bytes([reply[0], reply[1]]) == id && reply[2] & 0x80 != 0 {
+            return Some(reply.to_vec());
+        }
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .ok()?;
+    }
+}
+
 /// In the supervisor: answers queries on the helper's sockets from `table`, in threads of
-/// their own, and keeps the channel for [`Answerer::socket`].
-pub(crate) fn serve(helper: Helper, table: Arc<Table>, on_unknown: OnUnknown) {
+/// their own, and keeps the channel for [`Answerer::socket`]. With `learning` (learn mode
+/// only), what the table does not answer is forwarded ([`Learning`]).
+pub(crate) fn serve(
+    helper: Helper,
+    table: Arc<Table>,
+    on_unknown: OnUnknown,
+    learning: Option<Arc<Learning>>,
+) {
     let Helper { channel, udp, tcp } = helper;
     let cookie = netns_cookie(udp.as_raw_fd()).unwrap_or(0);
     if ANSWERER
@@ -350,19 +409,30 @@ pub(crate) fn serve(helper: Helper, table: Arc<Table>, on_unknown: OnUnknown) {
         return;
     }
     let udp = UdpSocket::from(udp);
-    let (t, u) = (table.clone(), on_unknown.clone());
+    let (t, u, l) = (table.clone(), on_unknown.clone(), learning.clone());
     let _ = std::thread::Builder::new()
         .name("dns-udp".into())
         .stack_size(128 * 1024)
-        .spawn(move || serve_udp(udp, &t, &u));
+        .spawn(move || serve_udp(udp, t, u, l));
     let tcp = TcpListener::from(tcp);
     let _ = std::thread::Builder::new()
         .name("dns-tcp".into())
         .stack_size(128 * 1024)
-        .spawn(move || serve_tcp(tcp, table, on_unknown));
+        .spawn(move || serve_tcp(tcp, table, on_unknown, learning));
 }
 
-fn serve_udp(udp: UdpSocket, table: &Table, on_unknown: &OnUnknown) {
+/// The most forwarded UDP queries waiting for the machine's resolver at once (learn mode);
+/// past it a query is answered in the receiving thread.
+const MAX_FORWARDS: usize = 16;
+
+fn serve_udp(
+    udp: UdpSocket,
+    table: Arc<Table>,
+    on_unknown: OnUnknown,
+    learning: Option<Arc<Learning>>,
+) {
+    let udp = Arc::new(udp);
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut buf = [0u8; 4096];
     loop {
         let Ok((n, from)) = udp.recv_from(&mut buf) else {
@@ -370,15 +440,42 @@ fn serve_udp(udp: UdpSocket, table: &Table, on_unknown: &OnUnknown) {
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        if let Some(r) = respond(table, &buf[..n], &|name| {
-            on_unknown(Unknown {
-                name,
-                tcp: false,
-                tid: client(from, false),
-            })
-        }) {
-            let _ = udp.send_to(&r, from);
+        let query = buf[..n].to_vec();
+        let (t, u, l, s) = (
+            table.clone(),
+            on_unknown.clone(),
+            learning.clone(),
+            udp.clone(),
+        );
+        let answer = move || {
+            let on = |name: &str| {
+                u(Unknown {
+                    name,
+                    tcp: false,
+                    tid: client(from, false),
+                })
+            };
+            if let Some(r) = respond(&t, &query, l.as_deref(), &on) {
+                let _ = s.send_to(&r, from);
+            }
+        };
+        // In learn mode a query may wait seconds for the machine's resolver: in a thread of
+        // its own, so that the others are not held up.
+        if learning.is_some() && open.load(std::sync::atomic::Ordering::SeqCst) < MAX_FORWARDS {
+            open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let guard = CountGuard(open.clone());
+            // Not spawned: the closure (and the guard) are gone with the error; the query
+            // is lost, as a datagram may be, and the resolver asks again.
+            let _ = std::thread::Builder::new()
+                .name("dns-forward".into())
+                .stack_size(128 * 1024)
+                .spawn(move || {
+                    let _guard = guard;
+                    answer()
+                });
+            continue;
         }
+        answer();
     }
 }
 
@@ -386,7 +483,12 @@ fn serve_udp(udp: UdpSocket, table: &Table, on_unknown: &OnUnknown) {
 /// program that opens connections without end costs the supervisor no more threads).
 const MAX_TCP_CONNECTIONS: usize = 32;
 
-fn serve_tcp(tcp: TcpListener, table: Arc<Table>, on_unknown: OnUnknown) {
+fn serve_tcp(
+    tcp: TcpListener,
+    table: Arc<Table>,
+    on_unknown: OnUnknown,
+    learning: Option<Arc<Learning>>,
+) {
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for conn in tcp.incoming() {
         let Ok(mut conn) = conn else {
@@ -400,7 +502,7 @@ fn serve_tcp(tcp: TcpListener, table: Arc<Table>, on_unknown: OnUnknown) {
         open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let guard = CountGuard(open.clone());
         let peer = conn.peer_addr().ok();
-        let (t, u) = (table.clone(), on_unknown.clone());
+        let (t, u, l) = (table.clone(), on_unknown.clone(), learning.clone());
         let _ = std::thread::Builder::new()
             .name("dns-tcp-conn".into())
             .stack_size(128 * 1024)
@@ -418,7 +520,7 @@ fn serve_tcp(tcp: TcpListener, table: Arc<Table>, on_unknown: OnUnknown) {
                     if conn.read_exact(&mut q).is_err() {
                         return;
                     }
-                    let Some(r) = respond(&t, &q, &|name| {
+                    let Some(r) = respond(&t, &q, l.as_deref(), &|name| {
                         u(Unknown {
                             name,
                             tcp: true,
@@ -449,7 +551,14 @@ impl Drop for CountGuard {
 }
 
 /// The answer to `query` from `table`; `None` for a message that is not to be answered.
-pub(crate) fn respond(table: &Table, query: &[u8], on_unknown: &dyn Fn(&str)) -> Option<Vec<u8>> {
+/// With `learning` (learn mode), a name the table does not hold is forwarded instead of
+/// refused, and every name asked (but `localhost`) is told with its addresses.
+pub(crate) fn respond(
+    table: &Table,
+    query: &[u8],
+    learning: Option<&Learning>,
+    on_unknown: &dyn Fn(&str),
+) -> Option<Vec<u8>> {
     let Some(q) = dns_wire::question(query) else {
         return dns_wire::error(query);
     };
@@ -457,16 +566,32 @@ pub(crate) fn respond(table: &Table, query: &[u8], on_unknown: &dyn Fn(&str)) ->
     let found = current
         .iter()
         .find(|r| r.name.eq_ignore_ascii_case(&q.name) && !r.addresses.is_empty());
-    match found {
-        Some(r) => Some(dns_wire::answer(query, &q, &r.addresses, ANSWER_TTL)),
-        None if q.name == "localhost" => {
+    match (found, learning) {
+        (Some(r), _) => {
+            if let Some(l) = learning {
+                (l.on_answer)(&q.name, &r.addresses);
+            }
+            Some(dns_wire::answer(query, &q, &r.addresses, ANSWER_TTL))
+        }
+        (None, _) if q.name == "localhost" => {
             let local = [
                 IpAddr::V4(Ipv4Addr::LOCALHOST),
                 IpAddr::V6(Ipv6Addr::LOCALHOST),
             ];
             Some(dns_wire::answer(query, &q, &local, ANSWER_TTL))
         }
-        None => {
+        (None, Some(l)) => {
+            let reply = l.forward_to.and_then(|server| forward(server, query, q.id));
+            match reply {
+                Some(reply) => {
+                    let addresses = dns_wire::answer_addresses(&reply, q.id).unwrap_or_default();
+                    (l.on_answer)(&q.name, &addresses);
+                    Some(reply)
+                }
+                None => Some(dns_wire::servfail(query, &q)),
+            }
+        }
+        (None, None) => {
             on_unknown(&q.name);
             Some(dns_wire::nxdomain(query, &q))
         }
@@ -713,15 +838,15 @@ mod tests {
         let on = move |n: &str| s.lock().unwrap().push(n.to_owned());
         let t = table();
         let q = dns_wire::query(1, "ALLOWED.test", dns_wire::TYPE_A).unwrap();
-        let r = respond(&t, &q, &on).unwrap();
+        let r = respond(&t, &q, None, &on).unwrap();
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
         assert_eq!(&r[r.len() - 4..], &[127, 0, 0, 2]);
         let q = dns_wire::query(2, "localhost", dns_wire::TYPE_AAAA).unwrap();
-        let r = respond(&t, &q, &on).unwrap();
+        let r = respond(&t, &q, None, &on).unwrap();
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1);
         assert_eq!(r[3] & 0xf, 0);
         let q = dns_wire::query(3, "other.test", dns_wire::TYPE_A).unwrap();
-        let r = respond(&t, &q, &on).unwrap();
+        let r = respond(&t, &q, None, &on).unwrap();
         assert_eq!(r[3] & 0xf, dns_wire::RCODE_NXDOMAIN);
         assert_eq!(*seen.lock().unwrap(), vec!["other.test".to_owned()]);
         // A refresh shows up in the next answer.
@@ -731,7 +856,7 @@ mod tests {
             Duration::from_secs(60),
         );
         let q = dns_wire::query(4, "allowed.test", dns_wire::TYPE_A).unwrap();
-        let r = respond(&t, &q, &on).unwrap();
+        let r = respond(&t, &q, None, &on).unwrap();
         assert_eq!(
             u16::from_be_bytes([r[6], r[7]]),
             1,
@@ -741,5 +866,64 @@ mod tests {
         assert!(is_sentinel("127.53.0.1:53".parse().unwrap()));
         assert!(is_sentinel("[::ffff:127.53.0.1]:53".parse().unwrap()));
         assert!(!is_sentinel("127.53.0.1:54".parse().unwrap()));
+    }
+
+    #[test]
+    fn learn_mode_forwards_unknown_names_and_tells_their_addresses() {
+        // "The machine's resolver": one UDP server on loopback answering 192.0.2.7 for
+        // any A question, with the query's id.
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let at = server.local_addr().unwrap();
+        let resolver = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let (n, from) = server.recv_from(&mut buf).unwrap();
+            let q = dns_wire::question(&buf[..n]).unwrap();
+            let r = dns_wire::answer(&buf[..n], &q, &["192.0.2.7".parse().unwrap()], 60);
+            server.send_to(&r, from).unwrap();
+            q.name
+        });
+        let told = Arc::new(Mutex::new(Vec::<(String, Vec<IpAddr>)>::new()));
+        let t2 = told.clone();
+        let learning = Learning {
+            forward_to: Some(at),
+            on_answer: Arc::new(move |n, a| t2.lock().unwrap().push((n.into(), a.to_vec()))),
+        };
+        let refused = Mutex::new(Vec::<String>::new());
+        let on = |n: &str| refused.lock().unwrap().push(n.to_owned());
+        let t = table();
+        let q = dns_wire::query(0x77, "Elsewhere.test", dns_wire::TYPE_A).unwrap();
+        let r = respond(&t, &q, Some(&learning), &on).unwrap();
+        assert_eq!(resolver.join().unwrap(), "elsewhere.test", "forwarded");
+        assert_eq!(&r[..2], &[0, 0x77], "relayed with the query's id");
+        assert_eq!(&r[r.len() - 4..], &[192, 0, 2, 7]);
+        // A name of the table is answered from it, and told too.
+        let q = dns_wire::query(0x78, "allowed.test", dns_wire::TYPE_A).unwrap();
+        let r = respond(&t, &q, Some(&learning), &on).unwrap();
+        assert_eq!(&r[r.len() - 4..], &[127, 0, 0, 2]);
+        assert_eq!(
+            *told.lock().unwrap(),
+            vec![
+                (
+                    "elsewhere.test".to_owned(),
+                    vec!["192.0.2.7".parse().unwrap()]
+                ),
+                (
+                    "allowed.test".to_owned(),
+                    vec!["127.0.0.2".parse().unwrap(), "::2".parse().unwrap()]
+                ),
+            ]
+        );
+        assert!(
+            refused.lock().unwrap().is_empty(),
+            "nothing refused in learn mode"
+        );
+        // No resolver to forward to: SERVFAIL, not NXDOMAIN (the name may well exist).
+        let none = Learning {
+            forward_to: None,
+            on_answer: Arc::new(|_, _| {}),
+        };
+        let q = dns_wire::query(0x79, "elsewhere.test", dns_wire::TYPE_A).unwrap();
+        let r = respond(&t, &q, Some(&none), &on).unwrap();
+        assert_eq!(r[3] & 0xf, dns_wire::RCODE_SERVFAIL);
     }
 }

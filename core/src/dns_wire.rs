@@ -16,6 +16,9 @@ pub const TYPE_AAAA: u16 = 28;
 /// `QCLASS` IN.
 pub const CLASS_IN: u16 = 1;
 
+/// `RCODE` SERVFAIL: the server could not answer (learn mode: the machine's resolver did
+/// not).
+pub const RCODE_SERVFAIL: u8 = 2;
 /// `RCODE` FORMERR: the query could not be read.
 pub const RCODE_FORMERR: u8 = 1;
 /// `RCODE` NXDOMAIN: no such name.
@@ -148,6 +151,11 @@ pub fn nxdomain(query: &[u8], q: &Question) -> Vec<u8> {
     header(query, q, RCODE_NXDOMAIN, 0)
 }
 
+/// The answer to `q` (from `query`) when no answer could be had: SERVFAIL.
+pub fn servfail(query: &[u8], q: &Question) -> Vec<u8> {
+    header(query, q, RCODE_SERVFAIL, 0)
+}
+
 /// The answer to a query that has no [`question`]: FORMERR, or NOTIMP for a well-formed
 /// header with another opcode; `None` when there is not even a header to answer, or the
 /// message is itself a response (never answer an answer).
@@ -226,6 +234,62 @@ pub fn min_answer_ttl(r: &[u8], id: u16) -> Option<u32> {
         at += 10 + len;
     }
     min
+}
+
+/// The addresses in the A and AAAA answer records of DNS response `r` with id `id` (class
+/// IN, whatever their owner name: a CNAME chain's addresses belong to the name asked),
+/// in the order given, without repeats. `None` for anything that is not a response with
+/// that id or cannot be read to the end of its answer section.
+pub fn answer_addresses(r: &[u8], id: u16) -> Option<Vec<IpAddr>> {
+    let header = r.get(..12)?;
+    if u16::from_be_bytes([header[0], header[1]]) != id || header[2] & 0x80 == 0 {
+        return None;
+    }
+    let qd = u16::from_be_bytes([header[4], header[5]]);
+    let an = u16::from_be_bytes([header[6], header[7]]);
+    let mut at = 12;
+    for _ in 0..qd {
+        at = skip_name(r, at)?.checked_add(4)?;
+    }
+    let mut out: Vec<IpAddr> = Vec::new();
+    for _ in 0..an {
+        at = skip_name(r, at)?;
+        let rr = r.get(at..at.checked_add(10)?)?;
+        let rtype = u16::from_be_bytes([rr[0], rr[1]]);
+        let class = u16::from_be_bytes([rr[2], rr[3]]);
+        let len = u16::from_be_bytes([rr[8], rr[9]]) as usize;
+        let data = r.get(at + 10..at + 10 + len)?;
+        at += 10 + len;
+        let ip = match (class, rtype, len) {
+            (CLASS_IN, TYPE_A, 4) => IpAddr::from(<[u8; 4]>::try_from(data).ok()?),
+            (CLASS_IN, TYPE_AAAA, 16) => IpAddr::from(<[u8; 16]>::try_from(data).ok()?),
+            _ => continue,
+        };
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    Some(out)
+}
+
+/// Where the name at `at` in `r` ends: after its zero label, or after a compression
+/// pointer. `None` when it runs past the message or uses a reserved label type.
+fn skip_name(r: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *r.get(at)? as usize;
+        match len & 0xc0 {
+            0xc0 => {
+                r.get(at + 1)?;
+                return Some(at + 2);
+            }
+            0 => {}
+            _ => return None,
+        }
+        at += 1 + len;
+        if len == 0 {
+            return Some(at);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -307,5 +371,54 @@ mod tests {
         assert_eq!(min_answer_ttl(&r, 0x1234), Some(60));
         assert_eq!(min_answer_ttl(&r, 0x4321), None, "another id");
         assert_eq!(min_answer_ttl(&r[..20], 0x1234), None, "truncated");
+    }
+
+    #[test]
+    fn answer_addresses_are_read_from_a_response() {
+        // id 0x0102, a.test AAAA? → a CNAME to b.test, then b.test's AAAA and A (the A
+        // given twice), and a TXT record that is skipped.
+        let mut r = vec![0x01, 0x02, 0x81, 0x80, 0, 1, 0, 5, 0, 0, 0, 0];
+        r.extend_from_slice(&[1, b'a', 4, b't', b'e', b's', b't', 0, 0, 28, 0, 1]);
+        // CNAME: name pointer, type 5, class IN, ttl, rdlength 4, "b" + pointer to "test".
+        r.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 4, 1, b'b', 0xc0, 14]);
+        let b = 24 + 12;
+        r.extend_from_slice(&[0xc0, b, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16]);
+        r.extend_from_slice(
+            &"2001:db8::1"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        for _ in 0..2 {
+            r.extend_from_slice(&[0xc0, b, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+        }
+        r.extend_from_slice(&[0xc0, b, 0, 16, 0, 1, 0, 0, 0, 60, 0, 2, 1, b'x']);
+        assert_eq!(
+            answer_addresses(&r, 0x0102),
+            Some(vec![ip("2001:db8::1"), ip("192.0.2.1")])
+        );
+        assert_eq!(answer_addresses(&r, 0x0103), None, "another id");
+        assert_eq!(
+            answer_addresses(&r[..r.len() - 1], 0x0102),
+            None,
+            "truncated"
+        );
+        let q = query(0x0102, "a.test", TYPE_A).unwrap();
+        assert_eq!(answer_addresses(&q, 0x0102), None, "a query is no response");
+        let r = nxdomain(&q, &question(&q).unwrap());
+        assert_eq!(answer_addresses(&r, 0x0102), Some(vec![]));
+        let r = servfail(&q, &question(&q).unwrap());
+        assert_eq!(
+            (r[3] & 0xf, answer_addresses(&r, 0x0102)),
+            (RCODE_SERVFAIL, Some(vec![]))
+        );
+        // Our own answers read back.
+        let r = answer(
+            &q,
+            &question(&q).unwrap(),
+            &[ip("127.0.0.2"), ip("::2")],
+            30,
+        );
+        assert_eq!(answer_addresses(&r, 0x0102), Some(vec![ip("127.0.0.2")]));
     }
 }

@@ -140,13 +140,25 @@ pub fn hosts_file(resolutions: &[Resolution]) -> String {
 /// added if there is none): names come from the hosts file only, never from DNS, mDNS,
 /// `systemd-resolved` or another service.
 pub fn nsswitch_conf(original: &str) -> String {
+    nsswitch_with_hosts(original, "hosts: files")
+}
+
+/// Learn mode's `nsswitch.conf`: the machine's, with its `hosts:` line replaced by
+/// `hosts: files dns`, so that every name the hosts file does not hold is asked of the
+/// sandbox's answerer, which sees it ([`RESOLV_CONF_LEARNING`]).
+pub fn nsswitch_conf_learning(original: &str) -> String {
+    nsswitch_with_hosts(original, "hosts: files dns")
+}
+
+fn nsswitch_with_hosts(original: &str, hosts: &str) -> String {
     let mut s = String::new();
     let mut replaced = false;
     for line in original.lines() {
         let key = line.split(':').next().unwrap_or_default().trim();
         if key == "hosts" && line.contains(':') && !line.trim_start().starts_with('#') {
             if !replaced {
-                s.push_str("hosts: files\n");
+                s.push_str(hosts);
+                s.push('\n');
             }
             replaced = true;
         } else {
@@ -155,7 +167,8 @@ pub fn nsswitch_conf(original: &str) -> String {
         }
     }
     if !replaced {
-        s.push_str("hosts: files\n");
+        s.push_str(hosts);
+        s.push('\n');
     }
     s
 }
@@ -179,6 +192,26 @@ pub const RESOLV_CONF_ANSWERER: &str =
 nameserver 127.53.0.1\n\
 options timeout:1 attempts:2\n";
 
+/// What `/etc/resolv.conf` holds in learn mode: the sandbox's answerer, which answers the
+/// policy's names, forwards every other query to the machine's own first nameserver, and
+/// records the names and the addresses they had (`answerer.rs`, "Learn mode").
+pub const RESOLV_CONF_LEARNING: &str =
+    "# network-sandbox learn mode: the sandbox's answerer forwards to this machine's resolver and notes each name.\n\
+nameserver 127.53.0.1\n\
+options timeout:2 attempts:2\n";
+
+/// Learn mode's hosts file: the machine's own `/etc/hosts`, as it is. The policy's names
+/// are left out of it on purpose: looked up through DNS, they reach the answerer, which
+/// answers them from its table and so sees the lookup. A name the machine's hosts file
+/// holds is answered from it, without DNS, and so is learned as an address only.
+pub fn hosts_file_learning(machine: &str) -> String {
+    let mut s = String::from(machine);
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
 /// The system files the sandbox replaces, in the order they are bound.
 pub const TARGETS: [&str; 3] = ["/etc/hosts", "/etc/nsswitch.conf", "/etc/resolv.conf"];
 
@@ -198,6 +231,34 @@ impl Files {
     /// `answerer`: the sandbox's DNS answerer runs, and `resolv.conf` names it
     /// ([`RESOLV_CONF_ANSWERER`]); else it names no server ([`RESOLV_CONF`]).
     pub fn write(resolutions: &[Resolution], answerer: bool) -> io::Result<Files> {
+        let nsswitch = Self::machine_nsswitch()?;
+        Self::write_contents([
+            hosts_file(resolutions),
+            nsswitch_conf(&nsswitch),
+            if answerer {
+                RESOLV_CONF_ANSWERER.to_owned()
+            } else {
+                RESOLV_CONF.to_owned()
+            },
+        ])
+    }
+
+    /// Learn mode's three files, for a sandbox whose answerer runs: the machine's hosts file
+    /// ([`hosts_file_learning`]), `hosts: files dns`
+    /// ([`nsswitch_conf_learning`]), and a `resolv.conf` naming the answerer
+    /// ([`RESOLV_CONF_LEARNING`]).
+    pub fn write_learning() -> io::Result<Files> {
+        let nsswitch = Self::machine_nsswitch()?;
+        let hosts = std::fs::read_to_string("/etc/hosts")?;
+        Self::write_contents([
+            hosts_file_learning(&hosts),
+            nsswitch_conf_learning(&nsswitch),
+            RESOLV_CONF_LEARNING.to_owned(),
+        ])
+    }
+
+    /// The machine's `nsswitch.conf`, once every target is known to be a file.
+    fn machine_nsswitch() -> io::Result<String> {
         for t in TARGETS {
             // `metadata` follows a symbolic link, as the bind does.
             if !Path::new(t).metadata().is_ok_and(|m| m.is_file()) {
@@ -207,22 +268,15 @@ impl Files {
                 ));
             }
         }
-        let nsswitch = std::fs::read_to_string("/etc/nsswitch.conf")?;
-        let dir = private_dir()?;
-        let files = Files {
+        std::fs::read_to_string("/etc/nsswitch.conf")
+    }
+
+    /// Writes `contents` (one text per [`TARGETS`] entry) into a new private directory.
+    fn write_contents(contents: [String; 3]) -> io::Result<Files> {
+        let mut files = Files {
             binds: Vec::new(),
-            dir,
+            dir: private_dir()?,
         };
-        let contents = [
-            hosts_file(resolutions),
-            nsswitch_conf(&nsswitch),
-            if answerer {
-                RESOLV_CONF_ANSWERER.to_owned()
-            } else {
-                RESOLV_CONF.to_owned()
-            },
-        ];
-        let mut files = files;
         for (target, text) in TARGETS.iter().zip(contents) {
             let name = Path::new(target).file_name().expect("a file name");
             let source = files.dir.join(name);
@@ -559,8 +613,9 @@ fn ttl_wait(name: &str) -> Duration {
     ttl.map_or(hi, |t| Duration::from_secs(u64::from(t)).clamp(lo, hi))
 }
 
-/// The first `nameserver` of the machine's `/etc/resolv.conf`.
-fn nameserver() -> Option<IpAddr> {
+/// The first `nameserver` of the machine's `/etc/resolv.conf` (as the calling process sees
+/// it: the supervisor stays in the machine's mount namespace).
+pub(crate) fn nameserver() -> Option<IpAddr> {
     let conf = std::fs::read_to_string("/etc/resolv.conf").ok()?;
     conf.lines()
         .filter_map(|l| l.trim().strip_prefix("nameserver"))
@@ -643,6 +698,19 @@ mod tests {
         let ns = format!("nameserver {}\n", crate::answerer::SENTINEL);
         assert!(RESOLV_CONF_ANSWERER.contains(&ns));
         assert_eq!(crate::answerer::PORT, 53, "resolv.conf cannot name a port");
+        assert!(RESOLV_CONF_LEARNING.contains(&ns));
+    }
+
+    #[test]
+    fn learn_mode_asks_dns_after_the_machines_hosts_file() {
+        assert_eq!(
+            nsswitch_conf_learning("passwd: files\nhosts: files mdns4 myhostname\n"),
+            "passwd: files\nhosts: files dns\n"
+        );
+        assert_eq!(
+            hosts_file_learning("127.0.0.1 localhost\n10.1.2.3 box"),
+            "127.0.0.1 localhost\n10.1.2.3 box\n"
+        );
     }
 
     #[test]

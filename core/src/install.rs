@@ -156,10 +156,16 @@ impl<'a> Sandbox<'a> {
     }
 
     /// Learn mode: when the program ends, the supervisor writes to `path` a policy file (the
-    /// TOML of `--policy` and `build.rs`) allowing exactly the TCP and UDP destinations the
-    /// run connected or sent to, each with a comment saying what used it. Meant for a policy
-    /// in audit mode, so that nothing is refused while learning. A relative path is taken
-    /// from the current directory now (the supervisor runs in `/`).
+    /// TOML of `--policy` and `build.rs`) allowing exactly what the run used: the TCP and UDP
+    /// destinations it connected or sent to (as the name the program looked up, when the
+    /// sandbox's DNS answerer saw the lookup), the unix sockets it connected or sent to, and
+    /// the fixed ports TCP sockets listened on, each with a comment saying what used it.
+    /// Meant for a policy in audit mode, so that nothing is refused while learning. To see
+    /// lookups, the program gets the sandbox's DNS answerer even without names, which in
+    /// this mode only **forwards** what it cannot answer to the machine's first nameserver
+    /// (README, "Learn mode"); where that cannot be set up, one line on stderr says so and
+    /// destinations are written as addresses. A relative path is taken from the current
+    /// directory now (the supervisor runs in `/`, as the calling user).
     pub fn learn_to(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         let path = path.into();
         self.learn = Some(std::path::absolute(&path).unwrap_or(path));
@@ -229,7 +235,7 @@ impl<'a> Sandbox<'a> {
         let landlock =
             landlock_layer::report(plan.as_ref(), kernel.landlock_abi, choice.supervised);
         let mut supervisor = choice.report;
-        if !policy.names().is_empty() && choice.supervised {
+        if !policy.names().is_empty() && choice.supervised && self.learn.is_none() {
             supervisor.detail.push_str(&format!(
                 "; DNS: the program's only name server is the sandbox's answerer ({}:{}, in a \
                  network namespace of its own), which answers allowed names with their \
@@ -281,22 +287,60 @@ impl<'a> Sandbox<'a> {
             })?;
             Some(r)
         };
+        // Learn mode records the names the program looks up: the answerer runs (forwarding,
+        // `answerer.rs`) for a policy without names too, where it can.
+        let learning = self.learn.is_some();
+        let say_no_names = |why: &str| {
+            eprintln!(
+                "network-sandbox: learn mode: names cannot be learned ({why}); the learned \
+                 policy lists addresses"
+            );
+        };
+        let record_names = learning
+            && resolutions.is_none()
+            && match crate::mount_ns::user_namespace_blocker() {
+                None => true,
+                Some(why) => {
+                    say_no_names(&why);
+                    false
+                }
+            };
         // The DNS answerer's helper, forked before anything is confined (it needs a network
         // namespace of its own, and the Landlock port rules would hold it).
-        let mut answerer = resolutions.as_ref().map(|_| {
+        let mut answerer = (resolutions.is_some() || record_names).then(|| {
             // SAFETY: the thread count above is 1, and nothing since has started a thread.
             unsafe { crate::answerer::start() }
         });
+        if record_names {
+            if let Some(Err(why)) = &answerer {
+                say_no_names(why);
+                answerer = None;
+            }
+        }
         let answering = matches!(answerer, Some(Ok(_)));
-        let files = resolutions
-            .as_deref()
-            .map(|r| hostnames::Files::write(r, answering))
-            .transpose()
-            .map_err(|e| Error::Hostnames(format!("the hosts file: {e}")))?;
-        let refresh = files.as_ref().and_then(|f| {
-            let verbose = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
-            hostnames::RefreshPlan::new(self.policy.options().refresh, f.dir.clone(), verbose)
-        });
+        let files = match (&resolutions, learning && answering) {
+            (_, true) => Some(hostnames::Files::write_learning()),
+            (Some(r), false) => Some(hostnames::Files::write(r, answering)),
+            (None, false) => None,
+        }
+        .transpose();
+        let files = match files {
+            Err(e) if record_names => {
+                // Without names the program needs none of these files: learn addresses.
+                say_no_names(&format!("the resolver configuration: {e}"));
+                answerer = None;
+                None
+            }
+            other => other.map_err(|e| Error::Hostnames(format!("the hosts file: {e}")))?,
+        };
+        let answering = matches!(answerer, Some(Ok(_)));
+        let refresh = files
+            .as_ref()
+            .filter(|_| resolutions.is_some())
+            .and_then(|f| {
+                let verbose = std::env::var_os("NETWORK_SANDBOX_REPORT").is_some_and(|v| v == "1");
+                hostnames::RefreshPlan::new(self.policy.options().refresh, f.dir.clone(), verbose)
+            });
         let refreshed = refresh.is_some();
         let resolved;
         let policy = match &resolutions {
@@ -304,6 +348,12 @@ impl<'a> Sandbox<'a> {
                 resolved = self
                     .policy
                     .with_resolved(&hostnames::address_table(r), refresh);
+                &resolved
+            }
+            // Learn mode without names: an empty table, which the answerer serves (and
+            // forwards past).
+            None if answering => {
+                resolved = self.policy.with_resolved(&[], None);
                 &resolved
             }
             None => self.policy,
@@ -322,13 +372,30 @@ impl<'a> Sandbox<'a> {
         if crate::test_switch::skip(Layer::Supervisor) {
             crate::test_switch::drop_supervisor(&mut program, &mut supervised, &mut supervisor);
         }
-        if answering && !supervised {
+        let mut files = files;
+        if answering && !supervised && record_names {
+            // Nobody would send the program's queries to the answerer, and without names
+            // the program needs none of the files: it keeps the machine's.
+            say_no_names("no supervisor");
+            answerer = None;
+            files = None;
+        }
+        if answering && !supervised && !record_names {
             // Nobody would send the program's queries to the answerer: name no server.
             answerer = Some(Err("no supervisor".into()));
             if let Some(f) = &files {
                 f.name_no_server()
                     .map_err(|e| Error::Hostnames(format!("the resolver configuration: {e}")))?;
             }
+        }
+        if learning && matches!(answerer, Some(Ok(_))) {
+            supervisor.detail.push_str(&format!(
+                "; DNS (learn mode): the program's name server is the sandbox's answerer ({}:{}), \
+                 which answers the policy's names, forwards every other query to this \
+                 machine's first nameserver and notes each name and its addresses",
+                crate::answerer::SENTINEL,
+                crate::answerer::PORT
+            ));
         }
         if let Some(Err(why)) = &answerer {
             supervisor.detail.push_str(&format!(

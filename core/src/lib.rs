@@ -45,7 +45,8 @@ pub mod decode {
     /// The DNS codec of the sandbox's answerer.
     pub mod dns {
         pub use crate::dns_wire::{
-            answer, error, min_answer_ttl, nxdomain, query, question, Question,
+            answer, answer_addresses, error, min_answer_ttl, nxdomain, query, question, servfail,
+            Question,
         };
     }
 }

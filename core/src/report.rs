@@ -1,8 +1,9 @@
 //! What the installer tells the program: which layer enforces what on this kernel, and the
 //! violations the supervisor reports.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -464,6 +465,20 @@ impl Reporter {
         }
     }
 
+    /// Whether learn mode is on: the answerer then forwards and tells what it answered
+    /// ([`looked_up`](Self::looked_up)).
+    pub(crate) fn learns(&self) -> bool {
+        self.learn.is_some()
+    }
+
+    /// Learn mode: the program looked `name` up (through the sandbox's answerer) and was
+    /// answered `addresses`.
+    pub(crate) fn looked_up(&self, name: &str, addresses: &[IpAddr]) {
+        if let Some(learn) = &self.learn {
+            learn.looked_up(name, addresses);
+        }
+    }
+
     /// Reports `v`: delivered, or counted if an identical one was printed within the window.
     pub(crate) fn report(&self, v: Violation) {
         if let Some(learn) = &self.learn {
@@ -673,18 +688,27 @@ fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
-/// Learn mode (`--learn FILE`, [`Sandbox::learn_to`](crate::Sandbox::learn_to)): the TCP and
-/// UDP destinations the run reached or tried, written at the end as a policy file allowing
-/// exactly those, with a comment per entry saying what used it.
+/// Learn mode (`--learn FILE`, [`Sandbox::learn_to`](crate::Sandbox::learn_to)): what the
+/// run used — TCP and UDP destinations (written as the name the program looked up, when
+/// the sandbox's answerer saw the lookup), `unix:` sockets, `listen` addresses — written at
+/// the end as a policy file allowing exactly those, with a comment per entry saying what
+/// used it.
 pub(crate) struct Learn {
     /// Where the policy goes (written to `PATH.tmp`, then renamed, so a reader never sees
     /// half a file).
     pub(crate) path: std::path::PathBuf,
-    /// Endpoint text (`tcp://127.0.0.2:80`) → what used it (`connect by curl`).
-    pub(crate) seen: Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
+    /// (UDP rather than TCP, destination) → what used it (`connect by curl`).
+    pub(crate) seen: Mutex<BTreeMap<(bool, SocketAddr), BTreeSet<String>>>,
+    /// `unix:` endpoints (`unix:/run/x.sock`, `unix:@name`) → what used them.
+    pub(crate) unix: Mutex<BTreeMap<String, BTreeSet<String>>>,
+    /// Addresses TCP sockets listened on → what listened.
+    pub(crate) listen: Mutex<BTreeMap<SocketAddr, BTreeSet<String>>>,
+    /// The names the program looked up through the answerer, in the order of their first
+    /// lookup, with every address their answers carried.
+    pub(crate) names: Mutex<Vec<(String, Vec<IpAddr>)>>,
     /// System calls the run made outside its profile (`swapon (@swap)`, issue 14) → the
     /// commands that made them.
-    pub(crate) calls: Mutex<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>>,
+    pub(crate) calls: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Learn {
@@ -693,11 +717,15 @@ impl Learn {
         Learn {
             path,
             seen: Mutex::new(Default::default()),
+            unix: Mutex::new(Default::default()),
+            listen: Mutex::new(Default::default()),
+            names: Mutex::new(Default::default()),
             calls: Mutex::new(Default::default()),
         }
     }
 
-    /// Records the destination of a decision, if it is a TCP or UDP one.
+    /// Records what a decision used: a TCP or UDP destination, a `unix:` socket, a
+    /// `listen` address, or a system call outside the profile.
     fn record(&self, v: &Violation) {
         if let Reason::Profile { call, group, .. } = &v.reason {
             let call = match group {
@@ -712,24 +740,73 @@ impl Learn {
                 .insert(v.command.clone());
             return;
         }
-        let (Some(protocol), Some(dest)) = (v.protocol, v.destination) else {
-            return;
-        };
-        if !matches!(v.operation, Operation::Connect | Operation::Send) {
-            return;
-        }
         let user = format!("{} by {}", v.operation, v.command);
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(endpoint_text(protocol, dest))
-            .or_default()
-            .insert(user);
+        match (v.operation, v.protocol, v.destination) {
+            (Operation::Connect | Operation::Send, Some(protocol), Some(dest)) => {
+                // The program's DNS traffic to the sandbox's own answerer is no endpoint.
+                if crate::answerer::is_sentinel(dest) {
+                    return;
+                }
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry((protocol == Protocol::Udp, canonical(dest)))
+                    .or_default()
+                    .insert(user);
+            }
+            (Operation::Connect | Operation::Send, None, None) => {
+                // A unix socket: its line names the `unix:` endpoint that would allow it.
+                if let Remedy::Add(e) = &v.remedy {
+                    if e.starts_with("unix:") && e != "unix:PATH" {
+                        self.unix
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(e.clone())
+                            .or_default()
+                            .insert(user);
+                    }
+                }
+            }
+            // A TCP socket listening on a fixed port (an ephemeral one has no entry).
+            (Operation::Listen, Some(Protocol::Tcp), Some(local)) if local.port() != 0 => {
+                self.listen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(canonical(local))
+                    .or_default()
+                    .insert(user);
+            }
+            _ => {}
+        }
     }
 
-    /// The policy file: `allow = [...]`, one endpoint a line with its comment.
+    /// Records that the program looked `name` up and was answered `addresses`.
+    pub(crate) fn looked_up(&self, name: &str, addresses: &[IpAddr]) {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let i = match names.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                names.push((name.to_owned(), Vec::new()));
+                names.len() - 1
+            }
+        };
+        for a in addresses {
+            let a = canonical_ip(*a);
+            if !names[i].1.contains(&a) {
+                names[i].1.push(a);
+            }
+        }
+    }
+
+    /// The policy file: comments, `allow = [...]` and `listen = [...]` (when something
+    /// listened), one entry a line with its comment.
     fn text(&self) -> String {
-        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let one_line = |s: String| -> String {
+            // Names come from the program: keep a comment on one line.
+            s.chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect()
+        };
         let mut out = String::from(
             "# Written by network-sandbox in learn mode: the endpoints the run used.\n\
              # Use it with `network-sandbox run --policy FILE -- …` or from build.rs.\n",
@@ -742,39 +819,141 @@ impl Learn {
             );
             for (call, users) in calls.iter() {
                 let users: Vec<&str> = users.iter().map(String::as_str).collect();
-                let line: String = format!("{call}: by {}", users.join(", "))
-                    .chars()
-                    .map(|c| if c.is_control() { '?' } else { c })
-                    .collect();
+                let line = one_line(format!("{call}: by {}", users.join(", ")));
                 out.push_str(&format!("#   {line}\n"));
             }
         }
-        if seen.is_empty() {
-            out.push_str("allow = []\n");
-            return out;
+        drop(calls);
+        let names = self.names.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // Entry text → (what used it, the name's addresses in this run if it is a name).
+        let mut entries: BTreeMap<String, (BTreeSet<String>, Option<String>)> = BTreeMap::new();
+        let mut reached: BTreeSet<&str> = BTreeSet::new();
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        for (&(udp, dest), users) in seen.iter() {
+            let protocol = if udp { Protocol::Udp } else { Protocol::Tcp };
+            // The first name looked up that had this address; a name the policy grammar
+            // could not read stays an address.
+            let name = names
+                .iter()
+                .find(|(n, a)| a.contains(&dest.ip()) && writable_name(n));
+            let (text, note) = match name {
+                Some((n, addrs)) => {
+                    reached.insert(n);
+                    let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                    (
+                        format!("{protocol}://{n}:{}", dest.port()),
+                        Some(format!("{n} was {} in this run", addrs.join(", "))),
+                    )
+                }
+                None => (endpoint_text(protocol, dest), None),
+            };
+            let e = entries.entry(text).or_default();
+            e.0.extend(users.iter().cloned());
+            e.1 = note;
         }
-        out.push_str("allow = [\n");
-        for (endpoint, users) in seen.iter() {
+        let unseen: Vec<&str> = names
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !reached.contains(n))
+            .collect();
+        if !unseen.is_empty() {
+            out.push_str(&format!(
+                "#\n# Looked up, but no connect or send went to their addresses (not allowed):\n#   {}\n",
+                one_line(unseen.join(", "))
+            ));
+        }
+        for (endpoint, users) in self.unix.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            entries
+                .entry(endpoint.clone())
+                .or_default()
+                .0
+                .extend(users.iter().cloned());
+        }
+        let entry = |out: &mut String, text: &str, users: &BTreeSet<String>, note: Option<&str>| {
             let users: Vec<&str> = users.iter().map(String::as_str).collect();
-            // Names come from the program: keep the comment on one line.
-            let comment: String = users
-                .join(", ")
-                .chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .collect();
-            out.push_str(&format!("    # {comment}\n    \"{endpoint}\",\n"));
+            let mut comment = users.join(", ");
+            if let Some(note) = note {
+                comment.push_str("; ");
+                comment.push_str(note);
+            }
+            out.push_str(&format!(
+                "    # {}\n    {},\n",
+                one_line(comment),
+                toml_string(text)
+            ));
+        };
+        if entries.is_empty() {
+            out.push_str("allow = []\n");
+        } else {
+            out.push_str("allow = [\n");
+            for (text, (users, note)) in &entries {
+                entry(&mut out, text, users, note.as_deref());
+            }
+            out.push_str("]\n");
         }
-        out.push_str("]\n");
+        let listen = self.listen.lock().unwrap_or_else(|e| e.into_inner());
+        if !listen.is_empty() {
+            out.push_str("listen = [\n");
+            for (local, users) in listen.iter() {
+                entry(&mut out, &local.to_string(), users, None);
+            }
+            out.push_str("]\n");
+        }
         out
     }
 
+    /// Writes the file; a failure gets a line on stderr (the program has ended: nobody
+    /// else would tell).
     fn write(&self) {
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(".tmp");
-        if std::fs::write(&tmp, self.text()).is_ok() {
-            let _ = std::fs::rename(&tmp, &self.path);
+        let written = std::fs::write(&tmp, self.text()).and_then(|()| {
+            std::fs::rename(&tmp, &self.path).inspect_err(|_| {
+                let _ = std::fs::remove_file(&tmp);
+            })
+        });
+        if let Err(e) = written {
+            write_stderr(&format!(
+                "network-sandbox: learn mode: cannot write {}: {e}\n",
+                self.path.display()
+            ));
         }
     }
+}
+
+/// Whether `name` (as the program asked it) can be written as a policy name: RFC 1123
+/// labels (letters, digits, `-` inside), at most 253 characters, and not all digits at the
+/// end (which would read as an address).
+fn writable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && !name
+            .rsplit('.')
+            .next()
+            .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `s` as a TOML basic string: quotes, backslashes and control characters escaped.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// One write, so lines from concurrent receivers do not interleave.
@@ -929,5 +1108,92 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn learn_writes_names_that_were_looked_up_and_addresses_that_were_not() {
+        let learn = Learn::new("/nonexistent/x".into());
+        learn.looked_up("api.example.com", &["192.0.2.1".parse().unwrap()]);
+        learn.looked_up(
+            "api.example.com",
+            &["2001:db8::1".parse().unwrap(), "192.0.2.1".parse().unwrap()],
+        );
+        // A second name for the same address: the first one looked up wins.
+        learn.looked_up("alias.example.com", &["192.0.2.1".parse().unwrap()]);
+        learn.looked_up("unused.example.com", &["198.51.100.9".parse().unwrap()]);
+        learn.looked_up("nothing.example.com", &[]);
+        // Names a policy could not read stay addresses.
+        learn.looked_up("bad name", &["192.0.2.77".parse().unwrap()]);
+        let mut v = connect_refusal();
+        v.destination = Some("192.0.2.1:443".parse().unwrap());
+        learn.record(&v);
+        v.destination = Some("[2001:db8::1]:443".parse().unwrap());
+        learn.record(&v);
+        v.destination = Some("[::ffff:192.0.2.1]:443".parse().unwrap());
+        v.command = "wget".into();
+        learn.record(&v);
+        v.destination = Some("192.0.2.77:80".parse().unwrap());
+        learn.record(&v);
+        v.operation = Operation::Send;
+        v.protocol = Some(Protocol::Udp);
+        v.destination = Some("192.0.2.1:53".parse().unwrap());
+        learn.record(&v);
+        // The program's DNS traffic to the answerer is no endpoint.
+        v.destination = Some("127.53.0.1:53".parse().unwrap());
+        learn.record(&v);
+        let text = learn.text();
+        let expected = r#"allow = [
+    # connect by wget
+    "tcp://192.0.2.77:80",
+    # connect by curl, connect by wget; api.example.com was 192.0.2.1, 2001:db8::1 in this run
+    "tcp://api.example.com:443",
+    # send by wget; api.example.com was 192.0.2.1, 2001:db8::1 in this run
+    "udp://api.example.com:53",
+]
+"#;
+        assert!(text.ends_with(expected), "{text}");
+        let unseen = "# Looked up, but no connect or send went to their addresses (not allowed):\n\
+                      #   alias.example.com, unused.example.com, nothing.example.com, bad name\n";
+        assert!(text.contains(unseen), "{text}");
+        assert!(!text.contains("127.53.0.1"), "{text}");
+    }
+
+    #[test]
+    fn learn_writes_unix_sockets_and_listen_addresses() {
+        let learn = Learn::new("/nonexistent/x".into());
+        let mut v = connect_refusal();
+        v.protocol = None;
+        v.destination = None;
+        v.reason = Reason::NotAllowedNamed("no unix: endpoint names it".into());
+        v.remedy = Remedy::Add(r#"unix:/run/a "b".sock"#.into());
+        learn.record(&v);
+        v.remedy = Remedy::Add("unix:@daemon".into());
+        v.operation = Operation::Send;
+        learn.record(&v);
+        // A unix datagram socket's creation names no socket yet.
+        v.operation = Operation::Socket;
+        v.remedy = Remedy::Add("unix:PATH".into());
+        learn.record(&v);
+        let mut l = connect_refusal();
+        l.operation = Operation::Listen;
+        l.destination = Some("[::ffff:127.0.0.1]:8080".parse().unwrap());
+        l.reason = Reason::Never("a socket may listen only where the policy says `listen`".into());
+        learn.record(&l);
+        // An ephemeral port: no entry can name it.
+        l.destination = None;
+        learn.record(&l);
+        let text = learn.text();
+        let expected = r#"allow = [
+    # connect by curl
+    "unix:/run/a \"b\".sock",
+    # send by curl
+    "unix:@daemon",
+]
+listen = [
+    # listen by curl
+    "127.0.0.1:8080",
+]
+"#;
+        assert!(text.ends_with(expected), "{text}");
     }
 }

@@ -319,6 +319,18 @@ impl Context<'_> {
         }
     }
 
+    /// Logs an allowed unix connect or send to `endpoint` (`unix:/path`, `unix:@name`),
+    /// when allowed decisions are wanted (the log asks, or learn mode, which writes the
+    /// endpoint from the remedy).
+    pub fn log_allowed_unix(&self, call: &Call, operation: Operation, endpoint: &str) {
+        if self.reporter.logs_allowed() {
+            let seen = Refused::new(operation, Reason::NotAllowed);
+            let remedy = Remedy::Add(endpoint.to_owned());
+            let v = self.violation(call, seen, remedy, false, Layer::Supervisor);
+            self.reporter.allowed(&v);
+        }
+    }
+
     fn violation(
         &self,
         call: &Call,

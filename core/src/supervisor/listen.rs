@@ -93,7 +93,10 @@ pub fn listen(cx: &Context<'_>, call: &Call) -> Outcome {
         Some(_) => bound_address(socket.fd.as_raw_fd()),
         None => None,
     };
-    if !may_bind(cx, protocol, local) {
+    if let (true, Some(local)) = (may_bind(cx, protocol, local), local) {
+        // Allowed: logged when asked, and written by learn mode.
+        cx.log_allowed(call, Operation::Listen, Protocol::Tcp, local);
+    } else {
         let local = fixed(local);
         let why = match local {
             Some(_) => "a socket may listen only where the policy says `listen`",

@@ -73,7 +73,18 @@ pub fn serve(
         let s = Arc::clone(&shared);
         let on_unknown: crate::answerer::OnUnknown =
             Arc::new(move |u| super::dns::report_unknown(&s.policy, &s.reporter, u));
-        crate::answerer::serve(helper, table, on_unknown);
+        // Learn mode (audit: nothing is enforced) is the only one in which the answerer
+        // forwards, to the machine's first nameserver as this process sees it (the
+        // supervisor stays in the machine's mount and network namespaces).
+        let learning = shared.reporter.learns().then(|| {
+            let s = Arc::clone(&shared);
+            Arc::new(crate::answerer::Learning {
+                forward_to: crate::hostnames::nameserver()
+                    .map(|ip| std::net::SocketAddr::new(ip, 53)),
+                on_answer: Arc::new(move |name, addresses| s.reporter.looked_up(name, addresses)),
+            })
+        });
+        crate::answerer::serve(helper, table, on_unknown, learning);
     }
     for _ in 0..IDLE_RECEIVERS {
         spawn_receiver(&shared);

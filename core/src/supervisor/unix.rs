@@ -98,7 +98,9 @@ pub fn connect(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> O
             // Open until the connect is made: the address names it.
             held: _open,
         } => {
-            if !allowed {
+            if allowed {
+                cx.log_allowed_unix(call, Operation::Connect, &endpoint);
+            } else {
                 cx.refuse_or_audit(call, refused(Operation::Connect, &endpoint, replaced))?;
             }
             connect_to(socket.fd.as_raw_fd(), &address)
@@ -132,7 +134,9 @@ pub fn send_address(
             address,
             held,
         } => {
-            if !allowed {
+            if allowed {
+                cx.log_allowed_unix(call, Operation::Send, &endpoint);
+            } else {
                 cx.refuse_or_audit(call, refused(Operation::Send, &endpoint, replaced))?;
             }
             Ok(Some((address, held)))
