@@ -346,6 +346,14 @@ pub(crate) type OnUnknown = Arc<dyn Fn(Unknown<'_>) + Send + Sync>;
 /// What learn mode's answerer calls with each name looked up and its addresses.
 pub(crate) type OnAnswer = Arc<dyn Fn(&str, &[IpAddr]) + Send + Sync>;
 
+/// Whether the answerer may forward what its table does not answer: only when learning
+/// (`--learn`, `Sandbox::learn_to`) **and** in audit mode. Under an enforced policy a
+/// forwarding answerer would carry any name to the machine's resolver (a DNS tunnel), so
+/// learning there writes addresses only. The installer and the supervisor both ask this.
+pub(crate) fn may_forward(learning: bool, mode: crate::policy::Mode) -> bool {
+    learning && mode == crate::policy::Mode::Audit
+}
+
 /// Learn mode's answerer (see the module documentation): forwards what the table does not
 /// answer and tells who listens what each name resolved to. Only learn mode makes one.
 pub(crate) struct Learning {
@@ -820,6 +828,18 @@ fn recv_with_fds(sock: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, Vec<Owned
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_learning_in_audit_mode_forwards() {
+        use crate::policy::Mode;
+        assert!(may_forward(true, Mode::Audit));
+        assert!(
+            !may_forward(true, Mode::Enforce),
+            "an enforced policy never forwards"
+        );
+        assert!(!may_forward(false, Mode::Audit));
+        assert!(!may_forward(false, Mode::Enforce));
+    }
 
     fn table() -> Table {
         Table::new(

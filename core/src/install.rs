@@ -164,7 +164,8 @@ impl<'a> Sandbox<'a> {
     /// lookups, the program gets the sandbox's DNS answerer even without names, which in
     /// this mode only **forwards** what it cannot answer to the machine's first nameserver
     /// (README, "Learn mode"); where that cannot be set up, one line on stderr says so and
-    /// destinations are written as addresses. A relative path is taken from the current
+    /// destinations are written as addresses. With an enforced policy nothing is forwarded
+    /// (that would let any name out): destinations are written as addresses. A relative path is taken from the current
     /// directory now (the supervisor runs in `/`, as the calling user).
     pub fn learn_to(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         let path = path.into();
@@ -288,8 +289,11 @@ impl<'a> Sandbox<'a> {
             Some(r)
         };
         // Learn mode records the names the program looks up: the answerer runs (forwarding,
-        // `answerer.rs`) for a policy without names too, where it can.
-        let learning = self.learn.is_some();
+        // `answerer.rs`) for a policy without names too, where it can. Only in audit mode:
+        // a forwarding answerer under an enforced policy would carry any name out (a DNS
+        // tunnel), so `learn_to` with an enforced policy learns addresses only.
+        let learning =
+            crate::answerer::may_forward(self.learn.is_some(), self.policy.options().mode);
         let say_no_names = |why: &str| {
             eprintln!(
                 "network-sandbox: learn mode: names cannot be learned ({why}); the learned \

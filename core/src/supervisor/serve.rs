@@ -76,7 +76,9 @@ pub fn serve(
         // Learn mode (audit: nothing is enforced) is the only one in which the answerer
         // forwards, to the machine's first nameserver as this process sees it (the
         // supervisor stays in the machine's mount and network namespaces).
-        let learning = shared.reporter.learns().then(|| {
+        let forwards =
+            crate::answerer::may_forward(shared.reporter.learns(), shared.policy.options().mode);
+        let learning = forwards.then(|| {
             let s = Arc::clone(&shared);
             Arc::new(crate::answerer::Learning {
                 forward_to: crate::hostnames::nameserver()
