@@ -419,51 +419,26 @@ fn string_list(
     key: &str,
     value: &Spanned<DeValue<'_>>,
 ) -> Result<Vec<(String, Range<usize>)>, Vec<TomlError>> {
-    let example = format!("{key} = [\"@system-service\", \"getrandom\"]");
-    match value.get_ref() {
-        DeValue::String(s) => Ok(vec![(s.to_string(), value.span())]),
-        DeValue::Array(items) => {
-            let mut list = Vec::new();
-            let mut errors = Vec::new();
-            for item in items.iter() {
-                match item.get_ref() {
-                    DeValue::String(s) => list.push((s.to_string(), item.span())),
-                    other => errors.push(TomlError {
-                        range: item.span(),
-                        message: format!(
-                            "expected a string in `{key}`, found {}: {example}",
-                            other.type_str()
-                        ),
-                    }),
-                }
-            }
-            if errors.is_empty() {
-                Ok(list)
-            } else {
-                Err(errors)
-            }
-        }
-        other => Err(vec![TomlError {
-            range: value.span(),
-            message: format!(
-                "expected a list of strings for `{key}`, found {}: {example}",
-                other.type_str()
-            ),
-        }]),
+    let mut errors = Vec::new();
+    let list = strings(key, value, &mut errors);
+    if errors.is_empty() {
+        Ok(list)
+    } else {
+        Err(errors)
     }
 }
 
-/// The strings of `allow` or `listen` (`key`): one string or a list of strings, each with
-/// its span; anything else is an error.
+/// The strings of `key` (`allow`, `listen`, `syscalls`, `deny_syscalls`): one string or a
+/// list of strings, each with its span; anything else is an error.
 fn strings(
     key: &str,
     value: &Spanned<DeValue<'_>>,
     errors: &mut Vec<TomlError>,
 ) -> Vec<(String, Range<usize>)> {
-    let example = if key == model::LISTEN {
-        "127.0.0.1:8080"
-    } else {
-        "192.0.2.1:443"
+    let example = match key {
+        model::LISTEN => "127.0.0.1:8080",
+        model::ALLOW => "192.0.2.1:443",
+        _ => "@system-service",
     };
     match value.get_ref() {
         DeValue::String(s) => vec![(s.to_string(), value.span())],

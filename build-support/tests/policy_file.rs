@@ -300,7 +300,7 @@ syscall_refusal = "ENOSYS"
     );
     let (_, _, message) = error_at("allow = []\nsyscalls = 3\n");
     assert!(
-        message.starts_with("expected a list of strings for `syscalls`"),
+        message.starts_with("expected a string or a list of strings for `syscalls`"),
         "{message}"
     );
     // The profile reaches the generated code.

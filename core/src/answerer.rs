@@ -95,7 +95,7 @@ const MAKE_TCP_CONNECTED: u8 = b'T';
 /// The calling process must be single-threaded (the child runs arbitrary code after
 /// `fork`).
 pub unsafe fn start() -> Result<Helper, String> {
-    let (ours, theirs) = seqpacket_pair().map_err(|e| format!("socketpair: {e}"))?;
+    let (ours, theirs) = crate::sys::seqpacket_pair().map_err(|e| format!("socketpair: {e}"))?;
     // SAFETY: the caller guarantees a single thread; see above.
     match unsafe { libc::fork() } {
         -1 => Err(format!("fork: {}", io::Error::last_os_error())),
@@ -715,24 +715,6 @@ fn netns_cookie(fd: RawFd) -> io::Result<u64> {
     } else {
         Err(io::Error::last_os_error())
     }
-}
-
-fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` has room for the two fds socketpair writes.
-    let ret = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    if ret != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: socketpair returned two new fds that we now own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// Room for the control message of up to two descriptors.

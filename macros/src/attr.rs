@@ -187,29 +187,8 @@ fn profile(keys: &[(String, Span, Vec<LitStr>)]) -> syn::Result<profiles::Profil
 
 /// The string literals of a list of names: one string or an array of strings.
 fn name_literals(value: &Expr, key: &str) -> syn::Result<Vec<LitStr>> {
-    let example = format!("{key} = [\"@system-service\", \"getrandom\"]");
-    match value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(s), ..
-        }) => Ok(vec![s.clone()]),
-        Expr::Array(array) => array
-            .elems
-            .iter()
-            .map(|e| match e {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => Ok(s.clone()),
-                other => Err(syn::Error::new(
-                    other.span(),
-                    format!("expected a string in `{key}`: {example}"),
-                )),
-            })
-            .collect(),
-        other => Err(syn::Error::new(
-            other.span(),
-            format!("expected a list of strings for `{key}`: {example}"),
-        )),
-    }
+    let form = format!("{key} = [\"@system-service\", \"getrandom\"]");
+    string_literals(value, key, "@system-service", &form)
 }
 
 /// The path of `log = "PATH"`, spanned at the literal when it is not one or is empty.
@@ -257,6 +236,12 @@ fn endpoint_literals(value: &Expr, key: &str) -> syn::Result<Vec<LitStr>> {
     } else {
         ("192.0.2.1:443", ALLOW_FORM)
     };
+    string_literals(value, key, example, form)
+}
+
+/// The string literals of `key = "…"` or `key = ["…", …]`: each one spanned where it is
+/// not a string (`example`: one entry; `form`: the whole key as it should be written).
+fn string_literals(value: &Expr, key: &str, example: &str, form: &str) -> syn::Result<Vec<LitStr>> {
     match value {
         Expr::Lit(ExprLit {
             lit: Lit::Str(s), ..

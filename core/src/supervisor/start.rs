@@ -48,22 +48,7 @@ impl Supervisor {
         learn: Option<&std::path::Path>,
         answerer: Option<&crate::answerer::Helper>,
     ) -> io::Result<Supervisor> {
-        let mut fds = [0 as RawFd; 2];
-        // SAFETY: `fds` has room for the two fds socketpair writes.
-        let ret = unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        };
-        if ret != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: socketpair returned two new fds that we now own.
-        let (ours, theirs) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (ours, theirs) = crate::sys::seqpacket_pair()?;
         // SAFETY: getpid has no preconditions.
         let target = unsafe { libc::getpid() };
 
