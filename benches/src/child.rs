@@ -123,7 +123,7 @@ fn compile(ports: &[u16]) -> network_sandbox::Policy {
 }
 
 /// The benchmark policy with the system call profile `syscalls = ["@system-service"]`
-/// (issue 14), `report = "off"` as [`compile`].
+/// (issue 14), `report = "off"` as in the policy without one.
 pub fn compile_profiled(ports: &[u16]) -> network_sandbox::Policy {
     use network_sandbox::compiler::build;
     let options = build::model::Options {
