@@ -290,7 +290,6 @@ fn hickory_resolver_gets_the_sandboxs_answers_and_nothing_leaks() {
 /// EPERM when its flags ask for a new network namespace (x86_64 and aarch64 numbers), as a
 /// container might: the answerer's helper cannot make its namespace, everything else can.
 fn forbid_new_network_namespaces(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
     const RET_ALLOW: u32 = 0x7fff_0000;
     const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
     let insn = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
@@ -308,26 +307,7 @@ fn forbid_new_network_namespaces(cmd: &mut Command) {
         // 5:
         insn(0x06, 0, 0, RET_EPERM),
     ];
-    // SAFETY: runs in the child before exec; prctl and seccomp on a program that lives in
-    // the closure.
-    unsafe {
-        cmd.pre_exec(move || {
-            let prog = libc::sock_fprog {
-                len: program.len() as u16,
-                filter: program.as_ptr() as *mut libc::sock_filter,
-            };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(
-                    libc::PR_SET_SECCOMP,
-                    libc::SECCOMP_MODE_FILTER,
-                    &prog as *const libc::sock_fprog,
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    with_seccomp_filter(cmd, program.to_vec());
 }
 
 /// Where the answerer cannot make its network namespace, the sandbox still starts (the hosts

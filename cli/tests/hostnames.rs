@@ -539,7 +539,6 @@ fn without_user_namespaces_an_unprivileged_run_with_names_refuses_clearly() {
 /// After the other `pre_exec` steps: no_new_privs and a filter answering `unshare` with
 /// EPERM (x86_64 and aarch64 numbers; any other architecture is not filtered).
 fn forbid_unshare(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
     const RET_ALLOW: u32 = 0x7fff_0000;
     const RET_EPERM: u32 = 0x0005_0000 | libc::EPERM as u32;
     let program = [
@@ -569,26 +568,7 @@ fn forbid_unshare(cmd: &mut std::process::Command) {
             k: RET_ALLOW,
         },
     ];
-    // SAFETY: runs in the child before exec; prctl and seccomp on a program that lives in
-    // the closure.
-    unsafe {
-        cmd.pre_exec(move || {
-            let prog = libc::sock_fprog {
-                len: program.len() as u16,
-                filter: program.as_ptr() as *mut libc::sock_filter,
-            };
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(
-                    libc::PR_SET_SECCOMP,
-                    libc::SECCOMP_MODE_FILTER,
-                    &prog as *const libc::sock_fprog,
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    with_seccomp_filter(cmd, program.to_vec());
 }
 
 /// A program that writes DNS queries itself, to the resolver it was told about, over UDP and

@@ -297,3 +297,29 @@ pub fn python() -> Option<PathBuf> {
 }
 
 pub mod dns;
+
+/// Installs `program` as a seccomp filter (with `no_new_privs`) in the child of `cmd` just
+/// before it execs: a test's way to run the command where a system call is refused, as a
+/// container runtime or an outer sandbox would.
+pub fn with_seccomp_filter(cmd: &mut Command, program: Vec<libc::sock_filter>) {
+    // SAFETY: runs in the child before exec; prctl and seccomp on a program that lives in
+    // the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            let prog = libc::sock_fprog {
+                len: program.len() as u16,
+                filter: program.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

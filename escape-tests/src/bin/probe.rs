@@ -458,7 +458,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, 0, 0) })
                 .map(|_| String::new())
         }
-        "vm-write" => vm_write(target_pid(a[0])),
+        "vm-write" => vm_access(target_pid(a[0]), true),
         "second-listener" => second_listener(),
         "allow-filter-connect" => allow_filter_connect(addr(a[0])),
         "status" => {
@@ -1130,20 +1130,26 @@ fn kill_supervisor_outside(a: SocketAddr) -> Res {
     tcp_connect(a)
 }
 
-fn vm_write(pid: libc::pid_t) -> Res {
+/// Reads (`write` false) or writes one byte at 0x1000 of `pid` with `process_vm_readv` or
+/// `process_vm_writev`: `EFAULT` (nothing mapped there) still shows the call was permitted.
+fn vm_access(pid: libc::pid_t, write: bool) -> Res {
     let mut byte = [0u8; 1];
     let local = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
-    // An address that is surely mapped in any process: its own vDSO area is not known, so
-    // use the auxv of ourselves as a guess; an EFAULT still shows the call was permitted.
     let remote = libc::iovec {
         iov_base: 0x1000 as *mut _,
         iov_len: 1,
     };
     // SAFETY: describes a local buffer; the remote side is only touched by the kernel.
-    let n = unsafe { libc::process_vm_writev(pid, &local, 1, &remote, 1, 0) };
+    let n = unsafe {
+        if write {
+            libc::process_vm_writev(pid, &local, 1, &remote, 1, 0)
+        } else {
+            libc::process_vm_readv(pid, &local, 1, &remote, 1, 0)
+        }
+    };
     match n {
         n if n >= 0 => Ok(String::new()),
         _ if errno() == libc::EFAULT => Ok("efault".into()),

@@ -10,7 +10,7 @@ use std::mem::size_of;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 
-use super::{addr, check, errno, sockaddr, socket, target_pid, Res};
+use super::{addr, check, errno, sockaddr, socket, target_pid, vm_access, Res};
 
 /// The attempt `name`, if it is one of these.
 pub fn run(name: &str, a: &[&str]) -> Option<Res> {
@@ -22,7 +22,7 @@ pub fn run(name: &str, a: &[&str]) -> Option<Res> {
             check(unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, 0) }).map(|_| String::new())
         }
         "ptrace-attach-parent" => attach_parent(),
-        "vm-read" => vm_read(pid(a[0])),
+        "vm-read" => vm_access(pid(a[0]), false),
         "trace-child" => trace_child(),
         "trace-syscall-to-connect" => syscall_to_connect(addr(a[0])),
         "trace-rewrite-during-connect" => rewrite_during_connect(addr(a[0]), addr(a[1])),
@@ -53,27 +53,6 @@ fn pid(s: &str) -> libc::pid_t {
         unsafe { libc::getppid() }
     } else {
         target_pid(s)
-    }
-}
-
-/// Reads one byte at 0x1000 of `pid`: `EFAULT` (nothing mapped there) still shows that the
-/// call was permitted.
-fn vm_read(pid: libc::pid_t) -> Res {
-    let mut byte = [0u8; 1];
-    let local = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let remote = libc::iovec {
-        iov_base: 0x1000 as *mut _,
-        iov_len: 1,
-    };
-    // SAFETY: describes a local buffer; the remote side is only touched by the kernel.
-    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-    match n {
-        n if n >= 0 => Ok(String::new()),
-        _ if errno() == libc::EFAULT => Ok("efault".into()),
-        _ => Err(errno()),
     }
 }
 
