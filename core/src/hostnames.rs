@@ -596,12 +596,29 @@ fn report(name: &str, change: &Change, grace: Duration) {
 }
 
 /// Rewrites the hosts file in place (the same file, so the bind in the sandbox shows it).
+///
+/// One positioned write of the whole text, never a truncation: a resolver reading the file
+/// meanwhile must not find it empty (which reads as "no such name"). A text shorter than the
+/// file is padded with a comment line to the file's length, so nothing of the old text is
+/// left after the last line and the file never has to shrink.
 fn rewrite_hosts(file: &mut std::fs::File, current: &[Resolution]) {
-    use std::io::{Seek, Write};
-    let text = hosts_file(current);
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = file.write_all(text.as_bytes());
+    use std::os::unix::fs::FileExt;
+    let old_len = file.metadata().map_or(0, |m| m.len()) as usize;
+    let text = padded(hosts_file(current), old_len);
+    let _ = file.write_all_at(text.as_bytes(), 0);
+}
+
+/// `text` (which ends in a newline) made at least `len` bytes long with a trailing comment
+/// line of spaces: the hosts file parser skips it.
+fn padded(mut text: String, len: usize) -> String {
+    if text.len() < len {
+        // "#", spaces, "\n": at least two bytes.
+        let pad = (len - text.len()).max(2);
+        text.push('#');
+        text.extend(std::iter::repeat_n(' ', pad - 2));
+        text.push('\n');
+    }
+    text
 }
 
 /// How long to wait before looking `name` up again: the smallest TTL of its A records as
@@ -737,6 +754,48 @@ mod tests {
         let r = resolve(&p).unwrap();
         assert!(r[0].addresses.contains(&ip("127.0.0.1")), "{r:?}");
         assert!(!r[0].pinned && r[0].failure.is_none());
+    }
+
+    #[test]
+    fn a_rewrite_never_leaves_old_lines_or_an_empty_file() {
+        let name = |addresses: &[&str]| Resolution {
+            name: "a.test".into(),
+            addresses: addresses.iter().map(|a| ip(a)).collect(),
+            pinned: false,
+            failure: None,
+        };
+        let dir = std::env::temp_dir().join(format!("ns-hosts-rewrite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hosts");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let long = [name(&["10.0.0.1", "10.0.0.2", "10.0.0.3"])];
+        rewrite_hosts(&mut file, &long);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), hosts_file(&long));
+        let short = [name(&["10.0.0.9"])];
+        rewrite_hosts(&mut file, &short);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        // The new lines, then one comment line that pads to the old length: no address of
+        // the old text survives.
+        assert!(text.starts_with(&hosts_file(&short)), "{text}");
+        assert_eq!(text.len(), hosts_file(&long).len(), "{text}");
+        let rest = &text[hosts_file(&short).len()..];
+        assert!(rest.starts_with('#') && rest.ends_with('\n'), "{rest:?}");
+        assert_eq!(rest.lines().count(), 1, "{rest:?}");
+        assert!(!text.contains("10.0.0.1"), "{text}");
+        for len in 0..4 {
+            let p = padded("x\n".into(), len);
+            assert!(
+                p.len() >= len && p.starts_with("x\n") && p.ends_with('\n'),
+                "{p:?}"
+            );
+        }
     }
 
     #[test]
