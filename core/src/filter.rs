@@ -206,6 +206,105 @@ pub fn run(program: &[SockFilter], data: &SeccompData) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// The supervisor runs the filter again on each notification (to tell a reported
+    /// refusal from a check) with this module's small interpreter, because a program
+    /// without the `compiler` feature has no other. It must agree with the compiler's own
+    /// interpreter (`network_sandbox_build::interp`, which the compiler's tests run every
+    /// emitted program on) on what the compiler emits: here, on the programs of several
+    /// policies, for every system call number of both architectures and a spread of
+    /// argument values.
+    #[test]
+    fn agrees_with_the_compilers_interpreter_on_compiled_programs() {
+        use network_sandbox_build::{compile, file::parse_policy_toml, interp, Arch};
+        let policies = [
+            r#"allow = ["127.0.0.1:443"]"#,
+            r#"allow = ["udp://127.0.0.1:53", "tcp://[::1]:80-90"]"#,
+            r#"allow = ["a.test=127.0.0.2:443", "unix:/run/x.sock"]
+               listen = ["127.0.0.1:8080"]"#,
+            r#"allow = ["127.0.0.1:443"]
+               syscalls = ["@system-service"]
+               deny_syscalls = ["@mount"]
+               syscall_refusal = "ENOSYS""#,
+            r#"allow = ["127.0.0.1:443"]
+               audit = true"#,
+            "allow = []",
+        ];
+        // A small deterministic generator for argument values (xorshift64).
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let special = [
+            0,
+            1,
+            2,
+            3,
+            10,
+            17,
+            0x4000_0000,
+            0x2000_0000,
+            u64::MAX,
+            1 << 32,
+        ];
+        let mut compared = 0usize;
+        for text in policies {
+            let policy = parse_policy_toml(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            let compiled = compile(&policy).expect("compiles");
+            for arch in Arch::ALL {
+                let program = &compiled.program(arch).instructions;
+                let ours: Vec<SockFilter> = program
+                    .iter()
+                    .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
+                    .collect();
+                let audit_arch = network_sandbox_build::syscalls::audit_arch(arch);
+                for nr in (0..480).chain([0x4000_0000, -1]) {
+                    for round in 0..12 {
+                        let mut args = [0u64; 6];
+                        for a in &mut args {
+                            *a = if round % 2 == 0 {
+                                special[(next() % special.len() as u64) as usize]
+                            } else {
+                                next() >> (next() % 64)
+                            };
+                        }
+                        let which_arch = match round {
+                            10 => network_sandbox_build::syscalls::AUDIT_ARCH_I386,
+                            11 => 0,
+                            _ => audit_arch,
+                        };
+                        let data = SeccompData {
+                            nr,
+                            arch: which_arch,
+                            instruction_pointer: next(),
+                            args,
+                        };
+                        let theirs = interp::run(
+                            program,
+                            &interp::SeccompData {
+                                nr,
+                                arch: which_arch,
+                                instruction_pointer: data.instruction_pointer,
+                                args,
+                            },
+                        )
+                        .expect("the compiler's interpreter runs its program")
+                        .action;
+                        assert_eq!(
+                            run(&ours, &data),
+                            Some(theirs),
+                            "{text:?} on {arch:?}: {data:?}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 60_000, "{compared}");
+    }
+
     #[test]
     fn rewrite_touches_only_user_notif_returns() {
         let prog = [
