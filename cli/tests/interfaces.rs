@@ -358,6 +358,102 @@ for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
     accept.join().unwrap();
 }
 
+/// `curl --local-port N`: a fixed source port is a fixed bind, refused (curl exits 45 with
+/// `EACCES`, the supervisor's line names the `listen` entry to add) unless the policy has
+/// that `listen` entry; with it, the same command connects from that port. The control: the
+/// command works without the sandbox.
+#[test]
+fn curl_local_port_needs_a_listen_entry() {
+    let Some(curl) = require("curl", "curl") else {
+        return;
+    };
+    let curl = curl.to_str().unwrap();
+    let server = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let answer = std::thread::spawn(move || {
+        // Control and allowed run per user: each connects once and gets its answer.
+        for _ in 0..users().len() * 2 {
+            let (mut c, from) = server.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = std::io::Read::read(&mut c, &mut request);
+            let body = format!("from port {}", from.port());
+            let reply = format!(
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut c, reply.as_bytes());
+        }
+    });
+    let url = format!("http://127.0.0.2:{port}/");
+    let allow = format!("127.0.0.2:{port}");
+    // A fresh local port for each run that connects: the one before may have left its
+    // connection in TIME_WAIT, and the same four-tuple cannot connect again at once.
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string()
+    };
+    let argv = |local: &str| {
+        [
+            curl,
+            "-sS",
+            "--max-time",
+            "20",
+            "--interface",
+            "127.0.0.1",
+            "--local-port",
+            local,
+            &url,
+        ]
+        .map(str::to_owned)
+    };
+    for user in users() {
+        let local = free_port();
+        let mut control = Command::new(curl);
+        control.args(&argv(&local)[1..]);
+        as_user(&mut control, user);
+        let control = output(control);
+        assert!(
+            control.status.success() && control.stdout == format!("from port {local}"),
+            "control as {user:?}: {control:?}"
+        );
+        let local = free_port();
+        let argv = argv(&local);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut refused = ns_run(Some(&allow), &argv);
+        as_user(&mut refused, user);
+        let refused = output(refused);
+        assert_eq!(refused.status.code(), Some(45), "as {user:?}: {refused:?}");
+        assert!(
+            refused.stderr.contains("errno 13"),
+            "as {user:?}: curl's bind gets EACCES: {refused:?}"
+        );
+        assert!(
+            refused
+                .stderr
+                .contains(&format!("denied bind to 127.0.0.1:{local} (tcp)"))
+                && refused
+                    .stderr
+                    .contains(&format!("add listen = \"127.0.0.1:{local}\"")),
+            "as {user:?}: the supervisor's line: {refused:?}"
+        );
+        let listen = format!("127.0.0.1:{local}");
+        let mut cmd = Command::new(bin());
+        cmd.args(["run", "--allow", &allow, "--listen", &listen, "--"]);
+        cmd.args(&argv);
+        as_user(&mut cmd, user);
+        let out = output(cmd);
+        assert!(
+            out.status.success() && out.stdout == format!("from port {local}"),
+            "with the listen entry as {user:?}: {out:?}"
+        );
+    }
+    answer.join().unwrap();
+}
+
 /// `--listen 127.0.0.1:PORT`: a Python server in the sandbox binds there, listens and
 /// accepts a connection from the test itself (outside the sandbox), and answers it. Without
 /// `--listen` the same server's bind is refused with `EACCES` and a line naming the entry to
