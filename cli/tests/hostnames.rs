@@ -229,28 +229,12 @@ func main() {
 
 /// Builds the Go client with cgo on or off.
 fn go_client(cgo: bool) -> Option<PathBuf> {
-    let go = require("go", "Go (Debian package golang-go)")?;
-    let dir = scratch_dir(if cgo {
+    let name = if cgo {
         "hostnames-go-cgo"
     } else {
         "hostnames-go"
-    });
-    std::fs::write(dir.join("main.go"), GO_CLIENT).unwrap();
-    let exe = dir.join("client");
-    let out = output(
-        Command::new(&go)
-            .args(["build", "-o"])
-            .arg(&exe)
-            .arg("main.go")
-            .current_dir(&dir)
-            .env("GOCACHE", dir.join("cache"))
-            .env("GOPATH", dir.join("gopath"))
-            .env("GO111MODULE", "off")
-            .env("GOFLAGS", "")
-            .env("CGO_ENABLED", if cgo { "1" } else { "0" }),
-    );
-    assert_eq!(out.code(), Some(0), "go build failed: {out:?}");
-    Some(exe)
+    };
+    go_program(name, GO_CLIENT, cgo)
 }
 
 #[test]

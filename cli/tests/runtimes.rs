@@ -301,25 +301,9 @@ func main() {
 
 #[test]
 fn go_net_http() {
-    let Some(go) = require("go", "Go (Debian package golang-go)") else {
+    let Some(exe) = go_program("go-client", GO_CLIENT, false) else {
         return;
     };
-    let dir = scratch_dir("go-client");
-    std::fs::write(dir.join("main.go"), GO_CLIENT).unwrap();
-    let exe = dir.join("client");
-    let out = output(
-        Command::new(&go)
-            .args(["build", "-o"])
-            .arg(&exe)
-            .arg("main.go")
-            .current_dir(&dir)
-            .env("GOCACHE", dir.join("cache"))
-            .env("GOPATH", dir.join("gopath"))
-            .env("GO111MODULE", "off")
-            .env("GOFLAGS", "")
-            .env("CGO_ENABLED", "0"),
-    );
-    assert_eq!(out.code(), Some(0), "go build failed: {out:?}");
     let mut users = vec![User::Root];
     if is_root() {
         users.push(User::Nobody);

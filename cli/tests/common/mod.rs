@@ -296,6 +296,31 @@ pub fn python() -> Option<PathBuf> {
     require("python3", "python3")
 }
 
+/// Builds the Go program `source` (one `main.go`) in a scratch directory named `name`, with
+/// cgo on or off, and returns the executable; `None` (the test reported skipped) without Go.
+/// The build uses the directory's own cache and GOPATH, no modules, no inherited GOFLAGS.
+#[allow(dead_code)] // Not every test file builds Go programs.
+pub fn go_program(name: &str, source: &str, cgo: bool) -> Option<PathBuf> {
+    let go = require("go", "Go (Debian package golang-go)")?;
+    let dir = scratch_dir(name);
+    std::fs::write(dir.join("main.go"), source).unwrap();
+    let exe = dir.join(name);
+    let out = output(
+        Command::new(&go)
+            .args(["build", "-o"])
+            .arg(&exe)
+            .arg("main.go")
+            .current_dir(&dir)
+            .env("GOCACHE", dir.join("cache"))
+            .env("GOPATH", dir.join("gopath"))
+            .env("GO111MODULE", "off")
+            .env("GOFLAGS", "")
+            .env("CGO_ENABLED", if cgo { "1" } else { "0" }),
+    );
+    assert_eq!(out.code(), Some(0), "go build of {name} failed: {out:?}");
+    Some(exe)
+}
+
 pub mod dns;
 
 /// Installs `program` as a seccomp filter (with `no_new_privs`) in the child of `cmd` just
