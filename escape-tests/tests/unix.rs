@@ -706,3 +706,39 @@ fn the_programs_own_abstract_name_needs_its_endpoint() {
         assert_eq!(o.result(), want, "{user:?}: {o:?}");
     }
 }
+
+/// A unix datagram socket the program binds (a policy with a `unix:` endpoint, so that
+/// datagram sockets exist) receives the program's own datagrams; replaced by a hard link to
+/// an outside datagram socket, its path is refused with its line and the outside socket
+/// gets nothing from the sandbox.
+#[test]
+fn datagrams_reach_the_programs_own_socket_and_not_one_linked_in_its_place() {
+    let dir = TempDir::new("unix-dgram-own");
+    let outside = Dgram::bind(dir.path.join("out.sock").to_str().unwrap().to_owned());
+    let mine = dir.path.join("mine.sock").to_str().unwrap().to_owned();
+    let allow = [abstract_name("unused").replacen('@', "unix:@", 1)];
+    for user in USERS {
+        let owner = match user {
+            User::Root => 0,
+            _ => NOBODY,
+        };
+        std::os::unix::fs::lchown(&outside.path, Some(owner), Some(owner)).unwrap();
+        // Each run leaves its file (the hard link in the second case) behind.
+        let run = |probe: Probe, args: &[&str]| {
+            let o = probe.user(user).run("unix-dgram-own", args);
+            std::fs::remove_file(&mine).unwrap();
+            o
+        };
+        let c = run(Probe::unsandboxed(), &[&mine]);
+        assert_eq!(c.result(), "ok hello", "control as {user:?}: {c:?}");
+        let o = run(Probe::sandboxed(&allow), &[&mine]);
+        assert_eq!(o.result(), "ok hello", "{user:?}: {o:?}");
+        assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+        let args = [mine.as_str(), outside.path.as_str()];
+        let c = run(Probe::unsandboxed(), &args);
+        assert_eq!(c.result(), "ok sent", "control as {user:?}: {c:?}");
+        let o = run(Probe::sandboxed(&allow), &args);
+        assert_refused_unix(&o, "send", &format!("unix:{mine}"));
+        assert_eq!(outside.received(), 1, "only the control's");
+    }
+}

@@ -34,6 +34,10 @@ pub fn run(name: &str, a: &[&str]) -> Option<Res> {
         // a[0]; "symlink", a symbolic link to it) and connects to a[0]: `ok TAG` of the
         // listener reached.
         "unix-own-swap" => own_swap(a[0], a[1], a[2]),
+        // Binds a datagram socket to a[0]; with a[1], replaces the file at a[0] with a hard
+        // link to the socket file a[1]; another datagram socket sends "hello" to a[0]: `ok
+        // hello` (what the bound socket received), or `ok sent` with a[1].
+        "unix-dgram-own" => dgram_own(a[0], a.get(1).copied()),
         _ => return None,
     })
 }
@@ -227,4 +231,42 @@ fn own_swap(path: &str, other: &str, how: &str) -> Res {
         _ => return Err(libc::EINVAL),
     }
     connect_read(path, libc::SOCK_STREAM)
+}
+
+fn dgram_own(path: &str, other: Option<&str>) -> Res {
+    let io = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+    let bound = socket(libc::SOCK_DGRAM)?;
+    let a = address(path);
+    // SAFETY: `a` is a valid buffer of its length.
+    check(unsafe { libc::bind(bound.as_raw_fd(), a.as_ptr().cast(), a.len() as _) } as _)?;
+    if let Some(other) = other {
+        std::fs::remove_file(path).map_err(io)?;
+        std::fs::hard_link(other, path).map_err(io)?;
+    }
+    let sender = socket(libc::SOCK_DGRAM)?;
+    // SAFETY: every buffer is ours and valid for its length.
+    check(unsafe {
+        libc::sendto(
+            sender.as_raw_fd(),
+            b"hello".as_ptr().cast(),
+            5,
+            0,
+            a.as_ptr().cast(),
+            a.len() as _,
+        )
+    } as _)?;
+    if other.is_some() {
+        return Ok("sent".into());
+    }
+    let mut buf = [0u8; 16];
+    // SAFETY: reads into our buffer, without waiting.
+    let n = check(unsafe {
+        libc::recv(
+            bound.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    } as _)?;
+    Ok(String::from_utf8_lossy(&buf[..n as usize]).into_owned())
 }
