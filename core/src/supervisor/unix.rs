@@ -18,6 +18,10 @@
 //! name has no file: it is compared as bytes (the leading NUL dropped, the length counts)
 //! and the supervisor connects with its own copy of it.
 //!
+//! A unix `bind` to a path is performed here too ([`bind`]): in the caller's view, and the
+//! socket then counts as the sandbox's own (`own.rs`), which the same identity check lets
+//! the sandbox's processes reach.
+//!
 //! Nothing there is not a refusal: when the path does not exist in the caller's view the
 //! call is answered `ENOENT`, and when it is no socket `ECONNREFUSED`, as the kernel would,
 //! without a line (glibc probes nscd's socket on every name lookup). An abstract name that
@@ -214,11 +218,14 @@ pub fn bind(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> Outc
             return Err(cx.refuse(call, refused_unreachable(Operation::Bind, &endpoint, errno)));
         }
     };
-    let ours = if same_root(call.tid) {
+    let same_root = same_root(call.tid);
+    cx.still_pending(call)?;
+    let relative = path.first() != Some(&b'/');
+    let ours = if same_root {
         // The caller's own address, so that `getsockname` gives the program its own name
         // back (Python's `Manager` hands that name to its clients). A relative one is
         // resolved from the caller's working directory, this thread's own.
-        if path.first() != Some(&b'/') {
+        if relative {
             enter_cwd_of(cx, call)?;
         }
         addr.to_vec()
@@ -234,7 +241,13 @@ pub fn bind(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> Outc
         ours.push(0);
         ours
     };
-    let ret = bind_to(socket.fd.as_raw_fd(), &ours)?;
+    let ret = bind_to(socket.fd.as_raw_fd(), &ours);
+    if same_root && relative {
+        // Holds no directory of the caller's any longer.
+        // SAFETY: chdir with a NUL-terminated string; this thread's own working directory.
+        unsafe { libc::chdir(c"/".as_ptr()) };
+    }
+    let ret = ret?;
     if let Ok(c) = CString::new(name) {
         if let Some(s) = super::own::identify(socket.fd.as_raw_fd(), dirfd.as_raw_fd(), &c) {
             cx.own.insert(s);
