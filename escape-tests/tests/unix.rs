@@ -628,14 +628,27 @@ fn a_socket_the_program_binds_is_served_across_fork_in_its_view() {
     }
 }
 
-/// Binding its own socket opens nothing else: a unix socket outside the sandbox (the
-/// test's listener) stays refused with its line, under a policy without `unix:` endpoints.
+/// Binding its own sockets opens nothing else: a unix socket outside the sandbox (the
+/// test's listeners, at a path and at an abstract name) stays refused with its line, under
+/// a policy without `unix:` endpoints.
 #[test]
 fn an_outside_unix_socket_stays_refused() {
     let dir = TempDir::new("unix-outside");
     let b = dir.path.join("b.sock").to_str().unwrap().to_owned();
     let lb = Listener::start(&b, libc::SOCK_STREAM, "B");
+    let c = abstract_name("outside");
+    let lc = Listener::start(&c, libc::SOCK_STREAM, "C");
     for user in USERS {
+        let before = lc.accepted();
+        let o = with_control(
+            user,
+            &TCP_ONLY.map(String::from),
+            "unix-stream",
+            &[&c],
+            "ok C",
+        );
+        assert_refused_unix(&o, "connect", &format!("unix:{c}"));
+        assert_eq!(lc.accepted(), before + 1, "only the control reached C");
         let before = lb.accepted();
         let o = with_control(
             user,
