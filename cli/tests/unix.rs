@@ -4,7 +4,7 @@
 //! and as uid 65534 (each with an agent of its own user: the agent serves only its user).
 //!
 //! And programs that serve themselves over a unix socket they bind: Python's
-//! `multiprocessing.Manager()` round trip, and a `python3 -c` bind, listen, accept and
+//! `multiprocessing.Manager()` round trip, a forkserver pool, and a `python3 -c` bind, listen, accept and
 //! connect, each the same with and without the sandbox; learn mode writes no `unix:` line
 //! for such a socket (it does for an outside one in the same run).
 
@@ -149,6 +149,32 @@ fn python_multiprocessing_manager_round_trips_under_a_supervised_policy() {
         assert_eq!(o.code(), Some(0), "sandboxed as {user:?}: {o:?}");
         assert_eq!(o.stdout.trim(), "[1, 2]", "{o:?}");
         assert!(!o.stderr.contains("denied"), "{o:?}");
+    }
+}
+
+/// (A builtin as the work: a function of `-c`'s `__main__` cannot be found by the workers.)
+const FORKSERVER: &str = "import multiprocessing as mp
+if __name__ == '__main__':
+    mp.set_start_method('forkserver')
+    with mp.Pool(2) as p:
+        print(p.map(abs, [-2, -4, 6]), flush=True)";
+
+/// Python's forkserver binds a unix socket in the parent, serves it from the forkserver
+/// process, and passes descriptors over it: a pool works the same with and without the
+/// sandbox (also with a UDP endpoint, where every `sendmsg` goes to the supervisor).
+#[test]
+fn python_forkserver_pool_works_under_a_supervised_policy() {
+    let Some(python) = python() else { return };
+    for user in users() {
+        let control = python_run(&python, None, &[], user, FORKSERVER, &[]);
+        assert_eq!(control.code(), Some(0), "control as {user:?}: {control:?}");
+        assert_eq!(control.stdout.trim(), "[2, 4, 6]", "{control:?}");
+        for extra in [&[][..], &["--allow", "udp://127.0.0.2:53"][..]] {
+            let o = python_run(&python, Some(TCP_ONLY), extra, user, FORKSERVER, &[]);
+            assert_eq!(o.code(), Some(0), "sandboxed {extra:?} as {user:?}: {o:?}");
+            assert_eq!(o.stdout.trim(), "[2, 4, 6]", "{o:?}");
+            assert!(!o.stderr.contains("denied"), "{o:?}");
+        }
     }
 }
 
