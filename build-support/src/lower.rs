@@ -492,9 +492,15 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         Action::UserNotif
     };
     rule(Sysno::Bind, bind, always());
-    // listen(fd, backlog): refused, unless the policy has `listen` entries; then the
-    // supervisor lets a TCP socket bound to one of them listen.
-    let listen = if policy.listen.is_empty() {
+    // listen(fd, backlog): a check wherever a supervisor serves: it lets a unix socket
+    // listen (issue 12: `multiprocessing.Manager()` serves itself over a socket it binds)
+    // and a TCP socket only where the policy says `listen`. Without `listen` entries,
+    // refused under a policy without endpoints (no supervisor runs; bind is allowed there,
+    // and an autobound TCP listener would take connections) and under `fallback =
+    // "landlock-ports"`, where the runtime may rewrite every check to ALLOW (and no unix
+    // socket is made).
+    let ports_only = policy.options.fallback == crate::model::Fallback::LandlockPorts;
+    let listen = if policy.listen.is_empty() && (no_network || ports_only) {
         deny
     } else {
         Action::UserNotif

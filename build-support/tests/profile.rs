@@ -99,8 +99,14 @@ fn always_refused_by_the_rules(policy: &Policy, name: &str) -> bool {
             | "fsmount"
             | "fspick"
             | "mount_setattr"
-            | "listen"
     ) || (name == "connect" && no_network)
+        // listen is a check wherever a supervisor serves (a unix socket listens); refused
+        // whatever the arguments only without `listen` entries where none serves or every
+        // check may become ALLOW.
+        || (name == "listen"
+            && policy.listen.is_empty()
+            && (no_network
+                || policy.options.fallback == network_sandbox_build::model::Fallback::LandlockPorts))
 }
 
 fn refusal(policy: &Policy) -> u32 {

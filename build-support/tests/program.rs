@@ -211,8 +211,12 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
         ) => EPERM,
         Some("bind") if no_network => ALLOW,
         Some("bind") => USER_NOTIF,
+        // A check wherever a supervisor serves (unix sockets listen, TCP ones at `listen`
+        // entries); without `listen` entries refused where none serves or all checks may
+        // become ALLOW.
         Some("listen") if !policy.listen.is_empty() => USER_NOTIF,
-        Some("listen") => refuse(policy),
+        Some("listen") if no_network || landlock_ports => refuse(policy),
+        Some("listen") => USER_NOTIF,
         _ => ALLOW,
     }
 }

@@ -581,10 +581,17 @@ fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> S
         None => String::new(),
     };
     let sockets = format!("sockets other than {made} (no {})", not.join(", "));
-    let listen = if policy.listen().is_empty() {
-        "listen"
+    // network_sandbox_build::lower: listen is the supervisor's check wherever one serves.
+    let no_endpoint =
+        policy.endpoints().is_empty() && policy.names().is_empty() && policy.unix().is_empty();
+    // Where it is, the check says nothing here (a unix socket may listen, a TCP one only
+    // at a `listen` entry).
+    let listen = if !policy.listen().is_empty() {
+        "listen outside the policy's `listen` entries (the supervisor checks them); "
+    } else if no_endpoint || policy.options().fallback == Fallback::LandlockPorts {
+        "listen; "
     } else {
-        "listen outside the policy's `listen` entries (the supervisor checks them)"
+        ""
     };
     let tracing = match tracing {
         None => "ptrace and process_vm_readv/writev allowed between the sandbox's own \
@@ -604,7 +611,7 @@ fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> S
          TCP_REPAIR); tun/tap, interface, route and userfaultfd ioctls; io_uring and clone3 \
          (ENOSYS); pidfd_getfd, bpf, module loading, kexec, request_key, userfaultfd, user \
          namespaces, setns, mounts, re-limiting, renicing or rescheduling another process \
-         (EPERM); {listen}; i386 and x32 system calls (killed); {tracing}{}",
+         (EPERM); {listen}i386 and x32 system calls (killed); {tracing}{}",
         profile_detail(policy)
     )
 }

@@ -107,8 +107,8 @@ fn a_listen_has_its_line() {
         one_line(
             &o,
             "network-sandbox: denied listen (tcp) by pid ",
-            "a socket may listen only where the policy says `listen`; to allow it, add \
-             listen = \"ADDR:PORT\"",
+            "a socket may listen only where the policy says `listen`, bound to that fixed \
+             address and port; to allow it, add listen = \"ADDR:PORT\"",
         );
     }
 }

@@ -322,23 +322,32 @@ fn a_symlink_flipped_during_connects_never_redirects_one() {
             }
         }
         assert!(reached_b, "control: the flipping link never reached B");
-        let b_before = lb.accepted();
-        let a_before = la.accepted();
-        let o = Probe::sandboxed(&allow)
-            .user(user)
-            .run("unix-many", &[link, &n.to_string()]);
-        let c = counts(&o);
-        assert_eq!(lb.accepted(), b_before, "B reached from the sandbox: {o:?}");
-        assert_eq!(c.get("B"), None, "{o:?}");
-        let ok = c.get("A").copied().unwrap_or(0);
-        let refused = c.get("EACCES").copied().unwrap_or(0);
-        assert_eq!(ok + refused, n, "only A or a refusal: {c:?}");
-        let first_line = o.stderr.lines().find(|l| l.contains("denied"));
+        // Sandboxed, B is never reached; A is reached while the link points there, which
+        // needs the flipping thread to run during the connects: on a loaded machine it may
+        // not, so, as the control, the run is repeated (every run checked) until A was.
+        let mut reached_a = false;
+        for _ in 0..10 {
+            let b_before = lb.accepted();
+            let a_before = la.accepted();
+            let o = Probe::sandboxed(&allow)
+                .user(user)
+                .run("unix-many", &[link, &n.to_string()]);
+            let c = counts(&o);
+            assert_eq!(lb.accepted(), b_before, "B reached from the sandbox: {o:?}");
+            assert_eq!(c.get("B"), None, "{o:?}");
+            let ok = c.get("A").copied().unwrap_or(0);
+            let refused = c.get("EACCES").copied().unwrap_or(0);
+            assert_eq!(ok + refused, n, "only A or a refusal: {c:?}");
+            assert_eq!(la.accepted() - a_before, ok);
+            if ok > 0 {
+                reached_a = true;
+                break;
+            }
+        }
         assert!(
-            ok > 0,
-            "the allowed socket was reached: {c:?} {first_line:?}"
+            reached_a,
+            "the allowed socket was never reached through the link"
         );
-        assert_eq!(la.accepted() - a_before, ok);
     }
 }
 
@@ -552,5 +561,206 @@ fn replacing_the_allowed_path_does_not_move_what_it_allows() {
             "{o:?}"
         );
         assert_eq!(lb.accepted(), before, "B reached from the sandbox: {o:?}");
+    }
+}
+
+/// A policy with an endpoint (a supervisor runs) and no `unix:` endpoint.
+const TCP_ONLY: [&str; 1] = ["127.0.0.2:443"];
+
+/// Whether `path` is a socket file.
+fn is_socket(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
+}
+
+/// A program serves itself over a unix socket it binds (issue 12: Python's
+/// `multiprocessing.Manager()`, a test harness, a local broker): the bind is made in the
+/// program's view — an absolute path, a relative one after a `chdir`, through a symbolically
+/// linked directory, with `..` — the socket file appears where the program's path leads,
+/// `getsockname` gives the program its own name back, and a forked child that accepts is
+/// reached by the parent's connect. Same as without the sandbox, with no line.
+#[test]
+fn a_socket_the_program_binds_is_served_across_fork_in_its_view() {
+    let dir = TempDir::new("unix-own");
+    let d = dir.path.to_str().unwrap().to_owned();
+    std::fs::create_dir(dir.path.join("real")).unwrap();
+    std::fs::set_permissions(
+        dir.path.join("real"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(dir.path.join("real"), dir.path.join("link")).unwrap();
+    let real = format!("{d}/real");
+    // (path bound, directory to change to first, where the file must be)
+    let cases = [
+        (format!("{d}/a.sock"), None, format!("{d}/a.sock")),
+        ("b.sock".to_owned(), Some(d.clone()), format!("{d}/b.sock")),
+        (format!("{d}/link/c.sock"), None, format!("{real}/c.sock")),
+        (
+            "../d.sock".to_owned(),
+            Some(real.clone()),
+            format!("{d}/d.sock"),
+        ),
+        (
+            "link/../link/e.sock".to_owned(),
+            Some(d.clone()),
+            format!("{real}/e.sock"),
+        ),
+    ];
+    for user in USERS {
+        for (path, chdir, file) in &cases {
+            let file = std::path::Path::new(file);
+            let mut args = vec![path.as_str()];
+            args.extend(chdir.as_deref());
+            let want = format!("ok {path} own");
+            let c = Probe::unsandboxed().user(user).run("unix-serve", &args);
+            assert_eq!(c.result(), want, "control {args:?} as {user:?}: {c:?}");
+            assert!(is_socket(file), "control: {file:?}");
+            std::fs::remove_file(file).unwrap();
+            let o = Probe::sandboxed(&TCP_ONLY)
+                .user(user)
+                .run("unix-serve", &args);
+            assert_eq!(o.result(), want, "{args:?} as {user:?}: {o:?}");
+            assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+            assert!(is_socket(file), "sandboxed: {file:?}");
+            std::fs::remove_file(file).unwrap();
+        }
+    }
+}
+
+/// Binding its own sockets opens nothing else: a unix socket outside the sandbox (the
+/// test's listeners, at a path and at an abstract name) stays refused with its line, under
+/// a policy without `unix:` endpoints.
+#[test]
+fn an_outside_unix_socket_stays_refused() {
+    let dir = TempDir::new("unix-outside");
+    let b = dir.path.join("b.sock").to_str().unwrap().to_owned();
+    let lb = Listener::start(&b, libc::SOCK_STREAM, "B");
+    let c = abstract_name("outside");
+    let lc = Listener::start(&c, libc::SOCK_STREAM, "C");
+    for user in USERS {
+        let before = lc.accepted();
+        let o = with_control(
+            user,
+            &TCP_ONLY.map(String::from),
+            "unix-stream",
+            &[&c],
+            "ok C",
+        );
+        assert_refused_unix(&o, "connect", &format!("unix:{c}"));
+        assert_eq!(lc.accepted(), before + 1, "only the control reached C");
+        let before = lb.accepted();
+        let o = with_control(
+            user,
+            &TCP_ONLY.map(String::from),
+            "unix-stream",
+            &[&b],
+            "ok B",
+        );
+        assert_refused_unix(&o, "connect", &format!("unix:{b}"));
+        assert_eq!(lb.accepted(), before + 1, "only the control reached B");
+    }
+}
+
+/// The program binds its own socket, then replaces the file at that path with the outside
+/// listener's socket file — a hard link, a rename, a symbolic link — and connects to the
+/// path: without the sandbox it reaches the outside listener; sandboxed, the file the path
+/// now leads to is not one the sandbox bound (the kernel said which file each of its
+/// sockets got), so the connect is refused with its line and the outside listener is not
+/// reached.
+#[test]
+fn replacing_the_programs_own_socket_file_does_not_redirect_a_connect() {
+    let dir = TempDir::new("unix-own-swap");
+    let b = dir.path.join("b.sock").to_str().unwrap().to_owned();
+    let lb = Listener::start(&b, libc::SOCK_STREAM, "B");
+    let mine = dir.path.join("mine.sock").to_str().unwrap().to_owned();
+    // After each run: the outside socket file back at `b`, the program's path free.
+    let restore = |how: &str| {
+        if how == "rename" {
+            std::fs::rename(&mine, &b).unwrap();
+        } else {
+            std::fs::remove_file(&mine).unwrap();
+        }
+        assert!(is_socket(std::path::Path::new(&b)));
+    };
+    for user in USERS {
+        // A hard link to another user's socket needs its ownership (protected_hardlinks).
+        let owner = match user {
+            User::Root => 0,
+            _ => NOBODY,
+        };
+        std::os::unix::fs::lchown(&b, Some(owner), Some(owner)).unwrap();
+        for how in ["link", "rename", "symlink"] {
+            let args = [mine.as_str(), b.as_str(), how];
+            let c = Probe::unsandboxed().user(user).run("unix-own-swap", &args);
+            restore(how);
+            assert_eq!(c.result(), "ok B", "control {how} as {user:?}: {c:?}");
+            let before = lb.accepted();
+            let o = Probe::sandboxed(&TCP_ONLY)
+                .user(user)
+                .run("unix-own-swap", &args);
+            restore(how);
+            assert_refused_unix(&o, "connect", &format!("unix:{mine}"));
+            assert_eq!(lb.accepted(), before, "{how} as {user:?}: B reached: {o:?}");
+        }
+    }
+}
+
+/// An abstract name has no file to tie a connect to the socket that was bound: the
+/// program's own abstract listener is not reached by name unless a `unix:@name` endpoint
+/// names it (refused with its line; reached without the sandbox).
+#[test]
+fn the_programs_own_abstract_name_needs_its_endpoint() {
+    let name = abstract_name("own");
+    for user in USERS {
+        let want = format!("ok {name} own");
+        let o = with_control(
+            user,
+            &TCP_ONLY.map(String::from),
+            "unix-serve",
+            &[&name],
+            &want,
+        );
+        assert_refused_unix(&o, "connect", &format!("unix:{name}"));
+        let o = Probe::sandboxed(&[format!("unix:{name}")])
+            .user(user)
+            .run("unix-serve", &[&name]);
+        assert_eq!(o.result(), want, "{user:?}: {o:?}");
+    }
+}
+
+/// A unix datagram socket the program binds (a policy with a `unix:` endpoint, so that
+/// datagram sockets exist) receives the program's own datagrams; replaced by a hard link to
+/// an outside datagram socket, its path is refused with its line and the outside socket
+/// gets nothing from the sandbox.
+#[test]
+fn datagrams_reach_the_programs_own_socket_and_not_one_linked_in_its_place() {
+    let dir = TempDir::new("unix-dgram-own");
+    let outside = Dgram::bind(dir.path.join("out.sock").to_str().unwrap().to_owned());
+    let mine = dir.path.join("mine.sock").to_str().unwrap().to_owned();
+    let allow = [abstract_name("unused").replacen('@', "unix:@", 1)];
+    for user in USERS {
+        let owner = match user {
+            User::Root => 0,
+            _ => NOBODY,
+        };
+        std::os::unix::fs::lchown(&outside.path, Some(owner), Some(owner)).unwrap();
+        // Each run leaves its file (the hard link in the second case) behind.
+        let run = |probe: Probe, args: &[&str]| {
+            let o = probe.user(user).run("unix-dgram-own", args);
+            std::fs::remove_file(&mine).unwrap();
+            o
+        };
+        let c = run(Probe::unsandboxed(), &[&mine]);
+        assert_eq!(c.result(), "ok hello", "control as {user:?}: {c:?}");
+        let o = run(Probe::sandboxed(&allow), &[&mine]);
+        assert_eq!(o.result(), "ok hello", "{user:?}: {o:?}");
+        assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+        let args = [mine.as_str(), outside.path.as_str()];
+        let c = run(Probe::unsandboxed(), &args);
+        assert_eq!(c.result(), "ok sent", "control as {user:?}: {c:?}");
+        let o = run(Probe::sandboxed(&allow), &args);
+        assert_refused_unix(&o, "send", &format!("unix:{mine}"));
+        assert_eq!(outside.received(), 1, "only the control's");
     }
 }

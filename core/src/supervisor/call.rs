@@ -164,6 +164,8 @@ pub struct Context<'a> {
     pub policy: &'a Policy,
     /// Where violations go.
     pub reporter: &'a Reporter,
+    /// The unix sockets the supervisor bound for the program (`own.rs`).
+    pub own: &'a super::own::OwnSockets,
 }
 
 impl Context<'_> {

@@ -64,7 +64,8 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
 /// `IP_FREEBIND`, `IP_TRANSPARENT` and `IPV6_FREEBIND`, are not on the socket option list,
 /// and the `ip_nonlocal_bind` sysctls are read-only inside. Either way only the destination
 /// decides where a packet goes, and that is checked at connect and send. A netlink route
-/// socket binds as asked (`netlink.rs`). A fixed port would let the program serve: refused,
+/// socket binds as asked (`netlink.rs`); a unix socket binds in the caller's view and
+/// becomes the sandbox's own (`unix.rs`, `own.rs`). A fixed port would let the program serve: refused,
 /// unless it is one of the policy's `listen` entries (`listen.rs`) for a TCP socket. In audit
 /// mode any bind is reported and performed.
 pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
@@ -74,6 +75,9 @@ pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     }
     if netlink::is_netlink(&socket) {
         return netlink::bind(cx, call, &socket, &addr);
+    }
+    if let SocketKind::Unix(_) = socket.kind {
+        return unix::bind(cx, call, &socket, &addr);
     }
     let dest = match sockaddr::decode(&addr).map_err(Halt::Errno)? {
         Destination::Inet(d) => Some(d),

@@ -2,8 +2,11 @@
 //! entry's address and port, and `listen` (then `accept`, which the filter never sees) once
 //! it is bound there.
 //!
-//! `listen` reaches the supervisor only under a policy with `listen` entries (otherwise the
-//! filter refuses it). The supervisor asks the socket where it is bound (`getsockname` on its
+//! `listen` reaches the supervisor under every policy it serves (only policies without
+//! endpoints, which run no supervisor, and `fallback = "landlock-ports"` without `listen`
+//! entries refuse it in the filter). A unix socket may listen (`multiprocessing.Manager()`,
+//! a test harness: see `unix::bind`), performed on the duplicate. For a TCP socket the
+//! supervisor asks the socket where it is bound (`getsockname` on its
 //! duplicate) and lets it listen only if that is an entry. A bound address cannot change
 //! afterwards (a second `bind` is `EINVAL`, and a port chosen by `bind` is locked to the
 //! socket), so nothing can move the socket between the look and the `listen`. An unbound
@@ -77,13 +80,22 @@ pub(super) fn bound_address(fd: i32) -> Option<SocketAddr> {
     }
 }
 
-/// `listen(fd, backlog)`: performed on the supervisor's duplicate when the socket is a TCP
-/// socket bound to a `listen` entry; otherwise refused with a line naming the entry that
+/// `listen(fd, backlog)`: performed on the supervisor's duplicate when the socket is a unix
+/// socket or a TCP socket bound to a `listen` entry; otherwise refused with a line naming the entry that
 /// would allow it (in audit mode, reported and performed).
 pub fn listen(cx: &Context<'_>, call: &Call) -> Outcome {
     let socket = socket::take(cx, call, call.args[0] as i32)?;
     if socket.kind == SocketKind::NotASocket {
         return fail(libc::ENOTSOCK);
+    }
+    if let SocketKind::Unix(_) = socket.kind {
+        // A unix socket serves the sandbox's own processes, and outside ones only through a
+        // socket file the program could have written anyway (or an abstract name): allowed,
+        // on the duplicate (never CONTINUE: another thread could dup2 a TCP socket onto
+        // the number meanwhile).
+        // SAFETY: listen takes an fd and an integer; the duplicate is ours.
+        let ret = unsafe { libc::listen(socket.fd.as_raw_fd(), call.args[1] as i32) };
+        return performed(ret);
     }
     let protocol = match socket.kind {
         SocketKind::Ip(p) => Some(p),

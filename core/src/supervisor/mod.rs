@@ -35,9 +35,10 @@
 //! | `connect.rs` | `connect` and `bind` |
 //! | `dns.rs` | a connect or UDP send to the DNS answerer: the socket replaced by one in its namespace |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
-//! | `listen.rs` | `listen` where the policy says `listen`, and the binds it allows |
+//! | `listen.rs` | `listen`: a unix socket, or a TCP socket where the policy says `listen`; the TCP binds it allows |
 //! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
-//! | `unix.rs` | unix addresses: resolved in the caller's view, checked by identity, reached through the supervisor's own `O_PATH` descriptor |
+//! | `unix.rs` | unix addresses: resolved in the caller's view, checked by identity, reached through the supervisor's own `O_PATH` descriptor; binds to a path performed in the caller's view |
+//! | `own.rs` | the unix sockets the supervisor bound for the program, identified by the kernel (`sock_diag`), which its processes may reach |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
 mod call;
@@ -46,6 +47,7 @@ mod dns;
 mod listen;
 pub mod msghdr;
 mod netlink;
+mod own;
 mod refusal;
 mod send;
 mod serve;

@@ -142,13 +142,10 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
             };
             let (reason, remedy) = match (op, &kind, protocol, unix) {
                 (.., Some(unix)) => unix,
-                // Unix sockets are made (issue 13), but naming one is serving.
+                // The compiler never refuses bind in the filter (a unix bind is the
+                // supervisor's check, `unix::bind`): a filter that does is named as such.
                 (Operation::Bind, Some(SocketKind::Unix(_)), _, None) => (
-                    Reason::Never(
-                        "binding a unix socket gives it a name others connect to: the sandbox \
-                         lets no program serve"
-                            .into(),
-                    ),
+                    Reason::Never("this static filter refuses unix binds".into()),
                     Remedy::Nothing,
                 ),
                 (_, Some(k @ (SocketKind::Unix(_) | SocketKind::Other(_))), _, None) => {

@@ -44,6 +44,8 @@ struct Shared {
     listener: OwnedFd,
     policy: Policy,
     reporter: Reporter,
+    /// The unix sockets bound for the program, shared by every receiver.
+    own: super::own::OwnSockets,
     /// Receivers waiting in NOTIF_RECV (or about to).
     idle: AtomicUsize,
     /// All receivers.
@@ -65,6 +67,7 @@ pub fn serve(
         listener,
         policy,
         reporter: Reporter::new(sink, log, learn),
+        own: super::own::OwnSockets::default(),
         idle: AtomicUsize::new(0),
         threads: AtomicUsize::new(0),
         handled: AtomicU64::new(0),
@@ -160,6 +163,7 @@ fn receive_loop(shared: &Arc<Shared>) {
         listener,
         policy: &shared.policy,
         reporter: &shared.reporter,
+        own: &shared.own,
     };
     loop {
         let notif = match sys::notif_recv(listener) {

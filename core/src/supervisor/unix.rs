@@ -18,6 +18,10 @@
 //! name has no file: it is compared as bytes (the leading NUL dropped, the length counts)
 //! and the supervisor connects with its own copy of it.
 //!
+//! A unix `bind` to a path is performed here too ([`bind`]): in the caller's view, and the
+//! socket then counts as the sandbox's own (`own.rs`), which the same identity check lets
+//! the sandbox's processes reach.
+//!
 //! Nothing there is not a refusal: when the path does not exist in the caller's view the
 //! call is answered `ENOENT`, and when it is no socket `ECONNREFUSED`, as the kernel would,
 //! without a line (glibc probes nscd's socket on every name lookup). An abstract name that
@@ -35,6 +39,8 @@ use crate::sys;
 
 /// `offsetof(struct sockaddr_un, sun_path)`.
 const SUN_PATH: usize = 2;
+/// `sizeof(sun_path)`: a path and its NUL must fit.
+const SUN_PATH_LEN: usize = 108;
 
 /// Where a unix address leads, for the supervisor.
 enum Reached {
@@ -53,6 +59,9 @@ enum Reached {
         /// The `O_PATH` descriptor the address names (a path only): open until the call
         /// is made.
         held: Option<OwnedFd>,
+        /// Allowed because the sandbox bound it (`own.rs`), not for a `unix:` endpoint:
+        /// no endpoint to log or learn.
+        own: bool,
     },
     /// Nothing to reach: answer this errno, without a line.
     Nothing(i32),
@@ -97,8 +106,11 @@ pub fn connect(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> O
             address,
             // Open until the connect is made: the address names it.
             held: _open,
+            own,
         } => {
-            if allowed {
+            if own {
+                // The sandbox's own socket: nothing outside, nothing to learn.
+            } else if allowed {
                 cx.log_allowed_unix(call, Operation::Connect, &endpoint);
             } else {
                 cx.refuse_or_audit(call, refused(Operation::Connect, &endpoint, replaced))?;
@@ -133,8 +145,11 @@ pub fn send_address(
             replaced,
             address,
             held,
+            own,
         } => {
-            if allowed {
+            if own {
+                // The sandbox's own socket: nothing outside, nothing to learn.
+            } else if allowed {
                 cx.log_allowed_unix(call, Operation::Send, &endpoint);
             } else {
                 cx.refuse_or_audit(call, refused(Operation::Send, &endpoint, replaced))?;
@@ -142,6 +157,189 @@ pub fn send_address(
             Ok(Some((address, held)))
         }
     }
+}
+
+/// `bind(fd, addr, len)` on a unix socket, with `addr` our copy of the caller's address,
+/// performed on the supervisor's duplicate (issue 12: `multiprocessing.Manager()`, a test
+/// harness or a local broker serves itself over a socket it binds).
+///
+/// A path: the *directory* is resolved once in the caller's view (as a connect's path is)
+/// and held with `O_PATH`. The supervisor then binds with the caller's own address (a
+/// relative one from the caller's working directory, made this receiver thread's own), so
+/// that `getsockname` shows the program the name it bound (Python's `Manager` gives that
+/// name to its clients; a bind through `/proc/self/fd/DIR/NAME` would show that). Only
+/// when the caller has another root directory (a chroot), where its absolute path names
+/// another file in the supervisor's view, is the socket bound at `/proc/self/fd/DIR/NAME`
+/// (`ENAMETOOLONG` when that does not fit in `sun_path`). Either way, which file the socket
+/// got is then asked of the kernel (`own.rs`) and recorded as the sandbox's own, which the
+/// program's processes may connect and send to, only if it is the file at NAME in the
+/// directory held: a program that swaps a directory of the path meanwhile gets a socket
+/// nobody in the sandbox can reach. The file gets the supervisor's umask, which is the
+/// program's when the sandbox started. The bind is made only while the caller has the
+/// supervisor's user and groups (else the supervisor's credentials would create the file:
+/// refused with a line). An abstract name or
+/// an autobind (no name) makes no file: bound as asked; connects to abstract names stay
+/// limited to `unix:@name` endpoints (an abstract name is free again once its socket
+/// closes, and a connect by name cannot be tied to the socket that had it).
+pub fn bind(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> Outcome {
+    if addr.len() < SUN_PATH || u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16 {
+        return fail(libc::EINVAL);
+    }
+    let sun_path = &addr[SUN_PATH..];
+    if sun_path.is_empty() || sun_path[0] == 0 {
+        return bind_to(socket.fd.as_raw_fd(), addr);
+    }
+    // The kernel reads a path up to its first NUL.
+    let path = sun_path.split(|&b| b == 0).next().unwrap_or_default();
+    let (dir, name) = split_last(path)?;
+    // In audit mode both refusals below are reported and the bind is made.
+    if !same_credentials(call.tid) {
+        cx.still_pending(call)?;
+        let why = "the program's user or groups are no longer those the sandbox started \
+                   with: the supervisor would create the socket file with other rights";
+        cx.refuse_or_audit(
+            call,
+            Refused::new(Operation::Bind, Reason::Never(why.into())),
+        )?;
+    }
+    if !cx.own.has_room() {
+        let why = format!(
+            "the sandbox already has {} live unix sockets bound to paths",
+            super::own::MAX_OWN
+        );
+        cx.refuse_or_audit(call, Refused::new(Operation::Bind, Reason::Never(why)))?;
+    }
+    let (full, opened) = open_in_callers_view(cx, call, dir)?;
+    let dirfd = match opened {
+        Ok(fd) => fd,
+        Err(errno @ (libc::ENOENT | libc::ENOTDIR | libc::EACCES)) => return fail(errno),
+        Err(errno) => {
+            let endpoint = format!("unix:{}", printable(&full));
+            return Err(cx.refuse(call, refused_unreachable(Operation::Bind, &endpoint, errno)));
+        }
+    };
+    let same_root = same_root(call.tid);
+    cx.still_pending(call)?;
+    let relative = path.first() != Some(&b'/');
+    let ours = if same_root {
+        // The caller's own address, so that `getsockname` gives the program its own name
+        // back (Python's `Manager` hands that name to its clients). A relative one is
+        // resolved from the caller's working directory, this thread's own.
+        if relative {
+            enter_cwd_of(cx, call)?;
+        }
+        addr.to_vec()
+    } else {
+        // The caller has another root (chroot): its absolute path means another file
+        // here. Bound through the directory held, which `getsockname` then shows.
+        let mut ours = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        ours.extend_from_slice(format!("/proc/self/fd/{}/", dirfd.as_raw_fd()).as_bytes());
+        ours.extend_from_slice(name);
+        if ours.len() - SUN_PATH >= SUN_PATH_LEN {
+            return fail(libc::ENAMETOOLONG);
+        }
+        ours.push(0);
+        ours
+    };
+    let ret = bind_to(socket.fd.as_raw_fd(), &ours);
+    if same_root && relative {
+        // Holds no directory of the caller's any longer.
+        // SAFETY: chdir with a NUL-terminated string; this thread's own working directory.
+        unsafe { libc::chdir(c"/".as_ptr()) };
+    }
+    let ret = ret?;
+    if let Ok(c) = CString::new(name) {
+        if let Some(s) = super::own::identify(socket.fd.as_raw_fd(), dirfd.as_raw_fd(), &c) {
+            cx.own.insert(s);
+        }
+    }
+    Ok(ret)
+}
+
+/// `path` as (its directory, its last component), with the kernel's answers for a path
+/// that names no new file: `EEXIST` for `/`, `.` or `..` last, `ENOENT` for a trailing
+/// slash (the kernel creates no socket file there).
+fn split_last(path: &[u8]) -> Outcome<(&[u8], &[u8])> {
+    if path.ends_with(b"/") {
+        return fail(if path.iter().all(|&b| b == b'/') {
+            libc::EEXIST
+        } else {
+            libc::ENOENT
+        });
+    }
+    let (dir, name) = match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => (&path[..1], &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&b"."[..], path),
+    };
+    if name == b"." || name == b".." {
+        return fail(libc::EEXIST);
+    }
+    Ok((dir, name))
+}
+
+/// Whether thread `tid` has the supervisor's root directory (the same directory: its mount
+/// namespace, a copy of the supervisor's, shows the same one unless it was chrooted).
+fn same_root(tid: libc::pid_t) -> bool {
+    let id = |p: &str| {
+        std::fs::metadata(p).ok().map(|m| {
+            (
+                std::os::unix::fs::MetadataExt::dev(&m),
+                std::os::unix::fs::MetadataExt::ino(&m),
+            )
+        })
+    };
+    let theirs = id(&format!("/proc/{tid}/root"));
+    theirs.is_some() && theirs == id("/")
+}
+
+thread_local! {
+    /// Whether this receiver thread has a working directory of its own (`unshare(CLONE_FS)`).
+    static OWN_FS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes the caller's working directory this thread's (and this thread's only: its file
+/// system context is unshared from the supervisor's other threads the first time).
+fn enter_cwd_of(cx: &Context<'_>, call: &Call) -> Outcome<()> {
+    if !OWN_FS.get() {
+        // SAFETY: unshare takes flags; CLONE_FS affects this thread only.
+        if unsafe { libc::unshare(libc::CLONE_FS) } != 0 {
+            return Err(cx.uninspectable(call, &std::io::Error::last_os_error()));
+        }
+        OWN_FS.set(true);
+    }
+    let cwd = open_path(&format!("/proc/{}/cwd", call.tid), libc::O_DIRECTORY)
+        .map_err(|e| cx.uninspectable(call, &e))?;
+    cx.still_pending(call)?;
+    // SAFETY: fchdir takes a descriptor we own (O_PATH directories are accepted).
+    if unsafe { libc::fchdir(cwd.as_raw_fd()) } != 0 {
+        return Err(cx.uninspectable(call, &std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Whether thread `tid` has this thread's user and group ids (real, effective, saved,
+/// file system) and supplementary groups, as `/proc` shows them.
+fn same_credentials(tid: libc::pid_t) -> bool {
+    let ids = |status: Option<String>| -> Option<Vec<String>> {
+        let status = status?;
+        let lines: Vec<String> = status
+            .lines()
+            .filter(|l| l.starts_with("Uid:") || l.starts_with("Gid:") || l.starts_with("Groups:"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        (lines.len() == 3).then_some(lines)
+    };
+    let theirs = ids(std::fs::read_to_string(format!("/proc/{tid}/status")).ok());
+    let ours = ids(std::fs::read_to_string("/proc/thread-self/status").ok());
+    theirs.is_some() && theirs == ours
+}
+
+/// `bind(fd, addr)` with our own address.
+fn bind_to(fd: RawFd, addr: &[u8]) -> Outcome {
+    // SAFETY: `addr` is our own buffer, valid for `addr.len()` bytes.
+    let ret = unsafe { libc::bind(fd, addr.as_ptr().cast(), addr.len() as libc::socklen_t) };
+    performed(ret)
 }
 
 /// For a unix connect that the static filter refused (a policy without endpoints): the
@@ -232,6 +430,7 @@ fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
             replaced: false,
             address: addr.to_vec(),
             held: None,
+            own: false,
         });
     }
     // The kernel reads a path up to its first NUL.
@@ -251,7 +450,11 @@ fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
         // A file or a directory: the kernel answers a connect to it so.
         return Ok(Reached::Nothing(libc::ECONNREFUSED));
     };
-    let allowed = (0..cx.policy.unix().len()).any(|i| cx.policy.unix_identity(i) == Some(identity));
+    let endpoint =
+        (0..cx.policy.unix().len()).any(|i| cx.policy.unix_identity(i) == Some(identity));
+    // A socket the sandbox bound and that is still bound there (`own.rs`).
+    let own = !endpoint && cx.own.contains(identity.0, identity.1);
+    let allowed = endpoint || own;
     // The path of an allowed entry that now names another socket (or one that was not there
     // when the supervisor started).
     let replaced = !allowed
@@ -265,6 +468,7 @@ fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
         replaced,
         address: magic_link_address(fd.as_raw_fd()),
         held: Some(fd),
+        own,
     })
 }
 
