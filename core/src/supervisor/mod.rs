@@ -37,6 +37,7 @@
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
 //! | `listen.rs` | `listen` where the policy says `listen`, and the binds it allows |
 //! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
+//! | `query.rs` | query sockets: a datagram `socket()` the policy does not allow, made by the supervisor shut down (it cannot send) for interface requests |
 //! | `unix.rs` | unix addresses: resolved in the caller's view, checked by identity, reached through the supervisor's own `O_PATH` descriptor |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
 
@@ -46,6 +47,7 @@ mod dns;
 mod listen;
 pub mod msghdr;
 mod netlink;
+mod query;
 mod refusal;
 mod send;
 mod serve;
@@ -72,6 +74,7 @@ fn dispatch(cx: &Context<'_>, call: &Call) -> Outcome {
         libc::SYS_sendto => send::sendto(cx, call),
         libc::SYS_sendmsg => send::sendmsg(cx, call),
         libc::SYS_sendmmsg => send::sendmmsg(cx, call),
+        libc::SYS_socket => query::socket(cx, call),
         _ => fail(libc::EACCES),
     }
 }
