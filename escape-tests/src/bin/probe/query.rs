@@ -130,10 +130,8 @@ fn sends(a: &[&str]) -> Res {
     m.msg_iov = &mut iov;
     m.msg_iovlen = 1;
     // SAFETY: `m` points at buffers that outlive the call.
-    row.push(format!(
-        "sendmsg={}",
-        step(unsafe { libc::sendmsg(s, &m, 0) })
-    ));
+    let ret = unsafe { libc::sendmsg(s, &m, 0) };
+    row.push(format!("sendmsg={}", step(ret)));
     if ip {
         // SAFETY: as above.
         let ret = unsafe { libc::sendmsg(s, &m, libc::MSG_ZEROCOPY) };
