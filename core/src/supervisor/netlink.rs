@@ -8,8 +8,8 @@
 //! (a policy that keeps it keeps netlink refused). This module is a second wall, defence in
 //! depth, for the sends that reach the supervisor (`sendto` with an address under every
 //! policy with an endpoint but a `landlock-ports` one, `sendmsg` under a policy with a UDP
-//! endpoint or in audit mode;
-//! `write`, `send` and the other sends go straight to the kernel):
+//! endpoint or in audit mode; `write`, `send` and the other sends go straight to the
+//! kernel):
 //!
 //! - every message the kernel would process must be a request of an `RTM_GET*` type;
 //! - the address (a send's, a `connect`'s) must be the kernel: port id 0, no multicast group.
