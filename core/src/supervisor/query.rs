@@ -164,7 +164,28 @@ pub fn self_check() -> &'static SelfCheck {
 /// The self-check for UDP over IPv4 (`v6` false) or IPv6.
 fn check_ip(v6: bool) -> Result<(), String> {
     let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
-    let sender = || shut_down_socket(family, libc::SOCK_DGRAM, 0);
+    // An IPv6 sender with IPV6_V6ONLY cleared (the program may clear it too; the
+    // `bindv6only` sysctl may have set it): the v4-mapped path is tried whatever the default.
+    let sender = || {
+        let fd = shut_down_socket(family, libc::SOCK_DGRAM, 0)?;
+        if v6 {
+            let zero: libc::c_int = 0;
+            // SAFETY: a pointer to a local int and its size, on a descriptor we own.
+            let ret = unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_V6ONLY,
+                    (&zero as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if ret != 0 {
+                return Err(sys::errno());
+            }
+        }
+        Ok(fd)
+    };
     if let Err(libc::EAFNOSUPPORT) = sender() {
         return Ok(());
     }
