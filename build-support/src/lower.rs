@@ -815,42 +815,47 @@ pub fn query_sockets(policy: &Policy) -> QuerySockets {
     }
 }
 
-/// The stream types (`SOCK_STREAM` with any of `SOCK_NONBLOCK`/`SOCK_CLOEXEC`), the most
-/// common first (`SOCK_CLOEXEC`: what most runtimes ask), so that a TCP socket leaves the
-/// query socket rules after as few comparisons as possible.
-const STREAM_TYPES: [u64; 4] = [
-    SOCK_STREAM | SOCK_CLOEXEC,
-    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-    SOCK_STREAM,
-    SOCK_STREAM | SOCK_NONBLOCK,
-];
-
-/// When a unix socket is a query socket: placed after [`unix_socket_rules`]' refusal, which
-/// leaves only unix sockets of the stream, seqpacket and datagram types (flags enumerated)
-/// with protocol 0, so "unix, and neither stream nor seqpacket" is exactly "unix datagram".
-/// Another family pays one comparison.
+/// When a unix socket is a query socket: `AF_UNIX`, type `SOCK_DGRAM` with any of
+/// `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, protocol 0. The type is compared on every bit but those
+/// two flags (`type & !(SOCK_NONBLOCK | SOCK_CLOEXEC) == SOCK_DGRAM`, the four enumerated
+/// values exactly: no other bit passes), so that another family pays one comparison.
+/// Exact values, so the rule overlaps no other `socket` rule and its place only decides
+/// what it costs: after [`unix_socket_rules`]' refusal.
 fn unix_query_socket() -> Conditions {
-    let (family, ty) = (0, 1);
-    let mut all = vec![Cond::eq32(family, AF_UNIX)];
-    let seqpacket = STREAM_TYPES.map(|t| t & !SOCK_STREAM | SOCK_SEQPACKET);
-    all.extend(
-        STREAM_TYPES
-            .iter()
-            .chain(&seqpacket)
-            .map(|&t| Cond::ne32(ty, t)),
-    );
-    vec![all]
+    let (family, ty, proto) = (0, 1, 2);
+    let flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    vec![vec![
+        Cond::eq32(family, AF_UNIX),
+        Cond {
+            arg: ty,
+            width: Width::Dword,
+            op: CmpOp::MaskedEq(u64::from(u32::MAX) & !flags),
+            value: SOCK_DGRAM,
+        },
+        Cond::eq32(proto, 0),
+    ]]
 }
 
-/// When an IP socket is a query socket: placed after [`socket_denials`] (with UDP), which
-/// leaves only TCP and UDP sockets over IPv4 and IPv6 (types and protocols enumerated) and
-/// netlink route sockets, so "not a stream type and not netlink" is exactly "UDP". A TCP
-/// socket pays one to four comparisons.
+/// When an IP socket is a query socket: `AF_INET`/`AF_INET6`, type exactly `SOCK_DGRAM` with
+/// any of `SOCK_NONBLOCK`/`SOCK_CLOEXEC` (enumerated), protocol 0 or `IPPROTO_UDP`. Exact
+/// values, so the rule overlaps no other `socket` rule; placed after [`socket_denials`],
+/// whose type test already decided the type (a TCP socket's jump passes the whole rule).
 fn ip_query_socket() -> Conditions {
-    let (family, ty) = (0, 1);
-    let mut all: Vec<Cond> = STREAM_TYPES.iter().map(|&t| Cond::ne32(ty, t)).collect();
-    all.push(Cond::ne32(family, AF_NETLINK));
-    vec![all]
+    let (family, ty, proto) = (0, 1, 2);
+    let flags = [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC];
+    let mut out = Vec::new();
+    for f in flags {
+        for fam in [AF_INET, AF_INET6] {
+            for p in [0, IPPROTO_UDP] {
+                out.push(vec![
+                    Cond::eq32(ty, SOCK_DGRAM | f),
+                    Cond::eq32(family, fam),
+                    Cond::eq32(proto, p),
+                ]);
+            }
+        }
+    }
+    out
 }
 
 /// When `socket(family, type, protocol)` is denied, as an OR of ANDs of exact comparisons.
@@ -1024,6 +1029,9 @@ mod tests {
         assert_eq!(socket(&tcp, AF_INET6, SOCK_DGRAM, 58), deny, "ICMPv6");
         assert_eq!(socket(&tcp, AF_INET, SOCK_RAW, IPPROTO_UDP), deny);
         assert_eq!(socket(&tcp, AF_UNIX, SOCK_DGRAM, 1), deny);
+        assert_eq!(socket(&tcp, AF_UNIX, SOCK_DGRAM | 0x10, 0), deny);
+        assert_eq!(socket(&tcp, AF_UNIX, SOCK_DGRAM | 1 << 31, 0), deny);
+        assert_eq!(socket(&tcp, AF_INET6, SOCK_DGRAM | 1 << 31, 0), deny);
         assert_eq!(
             socket(&tcp, AF_UNIX, SOCK_RAW, 0),
             deny,
