@@ -80,19 +80,21 @@ pub const NATIVE_AUDIT_ARCH: Option<u32> = if cfg!(target_arch = "x86_64") {
 /// made shut down, for interface requests) on this machine: `(ip, unix)`, found by running
 /// it on `socket(AF_INET, SOCK_DGRAM, 0)` and `socket(AF_UNIX, SOCK_DGRAM, 0)`.
 pub fn query_sockets(program: &[SockFilter]) -> (bool, bool) {
-    let Some(arch) = NATIVE_AUDIT_ARCH else {
-        return (false, false);
-    };
-    let check = |family: i32| {
-        let data = SeccompData {
-            nr: libc::SYS_socket as i32,
-            arch,
-            instruction_pointer: 0,
-            args: [family as u64, libc::SOCK_DGRAM as u64, 0, 0, 0, 0],
-        };
-        run(program, &data) == Some(SECCOMP_RET_USER_NOTIF)
-    };
+    let check =
+        |family| socket_return(program, family, libc::SOCK_DGRAM) == Some(SECCOMP_RET_USER_NOTIF);
     (check(libc::AF_INET), check(libc::AF_UNIX))
+}
+
+/// What `program` returns for `socket(family, ty, 0)` on this machine; `None` where the
+/// compiler emits no program or the interpreter cannot run it.
+pub fn socket_return(program: &[SockFilter], family: i32, ty: i32) -> Option<u32> {
+    let data = SeccompData {
+        nr: libc::SYS_socket as i32,
+        arch: NATIVE_AUDIT_ARCH?,
+        instruction_pointer: 0,
+        args: [family as u64, ty as u64, 0, 0, 0, 0],
+    };
+    run(program, &data)
 }
 
 /// Whether the program has refusals for the supervisor to report.

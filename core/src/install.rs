@@ -553,7 +553,12 @@ fn static_filter_detail(
     // Query sockets (issue 12): what the program hands to the supervisor instead of
     // refusing it.
     let (query_ip, query_unix) = filter::query_sockets(program);
-    let udp = policy.has_udp() || !policy.names().is_empty();
+    // A program whose checks were rewritten to ALLOW (the escape tests' switch) makes UDP
+    // sockets outright: say so rather than "no UDP".
+    let udp = policy.has_udp()
+        || !policy.names().is_empty()
+        || filter::socket_return(program, libc::AF_INET, libc::SOCK_DGRAM)
+            == Some(filter::SECCOMP_RET_ALLOW);
     // Netlink route sockets (interface listing) unless the policy keeps CAP_NET_ADMIN or
     // CAP_NET_RAW (network_sandbox_build::lower::netlink_route_allowed).
     let netlink = policy.options().keep_capabilities & (1 << 12 | 1 << 13) == 0;
@@ -570,7 +575,10 @@ fn static_filter_detail(
     // datagram ones with a `unix:` endpoint, none under the landlock-ports fallback.
     if policy.options().fallback == Fallback::LandlockPorts {
         not.push("unix");
-    } else if policy.unix().is_empty() {
+    } else if policy.unix().is_empty()
+        && filter::socket_return(program, libc::AF_UNIX, libc::SOCK_DGRAM)
+            != Some(filter::SECCOMP_RET_ALLOW)
+    {
         made.push("unix stream/seqpacket");
         if !query_unix {
             not.push("unix datagram");
