@@ -437,7 +437,11 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
         }]]
     };
     rule(Sysno::Sendto, deny, fastopen(3));
-    if udp {
+    // Query sockets (issue 12, [`query_sockets`]): a send naming a destination on one gets
+    // the supervisor's refusal line rather than a bare `EPIPE`. Rare on TCP sockets, which
+    // ignore the address; `sendmsg`/`sendmmsg` stay with the kernel (they get `EPIPE`).
+    let query = query_sockets(policy);
+    if udp || query.any() {
         // A destination pointer: the supervisor reads it. NULL: the socket's peer.
         let dest = Cond {
             arg: 4,
@@ -457,16 +461,23 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     rule(Sysno::Connect, connect, always());
 
     // Unix sockets (issue 12, 13): see [`unix_socket_rules`]. Before the rules below, which
-    // then see no unix socket.
+    // then see no unix socket. Query sockets (issue 12, [`query_sockets`]): each kind goes
+    // to the supervisor after the refusals, which let it through as if it were allowed.
     if let Some((refusal, allowed)) = unix_socket_rules(policy) {
         rule(Sysno::Socket, deny, refusal);
+        if query.unix {
+            rule(Sysno::Socket, Action::UserNotif, unix_query_socket());
+        }
         rule(Sysno::Socket, Action::Allow, allowed);
     }
     rule(
         Sysno::Socket,
         deny,
-        socket_denials(udp, netlink_route_allowed(policy)),
+        socket_denials(udp || query.ip, netlink_route_allowed(policy)),
     );
+    if query.ip {
+        rule(Sysno::Socket, Action::UserNotif, ip_query_socket());
+    }
 
     // setsockopt(fd, level, optname, optval, optlen): an allow list per level (see
     // [`SOCKET_OPTIONS`]); any other level or option is refused.
@@ -619,7 +630,9 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     // may name an address goes to the supervisor (it resolves and checks unix addresses).
     if policy.has_unix() && !udp {
         let dest = Cond::qword_ne(4, 0);
-        rule(Sysno::Sendto, Action::UserNotif, vec![vec![dest]]);
+        if !query.any() {
+            rule(Sysno::Sendto, Action::UserNotif, vec![vec![dest]]);
+        }
         rule(Sysno::Sendmsg, Action::UserNotif, always());
         rule(Sysno::Sendmmsg, Action::UserNotif, always());
     }
@@ -737,7 +750,8 @@ pub type Conditions = Vec<Vec<Cond>>;
 /// seqpacket sockets (with `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, enumerated) for every policy, so
 /// that glibc's nscd probe reaches its `connect`, which the supervisor answers (`ENOENT`,
 /// silently, when the path does not exist); unix datagram sockets too when the policy has a
-/// `unix:` endpoint, whose sends the supervisor then checks. Protocol exactly 0. The
+/// `unix:` endpoint, whose sends the supervisor then checks (or, without one, for the query
+/// socket rule that follows the refusal: [`query_sockets`]). Protocol exactly 0. The
 /// refusal holds the unix sockets of other types or protocols; the allow rule is then
 /// "family `AF_UNIX`". Each conjunction tests the family first, so another family pays three
 /// comparisons.
@@ -751,7 +765,8 @@ pub fn unix_socket_rules(policy: &Policy) -> Option<(Conditions, Conditions)> {
     let (family, ty, proto) = (0, 1, 2);
     let flags = [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC];
     let mut types = vec![SOCK_STREAM, SOCK_SEQPACKET];
-    if policy.has_unix() {
+    // Datagram ones pass on to the query socket rule without a `unix:` endpoint.
+    if policy.has_unix() || query_sockets(policy).unix {
         types.push(SOCK_DGRAM);
     }
     let mut other_type = vec![Cond::eq32(family, AF_UNIX)];
@@ -766,6 +781,87 @@ pub fn unix_socket_rules(policy: &Policy) -> Option<(Conditions, Conditions)> {
         vec![Cond::eq32(family, AF_UNIX), Cond::ne32(proto, 0)],
     ];
     Some((refusal, vec![vec![Cond::eq32(family, AF_UNIX)]]))
+}
+
+/// Which datagram sockets become *query sockets* under a policy (issue 12): sockets the
+/// supervisor makes itself, shuts down for sending and receiving, and installs in the
+/// program, so that the `SIOCGIF*` requests programs ask on a datagram socket (Java's
+/// `NetworkInterface`, glibc's `if_nametoindex` and `__opensock`) work under a policy
+/// that does not otherwise allow the socket. A shut-down datagram socket cannot send
+/// (`EPIPE`, which the supervisor checks once before it makes the first one).
+///
+/// Only where a supervisor runs and checks: not without endpoints (no supervisor is
+/// needed there; the socket stays refused), not in audit mode (where UDP sockets and unix
+/// datagram sockets are made anyway), not under `fallback = "landlock-ports"` (where the
+/// runtime may rewrite every check to `ALLOW`: the sockets would be made unchecked).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuerySockets {
+    /// `socket(AF_INET | AF_INET6, SOCK_DGRAM, 0 | IPPROTO_UDP)`: the policy allows no UDP.
+    pub ip: bool,
+    /// `socket(AF_UNIX, SOCK_DGRAM, 0)`: the policy has no `unix:` endpoint.
+    pub unix: bool,
+}
+
+impl QuerySockets {
+    /// Whether any socket becomes a query socket.
+    pub fn any(self) -> bool {
+        self.ip || self.unix
+    }
+}
+
+/// The query sockets of `policy`: see [`QuerySockets`].
+pub fn query_sockets(policy: &Policy) -> QuerySockets {
+    let supervised = policy.options.mode == crate::model::Mode::Enforce
+        && !policy.no_network()
+        && policy.options.fallback != crate::model::Fallback::LandlockPorts;
+    let udp = policy.has_udp() || !policy.names.is_empty();
+    QuerySockets {
+        ip: supervised && !udp,
+        unix: supervised && !policy.has_unix(),
+    }
+}
+
+/// When a unix socket is a query socket: `AF_UNIX`, type `SOCK_DGRAM` with any of
+/// `SOCK_NONBLOCK`/`SOCK_CLOEXEC`, protocol 0. The type is compared on every bit but those
+/// two flags (`type & !(SOCK_NONBLOCK | SOCK_CLOEXEC) == SOCK_DGRAM`, the four enumerated
+/// values exactly: no other bit passes), so that another family pays one comparison.
+/// Exact values, so the rule overlaps no other `socket` rule and its place only decides
+/// what it costs: after [`unix_socket_rules`]' refusal.
+fn unix_query_socket() -> Conditions {
+    let (family, ty, proto) = (0, 1, 2);
+    let flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    vec![vec![
+        Cond::eq32(family, AF_UNIX),
+        Cond {
+            arg: ty,
+            width: Width::Dword,
+            op: CmpOp::MaskedEq(u64::from(u32::MAX) & !flags),
+            value: SOCK_DGRAM,
+        },
+        Cond::eq32(proto, 0),
+    ]]
+}
+
+/// When an IP socket is a query socket: `AF_INET`/`AF_INET6`, type exactly `SOCK_DGRAM` with
+/// any of `SOCK_NONBLOCK`/`SOCK_CLOEXEC` (enumerated), protocol 0 or `IPPROTO_UDP`. Exact
+/// values, so the rule overlaps no other `socket` rule; placed after [`socket_denials`],
+/// whose type test already decided the type (a TCP socket's jump passes the whole rule).
+fn ip_query_socket() -> Conditions {
+    let (family, ty, proto) = (0, 1, 2);
+    let flags = [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC];
+    let mut out = Vec::new();
+    for f in flags {
+        for fam in [AF_INET, AF_INET6] {
+            for p in [0, IPPROTO_UDP] {
+                out.push(vec![
+                    Cond::eq32(ty, SOCK_DGRAM | f),
+                    Cond::eq32(family, fam),
+                    Cond::eq32(proto, p),
+                ]);
+            }
+        }
+    }
+    out
 }
 
 /// When `socket(family, type, protocol)` is denied, as an OR of ANDs of exact comparisons.
@@ -869,7 +965,7 @@ mod tests {
             Action::Allow
         );
         assert_eq!(socket(&tcp, AF_INET6, SOCK_STREAM, 0), Action::Allow);
-        assert_eq!(socket(&tcp, AF_INET, SOCK_DGRAM, 0), deny);
+        assert_eq!(socket(&tcp, AF_INET, SOCK_DGRAM, 6), deny);
         assert_eq!(socket(&tcp, AF_INET, SOCK_STREAM, 262), deny, "MPTCP");
         assert_eq!(
             socket(&tcp, 1, SOCK_STREAM, 0),
@@ -881,9 +977,9 @@ mod tests {
             Action::Allow
         );
         assert_eq!(
-            socket(&tcp, 1, SOCK_DGRAM, 0),
+            socket(&tcp, 1, SOCK_DGRAM, 1),
             deny,
-            "unix datagram: no unix:"
+            "unix datagram: protocol 0"
         );
         assert_eq!(socket(&tcp, 1, SOCK_STREAM, 1), deny, "protocol 0 only");
         assert_eq!(socket(&tcp, 1, 3, 0), deny, "SOCK_RAW");
@@ -919,6 +1015,126 @@ mod tests {
     }
 
     #[test]
+    fn query_sockets_go_to_the_supervisor() {
+        use crate::model::{Fallback, Mode, NamedEndpoint, UnixEndpoint, UnixName};
+        let tcp = lower(&policy(&[Protocol::Tcp]), Arch::X86_64);
+        let (q, deny) = (Action::UserNotif, Action::Report(EACCES));
+        let flags = [0, SOCK_NONBLOCK, SOCK_CLOEXEC, SOCK_NONBLOCK | SOCK_CLOEXEC];
+        for f in flags {
+            for family in [AF_INET, AF_INET6] {
+                for proto in [0, IPPROTO_UDP] {
+                    assert_eq!(socket(&tcp, family, SOCK_DGRAM | f, proto), q);
+                }
+            }
+            assert_eq!(socket(&tcp, AF_UNIX, SOCK_DGRAM | f, 0), q);
+        }
+        // Exact values only: no other flag, type, protocol or family.
+        assert_eq!(socket(&tcp, AF_INET, SOCK_DGRAM | 0x10, 0), deny);
+        assert_eq!(socket(&tcp, AF_INET, SOCK_DGRAM, 1), deny, "ICMP");
+        assert_eq!(socket(&tcp, AF_INET, SOCK_DGRAM, 136), deny, "UDP-Lite");
+        assert_eq!(socket(&tcp, AF_INET6, SOCK_DGRAM, 58), deny, "ICMPv6");
+        assert_eq!(socket(&tcp, AF_INET, SOCK_RAW, IPPROTO_UDP), deny);
+        assert_eq!(socket(&tcp, AF_UNIX, SOCK_DGRAM, 1), deny);
+        assert_eq!(socket(&tcp, AF_UNIX, SOCK_DGRAM | 0x10, 0), deny);
+        assert_eq!(socket(&tcp, AF_UNIX, SOCK_DGRAM | 1 << 31, 0), deny);
+        assert_eq!(socket(&tcp, AF_INET6, SOCK_DGRAM | 1 << 31, 0), deny);
+        assert_eq!(
+            socket(&tcp, AF_UNIX, SOCK_RAW, 0),
+            deny,
+            "unix raw is datagram"
+        );
+        assert_eq!(socket(&tcp, 17, SOCK_DGRAM, 0), deny, "AF_PACKET");
+        assert_eq!(socket(&tcp, AF_NETLINK, SOCK_DGRAM, 0), Action::Allow);
+        // The low 32 bits only, as the kernel reads an int.
+        assert_eq!(socket(&tcp, AF_INET | 1 << 32, SOCK_DGRAM, 0), q);
+        // A send naming a destination goes to the supervisor (a refusal line instead of
+        // EPIPE); one on the socket's peer, sendmsg and sendmmsg stay with the kernel.
+        let nr = |s: Sysno| s.number(Arch::X86_64);
+        assert_eq!(tcp.decide(nr(Sysno::Sendto), &[3, 0, 1, 0, 1 << 40, 16]), q);
+        assert_eq!(
+            tcp.decide(nr(Sysno::Sendto), &[3, 0, 1, 0, 0, 0]),
+            Action::Allow
+        );
+        assert_eq!(
+            tcp.decide(nr(Sysno::Sendmsg), &[3, 1, 0, 0, 0, 0]),
+            Action::Allow
+        );
+        assert_eq!(
+            tcp.decide(nr(Sysno::Sendmmsg), &[3, 1, 1, 0, 0, 0]),
+            Action::Allow
+        );
+        // Multicast and anycast joins (the kernel would send IGMP/MLD) stay refused.
+        let opt = |level, name| tcp.decide(nr(Sysno::Setsockopt), &[3, level, name, 0, 8, 0]);
+        for name in 35..=48 {
+            assert_eq!(opt(SOL_IP, name), deny, "SOL_IP {name}");
+        }
+        for name in [20, 21, 27, 28, 42, 43, 44, 45, 46, 47, 48] {
+            assert_eq!(opt(SOL_IPV6, name), deny, "SOL_IPV6 {name}");
+        }
+
+        // Where UDP sockets are made already, the IP ones are not query sockets.
+        let udp = lower(&policy(&[Protocol::Udp]), Arch::X86_64);
+        assert_eq!(socket(&udp, AF_INET, SOCK_DGRAM, 0), Action::Allow);
+        assert_eq!(socket(&udp, AF_UNIX, SOCK_DGRAM, 0), q, "no unix: endpoint");
+        let mut named = policy(&[Protocol::Tcp]);
+        named.names.push(NamedEndpoint {
+            name: "example.test".into(),
+            protocol: Protocol::Tcp,
+            first_port: 443,
+            last_port: 443,
+            pinned: vec![],
+            origin: Origin::default(),
+        });
+        assert_eq!(
+            query_sockets(&named),
+            QuerySockets {
+                ip: false,
+                unix: true
+            }
+        );
+        // A unix: endpoint makes unix datagram sockets; IP ones stay query sockets.
+        let mut unix = policy(&[Protocol::Tcp]);
+        unix.unix.push(UnixEndpoint {
+            name: UnixName::Path("/run/app.sock".into()),
+            origin: Origin::default(),
+        });
+        let with_unix = lower(&unix, Arch::X86_64);
+        assert_eq!(socket(&with_unix, AF_UNIX, SOCK_DGRAM, 0), Action::Allow);
+        assert_eq!(socket(&with_unix, AF_INET6, SOCK_DGRAM, 0), q);
+        // No supervisor to make them, or one that would be bypassed: refused as before.
+        let none = lower(&Policy::default(), Arch::X86_64);
+        assert_eq!(socket(&none, AF_INET, SOCK_DGRAM, 0), deny, "no endpoint");
+        assert_eq!(socket(&none, AF_UNIX, SOCK_DGRAM, 0), deny, "no endpoint");
+        let mut ports = policy(&[Protocol::Tcp]);
+        ports.options.fallback = Fallback::LandlockPorts;
+        let ports = lower(&ports, Arch::X86_64);
+        assert_eq!(
+            socket(&ports, AF_INET, SOCK_DGRAM, 0),
+            deny,
+            "landlock-ports"
+        );
+        assert_eq!(
+            socket(&ports, AF_UNIX, SOCK_DGRAM, 0),
+            deny,
+            "landlock-ports"
+        );
+        let mut deny_all = policy(&[Protocol::Tcp]);
+        deny_all.options.fallback = Fallback::DenyAll;
+        let deny_all = lower(&deny_all, Arch::X86_64);
+        assert_eq!(
+            socket(&deny_all, AF_INET, SOCK_DGRAM, 0),
+            q,
+            "rewritten to ERRNO"
+        );
+        // Audit mode makes the real sockets, as before.
+        let mut audit = policy(&[Protocol::Tcp]);
+        audit.options.mode = Mode::Audit;
+        assert_eq!(query_sockets(&audit), QuerySockets::default());
+        let audit = lower(&audit, Arch::X86_64);
+        assert_eq!(socket(&audit, AF_INET, SOCK_DGRAM, 0), Action::Allow);
+    }
+
+    #[test]
     fn unix_endpoints() {
         use crate::model::{Fallback, UnixEndpoint, UnixName};
         let mut unix = Policy {
@@ -934,10 +1150,8 @@ mod tests {
             socket(&rules, 1, SOCK_DGRAM | SOCK_CLOEXEC, 0),
             Action::Allow
         );
-        assert_eq!(
-            socket(&rules, AF_INET, SOCK_DGRAM, 0),
-            Action::Report(EACCES)
-        );
+        // No UDP: a query socket, which the supervisor makes shut down.
+        assert_eq!(socket(&rules, AF_INET, SOCK_DGRAM, 0), Action::UserNotif);
         assert_eq!(rules.decide(nr(Sysno::Connect), &[0; 6]), Action::UserNotif);
         let sendto = |dest| rules.decide(nr(Sysno::Sendto), &[3, 0, 0, 0, dest, 0]);
         assert_eq!(sendto(1 << 40), Action::UserNotif);

@@ -73,15 +73,25 @@ fn child_checks(filter: Option<&libc::sock_fprog>, udp_policy: bool, refusal: i3
             }
         }
 
-        // A UDP socket: refused by a TCP-only policy, opens with a UDP endpoint.
+        // A UDP socket: opens with a UDP endpoint; under a TCP-only policy it goes to the
+        // supervisor, which makes it shut down (a query socket, issue 12): without one
+        // here, the kernel answers ENOSYS.
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
         if denied && !udp_policy {
-            if fd != -1 || errno() != refusal {
+            if fd != -1 || errno() != libc::ENOSYS {
                 return 36;
             }
         } else if fd < 0 {
             return 37;
         } else {
+            libc::close(fd);
+        }
+        // A datagram socket of another protocol (ICMP "ping") is refused either way.
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_ICMP);
+        if denied && (fd != -1 || errno() != refusal) {
+            return 41;
+        }
+        if fd >= 0 {
             libc::close(fd);
         }
 

@@ -1,5 +1,5 @@
-//! `network-sandbox explain`: the compiled seccomp program, one instruction per line, and
-//! the system call profile by group.
+//! `network-sandbox explain`: the compiled seccomp program, one instruction per line, the
+//! query sockets it hands to the supervisor, and the system call profile by group.
 
 use clap::ValueEnum;
 use network_sandbox_build::{listing, Arch};
@@ -59,6 +59,21 @@ pub fn explain(args: &ExplainArgs) -> i32 {
     };
     // The listing starts with the architecture and ends with the length.
     print!("{}", listing::render(compiled.program(arch)));
+    // Query sockets (issue 12): `socket()` calls the program hands to the supervisor.
+    let query = network_sandbox_build::lower::query_sockets(&model);
+    let kinds = match (query.ip, query.unix) {
+        (true, true) => Some("UDP (IPv4, IPv6) and unix datagram sockets"),
+        (true, false) => Some("UDP sockets (IPv4, IPv6)"),
+        (false, true) => Some("unix datagram sockets"),
+        (false, false) => None,
+    };
+    if let Some(kinds) = kinds {
+        println!();
+        println!(
+            "query sockets (the socket() USER_NOTIF returns above): {kinds} are made by the \
+             supervisor, shut down so that they cannot send, for interface requests (SIOCGIF*)"
+        );
+    }
     if !model.names.is_empty() {
         // The program sends every connect to the supervisor; the names decide there.
         println!();

@@ -553,19 +553,29 @@ fn explain_lists_the_program() {
             .unwrap()
             .parse()
             .unwrap();
-        assert_eq!(
-            out.stdout.lines().last().unwrap(),
-            format!("{n} instructions")
-        );
-        assert_eq!(out.stdout.lines().count(), n + 2, "{}", out.stdout);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(lines[n + 1], format!("{n} instructions"), "{}", out.stdout);
         assert!(out.stdout.contains(audit), "{}", out.stdout);
         assert!(out.stdout.contains("USER_NOTIF"), "{}", out.stdout);
+        // A TCP-only policy: UDP and unix datagram sockets are query sockets (issue 12).
+        assert_eq!(
+            &lines[n + 2..],
+            [
+                "",
+                "query sockets (the socket() USER_NOTIF returns above): UDP (IPv4, IPv6) and \
+                 unix datagram sockets are made by the supervisor, shut down so that they \
+                 cannot send, for interface requests (SIOCGIF*)"
+            ],
+            "{}",
+            out.stdout
+        );
     }
     // No endpoint: connect is refused by the filter itself, no check; the refusal goes to
     // the supervisor for its line (REPORT: USER_NOTIF with the errno in the data bits).
     let out = output(ns(&["explain"]));
     assert_eq!(out.code(), Some(0), "{out:?}");
     assert!(!out.stdout.contains("USER_NOTIF\n"), "{}", out.stdout);
+    assert!(!out.stdout.contains("query sockets"), "{}", out.stdout);
     assert!(out.stdout.contains("REPORT(EACCES)"), "{}", out.stdout);
     let out = output(ns(&["explain", "--arch", "mips"]));
     assert_eq!(out.code(), Some(2), "{out:?}");

@@ -198,10 +198,12 @@ fn tcp_fast_open_sendto() {
     }
 }
 
+/// Under a TCP-only policy the UDP socket is a query socket (issue 12: made by the
+/// supervisor, shut down); the send naming the address is refused by the supervisor.
 #[test]
 fn udp_sendto() {
     for r in blocked("udp-sendto") {
-        r.refused_by_static_filter("EACCES", "socket");
+        r.refused_by_supervisor("send");
     }
 }
 

@@ -566,12 +566,13 @@ fn go_net_interfaces_works_inside() {
     }
 }
 
-/// Java's `NetworkInterface` asks its questions with `SIOCGIF*` ioctls on a UDP socket
-/// (`socket(AF_INET, SOCK_DGRAM)`), which the static filter opens only under a policy with
-/// a UDP endpoint: with one it lists as without the sandbox; without one it fails at the
-/// socket, and the line says which endpoint kind allows it (a known limit, README).
+/// Java's `NetworkInterface` asks its questions with `SIOCGIF*` ioctls on datagram sockets
+/// (`socket(AF_INET, SOCK_DGRAM)`, then `AF_INET6`). Under a TCP-only policy the supervisor
+/// makes those sockets, shut down (query sockets, issue 12): Java lists the same interfaces
+/// and addresses as without the sandbox, and no socket is refused. Before query sockets it
+/// failed at the socket (`denied socket (udp)`). As root and as nobody.
 #[test]
-fn java_network_interface_needs_a_udp_endpoint() {
+fn java_network_interface_works_under_a_tcp_only_policy() {
     let Some(java) = require("java", "Java") else {
         return;
     };
@@ -582,33 +583,67 @@ fn java_network_interface_needs_a_udp_endpoint() {
         "import java.net.NetworkInterface;\nimport java.util.Collections;\n\
          public class Interfaces {\n  public static void main(String[] a) throws Exception {\n\
              for (NetworkInterface n : Collections.list(NetworkInterface.getNetworkInterfaces()))\n\
-               System.out.println(n.getName() + \" \" + Collections.list(n.getInetAddresses()));\n\
+               System.out.println(n.getName() + \" \" + n.getIndex() + \" \" + n.isUp() + \" \"\n\
+                 + n.isLoopback() + \" \" + n.getMTU() + \" \" + Collections.list(n.getInetAddresses()));\n\
            }\n}\n",
     )
     .unwrap();
+    std::fs::set_permissions(&src, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let (java, src) = (java.to_str().unwrap(), src.to_str().unwrap());
-    let control = output(Command::new(java).args(["-Xshare:auto", src]));
-    assert!(
-        control.status.success() && control.stdout.contains("lo ["),
-        "control: {control:?}"
-    );
-    let out = output(ns_run(
-        Some("udp://127.0.0.2:9"),
-        &[java, "-Xshare:auto", src],
-    ));
-    assert!(out.status.success(), "{out:?}");
     let lines = |s: &str| {
         let mut v: Vec<String> = s.lines().map(str::to_owned).collect();
         v.sort();
         v
     };
-    assert_eq!(lines(&out.stdout), lines(&control.stdout), "{out:?}");
-    let out = output(ns_run(Some(ALLOW), &[java, "-Xshare:auto", src]));
-    assert!(!out.status.success(), "{out:?}");
-    assert!(
-        out.stderr.contains("denied socket (udp)") && out.stderr.contains("add udp://HOST:PORT"),
-        "{out:?}"
-    );
+    for user in users() {
+        let mut control = Command::new(java);
+        control.args(["-Xshare:auto", src]);
+        as_user(&mut control, user);
+        let control = output(control);
+        assert!(
+            control.status.success() && control.stdout.contains("lo 1 true true"),
+            "control as {user:?}: {control:?}"
+        );
+        let mut cmd = ns_run(Some(ALLOW), &[java, "-Xshare:auto", src]);
+        as_user(&mut cmd, user);
+        let out = output(cmd);
+        assert!(out.status.success(), "as {user:?}: {out:?}");
+        assert_eq!(
+            lines(&out.stdout),
+            lines(&control.stdout),
+            "as {user:?}: {out:?}"
+        );
+        assert!(
+            !out.stderr.contains("network-sandbox: denied"),
+            "as {user:?}: nothing is refused: {out:?}"
+        );
+    }
+}
+
+/// glibc's `if_nametoindex` and `if_indextoname` (Python's `socket.if_nametoindex`) ask
+/// `SIOCGIFINDEX`/`SIOCGIFNAME` on a datagram socket from `__opensock` (unix, then IPv4,
+/// then IPv6): under a TCP-only policy they answer as without the sandbox, silently. Before
+/// query sockets: two refusal lines and "no interface with this name".
+#[test]
+fn python_if_nametoindex_works_under_a_tcp_only_policy() {
+    let Some(python) = python() else {
+        return;
+    };
+    let code = "import socket\n\
+                i = socket.if_nametoindex('lo')\n\
+                print(i, socket.if_indextoname(i))\n\
+                for n in sorted(socket.if_nameindex()):\n\
+                \x20   print(n, socket.if_nametoindex(n[1]))";
+    for user in users() {
+        same_inside(user, &[python.to_str().unwrap(), "-c", code], "1 lo\n");
+        let mut cmd = ns_run(Some(ALLOW), &[python.to_str().unwrap(), "-c", code]);
+        as_user(&mut cmd, user);
+        let out = output(cmd);
+        assert!(
+            !out.stderr.contains("network-sandbox: denied"),
+            "as {user:?}: nothing is refused: {out:?}"
+        );
+    }
 }
 
 /// `dig +tcp` binds its TCP socket to port 0 before it connects; to an allowed loopback DNS

@@ -4,7 +4,8 @@
 //! installs it. The program returns `SECCOMP_RET_USER_NOTIF` in two meanings, told apart by
 //! the return's data bits, which the kernel ignores for that action:
 //!
-//! - data 0, a **check**: the supervisor decides (connect, UDP sends, UDP bind);
+//! - data 0, a **check**: the supervisor decides (connect, UDP sends, UDP bind, the
+//!   datagram sockets it makes shut down for interface queries);
 //! - data `errno`, a **reported refusal**: the static filter refuses the call, and the
 //!   supervisor reports it and answers `errno` (finding it by running the program on the
 //!   notification's `seccomp_data`, [`run`]).
@@ -63,6 +64,37 @@ pub fn uses_user_notif(program: &[SockFilter]) -> bool {
     program
         .iter()
         .any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_USER_NOTIF)
+}
+
+/// `AUDIT_ARCH_*` of the architecture this crate is built for; `None` on one the compiler
+/// emits no program for.
+pub const NATIVE_AUDIT_ARCH: Option<u32> = if cfg!(target_arch = "x86_64") {
+    Some(0xc000_003e)
+} else if cfg!(target_arch = "aarch64") {
+    Some(0xc000_00b7)
+} else {
+    None
+};
+
+/// Which datagram sockets `program` hands to the supervisor as *query sockets* (issue 12:
+/// made shut down, for interface requests) on this machine: `(ip, unix)`, found by running
+/// it on `socket(AF_INET, SOCK_DGRAM, 0)` and `socket(AF_UNIX, SOCK_DGRAM, 0)`.
+pub fn query_sockets(program: &[SockFilter]) -> (bool, bool) {
+    let check =
+        |family| socket_return(program, family, libc::SOCK_DGRAM) == Some(SECCOMP_RET_USER_NOTIF);
+    (check(libc::AF_INET), check(libc::AF_UNIX))
+}
+
+/// What `program` returns for `socket(family, ty, 0)` on this machine; `None` where the
+/// compiler emits no program or the interpreter cannot run it.
+pub fn socket_return(program: &[SockFilter], family: i32, ty: i32) -> Option<u32> {
+    let data = SeccompData {
+        nr: libc::SYS_socket as i32,
+        arch: NATIVE_AUDIT_ARCH?,
+        instruction_pointer: 0,
+        args: [family as u64, ty as u64, 0, 0, 0, 0],
+    };
+    run(program, &data)
 }
 
 /// Whether the program has refusals for the supervisor to report.

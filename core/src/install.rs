@@ -231,7 +231,7 @@ impl<'a> Sandbox<'a> {
         let static_filter = LayerReport {
             layer: Layer::StaticFilter,
             status: Status::Enforced,
-            detail: static_filter_detail(policy, choice.program.len(), tracing),
+            detail: static_filter_detail(policy, &choice.program, tracing),
         };
         let landlock =
             landlock_layer::report(plan.as_ref(), kernel.landlock_abi, choice.supervised);
@@ -411,7 +411,7 @@ impl<'a> Sandbox<'a> {
         if crate::test_switch::skip(Layer::Landlock) {
             crate::test_switch::drop_landlock(&mut plan, &mut landlock);
             tracing = tracing_blocker(plan.as_ref(), policy.options().keep_capabilities);
-            static_filter.detail = static_filter_detail(policy, program.len(), tracing);
+            static_filter.detail = static_filter_detail(policy, &program, tracing);
         }
         // Debuggers (issue 12): ptrace and process_vm_readv/writev are allowed only when the
         // Landlock domain installed below keeps them to the sandbox's own processes.
@@ -544,8 +544,21 @@ fn tracing_blocker(plan: Option<&Plan>, keep: u64) -> Option<&'static str> {
 
 /// What the static program refuses for this policy, in words; `tracing`: why ptrace stays
 /// refused, if it does ([`tracing_blocker`]).
-fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> String {
-    let udp = policy.has_udp() || !policy.names().is_empty();
+fn static_filter_detail(
+    policy: &Policy,
+    program: &[filter::SockFilter],
+    tracing: Option<&str>,
+) -> String {
+    let len = program.len();
+    // Query sockets (issue 12): what the program hands to the supervisor instead of
+    // refusing it.
+    let (query_ip, query_unix) = filter::query_sockets(program);
+    // A program whose checks were rewritten to ALLOW (the escape tests' switch) makes UDP
+    // sockets outright: say so rather than "no UDP".
+    let udp = policy.has_udp()
+        || !policy.names().is_empty()
+        || filter::socket_return(program, libc::AF_INET, libc::SOCK_DGRAM)
+            == Some(filter::SECCOMP_RET_ALLOW);
     // Netlink route sockets (interface listing) unless the policy keeps CAP_NET_ADMIN or
     // CAP_NET_RAW (network_sandbox_build::lower::netlink_route_allowed).
     let netlink = policy.options().keep_capabilities & (1 << 12 | 1 << 13) == 0;
@@ -555,16 +568,21 @@ fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> S
         "TCP over IPv4/IPv6"
     }];
     let mut not = vec![];
-    if !udp {
+    if !udp && !query_ip {
         not.push("UDP");
     }
     // Unix sockets: stream and seqpacket ones are made (their connects go to the supervisor),
     // datagram ones with a `unix:` endpoint, none under the landlock-ports fallback.
     if policy.options().fallback == Fallback::LandlockPorts {
         not.push("unix");
-    } else if policy.unix().is_empty() {
+    } else if policy.unix().is_empty()
+        && filter::socket_return(program, libc::AF_UNIX, libc::SOCK_DGRAM)
+            != Some(filter::SECCOMP_RET_ALLOW)
+    {
         made.push("unix stream/seqpacket");
-        not.push("unix datagram");
+        if !query_unix {
+            not.push("unix datagram");
+        }
     } else {
         made.push("unix stream/seqpacket/datagram");
     }
@@ -601,9 +619,20 @@ fn static_filter_detail(policy: &Policy, len: usize, tracing: Option<&str>) -> S
     };
     let connect =
         if policy.endpoints().is_empty() && policy.names().is_empty() && policy.unix().is_empty() {
-            "every connect (no endpoint)"
+            "every connect (no endpoint)".to_owned()
         } else {
-            "connects go to the supervisor"
+            let query = match (query_ip, query_unix) {
+                (true, true) => "; so do UDP and unix datagram sockets",
+                (true, false) => "; so do UDP sockets",
+                (false, true) => "; so do unix datagram sockets",
+                (false, false) => "",
+            };
+            let made = if query.is_empty() {
+                ""
+            } else {
+                ", which the supervisor makes shut down (they cannot send: interface queries)"
+            };
+            format!("connects go to the supervisor{query}{made}")
         };
     format!(
         "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
@@ -683,11 +712,18 @@ fn choose_program(
             }
             Mode::Audit => "audit mode: connects outside the allow list are reported, not refused",
         };
-        let detail = if reporting {
+        let mut detail = if reporting {
             format!("{detail}; the static filter's refusals are reported by the supervisor")
         } else {
             detail.into()
         };
+        if filter::query_sockets(&program) != (false, false) {
+            detail.push_str(
+                "; a UDP or unix datagram socket the policy does not allow is made by the \
+                 supervisor, shut down so that it cannot send, for interface requests \
+                 (SIOCGIF*; a check on the supervisor's own sockets first)",
+            );
+        }
         return Ok(choice(program, true, Status::Enforced, detail));
     };
     let unavailable = match blocker {

@@ -93,12 +93,13 @@ fn netlink_sockets() {
 
 /// Unix stream and seqpacket sockets are made (glibc's nscd probe needs one; their
 /// connects go to the supervisor), except under the `landlock-ports` fallback, where no
-/// supervisor would check the connect. Unix datagram sockets, raw ones and a protocol other
-/// than 0 stay refused without a `unix:` endpoint.
+/// supervisor would check the connect. Raw ones and a protocol other than 0 stay refused;
+/// datagram ones without a `unix:` endpoint are query sockets (issue 12,
+/// `query_sockets.rs`), refused where no supervisor checks (no endpoints, landlock-ports).
 #[test]
 fn unix_sockets() {
     const SOCK_SEQPACKET: i32 = 5;
-    socket_case([AF_UNIX, SOCK_DGRAM, 0], false, "EACCES");
+    socket_case_with(&[], [AF_UNIX, SOCK_DGRAM, 0], false, "EACCES");
     socket_case([AF_UNIX, SOCK_RAW, 0], false, "EACCES");
     for user in USERS {
         for ty in [SOCK_STREAM, SOCK_SEQPACKET] {
@@ -152,10 +153,21 @@ fn sctp_sockets() {
     socket_case([AF_INET, SOCK_STREAM, 132], false, "EACCES");
 }
 
+/// Without a UDP endpoint a UDP socket is a query socket (issue 12, `query_sockets.rs`),
+/// made silently; without any endpoint it is refused. Other datagram protocols (UDP-Lite,
+/// ICMP) are refused either way.
 #[test]
 fn udp_sockets_without_a_udp_endpoint() {
-    socket_case_with(TCP_POLICY, [AF_INET, SOCK_DGRAM, 0], false, "EACCES");
-    socket_case_with(TCP_POLICY, [AF_INET6, SOCK_DGRAM, 17], false, "EACCES");
+    for user in USERS {
+        for args in [["2", "2", "0"], ["10", "2", "17"], ["2", "526338", "0"]] {
+            let o = Probe::sandboxed(TCP_POLICY).user(user).run("socket", &args);
+            assert!(o.ok(), "socket{args:?} as {user:?}: {o:?}");
+            assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+        }
+    }
+    socket_case_with(&[], [AF_INET, SOCK_DGRAM, 0], false, "EACCES");
+    socket_case_with(&[], [AF_INET6, SOCK_DGRAM, 17], false, "EACCES");
+    socket_case_with(TCP_POLICY, [AF_INET, SOCK_DGRAM, 136], false, "EACCES");
 }
 
 /// With a UDP endpoint, UDP sockets open (IPv4 and IPv6, protocol 0 or 17), and everything
@@ -307,12 +319,13 @@ fn the_report_says_what_the_static_filter_refuses() {
     assert!(
         line.contains(
             "instructions; refuses sockets other than TCP over IPv4/IPv6, unix stream/seqpacket \
-             and netlink route sockets (no UDP, unix datagram, other netlink,"
+             and netlink route sockets (no other netlink,"
         ),
         "{line}"
     );
     for part in [
-        "connects go to the supervisor",
+        "connects go to the supervisor; so do UDP and unix datagram sockets, which the \
+         supervisor makes shut down (they cannot send: interface queries)",
         "TCP Fast Open",
         "io_uring and clone3 (ENOSYS)",
     ] {
@@ -326,6 +339,10 @@ fn the_report_says_what_the_static_filter_refuses() {
     let none: [&str; 0] = [];
     let o = Probe::sandboxed(&none).run("status", &[]);
     assert!(l1(&o).contains("every connect (no endpoint)"), "{o:?}");
+    assert!(
+        l1(&o).contains("(no UDP, unix datagram, other netlink,"),
+        "no query sockets without endpoints: {o:?}"
+    );
     // And L3 (Landlock ABI 4+, as on this kernel) refuses every TCP port.
     assert!(
         o.stderr

@@ -472,10 +472,12 @@ fn datagrams_reach_an_allowed_unix_socket_only() {
     }
 }
 
-/// Without a `unix:` endpoint no unix datagram socket is made (issue 10: it could name any
-/// socket in a send).
+/// Without a `unix:` endpoint a unix datagram socket is a query socket (issue 12): the
+/// supervisor makes it shut down, and a send naming a socket is refused with the line that
+/// names the endpoint to add (issue 10: it could name any socket in a send). Under a policy
+/// without endpoints none is made.
 #[test]
-fn without_a_unix_endpoint_no_datagram_socket_is_made() {
+fn without_a_unix_endpoint_a_datagram_socket_sends_nothing() {
     let dir = TempDir::new("unix-dgram-none");
     let a = Dgram::bind(dir.path.join("a.sock").to_str().unwrap().to_owned());
     let s = Servers::start();
@@ -487,6 +489,9 @@ fn without_a_unix_endpoint_no_datagram_socket_is_made() {
             &[&a.path],
             "ok",
         );
+        assert_refused_unix(&o, "send", &format!("unix:{}", a.path));
+        assert_eq!(a.received(), 1, "only the control's");
+        let o = with_control(user, &[], "unix-dgram-sendto", &[&a.path], "ok");
         o.assert_refused_by_static_filter("EACCES", "socket");
         assert!(
             o.stderr

@@ -37,6 +37,7 @@
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
 //! | `listen.rs` | `listen`: a unix socket, or a TCP socket where the policy says `listen`; the TCP binds it allows |
 //! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
+//! | `query.rs` | query sockets: a datagram `socket()` the policy does not allow, made by the supervisor shut down (it cannot send) for interface requests |
 //! | `unix.rs` | unix addresses: resolved in the caller's view, checked by identity, reached through the supervisor's own `O_PATH` descriptor; binds to a path performed in the caller's view |
 //! | `own.rs` | the unix sockets the supervisor bound for the program, identified by the kernel (`sock_diag`), which its processes may reach |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |
@@ -48,6 +49,7 @@ mod listen;
 pub mod msghdr;
 mod netlink;
 mod own;
+mod query;
 mod refusal;
 mod send;
 mod serve;
@@ -74,6 +76,7 @@ fn dispatch(cx: &Context<'_>, call: &Call) -> Outcome {
         libc::SYS_sendto => send::sendto(cx, call),
         libc::SYS_sendmsg => send::sendmsg(cx, call),
         libc::SYS_sendmmsg => send::sendmmsg(cx, call),
+        libc::SYS_socket => query::socket(cx, call),
         _ => fail(libc::EACCES),
     }
 }

@@ -6,9 +6,10 @@
 //! `CAP_NET_ADMIN` of every request that is not a `GET`, and checks it both against the
 //! credentials the socket was opened with and against the sender's — the sandbox dropped it
 //! (a policy that keeps it keeps netlink refused). This module is a second wall, defence in
-//! depth, for the sends that reach the supervisor (`sendto` with an address and `sendmsg`,
-//! under a policy with a UDP endpoint or in audit mode; `write`, `send` and the other sends
-//! go straight to the kernel):
+//! depth, for the sends that reach the supervisor (`sendto` with an address under every
+//! policy with an endpoint but a `landlock-ports` one, `sendmsg` under a policy with a UDP
+//! endpoint or in audit mode; `write`, `send` and the other sends go straight to the
+//! kernel):
 //!
 //! - every message the kernel would process must be a request of an `RTM_GET*` type;
 //! - the address (a send's, a `connect`'s) must be the kernel: port id 0, no multicast group.

@@ -23,6 +23,8 @@ use network_sandbox::{Fallback, Layer, Mode, Options, ReportTo};
 
 #[path = "probe/around.rs"]
 mod around;
+#[path = "probe/query.rs"]
+mod query;
 #[path = "probe/tracing.rs"]
 mod tracing;
 #[path = "probe/unix.rs"]
@@ -488,6 +490,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         other => around::run(other, a)
             .or_else(|| tracing::run(other, a))
             .or_else(|| unix::run(other, a))
+            .or_else(|| query::run(other, a))
             .unwrap_or_else(|| panic!("unknown attempt {other}")),
     }
 }
