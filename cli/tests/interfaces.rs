@@ -534,33 +534,14 @@ c.close()
 /// Go's `net.Interfaces` and `Addrs` (netlink, `CGO_ENABLED=0`).
 #[test]
 fn go_net_interfaces_works_inside() {
-    let Some(go) = require("go", "Go (Debian package golang-go)") else {
-        return;
-    };
-    let dir = scratch_dir("go-interfaces");
-    std::fs::write(
-        dir.join("main.go"),
-        "package main\n\nimport (\n\t\"fmt\"\n\t\"net\"\n\t\"os\"\n)\n\n\
+    const SOURCE: &str = "package main\n\nimport (\n\t\"fmt\"\n\t\"net\"\n\t\"os\"\n)\n\n\
          func main() {\n\tifs, err := net.Interfaces()\n\tif err != nil {\n\t\t\
          fmt.Println(err)\n\t\tos.Exit(1)\n\t}\n\tfor _, i := range ifs {\n\t\t\
          addrs, err := i.Addrs()\n\t\tif err != nil {\n\t\t\tfmt.Println(err)\n\t\t\t\
-         os.Exit(1)\n\t\t}\n\t\tfmt.Println(i.Name, addrs)\n\t}\n}\n",
-    )
-    .unwrap();
-    let exe = dir.join("interfaces");
-    let out = output(
-        Command::new(&go)
-            .args(["build", "-o"])
-            .arg(&exe)
-            .arg("main.go")
-            .current_dir(&dir)
-            .env("GOCACHE", dir.join("cache"))
-            .env("GOPATH", dir.join("gopath"))
-            .env("GO111MODULE", "off")
-            .env("GOFLAGS", "")
-            .env("CGO_ENABLED", "0"),
-    );
-    assert_eq!(out.code(), Some(0), "go build failed: {out:?}");
+         os.Exit(1)\n\t\t}\n\t\tfmt.Println(i.Name, addrs)\n\t}\n}\n";
+    let Some(exe) = go_program("go-interfaces", SOURCE, false) else {
+        return;
+    };
     for user in users() {
         same_inside(user, &[exe.to_str().unwrap()], "lo [127.0.0.1/8");
     }
