@@ -633,7 +633,13 @@ fn static_filter_detail(
         } else {
             ", which the supervisor makes shut down (they cannot send: interface queries)"
         };
-        format!("connects go to the supervisor{query}{made}")
+        let none = if no_endpoint {
+            " (no endpoint: it refuses every TCP and UDP one, and lets unix ones reach the \
+             sandbox's own sockets only)"
+        } else {
+            ""
+        };
+        format!("connects go to the supervisor{none}{query}{made}")
     };
     format!(
         "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
