@@ -168,6 +168,7 @@ fn udp_sockets_without_a_udp_endpoint() {
         }
     }
     socket_case_with(&[], [AF_INET, SOCK_DGRAM, 136], false, "EACCES");
+    socket_case_with(&[], [AF_INET6, SOCK_DGRAM, 136], false, "EACCES");
     socket_case_with(TCP_POLICY, [AF_INET, SOCK_DGRAM, 136], false, "EACCES");
 }
 
