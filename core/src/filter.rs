@@ -59,7 +59,7 @@ pub fn reported_errno(ret: u32) -> Option<i32> {
 }
 
 /// Whether the program hands any *check* to the supervisor. A policy with no endpoints
-/// (`allow = []`) compiles to a program that does not.
+/// (`allow = []`) under `fallback = "landlock-ports"` compiles to a program that does not.
 pub fn uses_user_notif(program: &[SockFilter]) -> bool {
     program
         .iter()
