@@ -411,7 +411,15 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     // Allowed names: the program's DNS queries (UDP first) go to the sandbox's answerer,
     // which the supervisor reaches by replacing the socket (core `answerer`).
     let udp = policy.has_udp() || audit || !policy.names.is_empty();
-    let no_network = policy.no_network() && !audit;
+    // Where the runtime may rewrite every check to ALLOW with no supervisor (`fallback =
+    // "landlock-ports"`), a policy without endpoints keeps the rules that need none: connect
+    // refused, bind left to the kernel and Landlock, listen refused. Everywhere else a
+    // supervisor runs for such a policy too (it reports the filter's refusals), and it
+    // judges connect, bind and listen as under a policy with endpoints (issue 12: the
+    // program's own unix sockets, `multiprocessing.Manager()`); where it cannot run, the
+    // runtime refuses every check outright (core `install::choose_program`).
+    let ports_only = policy.options.fallback == crate::model::Fallback::LandlockPorts;
+    let no_network = policy.no_network() && !audit && ports_only;
     let mut rules = Vec::new();
     let mut rule = |syscall: Sysno, action: Action, when: Vec<Vec<Cond>>| {
         rules.push(SyscallRule {
@@ -494,9 +502,10 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
 
     // Bind before connect (issue 12): the supervisor lets a TCP or UDP socket bind to port
     // 0 (a port the kernel picks) and a netlink route socket bind (iproute2 and Go bind
-    // before they ask). Under a policy without endpoints there is nothing to connect to
-    // and no UDP socket: bind is left to the kernel and Landlock (a TCP bind only to port
-    // 0 where Landlock handles binds), so such a policy still needs no supervisor.
+    // before they ask), and binds a unix socket in the caller's view (`own.rs`). Under a
+    // policy without endpoints and `fallback = "landlock-ports"` (no unix socket is made
+    // there) bind is left to the kernel and Landlock (a TCP bind only to port 0 where
+    // Landlock handles binds).
     let bind = if no_network {
         Action::Allow
     } else {
@@ -506,12 +515,10 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     // listen(fd, backlog): a check wherever a supervisor serves: it lets a unix socket
     // listen (issue 12: `multiprocessing.Manager()` serves itself over a socket it binds)
     // and a TCP socket only where the policy says `listen`. Without `listen` entries,
-    // refused under a policy without endpoints (no supervisor runs; bind is allowed there,
-    // and an autobound TCP listener would take connections) and under `fallback =
-    // "landlock-ports"`, where the runtime may rewrite every check to ALLOW (and no unix
-    // socket is made).
-    let ports_only = policy.options.fallback == crate::model::Fallback::LandlockPorts;
-    let listen = if policy.listen.is_empty() && (no_network || ports_only) {
+    // refused under `fallback = "landlock-ports"`, where the runtime may rewrite every
+    // check to ALLOW (no unix socket is made there, and an autobound TCP listener would
+    // take connections).
+    let listen = if policy.listen.is_empty() && ports_only {
         deny
     } else {
         Action::UserNotif
@@ -790,10 +797,11 @@ pub fn unix_socket_rules(policy: &Policy) -> Option<(Conditions, Conditions)> {
 /// that does not otherwise allow the socket. A shut-down datagram socket cannot send
 /// (`EPIPE`, which the supervisor checks once before it makes the first one).
 ///
-/// Only where a supervisor runs and checks: not without endpoints (no supervisor is
-/// needed there; the socket stays refused), not in audit mode (where UDP sockets and unix
-/// datagram sockets are made anyway), not under `fallback = "landlock-ports"` (where the
-/// runtime may rewrite every check to `ALLOW`: the sockets would be made unchecked).
+/// Only where a supervisor checks: not in audit mode (where UDP sockets and unix datagram
+/// sockets are made anyway), not under `fallback = "landlock-ports"` (where the runtime may
+/// rewrite every check to `ALLOW`: the sockets would be made unchecked). Policies without
+/// endpoints have them too (a supervisor runs for them; where it cannot, the runtime
+/// refuses every check, these sockets included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QuerySockets {
     /// `socket(AF_INET | AF_INET6, SOCK_DGRAM, 0 | IPPROTO_UDP)`: the policy allows no UDP.
@@ -812,7 +820,6 @@ impl QuerySockets {
 /// The query sockets of `policy`: see [`QuerySockets`].
 pub fn query_sockets(policy: &Policy) -> QuerySockets {
     let supervised = policy.options.mode == crate::model::Mode::Enforce
-        && !policy.no_network()
         && policy.options.fallback != crate::model::Fallback::LandlockPorts;
     let udp = policy.has_udp() || !policy.names.is_empty();
     QuerySockets {
@@ -1101,10 +1108,25 @@ mod tests {
         let with_unix = lower(&unix, Arch::X86_64);
         assert_eq!(socket(&with_unix, AF_UNIX, SOCK_DGRAM, 0), Action::Allow);
         assert_eq!(socket(&with_unix, AF_INET6, SOCK_DGRAM, 0), q);
-        // No supervisor to make them, or one that would be bypassed: refused as before.
+        // Without endpoints too: a supervisor runs there (the runtime refuses every check
+        // where it cannot).
         let none = lower(&Policy::default(), Arch::X86_64);
-        assert_eq!(socket(&none, AF_INET, SOCK_DGRAM, 0), deny, "no endpoint");
-        assert_eq!(socket(&none, AF_UNIX, SOCK_DGRAM, 0), deny, "no endpoint");
+        assert_eq!(socket(&none, AF_INET, SOCK_DGRAM, 0), q, "no endpoint");
+        assert_eq!(socket(&none, AF_UNIX, SOCK_DGRAM, 0), q, "no endpoint");
+        assert_eq!(
+            query_sockets(&Policy::default()),
+            QuerySockets {
+                ip: true,
+                unix: true
+            }
+        );
+        // One that would be bypassed: refused as before.
+        let mut none_ports = Policy::default();
+        none_ports.options.fallback = Fallback::LandlockPorts;
+        assert_eq!(query_sockets(&none_ports), QuerySockets::default());
+        let none_ports = lower(&none_ports, Arch::X86_64);
+        assert_eq!(socket(&none_ports, AF_INET, SOCK_DGRAM, 0), deny);
+        assert_eq!(socket(&none_ports, AF_UNIX, SOCK_DGRAM, 0), deny);
         let mut ports = policy(&[Protocol::Tcp]);
         ports.options.fallback = Fallback::LandlockPorts;
         let ports = lower(&ports, Arch::X86_64);
@@ -1173,8 +1195,28 @@ mod tests {
         let udp = lower(&policy(&[Protocol::Udp]), Arch::Aarch64);
         let connect = Sysno::Connect.number(Arch::Aarch64);
         let sendto = Sysno::Sendto.number(Arch::Aarch64);
-        assert_eq!(none.decide(connect, &[0; 6]), Action::Report(EACCES));
+        assert_eq!(none.decide(connect, &[0; 6]), Action::UserNotif);
         assert_eq!(udp.decide(connect, &[0; 6]), Action::UserNotif);
+        // Without endpoints, connect, bind and listen are the supervisor's checks (issue
+        // 12: the program's own unix sockets), except under `fallback = "landlock-ports"`,
+        // whose runtime may rewrite every check to ALLOW: there connect and listen stay
+        // refused and bind is left to the kernel and Landlock.
+        let (bind, listen) = (
+            Sysno::Bind.number(Arch::Aarch64),
+            Sysno::Listen.number(Arch::Aarch64),
+        );
+        assert_eq!(none.decide(bind, &[0; 6]), Action::UserNotif);
+        assert_eq!(none.decide(listen, &[0; 6]), Action::UserNotif);
+        let mut ports = Policy::default();
+        ports.options.fallback = crate::model::Fallback::LandlockPorts;
+        let ports = lower(&ports, Arch::Aarch64);
+        assert_eq!(ports.decide(connect, &[0; 6]), Action::Report(EACCES));
+        assert_eq!(ports.decide(bind, &[0; 6]), Action::Allow);
+        assert_eq!(ports.decide(listen, &[0; 6]), Action::Report(EACCES));
+        assert_eq!(
+            ports.decide(sendto, &[0, 0, 0, 0, 1 << 40, 0]),
+            Action::Allow
+        );
         let mut audit = Policy::default();
         audit.options.mode = crate::model::Mode::Audit;
         let audit = lower(&audit, Arch::Aarch64);
@@ -1184,7 +1226,9 @@ mod tests {
             Action::UserNotif,
             "audit mode sees UDP destinations"
         );
-        assert_eq!(none.decide(sendto, &[0, 0, 0, 0, 1, 0]), Action::Allow);
+        // A send naming a destination: the query sockets' rule (a refusal line on one).
+        assert_eq!(none.decide(sendto, &[0, 0, 0, 0, 1, 0]), Action::UserNotif);
+        assert_eq!(none.decide(sendto, &[0; 6]), Action::Allow);
         assert_eq!(
             udp.decide(sendto, &[0, 0, 0, 0, 1 << 40, 0]),
             Action::UserNotif

@@ -70,7 +70,11 @@ fn profile_refuses(p: &Profile, arch: Arch, nr: u32) -> bool {
 /// table): a profile never changes their answer.
 fn always_refused_by_the_rules(policy: &Policy, name: &str) -> bool {
     let audit = policy.options.mode == Mode::Audit;
-    let no_network = policy.endpoints.is_empty() && !audit;
+    // Without endpoints, connect is refused whatever the arguments only under the
+    // landlock-ports fallback (elsewhere it is the supervisor's check).
+    let ports_only =
+        policy.options.fallback == network_sandbox_build::model::Fallback::LandlockPorts;
+    let no_network = policy.endpoints.is_empty() && !audit && ports_only;
     // ptrace and process_vm_readv/writev are not on the list: their rule is a placeholder
     // the installer settles (allowed under Landlock), so a profile that leaves them out
     // refuses them outright.
@@ -101,12 +105,9 @@ fn always_refused_by_the_rules(policy: &Policy, name: &str) -> bool {
             | "mount_setattr"
     ) || (name == "connect" && no_network)
         // listen is a check wherever a supervisor serves (a unix socket listens); refused
-        // whatever the arguments only without `listen` entries where none serves or every
-        // check may become ALLOW.
-        || (name == "listen"
-            && policy.listen.is_empty()
-            && (no_network
-                || policy.options.fallback == network_sandbox_build::model::Fallback::LandlockPorts))
+        // whatever the arguments only without `listen` entries where every check may
+        // become ALLOW.
+        || (name == "listen" && policy.listen.is_empty() && ports_only)
 }
 
 fn refusal(policy: &Policy) -> u32 {

@@ -132,13 +132,17 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
     let audit = policy.options.mode == Mode::Audit;
     let udp = audit || policy.endpoints.iter().any(|e| e.protocol == Protocol::Udp);
     let unix = !policy.unix.is_empty();
-    let no_network = policy.endpoints.is_empty() && !unix && !audit;
     let landlock_ports = policy.options.fallback == Fallback::LandlockPorts;
-    // Query sockets (issue 12): where a supervisor runs and checks (endpoints, enforce mode,
-    // not the landlock-ports fallback), a UDP socket without a UDP endpoint and a unix
-    // datagram socket without a unix endpoint go to the supervisor, which makes them shut
-    // down.
-    let supervised = !audit && !no_network && !landlock_ports;
+    // Without endpoints, connect, bind and listen are checks as with endpoints (a
+    // supervisor runs for such a policy too), except under the landlock-ports fallback,
+    // whose runtime may rewrite every check to ALLOW: there they keep the rules that need
+    // no supervisor.
+    let no_network = policy.endpoints.is_empty() && !unix && !audit && landlock_ports;
+    // Query sockets (issue 12): where a supervisor runs and checks (enforce mode, not the
+    // landlock-ports fallback; with or without endpoints), a UDP socket without a UDP
+    // endpoint and a unix datagram socket without a unix endpoint go to the supervisor,
+    // which makes them shut down.
+    let supervised = !audit && !landlock_ports;
     let (query_ip, query_unix) = (supervised && !udp, supervised && !unix);
     // `int` arguments: the kernel looks at the low 32 bits only.
     let int = |i: usize| d.args[i] as u32;
@@ -223,10 +227,9 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
         Some("bind") if no_network => ALLOW,
         Some("bind") => USER_NOTIF,
         // A check wherever a supervisor serves (unix sockets listen, TCP ones at `listen`
-        // entries); without `listen` entries refused where none serves or all checks may
-        // become ALLOW.
+        // entries); without `listen` entries refused where all checks may become ALLOW.
         Some("listen") if !policy.listen.is_empty() => USER_NOTIF,
-        Some("listen") if no_network || landlock_ports => refuse(policy),
+        Some("listen") if landlock_ports => refuse(policy),
         Some("listen") => USER_NOTIF,
         _ => ALLOW,
     }
@@ -455,6 +458,16 @@ fn policies() -> Vec<(&'static str, Policy)> {
                     ..Options::default()
                 },
                 ..policy(vec![endpoint(Protocol::Tcp, "127.0.0.2", 32, (443, 443))])
+            },
+        ),
+        (
+            "no endpoints, landlock-ports fallback",
+            Policy {
+                options: Options {
+                    fallback: Fallback::LandlockPorts,
+                    ..Options::default()
+                },
+                ..policy(vec![])
             },
         ),
         (
@@ -845,8 +858,11 @@ fn every_syscall_without_a_rule_is_cacheable() {
             let audit = native(arch);
             for nr in 0..=MAX_NR {
                 let cacheable = const_allow(&prog, audit, nr);
-                // Without endpoints (of any kind) `bind` is left to the kernel and Landlock.
-                let bind_free = policy.no_network() && policy.options.mode != Mode::Audit;
+                // Without endpoints (of any kind) under the landlock-ports fallback, `bind`
+                // is left to the kernel and Landlock.
+                let bind_free = policy.no_network()
+                    && policy.options.mode != Mode::Audit
+                    && policy.options.fallback == Fallback::LandlockPorts;
                 match name_of(arch, nr) {
                     None => assert!(cacheable, "{label} {arch}: nr {nr} not cacheable"),
                     Some("bind") if bind_free => assert!(cacheable, "{label} {arch}: bind"),

@@ -518,6 +518,29 @@ fn check_reports_layers_without_installing() {
     assert_eq!(out.code(), Some(0), "{out:?}");
     assert!(out.stdout.contains("no network at all"), "{}", out.stdout);
     assert!(
+        out.stdout
+            .contains("L2 supervisor: enforced: the policy allows no destination")
+            && out
+                .stdout
+                .contains("the static filter's refusals are reported by the supervisor"),
+        "{}",
+        out.stdout
+    );
+    // Without endpoints the policy needs the supervisor only for the program's own unix
+    // sockets and interface queries: where it cannot run, `run` still starts (issue 12).
+    let out = output(ns(&["check"]).env("NETWORK_SANDBOX_SIMULATE_MISSING", "user-notif"));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "L2 supervisor: not enforced: unavailable (seccomp user notification \
+             (SECCOMP_RET_USER_NOTIF, Linux 5.0)): the policy allows no destination"
+        ) && out.stdout.contains("run would start"),
+        "{}",
+        out.stdout
+    );
+    let out = output(ns(&["check", "--fallback", "landlock-ports"]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(
         out.stdout.contains("L2 supervisor: enforced")
             && out
                 .stdout
@@ -570,9 +593,16 @@ fn explain_lists_the_program() {
             out.stdout
         );
     }
-    // No endpoint: connect is refused by the filter itself, no check; the refusal goes to
-    // the supervisor for its line (REPORT: USER_NOTIF with the errno in the data bits).
+    // No endpoint: connect, bind and listen are checks, and query sockets are made, as
+    // with endpoints (issue 12).
     let out = output(ns(&["explain"]));
+    assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(out.stdout.contains("USER_NOTIF\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("query sockets"), "{}", out.stdout);
+    // Under landlock-ports: connect is refused by the filter itself, no check; the refusal
+    // goes to the supervisor for its line (REPORT: USER_NOTIF with the errno in the data
+    // bits).
+    let out = output(ns(&["explain", "--fallback", "landlock-ports"]));
     assert_eq!(out.code(), Some(0), "{out:?}");
     assert!(!out.stdout.contains("USER_NOTIF\n"), "{}", out.stdout);
     assert!(!out.stdout.contains("query sockets"), "{}", out.stdout);

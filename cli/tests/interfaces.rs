@@ -28,6 +28,11 @@ fn users() -> Vec<User> {
 /// Runs `program` without and with the sandbox as `user`; both must succeed and print the
 /// same standard output, which must contain `expect`.
 fn same_inside(user: User, program: &[&str], expect: &str) {
+    same_inside_of(Some(ALLOW), user, program, expect)
+}
+
+/// [`same_inside`] under `--allow allow`, or under a policy without any endpoint (`None`).
+fn same_inside_of(allow: Option<&str>, user: User, program: &[&str], expect: &str) {
     let mut control = Command::new(program[0]);
     control.args(&program[1..]);
     as_user(&mut control, user);
@@ -37,7 +42,7 @@ fn same_inside(user: User, program: &[&str], expect: &str) {
         "control without the sandbox ({program:?} as {user:?}) failed: the test would prove \
          nothing: {control:?}"
     );
-    let mut cmd = ns_run(Some(ALLOW), program);
+    let mut cmd = ns_run(allow, program);
     as_user(&mut cmd, user);
     let out = output(cmd);
     assert!(
@@ -551,7 +556,8 @@ fn go_net_interfaces_works_inside() {
 /// (`socket(AF_INET, SOCK_DGRAM)`, then `AF_INET6`). Under a TCP-only policy the supervisor
 /// makes those sockets, shut down (query sockets, issue 12): Java lists the same interfaces
 /// and addresses as without the sandbox, and no socket is refused. Before query sockets it
-/// failed at the socket (`denied socket (udp)`). As root and as nobody.
+/// failed at the socket (`denied socket (udp)`). The same under a policy without any
+/// endpoint, where a supervisor runs too. As root and as nobody.
 #[test]
 fn java_network_interface_works_under_a_tcp_only_policy() {
     let Some(java) = require("java", "Java") else {
@@ -585,26 +591,29 @@ fn java_network_interface_works_under_a_tcp_only_policy() {
             control.status.success() && control.stdout.contains("lo 1 true true"),
             "control as {user:?}: {control:?}"
         );
-        let mut cmd = ns_run(Some(ALLOW), &[java, "-Xshare:auto", src]);
-        as_user(&mut cmd, user);
-        let out = output(cmd);
-        assert!(out.status.success(), "as {user:?}: {out:?}");
-        assert_eq!(
-            lines(&out.stdout),
-            lines(&control.stdout),
-            "as {user:?}: {out:?}"
-        );
-        assert!(
-            !out.stderr.contains("network-sandbox: denied"),
-            "as {user:?}: nothing is refused: {out:?}"
-        );
+        for allow in [Some(ALLOW), None] {
+            let mut cmd = ns_run(allow, &[java, "-Xshare:auto", src]);
+            as_user(&mut cmd, user);
+            let out = output(cmd);
+            assert!(out.status.success(), "{allow:?} as {user:?}: {out:?}");
+            assert_eq!(
+                lines(&out.stdout),
+                lines(&control.stdout),
+                "{allow:?} as {user:?}: {out:?}"
+            );
+            assert!(
+                !out.stderr.contains("network-sandbox: denied"),
+                "{allow:?} as {user:?}: nothing is refused: {out:?}"
+            );
+        }
     }
 }
 
 /// glibc's `if_nametoindex` and `if_indextoname` (Python's `socket.if_nametoindex`) ask
 /// `SIOCGIFINDEX`/`SIOCGIFNAME` on a datagram socket from `__opensock` (unix, then IPv4,
-/// then IPv6): under a TCP-only policy they answer as without the sandbox, silently. Before
-/// query sockets: two refusal lines and "no interface with this name".
+/// then IPv6): under a TCP-only policy, and under one without any endpoint, they answer as
+/// without the sandbox, silently. Before query sockets: two refusal lines and "no interface
+/// with this name".
 #[test]
 fn python_if_nametoindex_works_under_a_tcp_only_policy() {
     let Some(python) = python() else {
@@ -616,14 +625,21 @@ fn python_if_nametoindex_works_under_a_tcp_only_policy() {
                 for n in sorted(socket.if_nameindex()):\n\
                 \x20   print(n, socket.if_nametoindex(n[1]))";
     for user in users() {
-        same_inside(user, &[python.to_str().unwrap(), "-c", code], "1 lo\n");
-        let mut cmd = ns_run(Some(ALLOW), &[python.to_str().unwrap(), "-c", code]);
-        as_user(&mut cmd, user);
-        let out = output(cmd);
-        assert!(
-            !out.stderr.contains("network-sandbox: denied"),
-            "as {user:?}: nothing is refused: {out:?}"
-        );
+        for allow in [Some(ALLOW), None] {
+            same_inside_of(
+                allow,
+                user,
+                &[python.to_str().unwrap(), "-c", code],
+                "1 lo\n",
+            );
+            let mut cmd = ns_run(allow, &[python.to_str().unwrap(), "-c", code]);
+            as_user(&mut cmd, user);
+            let out = output(cmd);
+            assert!(
+                !out.stderr.contains("network-sandbox: denied"),
+                "{allow:?} as {user:?}: nothing is refused: {out:?}"
+            );
+        }
     }
 }
 

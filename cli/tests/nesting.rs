@@ -2,7 +2,8 @@
 //! as enforced when it is not. An outer sandbox refuses `pidfd_getfd`, so an inner supervisor
 //! cannot run; the inner run refuses to start, except with `fallback = "deny-all"`, which
 //! needs no supervisor. `landlock-ports` refuses too: the outer supervisor performs connects
-//! outside the inner Landlock domain, so inner port rules would not hold.
+//! outside the inner Landlock domain, so inner port rules would not hold. A policy without
+//! any endpoint starts anyway (issue 12): every check refused outright.
 
 mod common;
 
@@ -128,5 +129,90 @@ fn nested_fallbacks_deny_all_refuses_every_connect_and_landlock_ports_refuses_to
         let out = run(true, &allow, &ports, user);
         assert_eq!(out.code(), Some(125), "{user:?}: {out:?}");
         assert!(out.stderr.contains(NESTED), "{user:?}: {out:?}");
+    }
+}
+
+/// `argv[1]`: a loopback TCP port to connect to. Binds a TCP socket to port 0, tries to
+/// listen on it and to connect to the port, and prints what each did.
+const NO_NETWORK: &str = "import socket, sys
+def attempt(f):
+    try:
+        f()
+        return 'ok'
+    except OSError as e:
+        return 'errno %d' % e.errno
+s = socket.socket()
+b = attempt(lambda: s.bind(('127.0.0.1', 0)))
+l = attempt(lambda: s.listen())
+c = attempt(lambda: socket.socket().connect(('127.0.0.1', int(sys.argv[1]))))
+print('bind', b, 'listen', l, 'connect', c, flush=True)";
+
+/// A policy without any endpoint whose supervisor cannot run (here: inside another sandbox)
+/// still starts, whatever its fallback (issue 12): every check is refused outright, which
+/// loses nothing the policy allows, binds stay as the kernel and Landlock have them, and
+/// the L2 line says what needs the supervisor. Alone (the control), the supervisor runs and
+/// a TCP socket may not listen either, but a unix one may (`unix.rs`).
+#[test]
+fn a_nested_run_without_endpoints_starts_and_says_what_needs_the_supervisor() {
+    let Some(python) = common::python() else {
+        return;
+    };
+    let python = python.to_str().unwrap().to_owned();
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port().to_string();
+    let inner = ["run", "-v", "--", &python, "-c", NO_NETWORK, &port];
+    for user in users() {
+        let control = run(false, "127.0.0.2:9", &inner, user);
+        assert_eq!(control.code(), Some(0), "{user:?}: {control:?}");
+        assert_eq!(
+            control.stdout.trim(),
+            "bind ok listen errno 13 connect errno 13",
+            "{control:?}"
+        );
+        assert!(
+            control
+                .stderr
+                .contains("L2 supervisor: enforced: the policy allows no destination"),
+            "{control:?}"
+        );
+        let out = run(true, "127.0.0.2:9", &inner, user);
+        assert_eq!(out.code(), Some(0), "{user:?}: {out:?}");
+        assert_eq!(
+            out.stdout.trim(),
+            "bind ok listen errno 13 connect errno 13",
+            "{user:?}: {out:?}"
+        );
+        assert!(
+            out.stderr.contains(
+                "L2 supervisor: not enforced: unavailable inside another sandbox: the policy \
+                 allows no destination, so every connect is refused by the static filter all \
+                 the same; the program's own unix sockets"
+            ),
+            "{user:?}: {out:?}"
+        );
+        assert!(
+            out.stderr.contains("every connect (no endpoint)") && out.stderr.contains("; listen;"),
+            "{user:?}: the L1 line says so: {out:?}"
+        );
+        assert!(!out.stderr.contains(NESTED), "{user:?}: {out:?}");
+
+        // The same where the kernel lacks a feature (simulated): it starts, and says which.
+        let mut cmd = ns(&inner);
+        cmd.env("NETWORK_SANDBOX_SIMULATE_MISSING", "user-notif");
+        as_user(&mut cmd, user);
+        let out = output(cmd);
+        assert_eq!(out.code(), Some(0), "{user:?}: {out:?}");
+        assert_eq!(
+            out.stdout.trim(),
+            "bind ok listen errno 13 connect errno 13",
+            "{user:?}: {out:?}"
+        );
+        assert!(
+            out.stderr.contains(
+                "L2 supervisor: not enforced: unavailable (seccomp user notification \
+                 (SECCOMP_RET_USER_NOTIF, Linux 5.0)): the policy allows no destination"
+            ),
+            "{user:?}: {out:?}"
+        );
     }
 }

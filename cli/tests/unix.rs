@@ -5,8 +5,10 @@
 //!
 //! And programs that serve themselves over a unix socket they bind: Python's
 //! `multiprocessing.Manager()` round trip, a forkserver pool, and a `python3 -c` bind, listen, accept and
-//! connect, each the same with and without the sandbox; learn mode writes no `unix:` line
-//! for such a socket (it does for an outside one in the same run).
+//! connect, each the same with and without the sandbox, under a policy with an endpoint and
+//! under one without any (`allow = []`, where a TCP listen and connect stay refused); learn
+//! mode writes no `unix:` line for such a socket (it does for an outside one in the same
+//! run).
 
 mod common;
 
@@ -264,20 +266,117 @@ fn learn_mode_writes_no_unix_line_for_the_programs_own_socket() {
     }
 }
 
-/// A remaining gap: under a policy without any endpoint no supervisor runs, and the static
-/// filter refuses every `listen` (an autobound TCP listener would take connections), so a
-/// `Manager()` fails there; its control succeeds.
+/// Runs `python3 -c script args…` as `user` under a policy without any endpoint
+/// (`network-sandbox run -- …`, `allow = []`).
+fn python_no_network(python: &Path, user: User, script: &str, args: &[&str]) -> common::Output {
+    let mut cmd = ns(&["run", "--"]);
+    cmd.arg(python).arg("-c").arg(script).args(args);
+    as_user(&mut cmd, user);
+    output(cmd)
+}
+
+/// Issue 12: under a policy without any endpoint (`allow = []`, "run the test suite with no
+/// network") a supervisor runs too and judges connect, bind and listen: a `Manager()` and a
+/// forkserver pool work as without the sandbox, and a program serves itself over a unix
+/// socket it binds, while a connect to an outside unix socket is refused with its line.
 #[test]
-fn without_endpoints_a_manager_still_fails() {
+fn without_endpoints_a_manager_a_pool_and_an_own_socket_work() {
     let Some(python) = python() else { return };
     for user in users() {
-        let control = python_run(&python, None, &[], user, MANAGER, &[]);
-        assert_eq!(control.code(), Some(0), "control as {user:?}: {control:?}");
-        let mut cmd = ns(&["run", "--"]);
-        cmd.arg(&python).arg("-c").arg(MANAGER);
-        as_user(&mut cmd, user);
-        let o = output(cmd);
-        assert_ne!(o.code(), Some(0), "{user:?}: {o:?}");
-        assert!(o.stdout.is_empty(), "{o:?}");
+        for (script, expected) in [(MANAGER, "[1, 2]"), (FORKSERVER, "[2, 4, 6]")] {
+            let control = python_run(&python, None, &[], user, script, &[]);
+            assert_eq!(control.code(), Some(0), "control as {user:?}: {control:?}");
+            assert_eq!(control.stdout.trim(), expected, "{control:?}");
+            let o = python_no_network(&python, user, script, &[]);
+            assert_eq!(o.code(), Some(0), "no endpoint, as {user:?}: {o:?}");
+            assert_eq!(o.stdout.trim(), expected, "{o:?}");
+            assert!(!o.stderr.contains("denied"), "{o:?}");
+        }
+
+        let dir = scratch_dir(&format!("unix-no-network-{user:?}"));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let d = dir.to_str().unwrap().to_owned();
+        let outside = dir.join("outside.sock");
+        let _ = std::fs::remove_file(&outside);
+        let listener = std::os::unix::net::UnixListener::bind(&outside).unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let o_path = outside.to_str().unwrap().to_owned();
+        for sandboxed in [false, true] {
+            let _ = std::fs::remove_file(dir.join("own.sock"));
+            let args = ["own.sock", d.as_str(), o_path.as_str()];
+            let o = if sandboxed {
+                python_no_network(&python, user, SERVE_SELF, &args)
+            } else {
+                python_run(&python, None, &[], user, SERVE_SELF, &args)
+            };
+            assert_eq!(o.code(), Some(0), "{user:?} sandboxed {sandboxed}: {o:?}");
+            if sandboxed {
+                // The outside socket: not the sandbox's own, and no `unix:` endpoint.
+                assert_eq!(o.stdout, "own.sock pong\noutside errno 13\n", "{o:?}");
+                assert!(
+                    o.stderr.contains("network-sandbox: denied connect by pid ")
+                        && o.stderr
+                            .contains(&format!("; to allow it, add unix:{o_path}")),
+                    "{o:?}"
+                );
+            } else {
+                assert_eq!(o.stdout, "own.sock pong\noutside ok\n", "{o:?}");
+            }
+        }
+        drop(listener);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// `argv[1]`: `listen` (a TCP socket bound to port 0 on loopback listens) or `connect` (to
+/// the loopback listener at port `argv[2]`); prints `ok` or the errno.
+const TCP: &str = "import socket, sys
+s = socket.socket()
+try:
+    if sys.argv[1] == 'listen':
+        s.bind(('127.0.0.1', 0))
+        s.listen()
+    else:
+        s.connect(('127.0.0.1', int(sys.argv[2])))
+    print('ok', flush=True)
+except OSError as e:
+    print('errno', e.errno, flush=True)";
+
+/// Under a policy without any endpoint, where the supervisor now judges listen and connect,
+/// a TCP listen and a TCP connect stay refused (`EACCES`), each with its line; their
+/// controls succeed.
+#[test]
+fn without_endpoints_a_tcp_listen_and_a_tcp_connect_are_still_refused() {
+    let Some(python) = python() else { return };
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port().to_string();
+    for user in users() {
+        for (what, line) in [
+            (
+                "listen",
+                "network-sandbox: denied listen (tcp) by pid ".to_owned(),
+            ),
+            (
+                "connect",
+                format!("network-sandbox: denied connect to 127.0.0.1:{port} (tcp) by pid "),
+            ),
+        ] {
+            let control = python_run(&python, None, &[], user, TCP, &[what, &port]);
+            assert_eq!(
+                control.stdout.trim(),
+                "ok",
+                "control {what} as {user:?}: {control:?}"
+            );
+            let o = python_no_network(&python, user, TCP, &[what, &port]);
+            assert_eq!(o.code(), Some(0), "{what} as {user:?}: {o:?}");
+            assert_eq!(o.stdout.trim(), "errno 13", "{what} as {user:?}: {o:?}");
+            assert!(o.stderr.contains(&line), "{what} as {user:?}: {o:?}");
+            let why = if what == "listen" {
+                "a socket may listen only where the policy says `listen`"
+            } else {
+                "the policy allows no network; to allow it, add tcp://127.0.0.1:"
+            };
+            assert!(o.stderr.contains(why), "{what} as {user:?}: {o:?}");
+        }
     }
 }

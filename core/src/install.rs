@@ -600,13 +600,15 @@ fn static_filter_detail(
     };
     let sockets = format!("sockets other than {made} (no {})", not.join(", "));
     // network_sandbox_build::lower: listen is the supervisor's check wherever one serves.
-    let no_endpoint =
-        policy.endpoints().is_empty() && policy.names().is_empty() && policy.unix().is_empty();
+    // Without endpoints a program without checks is the landlock-ports fallback's or one
+    // whose checks are refused outright (no supervisor can run: `choose_program`).
+    let no_endpoint = no_endpoint(policy);
+    let refused_outright = no_endpoint && !filter::uses_user_notif(program);
     // Where it is, the check says nothing here (a unix socket may listen, a TCP one only
     // at a `listen` entry).
     let listen = if !policy.listen().is_empty() {
         "listen outside the policy's `listen` entries (the supervisor checks them); "
-    } else if no_endpoint || policy.options().fallback == Fallback::LandlockPorts {
+    } else if refused_outright || policy.options().fallback == Fallback::LandlockPorts {
         "listen; "
     } else {
         ""
@@ -617,23 +619,28 @@ fn static_filter_detail(
             .to_owned(),
         Some(why) => format!("ptrace and process_vm_readv/writev refused (EPERM): {why}"),
     };
-    let connect =
-        if policy.endpoints().is_empty() && policy.names().is_empty() && policy.unix().is_empty() {
-            "every connect (no endpoint)".to_owned()
-        } else {
-            let query = match (query_ip, query_unix) {
-                (true, true) => "; so do UDP and unix datagram sockets",
-                (true, false) => "; so do UDP sockets",
-                (false, true) => "; so do unix datagram sockets",
-                (false, false) => "",
-            };
-            let made = if query.is_empty() {
-                ""
-            } else {
-                ", which the supervisor makes shut down (they cannot send: interface queries)"
-            };
-            format!("connects go to the supervisor{query}{made}")
+    let connect = if refused_outright {
+        "every connect (no endpoint)".to_owned()
+    } else {
+        let query = match (query_ip, query_unix) {
+            (true, true) => "; so do UDP and unix datagram sockets",
+            (true, false) => "; so do UDP sockets",
+            (false, true) => "; so do unix datagram sockets",
+            (false, false) => "",
         };
+        let made = if query.is_empty() {
+            ""
+        } else {
+            ", which the supervisor makes shut down (they cannot send: interface queries)"
+        };
+        let none = if no_endpoint {
+            " (no endpoint: it refuses every TCP and UDP one, and lets unix ones reach the \
+             sandbox's own sockets only)"
+        } else {
+            ""
+        };
+        format!("connects go to the supervisor{none}{query}{made}")
+    };
     format!(
         "{len} instructions; refuses {sockets}; {connect}; TCP Fast Open; unix datagram \
          socketpairs; socket options outside an allow list (routing, filtering, netfilter, \
@@ -651,6 +658,11 @@ fn profile_detail(policy: &Policy) -> String {
         0 => String::new(),
         n => format!("; its system call profile refuses {n} more calls (`explain` lists them)"),
     }
+}
+
+/// Whether `policy` has no endpoint of any kind (no address, name or `unix:` socket).
+fn no_endpoint(policy: &Policy) -> bool {
+    policy.endpoints().is_empty() && policy.names().is_empty() && policy.unix().is_empty()
 }
 
 /// The program to install, whether it needs the supervisor, and the supervisor's report.
@@ -686,6 +698,8 @@ fn choose_program(
     } else {
         filter::resolve_reports(compiled)
     };
+    // Only a policy without endpoints under `fallback = "landlock-ports"` has no check
+    // (network_sandbox_build::lower): no supervisor is needed there but to report.
     if !filter::uses_user_notif(&program) {
         let no_destination = "the policy allows no destination: every connect is refused by the \
                               static filter";
@@ -706,6 +720,11 @@ fn choose_program(
     }
     let Some(blocker) = kernel.supervisor_blocker() else {
         let detail = match policy.options().mode {
+            Mode::Enforce if no_endpoint(policy) && policy.listen().is_empty() => {
+                "the policy allows no destination: every TCP and UDP connect is refused; the \
+                 supervisor checks unix connects (to the sandbox's own sockets only), binds and \
+                 listens (unix sockets only)"
+            }
             Mode::Enforce => {
                 "every connect (and UDP or unix datagram send) checked against the allow list and \
                               performed by the supervisor"
@@ -730,6 +749,35 @@ fn choose_program(
         Blocker::Missing(missing) => format!("unavailable ({missing})"),
         Blocker::Nested => "unavailable inside another sandbox".to_owned(),
     };
+    // A policy without endpoints (issue 12) hands connect, bind and listen to the
+    // supervisor only for the program's own unix sockets and its query sockets: without
+    // one, every check is refused outright, which loses nothing the policy allows, and bind
+    // and sendto stay as they were before they became checks (`refuse_checks_but_bind`).
+    // Such a policy starts wherever it started before, whatever its fallback. Not with
+    // `listen` entries: those need the supervisor's check, as with endpoints.
+    if no_endpoint(policy)
+        && policy.listen().is_empty()
+        && policy.options().mode == Mode::Enforce
+        && policy.options().fallback != Fallback::LandlockPorts
+    {
+        let passes = |nr| policy.refused_call(nr).is_none();
+        return Ok(choice(
+            filter::refuse_checks_but_bind(
+                &program,
+                policy.options().deny_errno.errno() as u32,
+                passes(libc::SYS_bind),
+                passes(libc::SYS_sendto),
+            ),
+            false,
+            Status::NotEnforced,
+            format!(
+                "{unavailable}: the policy allows no destination, so every connect is \
+                 refused by the static filter all the same; the program's own unix sockets \
+                 (listen, and connects to them) and interface queries on UDP or unix datagram \
+                 sockets need the supervisor and are refused too"
+            ),
+        ));
+    }
     match (policy.options().fallback, blocker) {
         (Fallback::DenyAll, _) => Ok(choice(
             filter::rewrite_user_notif(

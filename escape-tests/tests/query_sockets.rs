@@ -7,7 +7,7 @@
 //! sandbox, delivers every datagram; in the sandbox none arrives, each step fails with the
 //! errno asserted here, and the sends that name an address are refused with the
 //! supervisor's line. Multicast joins (which make the kernel send IGMP/MLD) stay refused.
-//! As root and as uid 65534.
+//! Under a TCP-only policy and under one without any endpoint. As root and as uid 65534.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
@@ -16,6 +16,10 @@ use network_sandbox_escape_tests::*;
 
 /// A TCP-only policy.
 const POLICY: [&str; 1] = ["127.0.0.2:443"];
+
+/// The policies with query sockets tried: TCP-only, and without any endpoint (where a
+/// supervisor runs too).
+const POLICIES: [&[&str]; 2] = [&POLICY, &[]];
 
 /// The row of an IP target without the sandbox: every step works.
 const IP_CONTROL: &str = "ok ioctl=ok zerocopy-opt=ok sendto=ok sendmsg=ok zerocopy=ok \
@@ -72,6 +76,7 @@ impl UnixRecorder {
 /// print `control` and deliver `expected` datagrams (`delivered` counts them), the sandboxed
 /// run must print `sandboxed` and deliver none. Returns the sandboxed outcome.
 fn sends_case(
+    policy: &[&str],
     user: User,
     args: &[&str],
     control: &str,
@@ -82,11 +87,17 @@ fn sends_case(
     let c = Probe::unsandboxed().user(user).run("query-sends", args);
     assert_eq!(c.result(), control, "control {args:?} as {user:?}: {c:?}");
     assert_eq!(delivered(), expected, "control {args:?} as {user:?}");
-    let o = Probe::sandboxed(&POLICY)
-        .user(user)
-        .run("query-sends", args);
-    assert_eq!(o.result(), sandboxed, "{args:?} as {user:?}: {o:?}");
-    assert_eq!(delivered(), 0, "{args:?} as {user:?}: a datagram arrived");
+    let o = Probe::sandboxed(policy).user(user).run("query-sends", args);
+    assert_eq!(
+        o.result(),
+        sandboxed,
+        "{args:?} {policy:?} as {user:?}: {o:?}"
+    );
+    assert_eq!(
+        delivered(),
+        0,
+        "{args:?} {policy:?} as {user:?}: a datagram arrived"
+    );
     assert!(
         !o.stderr.contains("denied socket"),
         "the socket itself is made silently: {o:?}"
@@ -105,7 +116,7 @@ fn a_query_socket_answers_interface_requests_and_sends_nothing_over_ip() {
             None
         }
     };
-    for user in USERS {
+    for (user, policy) in USERS.iter().flat_map(|&u| POLICIES.map(|p| (u, p))) {
         let mut targets: Vec<(Vec<String>, &Recorder)> = vec![
             (vec![v4.arg()], &v4),
             (vec!["v4-mapped".into(), v4.arg()], &v4),
@@ -123,6 +134,7 @@ fn a_query_socket_answers_interface_requests_and_sends_nothing_over_ip() {
                 now - seen.replace(now)
             };
             let o = sends_case(
+                policy,
                 user,
                 &args,
                 IP_CONTROL,
@@ -149,8 +161,9 @@ fn a_query_socket_answers_interface_requests_and_sends_nothing_over_ip() {
 #[test]
 fn a_unix_query_socket_sends_nothing_to_a_path() {
     let r = UnixRecorder::start();
-    for user in USERS {
+    for (user, policy) in USERS.iter().flat_map(|&u| POLICIES.map(|p| (u, p))) {
         let o = sends_case(
+            policy,
             user,
             &[&r.path],
             UNIX_CONTROL,
@@ -186,18 +199,20 @@ fn a_query_socket_cannot_join_a_multicast_group() {
         ] {
             let c = Probe::unsandboxed().user(user).run("query-join", &[join]);
             assert!(c.ok(), "control {join} as {user:?}: {c:?}");
-            let o = Probe::sandboxed(&POLICY)
-                .user(user)
-                .run("query-join", &[join]);
-            o.assert_refused_by_static_filter("EACCES", "setsockopt");
+            for policy in POLICIES {
+                let o = Probe::sandboxed(policy)
+                    .user(user)
+                    .run("query-join", &[join]);
+                o.assert_refused_by_static_filter("EACCES", "setsockopt");
+            }
         }
     }
 }
 
-/// Query sockets exist only where the supervisor makes them: under a policy without
-/// endpoints, and under the `landlock-ports` fallback (whose program may let every check
-/// through), a UDP or unix datagram socket stays refused by the static filter. In audit
-/// mode the socket is an ordinary one, as before (UDP is reported, not refused).
+/// Query sockets exist only where the supervisor makes them: under the `landlock-ports`
+/// fallback (whose program may let every check through), with or without endpoints, a UDP
+/// or unix datagram socket stays refused by the static filter. In audit mode the socket is
+/// an ordinary one, as before (UDP is reported, not refused).
 #[test]
 fn query_sockets_only_where_the_supervisor_makes_them() {
     let v4 = Recorder::start("127.0.0.3:0".parse().unwrap()).unwrap();
@@ -205,16 +220,13 @@ fn query_sockets_only_where_the_supervisor_makes_them() {
         for args in [["2", "2", "0"], ["1", "2", "0"]] {
             let c = Probe::unsandboxed().user(user).run("socket", &args);
             assert!(c.ok(), "control {args:?} as {user:?}: {c:?}");
-            let none: [&str; 0] = [];
-            Probe::sandboxed(&none)
-                .user(user)
-                .run("socket", &args)
-                .assert_refused_by_static_filter("EACCES", "socket");
-            Probe::sandboxed(&POLICY)
-                .user(user)
-                .option("fallback=landlock-ports")
-                .run("socket", &args)
-                .assert_refused_by_static_filter("EACCES", "socket");
+            for policy in POLICIES {
+                Probe::sandboxed(policy)
+                    .user(user)
+                    .option("fallback=landlock-ports")
+                    .run("socket", &args)
+                    .assert_refused_by_static_filter("EACCES", "socket");
+            }
         }
         v4.settle();
         let before = v4.datagrams();

@@ -95,11 +95,11 @@ fn netlink_sockets() {
 /// connects go to the supervisor), except under the `landlock-ports` fallback, where no
 /// supervisor would check the connect. Raw ones and a protocol other than 0 stay refused;
 /// datagram ones without a `unix:` endpoint are query sockets (issue 12,
-/// `query_sockets.rs`), refused where no supervisor checks (no endpoints, landlock-ports).
+/// `query_sockets.rs`), with or without endpoints; refused where no supervisor checks
+/// (landlock-ports).
 #[test]
 fn unix_sockets() {
     const SOCK_SEQPACKET: i32 = 5;
-    socket_case_with(&[], [AF_UNIX, SOCK_DGRAM, 0], false, "EACCES");
     socket_case([AF_UNIX, SOCK_RAW, 0], false, "EACCES");
     for user in USERS {
         for ty in [SOCK_STREAM, SOCK_SEQPACKET] {
@@ -154,19 +154,21 @@ fn sctp_sockets() {
 }
 
 /// Without a UDP endpoint a UDP socket is a query socket (issue 12, `query_sockets.rs`),
-/// made silently; without any endpoint it is refused. Other datagram protocols (UDP-Lite,
-/// ICMP) are refused either way.
+/// made silently, with or without any endpoint. Other datagram protocols (UDP-Lite, ICMP)
+/// are refused either way.
 #[test]
 fn udp_sockets_without_a_udp_endpoint() {
     for user in USERS {
         for args in [["2", "2", "0"], ["10", "2", "17"], ["2", "526338", "0"]] {
-            let o = Probe::sandboxed(TCP_POLICY).user(user).run("socket", &args);
-            assert!(o.ok(), "socket{args:?} as {user:?}: {o:?}");
-            assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+            for policy in [TCP_POLICY, &[]] {
+                let o = Probe::sandboxed(policy).user(user).run("socket", &args);
+                assert!(o.ok(), "socket{args:?} {policy:?} as {user:?}: {o:?}");
+                assert!(!any_supervisor_line(&o.stderr), "{o:?}");
+            }
         }
     }
-    socket_case_with(&[], [AF_INET, SOCK_DGRAM, 0], false, "EACCES");
-    socket_case_with(&[], [AF_INET6, SOCK_DGRAM, 17], false, "EACCES");
+    socket_case_with(&[], [AF_INET, SOCK_DGRAM, 136], false, "EACCES");
+    socket_case_with(&[], [AF_INET6, SOCK_DGRAM, 136], false, "EACCES");
     socket_case_with(TCP_POLICY, [AF_INET, SOCK_DGRAM, 136], false, "EACCES");
 }
 
@@ -260,8 +262,13 @@ fn bind_and_listen() {
     }
 }
 
+/// Without endpoints a supervisor runs and judges every connect (issue 12: the program's
+/// own unix sockets): a TCP connect is refused with the errno and the line it had when the
+/// static filter refused it; with `report = "off"` the supervisor still checks, silently.
+/// Under `fallback = "landlock-ports"` (every check may become ALLOW there) the static
+/// filter still refuses connect itself, and the supervisor only reports.
 #[test]
-fn no_endpoints_means_no_network_and_a_supervisor_that_only_reports() {
+fn no_endpoints_means_no_network_and_a_supervisor_that_refuses_every_connect() {
     let s = Servers::start();
     let control = Probe::unsandboxed().run("connect", &[&s.allowed.arg()]);
     assert!(control.ok());
@@ -269,7 +276,37 @@ fn no_endpoints_means_no_network_and_a_supervisor_that_only_reports() {
     let reached = s.allowed.connections();
     assert_eq!(reached, 1, "the control reaches the server");
     let none: [&str; 0] = [];
-    let o = Probe::sandboxed(&none).run("connect", &[&s.allowed.arg()]);
+    let dest = s.allowed.arg();
+    let line = format!("denied connect to {dest} (tcp) by pid ");
+    let has_line = |o: &Outcome| {
+        o.stderr.lines().any(|l| {
+            l.contains(&line)
+                && l.contains("the policy allows no network")
+                && l.ends_with(&format!("to allow it, add tcp://{dest}"))
+        })
+    };
+    let o = Probe::sandboxed(&none).run("connect", &[&dest]);
+    o.assert_refused_by_supervisor("EACCES", "connect", &dest);
+    assert!(
+        o.stderr
+            .contains("L2 supervisor: enforced: the policy allows no destination"),
+        "{}",
+        o.stderr
+    );
+    assert!(has_line(&o), "{}", o.stderr);
+    s.settle();
+    assert_eq!(s.allowed.connections(), reached);
+    // With report = "off" the supervisor still checks: the same errno, no line.
+    let o = Probe::sandboxed(&none)
+        .option("report=off")
+        .run("connect", &[&dest]);
+    assert!(o.err("EACCES"), "{o:?}");
+    assert!(o.stderr.contains("L2 supervisor: enforced"), "{}", o.stderr);
+    assert!(!o.stderr.contains("denied connect"), "{}", o.stderr);
+    // landlock-ports: the static filter refuses, the supervisor reports.
+    let o = Probe::sandboxed(&none)
+        .option("fallback=landlock-ports")
+        .run("connect", &[&dest]);
     o.assert_refused_by_static_filter("EACCES", "connect");
     assert!(
         o.stderr.contains("L2 supervisor: enforced")
@@ -278,28 +315,19 @@ fn no_endpoints_means_no_network_and_a_supervisor_that_only_reports() {
         "{}",
         o.stderr
     );
-    let dest = s.allowed.arg();
-    let line = format!("denied connect to {dest} (tcp) by pid ");
-    assert!(
-        o.stderr.lines().any(|l| l.contains(&line)
-            && l.contains("the policy allows no network")
-            && l.ends_with(&format!("to allow it, add tcp://{dest}"))),
-        "{}",
-        o.stderr
-    );
-    s.settle();
-    assert_eq!(s.allowed.connections(), reached);
-    // With report = "off" there is nobody to report to: no supervisor, and the same errno.
+    assert!(has_line(&o), "{}", o.stderr);
     let o = Probe::sandboxed(&none)
+        .option("fallback=landlock-ports")
         .option("report=off")
-        .run("connect", &[&s.allowed.arg()]);
+        .run("connect", &[&dest]);
     assert!(o.err("EACCES"), "{o:?}");
     assert!(
         o.stderr.contains("L2 supervisor: not needed"),
         "{}",
         o.stderr
     );
-    assert!(!o.stderr.contains("denied connect"), "{}", o.stderr);
+    s.settle();
+    assert_eq!(s.allowed.connections(), reached);
 }
 
 /// The layer report the program gets (printed by the probe) says what L1 refuses, for the
@@ -338,10 +366,26 @@ fn the_report_says_what_the_static_filter_refuses() {
     );
     let none: [&str; 0] = [];
     let o = Probe::sandboxed(&none).run("status", &[]);
-    assert!(l1(&o).contains("every connect (no endpoint)"), "{o:?}");
     assert!(
-        l1(&o).contains("(no UDP, unix datagram, other netlink,"),
-        "no query sockets without endpoints: {o:?}"
+        l1(&o).contains(
+            "connects go to the supervisor (no endpoint: it refuses every TCP and UDP one, and \
+             lets unix ones reach the sandbox's own sockets only); so do UDP and unix datagram \
+             sockets"
+        ),
+        "query sockets without endpoints too: {o:?}"
+    );
+    assert!(!l1(&o).contains("; listen;"), "listen is a check: {o:?}");
+    let ports = Probe::sandboxed(&none)
+        .option("fallback=landlock-ports")
+        .run("status", &[]);
+    assert!(
+        l1(&ports).contains("every connect (no endpoint)"),
+        "{ports:?}"
+    );
+    assert!(l1(&ports).contains("; listen;"), "{ports:?}");
+    assert!(
+        l1(&ports).contains("(no UDP, unix, other netlink,"),
+        "no query sockets under landlock-ports: {ports:?}"
     );
     // And L3 (Landlock ABI 4+, as on this kernel) refuses every TCP port.
     assert!(

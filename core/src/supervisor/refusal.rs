@@ -2,10 +2,10 @@
 //!
 //! The filter returns `SECCOMP_RET_USER_NOTIF | errno` for a network call it refuses (a
 //! socket of another kind, bind, listen, a socket option or ioctl outside its lists, a TCP
-//! Fast Open send, a unix datagram pair, any connect under a policy without endpoints). The
-//! kernel notifies the supervisor without the data bits, so the supervisor runs the same
-//! program on the notification's `seccomp_data` ([`filter::run`]) and finds the errno there:
-//! the answer is the filter's, exactly. The handler then names what was refused from the
+//! Fast Open send, a unix datagram pair, any connect under a policy without endpoints and
+//! `fallback = "landlock-ports"`). The kernel notifies the supervisor without the data
+//! bits, so the supervisor runs the same program on the notification's `seccomp_data`
+//! ([`filter::run`]) and finds the errno there: the answer is the filter's, exactly. The handler then names what was refused from the
 //! call's by-value arguments (and, for connect and bind, from a copy of the address and a
 //! duplicate of the socket, used for the line only), reports it and answers the errno. It
 //! never lets the call through: nothing read from the caller's memory decides anything.
@@ -26,8 +26,9 @@ use crate::sys;
 ///
 /// The checks (connect, the sends, bind) skip the interpreter unless their arguments could
 /// make them a refusal, so an allowed connect pays one comparison: a connect under a policy
-/// without endpoints, a send with `MSG_FASTOPEN`. That gate only ever
-/// sends a call to the interpreter or to its check; the check is the authority either way.
+/// without endpoints and `fallback = "landlock-ports"`, a send with `MSG_FASTOPEN`. That
+/// gate only ever sends a call to the interpreter or to its check; the check is the
+/// authority either way.
 pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
     const MSG_FASTOPEN: u64 = 0x2000_0000;
     // A call the system call profile refuses is a refusal whatever its arguments (issue
@@ -35,10 +36,13 @@ pub fn refused(cx: &Context<'_>, call: &Call) -> Option<i32> {
     let profiled = cx.policy.refused_call(call.nr).is_some();
     let maybe = profiled
         || match call.nr {
+            // Without endpoints connect is a refusal in the filter only under the
+            // landlock-ports fallback (elsewhere a check: issue 12).
             libc::SYS_connect => {
                 cx.policy.endpoints().is_empty()
                     && cx.policy.names().is_empty()
                     && cx.policy.unix().is_empty()
+                    && cx.policy.options().fallback == crate::policy::Fallback::LandlockPorts
             }
             libc::SYS_sendto | libc::SYS_sendmmsg => call.args[3] & MSG_FASTOPEN != 0,
             libc::SYS_sendmsg => call.args[2] & MSG_FASTOPEN != 0,
@@ -153,8 +157,8 @@ pub fn report(cx: &Context<'_>, call: &Call, errno: i32) -> Outcome {
                 }
                 (Operation::Connect, _, _, None) => (Reason::NoNetwork, Remedy::Nothing),
                 // The compiler never refuses `bind` in the filter any more (it is a check,
-                // or allowed without endpoints): a filter that does is reported as the
-                // supervisor's own bind refusal would be.
+                // or allowed without endpoints under landlock-ports): a filter that does is
+                // reported as the supervisor's own bind refusal would be.
                 _ => (
                     Reason::Never(
                         "a TCP or UDP socket may bind to port 0 only (a port the kernel \

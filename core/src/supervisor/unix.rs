@@ -342,7 +342,8 @@ fn bind_to(fd: RawFd, addr: &[u8]) -> Outcome {
     performed(ret)
 }
 
-/// For a unix connect that the static filter refused (a policy without endpoints): the
+/// For a unix connect that the static filter refused (a policy without endpoints under
+/// `fallback = "landlock-ports"`, on a unix socket the program had before; a profile): the
 /// reason and remedy of its line, or `Err` with the errno to answer *without* a line when
 /// there is nothing to reach (no such path: `ENOENT`; not a socket: `ECONNREFUSED`).
 pub fn refusal(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<(Reason, Remedy)> {
