@@ -65,9 +65,9 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
 /// and the `ip_nonlocal_bind` sysctls are read-only inside. Either way only the destination
 /// decides where a packet goes, and that is checked at connect and send. A netlink route
 /// socket binds as asked (`netlink.rs`); a unix socket binds in the caller's view and
-/// becomes the sandbox's own (`unix.rs`, `own.rs`). A fixed port would let the program serve: refused,
-/// unless it is one of the policy's `listen` entries (`listen.rs`) for a TCP socket. In audit
-/// mode any bind is reported and performed.
+/// becomes the sandbox's own (`unix.rs`, `own.rs`). A fixed port would let the program
+/// serve: refused, unless it is one of the policy's `listen` entries (`listen.rs`) for a TCP
+/// socket. In audit mode any bind is reported and performed.
 pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
     if let Some(o) = super::dns::bind(cx, call, &socket, &addr) {

@@ -2,9 +2,9 @@
 //! entry's address and port, and `listen` (then `accept`, which the filter never sees) once
 //! it is bound there.
 //!
-//! `listen` reaches the supervisor under every policy it serves (only policies without
-//! endpoints, which run no supervisor, and `fallback = "landlock-ports"` without `listen`
-//! entries refuse it in the filter). A unix socket may listen (`multiprocessing.Manager()`,
+//! `listen` reaches the supervisor under every policy it serves, policies without endpoints
+//! included (only `fallback = "landlock-ports"` without `listen` entries refuses it in the
+//! filter). A unix socket may listen (`multiprocessing.Manager()`,
 //! a test harness: see `unix::bind`), performed on the duplicate. For a TCP socket the
 //! supervisor asks the socket where it is bound (`getsockname` on its
 //! duplicate) and lets it listen only if that is an entry. A bound address cannot change
@@ -81,8 +81,8 @@ pub(super) fn bound_address(fd: i32) -> Option<SocketAddr> {
 }
 
 /// `listen(fd, backlog)`: performed on the supervisor's duplicate when the socket is a unix
-/// socket or a TCP socket bound to a `listen` entry; otherwise refused with a line naming the entry that
-/// would allow it (in audit mode, reported and performed).
+/// socket or a TCP socket bound to a `listen` entry; otherwise refused with a line naming
+/// the entry that would allow it (in audit mode, reported and performed).
 pub fn listen(cx: &Context<'_>, call: &Call) -> Outcome {
     let socket = socket::take(cx, call, call.args[0] as i32)?;
     if socket.kind == SocketKind::NotASocket {
