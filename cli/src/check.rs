@@ -156,7 +156,14 @@ fn print_policy(p: &model::Policy) {
     }
     // `listen` entries (issue 12): where the program may serve.
     if p.listen.is_empty() {
-        println!("  listen: none (bind to port 0 only, no listen)");
+        // A unix socket the program binds may listen wherever a supervisor checks listen
+        // (network_sandbox_build::lower): every fallback but landlock-ports.
+        let unix = if p.options.fallback == model::Fallback::LandlockPorts {
+            "no unix socket either"
+        } else {
+            "the program's own unix sockets may bind and listen"
+        };
+        println!("  listen: none (TCP and UDP bind to port 0 only, no TCP listen; {unix})");
     } else {
         let entries: Vec<String> = p
             .listen
