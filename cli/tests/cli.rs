@@ -518,6 +518,14 @@ fn check_reports_layers_without_installing() {
     assert_eq!(out.code(), Some(0), "{out:?}");
     assert!(out.stdout.contains("no network at all"), "{}", out.stdout);
     assert!(
+        out.stdout.contains(
+            "listen: none (TCP and UDP bind to port 0 only, no TCP listen; the program's own \
+             unix sockets may bind and listen)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
         out.stdout
             .contains("L2 supervisor: enforced: the policy allows no destination")
             && out
@@ -540,6 +548,11 @@ fn check_reports_layers_without_installing() {
     );
     let out = output(ns(&["check", "--fallback", "landlock-ports"]));
     assert_eq!(out.code(), Some(0), "{out:?}");
+    assert!(
+        out.stdout.contains("no TCP listen; no unix socket either)"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout.contains("L2 supervisor: enforced")
             && out
