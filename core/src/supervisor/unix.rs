@@ -518,7 +518,26 @@ fn open_path(path: &str, flags: libc::c_int) -> std::io::Result<OwnedFd> {
 
 /// `openat2(root, path, O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`: the
 /// path resolved as if `root` were `/`, following ordinary symbolic links.
+///
+/// With `RESOLVE_IN_ROOT` the kernel answers `EAGAIN` when a `..` component was walked while
+/// any rename or mount happened anywhere on the machine (it cannot then prove the walk stayed
+/// in the root), and says the caller may retry. A busy machine makes that common, so the
+/// lookup is retried; a caller that renames in a loop to keep it failing only gets its own
+/// connect refused (the error is returned after the last try, never a weaker lookup).
 fn openat2_in_root(root: RawFd, path: &[u8]) -> Result<OwnedFd, i32> {
+    const TRIES: usize = 64;
+    let mut last = libc::EAGAIN;
+    for _ in 0..TRIES {
+        match openat2_once(root, path) {
+            Err(libc::EAGAIN) => last = libc::EAGAIN,
+            other => return other,
+        }
+    }
+    Err(last)
+}
+
+/// One `openat2` call of [`openat2_in_root`].
+fn openat2_once(root: RawFd, path: &[u8]) -> Result<OwnedFd, i32> {
     let c = CString::new(path).map_err(|_| libc::EINVAL)?;
     // SAFETY: open_how is plain data; zero is a valid value for every field.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
@@ -623,6 +642,55 @@ mod tests {
         let _direct = UnixStream::connect(&path).unwrap();
         assert!(second.accept().is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A `..` in the path makes `openat2(RESOLVE_IN_ROOT)` fail with `EAGAIN` whenever any
+    /// rename on the machine races the walk (the kernel cannot then prove `..` stayed in the
+    /// root). The lookup retries, so a busy machine does not turn an allowed connect into a
+    /// refusal. The control shows the bare `openat2` does meet `EAGAIN` under the same load.
+    #[test]
+    fn dot_dot_lookups_survive_renames_elsewhere() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let dir = std::env::temp_dir().join(format!("ns-unix-dotdot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        let _listener = UnixListener::bind(dir.join("a/s.sock")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let renamers: Vec<_> = (0..2)
+            .map(|i| {
+                let (stop, dir) = (stop.clone(), dir.clone());
+                std::thread::spawn(move || {
+                    let (x, y) = (dir.join(format!("r{i}x")), dir.join(format!("r{i}y")));
+                    std::fs::write(&x, b"").unwrap();
+                    while !stop.load(Ordering::Relaxed) {
+                        std::fs::rename(&x, &y).unwrap();
+                        std::fs::rename(&y, &x).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let root = open_path("/", libc::O_DIRECTORY).unwrap();
+        let path = format!("{}/a/b/../s.sock", dir.display());
+        let (mut bare_eagain, mut failures) = (0, Vec::new());
+        for _ in 0..20_000 {
+            if openat2_once(root.as_raw_fd(), path.as_bytes()).err() == Some(libc::EAGAIN) {
+                bare_eagain += 1;
+            }
+            if let Err(e) = openat2_in_root(root.as_raw_fd(), path.as_bytes()) {
+                failures.push(e);
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in renamers {
+            r.join().unwrap();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(failures.is_empty(), "lookups failed: {failures:?}");
+        eprintln!("bare openat2 met EAGAIN {bare_eagain} times in 20000");
+        if bare_eagain == 0 {
+            eprintln!("SKIPPED: control: no rename raced a bare openat2 in 20000 tries");
+        }
     }
 
     #[test]
