@@ -806,7 +806,7 @@ pub fn assert_blocked_with_control(
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         let control = Probe::unsandboxed().user(user).run(attempt, &a);
         assert!(
-            eventually(Duration::from_secs(3), || servers.escaped()),
+            eventually(Duration::from_secs(15), || servers.escaped()),
             "control for {attempt} as {user:?} did not reach the forbidden endpoint, so the \
              test would prove nothing: {control:?}"
         );
@@ -851,7 +851,7 @@ impl NetNs {
             .spawn()?;
         let ours = std::fs::read_link("/proc/self/ns/net")?;
         let path = format!("/proc/{}/ns/net", holder.id());
-        let changed = eventually(Duration::from_secs(5), || {
+        let changed = eventually(Duration::from_secs(15), || {
             std::fs::read_link(&path).is_ok_and(|l| l != ours)
                 && std::fs::read_to_string(format!("/proc/{}/comm", holder.id()))
                     .is_ok_and(|c| c.trim() == "sleep")

@@ -26,7 +26,10 @@ fn blocking_connect_exchanges_data() {
             .user(user)
             .run("exchange", &[&s.allowed.arg()]);
         assert_eq!(o.result(), "ok pong", "{user:?}: {o:?}");
-        assert!(eventually(Duration::from_secs(2), || s.allowed.tcp_bytes() == b"hello"));
+        assert!(eventually(Duration::from_secs(15), || s
+            .allowed
+            .tcp_bytes()
+            == b"hello"));
         forbidden_refused(user, &s, &[s.allow_tcp()], "exchange", "connect");
     }
 }
@@ -39,7 +42,10 @@ fn nonblocking_connect_reports_einprogress_and_completes() {
             .user(user)
             .run("connect-nonblock", &[&s.allowed.arg()]);
         assert!(o.ok(), "{user:?}: {o:?}");
-        assert!(eventually(Duration::from_secs(2), || s.allowed.tcp_bytes() == b"hello"));
+        assert!(eventually(Duration::from_secs(15), || s
+            .allowed
+            .tcp_bytes()
+            == b"hello"));
         forbidden_refused(user, &s, &[s.allow_tcp()], "connect-nonblock", "connect");
     }
 }
@@ -49,7 +55,7 @@ fn thousand_sequential_connects() {
     let s = Servers::start();
     let o = Probe::sandboxed(&[s.allow_tcp()]).run("connect-repeat", &[&s.allowed.arg(), "1000"]);
     assert_eq!(o.result(), "ok 1000", "{o:?}");
-    assert!(eventually(Duration::from_secs(5), || s
+    assert!(eventually(Duration::from_secs(15), || s
         .allowed
         .connections()
         == 1000));
@@ -67,7 +73,7 @@ fn two_hundred_concurrent_connects() {
             .user(user)
             .run("connect-threads", &[&s.allowed.arg(), "200"]);
         assert_eq!(o.result(), "ok 200", "{user:?}: {o:?}");
-        assert!(eventually(Duration::from_secs(5), || s
+        assert!(eventually(Duration::from_secs(15), || s
             .allowed
             .connections()
             == 200));
@@ -99,7 +105,7 @@ fn ipv4_mapped_destination_of_an_allowed_host() {
     let s = Servers::start();
     let o = Probe::sandboxed(&[s.allow_tcp()]).run("connect-mapped", &[&s.allowed.arg()]);
     assert!(o.ok(), "{o:?}");
-    assert!(eventually(Duration::from_secs(3), || s
+    assert!(eventually(Duration::from_secs(15), || s
         .allowed
         .connections()
         == 1));
@@ -161,7 +167,7 @@ fn udp_to_an_allowed_endpoint() {
             assert!(o.ok(), "{attempt} {user:?}: {o:?}");
             let want = if attempt == "udp-sendmmsg" { 2 } else { 1 };
             assert!(
-                eventually(Duration::from_secs(2), || s.allowed.datagrams() == want),
+                eventually(Duration::from_secs(15), || s.allowed.datagrams() == want),
                 "{attempt}: {} datagrams",
                 s.allowed.datagrams()
             );
@@ -185,7 +191,10 @@ fn udp_clients_may_bind_to_port_zero_before_sending() {
             .user(user)
             .run("udp-bind0-send", &[&s.allowed.arg()]);
         assert!(o.ok(), "{user:?}: {o:?}");
-        assert!(eventually(Duration::from_secs(2), || s.allowed.datagrams() == 1));
+        assert!(eventually(Duration::from_secs(15), || s
+            .allowed
+            .datagrams()
+            == 1));
         let o = Probe::sandboxed(&[s.allow_udp()])
             .user(user)
             .run("udp-bind0-send", &[&s.forbidden.arg()]);
@@ -265,7 +274,9 @@ fn audit_mode_reports_but_allows() {
         .option("audit")
         .run("connect", &[&s.forbidden.arg()]);
     assert!(o.ok(), "{o:?}");
-    assert!(eventually(Duration::from_secs(2), || s.forbidden.reached()));
+    assert!(eventually(Duration::from_secs(15), || s
+        .forbidden
+        .reached()));
     assert!(
         o.stderr.contains(&format!(
             "network-sandbox: audit: would deny connect to {} ",

@@ -141,7 +141,7 @@ fn udp_without_a_udp_endpoint() {
                 .user(user)
                 .run(attempt, &[&s.allowed.arg()]);
             assert!(
-                eventually(std::time::Duration::from_secs(3), || s.allowed.datagrams()
+                eventually(std::time::Duration::from_secs(15), || s.allowed.datagrams()
                     > 0),
                 "control {attempt} as {user:?}: {control:?}"
             );
@@ -201,7 +201,7 @@ fn sendmmsg_mixing_allowed_and_forbidden_destinations() {
             "ok sent=2 lens=5,5",
             "control as {user:?}: {c:?}"
         );
-        assert!(eventually(std::time::Duration::from_secs(3), || {
+        assert!(eventually(std::time::Duration::from_secs(15), || {
             s.allowed.datagrams() == 1 && s.forbidden.datagrams() == 1
         }));
         s.settle();
@@ -216,7 +216,7 @@ fn sendmmsg_mixing_allowed_and_forbidden_destinations() {
             supervisor_refused(&o.stderr, "send", Some(&s.forbidden.arg())),
             "{o:?}"
         );
-        assert!(eventually(std::time::Duration::from_secs(3), || s
+        assert!(eventually(std::time::Duration::from_secs(15), || s
             .allowed
             .datagrams()
             == 1));
@@ -256,7 +256,7 @@ fn sendto_and_sendmsg_mixed_on_one_socket() {
             "ok sendto=ok sendmsg=ok sendmsg=ok sendto=ok",
             "{c:?}"
         );
-        assert!(eventually(std::time::Duration::from_secs(3), || {
+        assert!(eventually(std::time::Duration::from_secs(15), || {
             s.allowed.datagrams() == 2 && s.forbidden.datagrams() == 2
         }));
 
@@ -275,7 +275,7 @@ fn sendto_and_sendmsg_mixed_on_one_socket() {
             .filter(|l| supervisor_refused(l, "send", Some(&s.forbidden.arg())))
             .count();
         assert_eq!(lines, 2, "{o:?}");
-        assert!(eventually(std::time::Duration::from_secs(3), || s
+        assert!(eventually(std::time::Duration::from_secs(15), || s
             .allowed
             .datagrams()
             == 2));
@@ -326,7 +326,7 @@ fn raw_socket_as_root() {
     let servers = Servers::start();
     let control = Probe::unsandboxed().run("raw-udp", &[&servers.forbidden.arg()]);
     assert!(
-        eventually(std::time::Duration::from_secs(3), || servers
+        eventually(std::time::Duration::from_secs(15), || servers
             .forbidden
             .datagrams()
             > 0),

@@ -25,7 +25,7 @@ fn control(user: User, attempt: &str, target: &Recorder) {
         .user(user)
         .run(attempt, &[&target.arg()]);
     assert!(
-        eventually(Duration::from_secs(3), || target.reached()),
+        eventually(Duration::from_secs(15), || target.reached()),
         "control {attempt} to {} as {user:?}: {c:?}",
         target.arg()
     );

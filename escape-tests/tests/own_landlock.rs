@@ -27,7 +27,7 @@ fn the_programs_own_landlock_connect_rules_do_not_hold_inside() {
             .run("own-landlock-connect", &[&target.arg()]);
         assert!(o.ok(), "inside as {user:?}: {o:?}");
         assert!(
-            eventually(std::time::Duration::from_secs(3), || target.connections()
+            eventually(std::time::Duration::from_secs(15), || target.connections()
                 == 1),
             "the allowed server was reached, as {user:?}"
         );

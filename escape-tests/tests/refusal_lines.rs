@@ -327,7 +327,7 @@ fn audit_lets_a_udp_send_a_unix_connect_a_bind_and_a_listen_through_and_reports_
             if *attempt == "udp-sendto" {
                 let arrived = || s.forbidden.datagrams() > before;
                 assert!(
-                    eventually(std::time::Duration::from_secs(5), arrived),
+                    eventually(std::time::Duration::from_secs(15), arrived),
                     "the datagram arrived"
                 );
             }
