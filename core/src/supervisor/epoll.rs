@@ -40,7 +40,7 @@ use crate::sys;
 /// The most entries of `/proc/TID/fd` looked at.
 pub const MAX_FDS: usize = 4096;
 /// The most epoll instances taken from the program.
-pub const MAX_EPOLLS: usize = 16;
+pub const MAX_EPOLLS: usize = 64;
 /// The most bytes read of one epoll instance's fdinfo (about 3000 items).
 pub const MAX_FDINFO: u64 = 256 * 1024;
 /// The most lines of one fdinfo parsed.
