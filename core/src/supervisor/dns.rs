@@ -5,14 +5,16 @@
 //! answerer's namespace (connected to the answerer for a `connect`), with the original's
 //! `O_NONBLOCK` and close-on-exec flags. A socket already in that namespace is used as it is.
 //!
-//! What is lost with the old socket: its options and its binding, and — for a program
-//! that registered the socket with `epoll` before the first send (tokio's `UdpSocket::bind`
-//! then `send_to`) — the registration, which belonged to the old socket: such a program
-//! waits for an answer it is never told about, and times out. See `docs/ARCHITECTURE.md`.
+//! What is lost with the old socket: its options and its binding. Its `epoll` registrations
+//! (tokio registers a `UdpSocket` at `bind`, before the first `send_to`) belonged to the old
+//! file and go with it; the supervisor adds the new socket to the same instances with the
+//! same events and data (`epoll.rs`), after which the program's own `EPOLL_CTL_MOD`/`DEL`
+//! of that fd fails with `ENOENT`. See `docs/ARCHITECTURE.md`.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::call::{fail, performed, Call, Context, Outcome};
+use super::epoll;
 use super::sockaddr::{self, Destination};
 use super::socket::{Socket, SocketKind};
 use crate::answerer;
@@ -141,7 +143,9 @@ pub fn bind(cx: &Context<'_>, call: &Call, socket: &Socket, name: &[u8]) -> Opti
 }
 
 /// Installs `new` in the caller under the number of the call's fd argument, with the old
-/// socket's status flags and close-on-exec flag.
+/// socket's status flags and close-on-exec flag, and adds it to the caller's epoll
+/// instances that held the old socket under that number, as the old one was
+/// ([`epoll`]: best effort, never a failure of the call).
 fn replace(cx: &Context<'_>, call: &Call, old: &Socket, new: OwnedFd) -> Outcome<Socket> {
     let target = call.args[0] as i32;
     // SAFETY: fcntl on descriptors we own.
@@ -154,6 +158,9 @@ fn replace(cx: &Context<'_>, call: &Call, old: &Socket, new: OwnedFd) -> Outcome
         }
     }
     let cloexec = cloexec_of(call.tid, target);
+    // The program's epoll items of the old socket, which the swap removes (`epoll.rs`).
+    let registered = epoll::find(call.tid, target, &old.fd);
+    // Also confirms that the epoll instances found came from the caller.
     cx.still_pending(call)?;
     sys::notif_addfd_setfd(cx.listener, call.id, new.as_raw_fd(), target, cloexec).or_else(
         |e| match e.raw_os_error() {
@@ -161,6 +168,7 @@ fn replace(cx: &Context<'_>, call: &Call, old: &Socket, new: OwnedFd) -> Outcome
             errno => fail(errno.unwrap_or(libc::EIO)),
         },
     )?;
+    registered.carry(&new);
     Ok(Socket {
         fd: new,
         kind: old.kind.clone(),

@@ -34,6 +34,7 @@
 //! | `socket.rs` | taking the caller's fd and telling what socket it is |
 //! | `connect.rs` | `connect` and `bind` |
 //! | `dns.rs` | a connect or UDP send to the DNS answerer: the socket replaced by one in its namespace |
+//! | `epoll.rs` | for `dns.rs`: the caller's epoll items of a replaced socket, added again for its replacement |
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
 //! | `listen.rs` | `listen`: a unix socket, or a TCP socket where the policy says `listen`; the TCP binds it allows |
 //! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
@@ -45,6 +46,7 @@
 mod call;
 mod connect;
 mod dns;
+mod epoll;
 mod listen;
 pub mod msghdr;
 mod netlink;
