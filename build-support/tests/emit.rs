@@ -41,7 +41,11 @@ fn compiled(allow: &[&str], options: Options) -> Compiled {
             ],
         })
         .collect();
-    Compiled { policy, programs }
+    Compiled {
+        policy,
+        programs,
+        unsupervised: Vec::new(),
+    }
 }
 
 #[test]
