@@ -794,6 +794,28 @@ impl Policy {
 mod tests {
     use super::*;
 
+    /// The program for running without a supervisor travels with the policy: from static
+    /// data (the attribute, `build.rs`), from the builder (the compiler at run time), and
+    /// through `with_resolved`; `Policy::new` alone carries none.
+    #[test]
+    fn the_program_for_running_without_a_supervisor_travels_with_the_policy() {
+        static MAIN: [SockFilter; 1] = [SockFilter::new(0x06, 0, 0, 0x7fc0_0000)];
+        static SECOND: [SockFilter; 1] = [SockFilter::new(0x06, 0, 0, 0x0005_000d)];
+        let options = Options::default();
+        let static_one =
+            Policy::from_static(&MAIN, &[], &[], &[], &[], &[], options, None, Some(&SECOND));
+        assert_eq!(static_one.unsupervised_filter(), Some(&SECOND[..]));
+        assert_eq!(static_one.filter(), &MAIN[..]);
+        let resolved = static_one.with_resolved(&[], None);
+        assert_eq!(resolved.unsupervised_filter(), Some(&SECOND[..]));
+        let without = Policy::from_static(&MAIN, &[], &[], &[], &[], &[], options, None, None);
+        assert_eq!(without.unsupervised_filter(), None);
+        let built = Policy::new(MAIN.to_vec(), Vec::new(), options);
+        assert_eq!(built.unsupervised_filter(), None);
+        let built = built.with_unsupervised_filter(SECOND.to_vec());
+        assert_eq!(built.unsupervised_filter(), Some(&SECOND[..]));
+    }
+
     #[test]
     fn cidr_and_range_matching() {
         let e = Endpoint {
