@@ -13,10 +13,18 @@
 //!     const ENDPOINTS: &[::network_sandbox::__private::Endpoint] = &[/* endpoints */];
 //!     const NAMES: &[::network_sandbox::__private::Name] = &[/* names */];
 //!     static POLICY: ::network_sandbox::__private::Policy =
-//!         ::network_sandbox::__private::Policy::from_static(FILTER, ENDPOINTS, NAMES, /* options */, /* log */);
+//!         ::network_sandbox::__private::Policy::from_static(
+//!             FILTER, ENDPOINTS, NAMES, /* listen */, /* refused calls */, /* unix */,
+//!             /* options */, /* log */, /* unsupervised */,
+//!         );
 //!     &POLICY
 //! }
 //! ```
+//!
+//! A policy without endpoints ([`needs_unsupervised`](crate::lower::needs_unsupervised))
+//! also has, per architecture, `const UNSUPERVISED: &[…SockFilter]`, the program to install
+//! where no supervisor can run, passed as `Some(UNSUPERVISED)`; every other policy passes
+//! `None` and carries no second program.
 //!
 //! The attribute passes it to `::network_sandbox::__private::enter`, and the `build.rs` path
 //! writes it to a file that `#[network_sandbox(from_build)]` includes. A proc macro runs on
@@ -88,6 +96,36 @@ pub fn policy_source(compiled: &Compiled) -> String {
          \"network-sandbox has seccomp programs for {} only; this target architecture is not supported\");",
         names.join(" and ")
     );
+
+    // A policy without endpoints (issue 12): the program to install where no supervisor can
+    // run, per architecture (every other policy is emitted without it).
+    let mut unsupervised: Vec<_> = compiled.unsupervised.iter().collect();
+    unsupervised.sort_by_key(|p| p.arch);
+    for program in &unsupervised {
+        let _ = writeln!(
+            out,
+            "    // {}, where no supervisor can run: {} instructions",
+            program.arch,
+            program.instructions.len()
+        );
+        let _ = writeln!(
+            out,
+            "    #[cfg(target_arch = \"{}\")]",
+            program.arch.target_arch()
+        );
+        let _ = writeln!(out, "    const UNSUPERVISED: &[{P}::SockFilter] = &[");
+        for i in &program.instructions {
+            out.push_str("        ");
+            instruction(&mut out, i);
+            out.push_str(",\n");
+        }
+        out.push_str("    ];\n");
+    }
+    if !unsupervised.is_empty() {
+        // FILTER's compile_error already stops any other target.
+        let _ = writeln!(out, "    #[cfg(not(any({})))]", arches.join(", "));
+        let _ = writeln!(out, "    const UNSUPERVISED: &[{P}::SockFilter] = &[];");
+    }
 
     // The system call profile (issue 14): the calls it refuses, for the refusal lines.
     let profiled = !compiled.policy.syscalls.is_empty();
@@ -173,6 +211,11 @@ pub fn policy_source(compiled: &Compiled) -> String {
             let _ = writeln!(out, "        ::core::option::Option::Some({path:?}),");
         }
         None => out.push_str("        ::core::option::Option::None,\n"),
+    }
+    if unsupervised.is_empty() {
+        out.push_str("        ::core::option::Option::None,\n");
+    } else {
+        out.push_str("        ::core::option::Option::Some(UNSUPERVISED),\n");
     }
     out.push_str("    );\n");
     out.push_str("    &POLICY\n}\n");

@@ -11,8 +11,10 @@
 //! | assemble | [`assemble`] | rule set → classic BPF ([`bpf`]) through seccompiler, then optimised and [verified](verify) |
 //! | emit | [`emit`] | compiled policy → Rust tokens naming `::network_sandbox::__private` |
 //!
-//! [`compile()`] runs lower and assemble for every [`Arch`]; [`model::OPTIONS`] is the
-//! vocabulary of policy options every front end (attribute, policy file, command line) uses.
+//! [`compile()`] runs lower and assemble for every [`Arch`] (for a policy without endpoints
+//! also [`lower::lower_unsupervised`], the program for where no supervisor can run);
+//! [`model::OPTIONS`] is the vocabulary of policy options every front end (attribute,
+//! policy file, command line) uses.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

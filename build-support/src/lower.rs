@@ -657,6 +657,61 @@ pub fn lower(policy: &Policy, arch: Arch) -> RuleSet {
     }
 }
 
+/// Whether `policy` compiles to a second program, the one installed where no supervisor can
+/// run ([`lower_unsupervised`]): a policy without endpoints of any kind (no address, name or
+/// `unix:` socket) and without `listen` entries, in enforce mode, whose fallback is not
+/// `landlock-ports` (issue 12). Such a policy hands `connect`, `bind`, `listen` and its
+/// query sockets to the supervisor only for the program's own unix sockets and interface
+/// queries, so it starts without one, whatever its fallback, and loses nothing it allows.
+/// Every other policy carries no second program.
+pub fn needs_unsupervised(policy: &Policy) -> bool {
+    policy.no_network()
+        && policy.listen.is_empty()
+        && policy.options.mode == crate::model::Mode::Enforce
+        && policy.options.fallback != crate::model::Fallback::LandlockPorts
+}
+
+/// The rules of the program installed instead of [`lower`]'s where no supervisor can run (a
+/// kernel feature missing, nested inside another sandbox), for a policy that has one
+/// ([`needs_unsupervised`]); `None` for every other policy.
+///
+/// They are [`lower`]'s rules with every answer that needs the supervisor settled, as data:
+///
+/// - a check ([`Action::UserNotif`]) of `bind` or `sendto` becomes [`Action::Allow`]: the
+///   two checks such a policy ran without a supervisor before connect, bind and listen
+///   became checks. `bind` is left to the kernel and Landlock (a TCP socket binds only to
+///   port 0 where Landlock handles binds, and no socket of this policy can reach anything),
+///   as the `landlock-ports` fallback compiles it; `sendto` stays allowed (glibc's
+///   `getifaddrs` names its netlink peer) except with `MSG_FASTOPEN`, whose refusal is a
+///   rule of its own before the check;
+/// - every other check (`connect`, `listen`, query sockets) becomes
+///   [`Action::Errno`] with the policy's `deny_errno`;
+/// - every reported refusal ([`Action::Report`]) becomes [`Action::Errno`] with its errno:
+///   nobody reports here.
+///
+/// The system call profile was applied before (it is part of [`lower`]): a `bind` or
+/// `sendto` it refuses has lost its check for the profile's refusal, and stays refused.
+/// The prologue (architecture, x32, unknown numbers) is [`lower`]'s. The program has no
+/// `SECCOMP_RET_USER_NOTIF` return.
+pub fn lower_unsupervised(policy: &Policy, arch: Arch) -> Option<RuleSet> {
+    if !needs_unsupervised(policy) {
+        return None;
+    }
+    let deny = policy.options.deny_errno.errno();
+    let settle = |syscall: Option<Sysno>, action: Action| match action {
+        Action::UserNotif if matches!(syscall, Some(Sysno::Bind | Sysno::Sendto)) => Action::Allow,
+        Action::UserNotif => Action::Errno(deny),
+        Action::Report(errno) => Action::Errno(errno),
+        other => other,
+    };
+    let mut set = lower(policy, arch);
+    for rule in &mut set.rules {
+        rule.action = settle(Some(rule.syscall), rule.action);
+    }
+    set.refusal = settle(None, set.refusal);
+    Some(set)
+}
+
 /// When `setsockopt(fd, level, optname, …)` is denied: for each level of
 /// [`SOCKET_OPTIONS`], "this level and none of its options"; then "none of the levels".
 /// One conjunction per level, so a call runs one comparison per level tested and one per

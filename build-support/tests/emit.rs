@@ -41,7 +41,11 @@ fn compiled(allow: &[&str], options: Options) -> Compiled {
             ],
         })
         .collect();
-    Compiled { policy, programs }
+    Compiled {
+        policy,
+        programs,
+        unsupervised: Vec::new(),
+    }
 }
 
 #[test]
@@ -159,4 +163,47 @@ fn no_endpoints_is_an_empty_table() {
         "{s}"
     );
     syn::parse_str::<syn::Expr>(&s).unwrap();
+}
+
+/// A policy without endpoints carries, per architecture, the program the compiler made for
+/// running without a supervisor, and passes it to `from_static`; a policy with endpoints
+/// has no such table and passes `None`.
+#[test]
+fn a_policy_without_endpoints_carries_its_program_for_running_without_a_supervisor() {
+    let real = |allow: &[&str]| {
+        let policy = policy_from_strs(allow, Options::default()).unwrap();
+        network_sandbox_build::compile(&policy).unwrap()
+    };
+    let none = real(&[]);
+    assert_eq!(none.unsupervised.len(), Arch::ALL.len());
+    let s = policy_source(&none);
+    for arch in Arch::ALL {
+        let len = none.unsupervised(arch).unwrap().instructions.len();
+        assert!(
+            s.contains(&format!(
+                "    // {arch}, where no supervisor can run: {len} instructions\n    #[cfg(target_arch = \"{}\")]\n    const UNSUPERVISED: &[::network_sandbox::__private::SockFilter] = &[\n",
+                arch.target_arch()
+            )),
+            "{s}"
+        );
+    }
+    assert_eq!(
+        s.matches("const UNSUPERVISED").count(),
+        Arch::ALL.len() + 1,
+        "{s}"
+    );
+    assert!(
+        s.contains("        ::core::option::Option::Some(UNSUPERVISED),\n    );"),
+        "{s}"
+    );
+    syn::parse_str::<syn::Expr>(&s).unwrap();
+
+    let with = policy_source(&real(&["127.0.0.2:443"]));
+    assert!(!with.contains("UNSUPERVISED"), "{with}");
+    assert!(
+        with.contains(
+            "        ::core::option::Option::None,\n        ::core::option::Option::None,\n    );"
+        ),
+        "log and unsupervised: {with}"
+    );
 }

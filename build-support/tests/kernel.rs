@@ -1,6 +1,8 @@
 //! Loads a compiled x86_64 program into the running kernel, in a forked child, and checks a
-//! few system calls there against a control child without the filter. No network traffic:
-//! only `socket()` calls, which send nothing.
+//! few system calls there against a control child without the filter: the main program of
+//! a TCP and a UDP policy, and the program a policy without endpoints installs where no
+//! supervisor can run. Network traffic: loopback only (the last test's control connects to
+//! 127.0.0.1:9); the others make only `socket()` calls, which send nothing.
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
@@ -280,4 +282,152 @@ fn compiled_filter_with_a_udp_endpoint_works_in_the_kernel() {
         ..Policy::default()
     };
     check_in_kernel(&policy, true);
+}
+
+/// What the child checks under the program for running without a supervisor (a policy
+/// without endpoints, issue 12), or without a filter (`filter` `None`, the control): a TCP
+/// socket binds to port 0 either way; under the program it cannot listen, connect, send
+/// with `MSG_FASTOPEN` or make a UDP socket (`EACCES`, every check refused outright), and
+/// a `sendto` without the flag reaches the kernel (which answers for the unconnected
+/// socket). Raw system calls only, as [`child_checks`]. Traffic: loopback only (a connect
+/// to 127.0.0.1:9 in the control).
+fn unsupervised_checks(filter: Option<&libc::sock_fprog>) -> i32 {
+    // SAFETY: plain system calls on integer arguments, on `filter` (as in `child_checks`)
+    // and on pointers to locals of this frame.
+    unsafe {
+        if let Some(prog) = filter {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return 10;
+            }
+            let prog: *const libc::sock_fprog = prog;
+            if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, prog) != 0 {
+                return 11;
+            }
+        }
+        let errno = || *libc::__errno_location();
+        let denied = filter.is_some();
+        let loopback = |port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+
+        // bind: allowed (the kernel and Landlock decide), as without the filter.
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        if fd < 0 {
+            return 20;
+        }
+        let any = loopback(0);
+        if libc::bind(fd, (&any as *const libc::sockaddr_in).cast(), len) != 0 {
+            return 21;
+        }
+        // listen: a check, refused outright.
+        let r = libc::listen(fd, 1);
+        if denied && (r != -1 || errno() != libc::EACCES) {
+            return 30;
+        }
+        if !denied && r != 0 {
+            return 31;
+        }
+        libc::close(fd);
+
+        // sendto without MSG_FASTOPEN reaches the kernel: on an unconnected TCP socket it
+        // fails there (EPIPE), never with the filter's EACCES.
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let byte = 0u8;
+        let r = libc::sendto(
+            fd,
+            (&byte as *const u8).cast(),
+            1,
+            libc::MSG_NOSIGNAL,
+            std::ptr::null(),
+            0,
+        );
+        if r != -1 || errno() == libc::EACCES {
+            return 40;
+        }
+        // With MSG_FASTOPEN (a connect in disguise): refused under the filter. Not tried
+        // in the control, where it would connect.
+        let port9 = loopback(9);
+        if denied {
+            let r = libc::sendto(
+                fd,
+                (&byte as *const u8).cast(),
+                1,
+                libc::MSG_NOSIGNAL | libc::MSG_FASTOPEN,
+                (&port9 as *const libc::sockaddr_in).cast(),
+                len,
+            );
+            if r != -1 || errno() != libc::EACCES {
+                return 41;
+            }
+        }
+        // connect: a check, refused outright; without the filter it reaches the kernel
+        // (ECONNREFUSED from nothing listening on 127.0.0.1:9, or a connection).
+        let r = libc::connect(fd, (&port9 as *const libc::sockaddr_in).cast(), len);
+        if denied && (r != -1 || errno() != libc::EACCES) {
+            return 50;
+        }
+        if !denied && r == -1 && errno() == libc::EACCES {
+            return 51;
+        }
+        libc::close(fd);
+
+        // A UDP socket would be a query socket, which needs the supervisor: refused.
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        if denied {
+            if fd != -1 || errno() != libc::EACCES {
+                return 60;
+            }
+        } else if fd < 0 {
+            return 61;
+        } else {
+            libc::close(fd);
+        }
+    }
+    PASSED
+}
+
+/// The program a policy without endpoints installs where no supervisor can run, loaded
+/// into the kernel as compiled (the runtime rewrites nothing in it but the ptrace
+/// placeholders, which these checks do not reach), against a control child without it.
+#[test]
+fn the_program_for_running_without_a_supervisor_works_in_the_kernel() {
+    let compiled = compile(&Policy::default()).unwrap();
+    let mut filter: Vec<libc::sock_filter> = compiled
+        .unsupervised(Arch::X86_64)
+        .expect("a policy without endpoints has one")
+        .instructions
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    let in_child = |filter: Option<&libc::sock_fprog>| {
+        // SAFETY: as in `in_child` above: the child makes raw system calls and `_exit`s.
+        unsafe {
+            let pid = libc::fork();
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                libc::_exit(unsupervised_checks(filter));
+            }
+            let mut status = 0;
+            assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+            assert!(libc::WIFEXITED(status), "child status {status:#x}");
+            libc::WEXITSTATUS(status)
+        }
+    };
+    assert_eq!(in_child(None), PASSED, "control child without the filter");
+    assert_eq!(in_child(Some(&prog)), PASSED, "child under the program");
 }

@@ -235,6 +235,36 @@ fn reference(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
     }
 }
 
+/// Whether the policy has a second program, for where no supervisor can run: no endpoint
+/// of any kind, no `listen` entry, enforce mode, not the landlock-ports fallback (issue 12).
+fn has_unsupervised(policy: &Policy) -> bool {
+    policy.endpoints.is_empty()
+        && policy.names.is_empty()
+        && policy.unix.is_empty()
+        && policy.listen.is_empty()
+        && policy.options.mode == Mode::Enforce
+        && policy.options.fallback != Fallback::LandlockPorts
+}
+
+/// What the program for running without a supervisor must return: `bind`, and `sendto`
+/// without `MSG_FASTOPEN`, allowed on the native architecture (as before they became
+/// checks); every other check refused outright with the policy's errno; every reported
+/// refusal answered with its errno (nobody reports); the rest as [`reference`].
+fn reference_unsupervised(policy: &Policy, arch: Arch, d: &SeccompData) -> u32 {
+    if d.arch == native(arch) {
+        match name_of(arch, d.nr as u32) {
+            Some("bind") => return ALLOW,
+            Some("sendto") if d.args[3] as u32 & 0x2000_0000 == 0 => return ALLOW,
+            _ => {}
+        }
+    }
+    match reference(policy, arch, d) {
+        USER_NOTIF => errno(refuse(policy) & 0xffff),
+        r if r & 0xffff_0000 == USER_NOTIF => errno(r & 0xffff),
+        r => r,
+    }
+}
+
 /// The socket options allowed, written from the table in `docs/ARCHITECTURE.md`.
 fn allowed_option(level: u32, name: u32) -> bool {
     match level {
@@ -812,14 +842,37 @@ fn program(policy: &Policy, arch: Arch) -> Vec<Instruction> {
     compile(policy).unwrap().program(arch).instructions.clone()
 }
 
+/// The program for running without a supervisor, if the policy has one.
+fn unsupervised(policy: &Policy, arch: Arch) -> Option<Vec<Instruction>> {
+    let compiled = compile(policy).unwrap();
+    compiled.unsupervised(arch).map(|p| p.instructions.clone())
+}
+
 // --- Tests -----------------------------------------------------------------------------------
 
 #[test]
 fn programs_agree_with_the_reference_model_everywhere() {
     let mut total = 0usize;
+    let mut without_supervisor = 0usize;
     for (label, policy) in policies() {
+        // Each policy's program, and for a policy without endpoints the one for running
+        // without a supervisor, each against its model.
+        let mut programs: Vec<(&str, Arch, Vec<Instruction>)> = Vec::new();
         for arch in Arch::ALL {
-            let prog = program(&policy, arch);
+            programs.push(("", arch, program(&policy, arch)));
+            match unsupervised(&policy, arch) {
+                Some(prog) => {
+                    assert!(
+                        has_unsupervised(&policy),
+                        "{label}: an unexpected second program"
+                    );
+                    programs.push((" (no supervisor)", arch, prog));
+                    without_supervisor += 1;
+                }
+                None => assert!(!has_unsupervised(&policy), "{label}: no second program"),
+            }
+        }
+        for (which, arch, prog) in programs {
             let mut mismatches = Vec::new();
             let cases = cases(arch);
             total += cases.len();
@@ -830,7 +883,11 @@ fn programs_agree_with_the_reference_model_everywhere() {
                     instruction_pointer: 0x7f00_1234_5678,
                     args,
                 };
-                let want = reference(&policy, arch, &d);
+                let want = if which.is_empty() {
+                    reference(&policy, arch, &d)
+                } else {
+                    reference_unsupervised(&policy, arch, &d)
+                };
                 match run(&prog, &d) {
                     Ok(out) if out.action == want => {}
                     got => mismatches.push(format!(
@@ -841,13 +898,15 @@ fn programs_agree_with_the_reference_model_everywhere() {
             }
             assert!(
                 mismatches.is_empty(),
-                "{label} on {arch}: {} disagreements, first ones:\n{}",
+                "{label}{which} on {arch}: {} disagreements, first ones:\n{}",
                 mismatches.len(),
                 mismatches[..mismatches.len().min(8)].join("\n")
             );
         }
     }
     assert!(total > 100_000, "only {total} cases");
+    // "no endpoints" and "no endpoints, ENETUNREACH", on both architectures.
+    assert_eq!(without_supervisor, 4);
 }
 
 #[test]
@@ -915,7 +974,21 @@ fn compiling_is_deterministic_and_within_the_kernel_limit() {
             let len = first.program(arch).instructions.len();
             assert!(len <= 4096, "{label} {arch}: {len}");
             network_sandbox_build::verify::check(&first.program(arch).instructions).unwrap();
+            if let Some(p) = first.unsupervised(arch) {
+                let len = p.instructions.len();
+                assert!(len <= 4096, "{label} {arch} (no supervisor): {len}");
+                network_sandbox_build::verify::check(&p.instructions).unwrap();
+            }
         }
+        assert_eq!(
+            first.unsupervised.len(),
+            if has_unsupervised(&policy) {
+                Arch::ALL.len()
+            } else {
+                0
+            },
+            "{label}"
+        );
     }
 }
 
@@ -1017,5 +1090,118 @@ fn compile_does_not_panic_on_odd_policies() {
     ] {
         let compiled = compile(&policy).unwrap();
         assert_eq!(compiled.programs.len(), 2);
+    }
+}
+
+/// Where no supervisor can run, a policy without endpoints installs its second program
+/// (issue 12), made from rules by the same compiler: `bind` and `sendto` without
+/// `MSG_FASTOPEN` pass, every check is refused outright with the policy's errno, another
+/// architecture and x32 numbers are killed by the prologue before any of that, and a
+/// `bind` or `sendto` the system call profile refuses stays refused.
+#[test]
+fn without_a_supervisor_no_endpoint_policies_keep_bind_and_sendto() {
+    use network_sandbox_build::file::parse_policy_toml;
+    let compiled = |text: &str| compile(&parse_policy_toml(text).unwrap()).unwrap();
+    let call = |prog: &[Instruction], audit: u32, nr: u32, args: [u64; 6]| {
+        let d = SeccompData {
+            nr: nr as i32,
+            arch: audit,
+            instruction_pointer: 0,
+            args,
+        };
+        run(prog, &d).unwrap().action
+    };
+    let flags = |f: u64| [3, 0, 0, f, 0, 0];
+    for arch in Arch::ALL {
+        let (audit, nr) = (native(arch), |name| nr_of(arch, name));
+        let plain = compiled("allow = []");
+        let main = &plain.program(arch).instructions;
+        let prog = &plain
+            .unsupervised(arch)
+            .expect("a second program")
+            .instructions;
+        // Nothing is left for a supervisor, checks or reports.
+        assert!(
+            prog.iter()
+                .all(|i| i.code != 0x06 || i.k & 0xffff_0000 != USER_NOTIF),
+            "{arch}: a USER_NOTIF return"
+        );
+        let deny = errno(13);
+        // The control: the main program hands bind and sendto to the supervisor.
+        assert_eq!(call(main, audit, nr("bind"), flags(0)), USER_NOTIF);
+        assert_eq!(
+            call(main, audit, nr("sendto"), [3, 0, 0, 0, 1, 16]),
+            USER_NOTIF
+        );
+        assert_eq!(call(prog, audit, nr("bind"), flags(0)), ALLOW);
+        assert_eq!(call(prog, audit, nr("sendto"), flags(0)), ALLOW);
+        assert_eq!(
+            call(prog, audit, nr("sendto"), [3, 0, 0, 0x40, 1, 16]),
+            ALLOW
+        );
+        assert_eq!(call(prog, audit, nr("sendto"), flags(0x2000_0000)), deny);
+        assert_eq!(call(prog, audit, nr("sendto"), flags(0x2000_0040)), deny);
+        assert_eq!(
+            call(prog, audit, nr("sendmsg"), [3, 0, 0x2000_0000, 0, 0, 0]),
+            deny
+        );
+        assert_eq!(call(prog, audit, nr("connect"), flags(0)), deny);
+        assert_eq!(call(prog, audit, nr("listen"), flags(0)), deny);
+        // Query sockets need the supervisor: refused.
+        assert_eq!(call(prog, audit, nr("socket"), [2, 2, 0, 0, 0, 0]), deny);
+        assert_eq!(call(prog, audit, nr("socket"), [1, 2, 0, 0, 0, 0]), deny);
+        assert_eq!(call(prog, audit, nr("socket"), [1, 1, 0, 0, 0, 0]), ALLOW);
+        // The prologue first: another architecture, and x32 numbers, are killed.
+        for other in [AUDIT_ARCH_I386, AUDIT_ARCH_ARM, audit ^ 1] {
+            assert_eq!(call(prog, other, nr("bind"), flags(0)), KILL_PROCESS);
+            assert_eq!(call(prog, other, nr("sendto"), flags(0)), KILL_PROCESS);
+        }
+        if arch == Arch::X86_64 {
+            let x32 = |n: u32| n | 0x4000_0000;
+            assert_eq!(call(prog, audit, x32(nr("bind")), flags(0)), KILL_PROCESS);
+            assert_eq!(call(prog, audit, x32(nr("sendto")), flags(0)), KILL_PROCESS);
+        }
+        // The policy's errno.
+        let unreach = compiled("allow = []\ndeny_errno = \"ENETUNREACH\"");
+        let prog = &unreach.unsupervised(arch).unwrap().instructions;
+        assert_eq!(call(prog, audit, nr("connect"), flags(0)), errno(101));
+        assert_eq!(call(prog, audit, nr("bind"), flags(0)), ALLOW);
+
+        // A profile that refuses them: they stay refused, with the profile's answer.
+        let profile = |deny: &str, refusal: &str| {
+            compiled(&format!(
+                "allow = []\nsyscalls = [\"@system-service\"]\ndeny_syscalls = [{deny}]\n\
+                 syscall_refusal = \"{refusal}\""
+            ))
+        };
+        let both = profile("\"bind\", \"sendto\"", "EPERM");
+        let prog = &both.unsupervised(arch).unwrap().instructions;
+        assert_eq!(call(prog, audit, nr("bind"), flags(0)), EPERM);
+        assert_eq!(call(prog, audit, nr("sendto"), flags(0)), EPERM);
+        let bind_only = profile("\"bind\"", "ENOSYS");
+        let prog = &bind_only.unsupervised(arch).unwrap().instructions;
+        assert_eq!(call(prog, audit, nr("bind"), flags(0)), ENOSYS);
+        assert_eq!(call(prog, audit, nr("sendto"), flags(0)), ALLOW);
+        let sendto_only = profile("\"sendto\"", "kill");
+        let prog = &sendto_only.unsupervised(arch).unwrap().instructions;
+        assert_eq!(call(prog, audit, nr("sendto"), flags(0)), KILL_PROCESS);
+        assert_eq!(call(prog, audit, nr("bind"), flags(0)), ALLOW);
+    }
+    // Every other policy carries none.
+    for text in [
+        "allow = [\"127.0.0.1:443\"]",
+        "allow = [\"udp://127.0.0.1:53\"]",
+        "allow = [\"a.test:443\"]",
+        "allow = [\"unix:/run/app.sock\"]",
+        "allow = []\nlisten = \"127.0.0.1:8080\"",
+        "allow = []\naudit = true",
+        "allow = []\nfallback = \"landlock-ports\"",
+    ] {
+        assert!(compiled(text).unsupervised.is_empty(), "{text}");
+    }
+    // Whatever the fallback but landlock-ports.
+    for fallback in ["refuse", "deny-all"] {
+        let c = compiled(&format!("allow = []\nfallback = \"{fallback}\""));
+        assert_eq!(c.unsupervised.len(), Arch::ALL.len(), "{fallback}");
     }
 }

@@ -55,12 +55,13 @@ pub fn compile<S: AsRef<str>>(allow: &[S], options: Options) -> Result<Policy, C
 /// The runtime policy for a compiled one, with this architecture's program.
 pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
     let arch = native_arch().ok_or(CompileError::UnsupportedArch)?;
-    let filter = compiled
-        .program(arch)
-        .instructions
-        .iter()
-        .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
-        .collect();
+    let program = |p: &build::Program| -> Vec<SockFilter> {
+        p.instructions
+            .iter()
+            .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
+            .collect()
+    };
+    let filter = program(compiled.program(arch));
     let endpoints = compiled.policy.endpoints.iter().map(endpoint).collect();
     let names = compiled
         .policy
@@ -94,6 +95,11 @@ pub fn from_compiled(compiled: &Compiled) -> Result<Policy, CompileError> {
         .with_listen(listen)
         .with_refused_calls(refused_calls)
         .with_unix(unix);
+    // A policy without endpoints: the program to install where no supervisor can run.
+    let policy = match compiled.unsupervised(arch) {
+        Some(p) => policy.with_unsupervised_filter(program(p)),
+        None => policy,
+    };
     Ok(match &compiled.policy.log {
         Some(path) => policy.with_log(path.clone()),
         None => policy,

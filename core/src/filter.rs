@@ -10,12 +10,17 @@
 //!   supervisor reports it and answers `errno` (finding it by running the program on the
 //!   notification's `seccomp_data`, [`run`]).
 //!
-//! The runtime changes the program in two ways only. [`Fallback`](crate::Fallback) handling:
-//! when the supervisor cannot run and the policy opted into a weaker mode, every *check* is
-//! rewritten to the fallback's action ([`rewrite_user_notif`]). And wherever no supervisor
-//! runs (report off, a fallback, a policy that needs none), every *reported refusal* becomes
-//! `SECCOMP_RET_ERRNO | errno` ([`resolve_reports`]): a refusal never becomes the fallback's
-//! action, whatever it is.
+//! The runtime changes only return values of a compiled program, never its instructions
+//! otherwise. [`Fallback`](crate::Fallback) handling: when the supervisor cannot run and the
+//! policy opted into a weaker mode, every *check* is rewritten to the fallback's action
+//! ([`rewrite_user_notif`]). Wherever no supervisor runs (report off, a fallback, a policy
+//! that needs none), every *reported refusal* becomes `SECCOMP_RET_ERRNO | errno`
+//! ([`resolve_reports`]): a refusal never becomes the fallback's action, whatever it is.
+//! And the placeholders of calls allowed only inside Landlock's domain are settled
+//! ([`settle_within_sandbox`]). A policy without endpoints whose supervisor cannot run gets
+//! a second program the compiler made for that case
+//! ([`Policy::unsupervised_filter`](crate::Policy::unsupervised_filter)), not one assembled
+//! here.
 
 /// One classic BPF instruction, laid out as the kernel's `struct sock_filter`.
 #[repr(C)]
@@ -134,60 +139,6 @@ pub fn rewrite_user_notif(program: &[SockFilter], action: u32) -> Vec<SockFilter
         .collect()
 }
 
-/// For a policy without endpoints whose supervisor cannot run (a kernel feature missing,
-/// nested inside another sandbox): `program` with every check refused outright
-/// (`SECCOMP_RET_ERRNO | errno`, and every reported refusal resolved), behind a prefix
-/// that lets through, on the native architecture, the two checks such a policy ran without
-/// a supervisor before connect, bind and listen became checks (issue 12): `bind` (with
-/// `bind`; left to the kernel and Landlock, as the landlock-ports fallback still compiles
-/// it: a TCP socket binds only to port 0 where Landlock handles binds, and no socket of
-/// this policy can reach anything) and `sendto` without `MSG_FASTOPEN` (with `sendto`;
-/// glibc's `getifaddrs` names its netlink peer). A call the policy's system call profile
-/// refuses is not passed (`bind`/`sendto` false). The prefix tests the architecture
-/// first and compares the whole number, so an x32 or foreign number falls through to the
-/// program's own prologue.
-pub fn refuse_checks_but_bind(
-    program: &[SockFilter],
-    errno: u32,
-    bind: bool,
-    sendto: bool,
-) -> Vec<SockFilter> {
-    let rest = rewrite_user_notif(program, SECCOMP_RET_ERRNO | errno);
-    let Some(arch) = NATIVE_AUDIT_ARCH else {
-        return rest;
-    };
-    if !bind && !sendto {
-        return rest;
-    }
-    const LD_ABS: u16 = 0x20;
-    const JEQ: u16 = 0x15;
-    const JSET: u16 = 0x45;
-    const MSG_FASTOPEN: u32 = 0x2000_0000;
-    // seccomp_data: nr at 0, arch at 4, args from 16 (the low half of each first, on the
-    // little-endian machines the compiler emits programs for).
-    let never = u32::MAX;
-    let prefix = [
-        SockFilter::new(LD_ABS, 0, 0, 4),
-        SockFilter::new(JEQ, 0, 6, arch),
-        SockFilter::new(LD_ABS, 0, 0, 0),
-        SockFilter::new(JEQ, 3, 0, if bind { libc::SYS_bind as u32 } else { never }),
-        SockFilter::new(
-            JEQ,
-            0,
-            3,
-            if sendto {
-                libc::SYS_sendto as u32
-            } else {
-                never
-            },
-        ),
-        SockFilter::new(LD_ABS, 0, 0, 16 + 8 * 3),
-        SockFilter::new(JSET, 1, 0, MSG_FASTOPEN),
-        SockFilter::new(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-    ];
-    prefix.iter().copied().chain(rest).collect()
-}
-
 /// `SECCOMP_RET_TRAP`: in a compiled program, only the placeholder of a call allowed where
 /// Landlock keeps it inside the sandbox (ptrace, `process_vm_readv/writev`), with the errno
 /// of its refusal in the data bits. Never installed: see [`settle_within_sandbox`].
@@ -292,46 +243,6 @@ pub fn run(program: &[SockFilter], data: &SeccompData) -> Option<u32> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn without_a_supervisor_no_endpoint_policies_keep_bind_and_sendto() {
-        let Some(arch) = NATIVE_AUDIT_ARCH else {
-            return;
-        };
-        // A program that checks every call, and refuses one with a report.
-        let program = [SockFilter::new(BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF)];
-        let call = |p: &[SockFilter], nr: i64, arch: u32, flags: u64| {
-            let data = SeccompData {
-                nr: nr as i32,
-                arch,
-                instruction_pointer: 0,
-                args: [3, 0, 0, flags, 0, 0],
-            };
-            run(p, &data)
-        };
-        let deny = SECCOMP_RET_ERRNO | 13;
-        let p = refuse_checks_but_bind(&program, 13, true, true);
-        assert_eq!(call(&p, libc::SYS_bind, arch, 0), Some(SECCOMP_RET_ALLOW));
-        assert_eq!(call(&p, libc::SYS_sendto, arch, 0), Some(SECCOMP_RET_ALLOW));
-        assert_eq!(call(&p, libc::SYS_sendto, arch, 0x2000_0000), Some(deny));
-        assert_eq!(call(&p, libc::SYS_connect, arch, 0), Some(deny));
-        assert_eq!(call(&p, libc::SYS_listen, arch, 0), Some(deny));
-        assert_eq!(call(&p, libc::SYS_bind | 0x4000_0000, arch, 0), Some(deny));
-        assert_eq!(
-            call(&p, libc::SYS_bind, arch ^ 1, 0),
-            Some(deny),
-            "another arch"
-        );
-        // A profile that refuses them: nothing passes.
-        let p = refuse_checks_but_bind(&program, 13, false, false);
-        assert_eq!(call(&p, libc::SYS_bind, arch, 0), Some(deny));
-        let p = refuse_checks_but_bind(&program, 13, false, true);
-        assert_eq!(call(&p, libc::SYS_bind, arch, 0), Some(deny));
-        assert_eq!(call(&p, libc::SYS_sendto, arch, 0), Some(SECCOMP_RET_ALLOW));
-        let p = refuse_checks_but_bind(&program, 13, true, false);
-        assert_eq!(call(&p, libc::SYS_sendto, arch, 0), Some(deny));
-        assert_eq!(call(&p, libc::SYS_bind, arch, 0), Some(SECCOMP_RET_ALLOW));
-    }
-
     /// The supervisor runs the filter again on each notification (to tell a reported
     /// refusal from a check) with this module's small interpreter, because a program
     /// without the `compiler` feature has no other. It must agree with the compiler's own
@@ -354,6 +265,10 @@ mod tests {
             r#"allow = ["127.0.0.1:443"]
                audit = true"#,
             "allow = []",
+            r#"allow = []
+               deny_errno = "ENETUNREACH"
+               syscalls = ["@system-service"]
+               deny_syscalls = ["sendto"]"#,
         ];
         // A small deterministic generator for argument values (xorshift64).
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -379,8 +294,14 @@ mod tests {
         for text in policies {
             let policy = parse_policy_toml(text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
             let compiled = compile(&policy).expect("compiles");
-            for arch in Arch::ALL {
-                let program = &compiled.program(arch).instructions;
+            // The program for running without a supervisor too (policies without
+            // endpoints), which the installer runs too (`socket_return` for its report).
+            let programs = Arch::ALL
+                .into_iter()
+                .map(|arch| compiled.program(arch))
+                .chain(compiled.unsupervised.iter());
+            for compiled_program in programs {
+                let (arch, program) = (compiled_program.arch, &compiled_program.instructions);
                 let ours: Vec<SockFilter> = program
                     .iter()
                     .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
@@ -428,7 +349,7 @@ mod tests {
                 }
             }
         }
-        assert!(compared > 60_000, "{compared}");
+        assert!(compared > 80_000, "{compared}");
     }
 
     #[test]

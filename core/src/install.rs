@@ -751,30 +751,38 @@ fn choose_program(
     };
     // A policy without endpoints (issue 12) hands connect, bind and listen to the
     // supervisor only for the program's own unix sockets and its query sockets: without
-    // one, every check is refused outright, which loses nothing the policy allows, and bind
-    // and sendto stay as they were before they became checks (`refuse_checks_but_bind`).
-    // Such a policy starts wherever it started before, whatever its fallback. Not with
-    // `listen` entries: those need the supervisor's check, as with endpoints.
+    // one, every check is refused outright, which loses nothing the policy allows. Such a
+    // policy starts wherever it started before, whatever its fallback. Not with `listen`
+    // entries: those need the supervisor's check, as with endpoints. The compiler made the
+    // program for this case (`network_sandbox_build::lower::lower_unsupervised`): bind and
+    // sendto without MSG_FASTOPEN stay as they were before they became checks. A policy
+    // without it (built with `Policy::new` alone) refuses every check, bind and sendto
+    // too, and the line says so. Either way only return values are rewritten here (the
+    // compiled one has no check left; nothing with USER_NOTIF is installed unsupervised).
     if no_endpoint(policy)
         && policy.listen().is_empty()
         && policy.options().mode == Mode::Enforce
         && policy.options().fallback != Fallback::LandlockPorts
     {
-        let passes = |nr| policy.refused_call(nr).is_none();
-        return Ok(choice(
-            filter::refuse_checks_but_bind(
-                &program,
-                policy.options().deny_errno.errno() as u32,
-                passes(libc::SYS_bind),
-                passes(libc::SYS_sendto),
+        let deny = SECCOMP_RET_ERRNO | policy.options().deny_errno.errno() as u32;
+        let (program, missing) = match policy.unsupervised_filter() {
+            Some(unsupervised) => (filter::rewrite_user_notif(unsupervised, deny), ""),
+            None => (
+                filter::rewrite_user_notif(&program, deny),
+                "; this policy carries no program for running without a supervisor (it was \
+                 not made by the compiler), so bind, and sendto naming an address, are \
+                 refused too",
             ),
+        };
+        return Ok(choice(
+            program,
             false,
             Status::NotEnforced,
             format!(
                 "{unavailable}: the policy allows no destination, so every connect is \
                  refused by the static filter all the same; the program's own unix sockets \
                  (listen, and connects to them) and interface queries on UDP or unix datagram \
-                 sockets need the supervisor and are refused too"
+                 sockets need the supervisor and are refused too{missing}"
             ),
         ));
     }
@@ -859,6 +867,105 @@ mod tests {
 
     fn second(_: &Violation) {
         CALLED.lock().unwrap().push("second");
+    }
+
+    /// Where no supervisor can run, a policy without endpoints installs the second program
+    /// the compiler made for it (only return values rewritten: it has no check left), which
+    /// keeps bind and sendto; one built with `Policy::new` alone refuses every check, bind
+    /// included, and the L2 line says why. Where a supervisor runs, the main program.
+    #[test]
+    fn without_a_supervisor_a_policy_without_endpoints_installs_its_second_program() {
+        use network_sandbox_build::{compile, file::parse_policy_toml, Arch, Program};
+        let (Some(arch), Some(audit_arch)) = (
+            Arch::ALL
+                .into_iter()
+                .find(|a| a.target_arch() == std::env::consts::ARCH),
+            filter::NATIVE_AUDIT_ARCH,
+        ) else {
+            eprintln!("skipped: no program for this architecture");
+            return;
+        };
+        let compiled = compile(&parse_policy_toml("allow = []").unwrap()).unwrap();
+        let ours = |p: &Program| -> Vec<filter::SockFilter> {
+            p.instructions
+                .iter()
+                .map(|i| filter::SockFilter::new(i.code, i.jt, i.jf, i.k))
+                .collect()
+        };
+        let main = ours(compiled.program(arch));
+        let second = ours(compiled.unsupervised(arch).expect("a second program"));
+        let call = |p: &[filter::SockFilter], nr: i64, flags: u64| {
+            let data = filter::SeccompData {
+                nr: nr as i32,
+                arch: audit_arch,
+                instruction_pointer: 0,
+                args: [3, 0, 0, flags, 1 << 40, 16],
+            };
+            filter::run(p, &data)
+        };
+        let deny = Some(SECCOMP_RET_ERRNO | 13);
+        let allow = Some(filter::SECCOMP_RET_ALLOW);
+        let no_notif = Kernel {
+            seccomp_filter: true,
+            user_notif: false,
+            pidfd_getfd: true,
+            landlock_abi: 7,
+            yama_ptrace_scope: None,
+            already_filtered: false,
+            nested: false,
+        };
+        let nested = Kernel {
+            user_notif: true,
+            already_filtered: true,
+            nested: true,
+            ..no_notif
+        };
+        let with = Policy::new(main.clone(), Vec::new(), Default::default())
+            .with_unsupervised_filter(second.clone());
+        for kernel in [&no_notif, &nested] {
+            let choice = choose_program(&with, kernel, None, true).unwrap();
+            assert!(!choice.supervised);
+            assert_eq!(choice.program, second, "the compiled program as it is");
+            assert_eq!(call(&choice.program, libc::SYS_bind, 0), allow);
+            assert_eq!(call(&choice.program, libc::SYS_sendto, 0), allow);
+            assert_eq!(call(&choice.program, libc::SYS_sendto, 0x2000_0000), deny);
+            assert_eq!(call(&choice.program, libc::SYS_connect, 0), deny);
+            assert_eq!(call(&choice.program, libc::SYS_listen, 0), deny);
+            assert_eq!(choice.report.status, Status::NotEnforced);
+            assert!(
+                !choice.report.detail.contains("carries no program"),
+                "{}",
+                choice.report.detail
+            );
+        }
+        // Built by hand without it: nothing is weakened, bind and sendto are refused too.
+        let without = Policy::new(main.clone(), Vec::new(), Default::default());
+        let choice = choose_program(&without, &no_notif, None, true).unwrap();
+        assert!(!choice.supervised);
+        assert!(!filter::uses_user_notif(&choice.program));
+        assert_eq!(call(&choice.program, libc::SYS_bind, 0), deny);
+        assert_eq!(call(&choice.program, libc::SYS_sendto, 0), deny);
+        assert_eq!(call(&choice.program, libc::SYS_connect, 0), deny);
+        assert!(
+            choice.report.detail.contains(
+                "carries no program for running without a supervisor (it was not made by the \
+                 compiler), so bind, and sendto naming an address, are refused too"
+            ),
+            "{}",
+            choice.report.detail
+        );
+        // Where a supervisor runs: the main program, which checks bind.
+        let able = Kernel {
+            user_notif: true,
+            ..no_notif
+        };
+        let choice = choose_program(&with, &able, None, true).unwrap();
+        assert!(choice.supervised);
+        assert_eq!(choice.program, main);
+        assert_eq!(
+            call(&choice.program, libc::SYS_bind, 0),
+            Some(filter::SECCOMP_RET_USER_NOTIF)
+        );
     }
 
     #[test]

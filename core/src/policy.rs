@@ -496,6 +496,9 @@ pub struct Policy {
     resolved: Option<Arc<crate::hostnames::Table>>,
     /// The calls the system call profile refuses (issue 14), sorted by number.
     refused_calls: Cow<'static, [RefusedCall]>,
+    /// For a policy without endpoints: the program to install where no supervisor can run
+    /// ([`Policy::unsupervised_filter`]).
+    unsupervised: Option<Cow<'static, [SockFilter]>>,
 }
 
 impl Policy {
@@ -516,6 +519,7 @@ impl Policy {
             log: None,
             resolved: None,
             refused_calls: Cow::Borrowed(&[]),
+            unsupervised: None,
         }
     }
 
@@ -594,7 +598,8 @@ impl Policy {
     /// A policy made of static data, used by generated code: `listen` are its `listen`
     /// entries, `refused_calls` the calls its system call profile refuses on this
     /// architecture, sorted by number, `unix` its `unix:` endpoints (all three empty for
-    /// most policies), `log` its `log` file.
+    /// most policies), `log` its `log` file, `unsupervised` the program to install where no
+    /// supervisor can run (a policy without endpoints only).
     #[doc(hidden)]
     // Generated code calls it with every part in place: one constructor, whatever the policy
     // holds, keeps the emitted text the same shape.
@@ -608,6 +613,7 @@ impl Policy {
         unix: &'static [UnixSocket],
         options: Options,
         log: Option<&'static str>,
+        unsupervised: Option<&'static [SockFilter]>,
     ) -> Self {
         Policy {
             filter: Cow::Borrowed(filter),
@@ -623,7 +629,33 @@ impl Policy {
             },
             resolved: None,
             refused_calls: Cow::Borrowed(refused_calls),
+            unsupervised: match unsupervised {
+                Some(program) => Some(Cow::Borrowed(program)),
+                None => None,
+            },
         }
+    }
+
+    /// This policy with the program to install where no supervisor can run (a kernel
+    /// feature missing, nested inside another sandbox): the compiler makes one for a policy
+    /// without endpoints of any kind and without `listen` entries, in enforce mode, not
+    /// under `fallback = "landlock-ports"` (`network_sandbox_build::lower::needs_unsupervised`;
+    /// `compiler::from_compiled` adds it), for the architecture this
+    /// process runs on and from the same policy as [`Policy::filter`].
+    pub fn with_unsupervised_filter(mut self, filter: Vec<SockFilter>) -> Self {
+        self.unsupervised = Some(Cow::Owned(filter));
+        self
+    }
+
+    /// The program to install instead of [`Policy::filter`] where no supervisor can run,
+    /// if the policy carries one ([`Policy::with_unsupervised_filter`]): every check the
+    /// supervisor would make refused with the policy's `deny_errno`, except `bind` and
+    /// `sendto` without `MSG_FASTOPEN`, which are allowed unless the system call profile
+    /// refuses them. The installer uses it only for a policy of the kind the compiler makes
+    /// one for; `None` for every other policy, and for one built with [`Policy::new`]
+    /// alone, whose checks are then all refused there, `bind` and `sendto` included.
+    pub fn unsupervised_filter(&self) -> Option<&[SockFilter]> {
+        self.unsupervised.as_deref()
     }
 
     /// This policy with the calls its system call profile refuses (issue 14), as the
@@ -668,6 +700,7 @@ impl Policy {
             log: self.log.clone(),
             resolved: Some(Arc::new(crate::hostnames::Table::new(addresses, refresh))),
             refused_calls: self.refused_calls.clone(),
+            unsupervised: self.unsupervised.clone(),
         }
     }
 
@@ -760,6 +793,28 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The program for running without a supervisor travels with the policy: from static
+    /// data (the attribute, `build.rs`), from the builder (the compiler at run time), and
+    /// through `with_resolved`; `Policy::new` alone carries none.
+    #[test]
+    fn the_program_for_running_without_a_supervisor_travels_with_the_policy() {
+        static MAIN: [SockFilter; 1] = [SockFilter::new(0x06, 0, 0, 0x7fc0_0000)];
+        static SECOND: [SockFilter; 1] = [SockFilter::new(0x06, 0, 0, 0x0005_000d)];
+        let options = Options::default();
+        let static_one =
+            Policy::from_static(&MAIN, &[], &[], &[], &[], &[], options, None, Some(&SECOND));
+        assert_eq!(static_one.unsupervised_filter(), Some(&SECOND[..]));
+        assert_eq!(static_one.filter(), &MAIN[..]);
+        let resolved = static_one.with_resolved(&[], None);
+        assert_eq!(resolved.unsupervised_filter(), Some(&SECOND[..]));
+        let without = Policy::from_static(&MAIN, &[], &[], &[], &[], &[], options, None, None);
+        assert_eq!(without.unsupervised_filter(), None);
+        let built = Policy::new(MAIN.to_vec(), Vec::new(), options);
+        assert_eq!(built.unsupervised_filter(), None);
+        let built = built.with_unsupervised_filter(SECOND.to_vec());
+        assert_eq!(built.unsupervised_filter(), Some(&SECOND[..]));
+    }
 
     #[test]
     fn cidr_and_range_matching() {

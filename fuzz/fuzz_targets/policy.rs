@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     match policy_from_strs(&allow, Options::default()) {
         Ok(policy) => {
             let compiled = compile(&policy).expect("a valid policy compiles");
-            for program in &compiled.programs {
+            for program in compiled.programs.iter().chain(&compiled.unsupervised) {
                 assert!(program.instructions.len() <= 4096);
                 verify::check(&program.instructions).expect("the kernel would accept it");
             }
