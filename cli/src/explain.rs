@@ -1,5 +1,6 @@
 //! `network-sandbox explain`: the compiled seccomp program, one instruction per line, the
-//! query sockets it hands to the supervisor, and the system call profile by group.
+//! query sockets it hands to the supervisor, the program installed where no supervisor can
+//! run (for a policy without endpoints), and the system call profile by group.
 
 use clap::ValueEnum;
 use network_sandbox_build::{listing, Arch};
@@ -73,6 +74,17 @@ pub fn explain(args: &ExplainArgs) -> i32 {
             "query sockets (the socket() USER_NOTIF returns above): {kinds} are made by the \
              supervisor, shut down so that they cannot send, for interface requests (SIOCGIF*)"
         );
+    }
+    // A policy without endpoints carries a second program (issue 12): the one installed
+    // where no supervisor can run, so the listing shows everything that may be installed.
+    if let Some(unsupervised) = compiled.unsupervised(arch) {
+        println!();
+        println!(
+            "where no supervisor can run (a kernel without seccomp user notification or \
+             pidfd_getfd, or inside another sandbox), this program is installed instead: bind, \
+             and sendto without MSG_FASTOPEN, pass; every other check is refused"
+        );
+        print!("{}", listing::render(unsupervised));
     }
     if !model.names.is_empty() {
         // The program sends every connect to the supervisor; the names decide there.

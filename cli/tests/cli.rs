@@ -608,10 +608,30 @@ fn explain_lists_the_program() {
     }
     // No endpoint: connect, bind and listen are checks, and query sockets are made, as
     // with endpoints (issue 12).
+    // It also lists the program installed where no supervisor can run: no check in it,
+    // and the main program's listing ends before it.
     let out = output(ns(&["explain"]));
     assert_eq!(out.code(), Some(0), "{out:?}");
-    assert!(out.stdout.contains("USER_NOTIF\n"), "{}", out.stdout);
-    assert!(out.stdout.contains("query sockets"), "{}", out.stdout);
+    let (main, second) = out
+        .stdout
+        .split_once("where no supervisor can run")
+        .unwrap_or_else(|| panic!("no second program: {}", out.stdout));
+    assert!(main.contains("USER_NOTIF\n"), "{}", out.stdout);
+    assert!(main.contains("query sockets"), "{}", out.stdout);
+    assert!(
+        second.contains("\nseccomp program for ") && second.contains(" instructions\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!second.contains("USER_NOTIF"), "{}", out.stdout);
+    assert!(second.contains("ret   ALLOW"), "{}", out.stdout);
+    // A policy with endpoints has none.
+    let out = output(ns(&["explain", "--allow", "127.0.0.2:80"]));
+    assert!(
+        !out.stdout.contains("where no supervisor can run"),
+        "{}",
+        out.stdout
+    );
     // Under landlock-ports: connect is refused by the filter itself, no check; the refusal
     // goes to the supervisor for its line (REPORT: USER_NOTIF with the errno in the data
     // bits).
