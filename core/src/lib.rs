@@ -39,7 +39,8 @@ pub mod test_switch;
 #[doc(hidden)]
 pub mod decode {
     pub use crate::supervisor::msghdr::{
-        control_messages, decode_iovecs, ip_control_allowed, rights, Cmsg, MsgHdr, MSGHDR_LEN,
+        control_messages, decode_iovecs, ip_control_allowed, picks_interface, rights, Cmsg, MsgHdr,
+        MSGHDR_LEN,
     };
     pub use crate::supervisor::sockaddr::{check_len, decode, Destination, MAX_SOCKADDR_LEN};
     /// The DNS codec of the sandbox's answerer.

@@ -575,3 +575,45 @@ fn binding_a_fixed_port_with_a_udp_endpoint() {
         }
     }
 }
+
+/// `IP_PKTINFO` / `IPV6_PKTINFO` ancillary data with an interface index sends out of that
+/// interface whatever the routing table says: a datagram to an allowed address could leave
+/// by another link, to another host holding the same address (past a VPN route). The
+/// supervisor refuses such a send even to the allowed destination, with its line; index 0
+/// (the routing table chooses) passes. Control: unsandboxed, index 1 (`lo`) delivers.
+#[test]
+fn pktinfo_naming_an_interface_is_refused_even_to_an_allowed_destination() {
+    for user in USERS {
+        for v6 in [false, true] {
+            let at = if v6 { "[::1]:0" } else { "127.0.0.2:0" };
+            let target = Recorder::start(at.parse().unwrap()).unwrap();
+            let dest = target.arg();
+            let control = Probe::unsandboxed()
+                .user(user)
+                .run("udp-pktinfo", &[&dest, "1"]);
+            assert!(control.ok(), "control as {user:?}: {control:?}");
+            assert!(
+                eventually(std::time::Duration::from_secs(15), || target.datagrams()
+                    == 1),
+                "control as {user:?}: {control:?}"
+            );
+            let allow = [format!("udp://{dest}")];
+            let routed = Probe::sandboxed(&allow)
+                .user(user)
+                .run("udp-pktinfo", &[&dest, "0"]);
+            assert!(routed.ok(), "index 0 as {user:?}: {routed:?}");
+            assert!(
+                eventually(std::time::Duration::from_secs(15), || target.datagrams()
+                    == 2),
+                "index 0 as {user:?}: {routed:?}"
+            );
+            let o = Probe::sandboxed(&allow)
+                .user(user)
+                .run("udp-pktinfo", &[&dest, "1"]);
+            o.assert_refused_by_supervisor("EACCES", "send", &dest);
+            assert!(o.stderr.contains("naming an interface"), "{o:?}");
+            target.settle();
+            assert_eq!(target.datagrams(), 2, "{user:?}: {o:?}");
+        }
+    }
+}

@@ -139,6 +139,26 @@ pub fn ip_control_allowed(m: &Cmsg) -> bool {
     }
 }
 
+/// Whether control message `m` (one [`ip_control_allowed`] passes) names an outgoing
+/// interface: `IP_PKTINFO`'s `ipi_ifindex` or `IPV6_PKTINFO`/`IPV6_2292PKTINFO`'s
+/// `ipi6_ifindex` not 0. The kernel then sends out of that interface whatever the routing
+/// table says (so a datagram to an allowed address could leave by another link, past a VPN
+/// route, to another host holding the same address), the per-message form of
+/// `SO_BINDTODEVICE` and `IP_UNICAST_IF`, which the static filter refuses. Index 0 leaves the
+/// choice to the routing table and only picks the source address, as `bind` may. A message
+/// too short to hold the index is not judged here: the kernel refuses it (`EINVAL`).
+pub fn picks_interface(control: &[u8], m: &Cmsg) -> bool {
+    let data = &control[m.data.clone()];
+    let at = match (m.level, m.ty) {
+        (libc::SOL_IP, libc::IP_PKTINFO) => offset_of!(libc::in_pktinfo, ipi_ifindex),
+        (libc::SOL_IPV6, libc::IPV6_PKTINFO | libc::IPV6_2292PKTINFO) => {
+            offset_of!(libc::in6_pktinfo, ipi6_ifindex)
+        }
+        _ => return false,
+    };
+    data.get(at..at + 4).is_some_and(|b| b != [0; 4])
+}
+
 /// The descriptor numbers an `SCM_RIGHTS` message carries, as the kernel counts them (whole
 /// `int`s; more than `SCM_MAX_FD` (253) is `EINVAL`).
 pub fn rights(control: &[u8], m: &Cmsg) -> Result<Vec<i32>, i32> {
@@ -200,6 +220,42 @@ mod tests {
             c.extend(cmsg(level, ty, &[0; 8]));
             assert_eq!(all_allowed(&c), Ok(false), "{level}/{ty}");
         }
+    }
+
+    /// `IP_PKTINFO` and `IPV6_PKTINFO` pick the source address with index 0 and the outgoing
+    /// interface with any other: the second is refused.
+    #[test]
+    fn pktinfo_with_an_interface_picks_it() {
+        let one = 1i32.to_ne_bytes();
+        let mut v4 = [0u8; 12];
+        assert!(!picks_interface(
+            &cmsg(libc::SOL_IP, libc::IP_PKTINFO, &v4),
+            &first(&cmsg(libc::SOL_IP, libc::IP_PKTINFO, &v4))
+        ));
+        v4[8..12].copy_from_slice(&[127, 0, 0, 1]);
+        let c = cmsg(libc::SOL_IP, libc::IP_PKTINFO, &v4);
+        assert!(!picks_interface(&c, &first(&c)), "a source address alone");
+        v4[..4].copy_from_slice(&one);
+        let c = cmsg(libc::SOL_IP, libc::IP_PKTINFO, &v4);
+        assert!(picks_interface(&c, &first(&c)));
+        for ty in [libc::IPV6_PKTINFO, libc::IPV6_2292PKTINFO] {
+            let mut v6 = [0u8; 20];
+            let c = cmsg(libc::SOL_IPV6, ty, &v6);
+            assert!(!picks_interface(&c, &first(&c)));
+            v6[16..20].copy_from_slice(&one);
+            let c = cmsg(libc::SOL_IPV6, ty, &v6);
+            assert!(picks_interface(&c, &first(&c)), "{ty}");
+            // Too short to hold the index: the kernel refuses it.
+            let c = cmsg(libc::SOL_IPV6, ty, &v6[..16]);
+            assert!(!picks_interface(&c, &first(&c)));
+        }
+        // Other messages name no interface, whatever their bytes.
+        let c = cmsg(libc::SOL_IP, libc::IP_TTL, &one);
+        assert!(!picks_interface(&c, &first(&c)));
+    }
+
+    fn first(c: &[u8]) -> Cmsg {
+        control_messages(c).unwrap().remove(0)
     }
 
     #[test]

@@ -116,9 +116,21 @@ fn prepare_control(
     cx: &Context<'_>,
     call: &Call,
     socket: &Socket,
+    name: &[u8],
     control: &mut [u8],
 ) -> Outcome<Vec<OwnedFd>> {
     let mut passed = Vec::new();
+    // A refusal names the message's IP destination (none: the socket's peer) and protocol.
+    let refused = |reason: Reason| {
+        let mut r = Refused::new(Operation::Send, reason);
+        if let SocketKind::Ip(protocol) = socket.kind {
+            r.protocol = Some(protocol);
+            if let Ok(sockaddr::Destination::Inet(to)) = sockaddr::decode(name) {
+                r.destination = Some(to);
+            }
+        }
+        r
+    };
     for m in msghdr::control_messages(control).map_err(Halt::Errno)? {
         let allowed = match socket.kind {
             SocketKind::Ip(_) => msghdr::ip_control_allowed(&m),
@@ -131,7 +143,16 @@ fn prepare_control(
                 level: m.level,
                 ty: m.ty,
             };
-            return Err(cx.refuse(call, Refused::new(Operation::Send, reason)));
+            return Err(cx.refuse(call, refused(reason)));
+        }
+        if matches!(socket.kind, SocketKind::Ip(_)) && msghdr::picks_interface(control, &m) {
+            let reason = Reason::Never(
+                "IP_PKTINFO/IPV6_PKTINFO ancillary data naming an interface is not passed on (it \
+                 sends out of that interface whatever the routing table says, like \
+                 SO_BINDTODEVICE); index 0 (a source address only) is"
+                    .into(),
+            );
+            return Err(cx.refuse(call, refused(reason)));
         }
         if matches!(socket.kind, SocketKind::Unix(_)) {
             let fds = msghdr::rights(control, &m).map_err(Halt::Errno)?;
@@ -180,7 +201,7 @@ fn copy_message(cx: &Context<'_>, call: &Call, socket: &Socket, msg_ptr: u64) ->
     } else {
         cx.read(call, hdr.control, hdr.controllen as usize)?
     };
-    let passed = prepare_control(cx, call, socket, &mut control)?;
+    let passed = prepare_control(cx, call, socket, &name, &mut control)?;
     Ok(Message {
         name,
         data,

@@ -362,6 +362,7 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "udp-sendto" => udp(addr(a[0]), UdpHow::SendTo),
         "udp-connect" => udp(addr(a[0]), UdpHow::Connect),
         "udp-sendmsg" => udp(addr(a[0]), UdpHow::SendMsg),
+        "udp-pktinfo" => udp_pktinfo(addr(a[0]), a[1].parse().unwrap()),
         "udp-sendmmsg" => udp(addr(a[0]), UdpHow::SendMmsg),
         "udp-unspec-name" => udp(addr(a[0]), UdpHow::UnspecName),
         "socket" => {
@@ -894,6 +895,62 @@ fn tfo(a: SocketAddr, with_sendmsg: bool) -> Res {
     };
     check(n as libc::c_long)?;
     std::thread::sleep(Duration::from_millis(100));
+    Ok(String::new())
+}
+
+/// A UDP `sendmsg` to `a` with `IP_PKTINFO` (IPv4) or `IPV6_PKTINFO` (IPv6) ancillary data
+/// whose interface index is `ifindex` (0: the routing table chooses; 1: `lo`).
+fn udp_pktinfo(a: SocketAddr, ifindex: i32) -> Res {
+    let fd = socket(family(a), libc::SOCK_DGRAM, 0)?;
+    let (ss, len) = sockaddr(a);
+    let data = b"hello";
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut _,
+        iov_len: data.len(),
+    };
+    // Room for one header and the larger of the two structures, 8-byte aligned.
+    let mut control = [0u64; 8];
+    let (level, ty, payload): (i32, i32, Vec<u8>) = match a {
+        SocketAddr::V4(_) => {
+            let mut p = vec![0u8; std::mem::size_of::<libc::in_pktinfo>()];
+            p[..4].copy_from_slice(&ifindex.to_ne_bytes());
+            (libc::SOL_IP, libc::IP_PKTINFO, p)
+        }
+        SocketAddr::V6(_) => {
+            let mut p = vec![0u8; std::mem::size_of::<libc::in6_pktinfo>()];
+            p[16..20].copy_from_slice(&ifindex.to_ne_bytes());
+            (libc::SOL_IPV6, libc::IPV6_PKTINFO, p)
+        }
+    };
+    // SAFETY: CMSG_SPACE/CMSG_LEN are arithmetic.
+    let (space, cmsg_len) = unsafe {
+        (
+            libc::CMSG_SPACE(payload.len() as u32) as usize,
+            libc::CMSG_LEN(payload.len() as u32) as usize,
+        )
+    };
+    // SAFETY: msghdr is plain data.
+    let mut m: libc::msghdr = unsafe { std::mem::zeroed() };
+    m.msg_name = (&ss as *const libc::sockaddr_storage) as *mut _;
+    m.msg_namelen = len;
+    m.msg_iov = &mut iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control.as_mut_ptr().cast();
+    m.msg_controllen = space;
+    // SAFETY: `control` holds `space` bytes (checked by CMSG_FIRSTHDR); the header and its
+    // data are written inside it.
+    let n = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&m);
+        assert!(!c.is_null() && space <= std::mem::size_of_val(&control));
+        (*c).cmsg_level = level;
+        (*c).cmsg_type = ty;
+        (*c).cmsg_len = cmsg_len;
+        std::ptr::copy_nonoverlapping(payload.as_ptr(), libc::CMSG_DATA(c), payload.len());
+        libc::sendmsg(fd, &m, 0)
+    };
+    if n < 0 {
+        return Err(errno());
+    }
     Ok(String::new())
 }
 
