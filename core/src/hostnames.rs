@@ -219,8 +219,8 @@ fn nsswitch_with_hosts(original: &str, hosts: &str) -> String {
 
 /// What `/etc/resolv.conf` holds in the sandbox when there is no DNS answerer: a nameserver
 /// that is no server. A resolver that ignores `nsswitch.conf` and asks DNS anyway (musl,
-/// c-ares' `resolve`) sends its query to `0.0.0.0`, which no policy endpoint names (the
-/// grammar refuses it) and so the supervisor refuses. One try, and no wait for an answer
+/// c-ares' `resolve`) sends its query to `0.0.0.0`, which the supervisor never allows
+/// whatever the policy says ([`crate::policy::reaches_this_machine`]). One try, and no wait for an answer
 /// that cannot come: musl gives up at once with `timeout:0` (glibc, which never asks DNS
 /// here, would read it as one second).
 pub const RESOLV_CONF: &str =
