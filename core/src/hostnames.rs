@@ -59,13 +59,17 @@ pub fn keep_specified(addrs: Vec<IpAddr>) -> (Vec<IpAddr>, Vec<IpAddr>) {
 /// and DNS blockers answer `0.0.0.0`): `sink.test: 0.0.0.0 left out: an unspecified address
 /// reaches this machine (…)`. `None` when nothing was left out.
 pub fn left_out_line(r: &Resolution) -> Option<String> {
-    if r.left_out.is_empty() {
+    left_out_why(&r.left_out).map(|why| format!("{}: {why}", r.name))
+}
+
+/// [`left_out_line`] without the name: `0.0.0.0 left out: …`.
+fn left_out_why(left_out: &[IpAddr]) -> Option<String> {
+    if left_out.is_empty() {
         return None;
     }
-    let addrs: Vec<String> = r.left_out.iter().map(|a| a.to_string()).collect();
+    let addrs: Vec<String> = left_out.iter().map(|a| a.to_string()).collect();
     Some(format!(
-        "{}: {} left out: {UNSPECIFIED_REACHES_THIS_MACHINE}",
-        r.name,
+        "{} left out: {UNSPECIFIED_REACHES_THIS_MACHINE}",
         addrs.join(", ")
     ))
 }
@@ -113,7 +117,7 @@ pub fn resolve(policy: &Policy) -> Result<Vec<Resolution>, Vec<Unresolvable>> {
             let (kept, left_out) = keep_specified(a);
             r.left_out = left_out;
             if kept.is_empty() {
-                Err(left_out_line(r).expect("an address was left out"))
+                Err(left_out_why(&r.left_out).expect("an address was left out"))
             } else {
                 Ok(kept)
             }
@@ -605,15 +609,9 @@ pub(crate) fn start_refresher(policy: &Policy) {
                     // address keeps the ones it had, as for a failed lookup.
                     let found = lookup(&d.0).and_then(|a| {
                         let (kept, left_out) = keep_specified(a);
-                        let line = left_out_line(&Resolution {
-                            name: d.0.clone(),
-                            addresses: Vec::new(),
-                            pinned: false,
-                            failure: None,
-                            left_out,
-                        });
+                        let line = left_out_why(&left_out);
                         if let (true, Some(l)) = (plan.verbose, &line) {
-                            eprintln!("network-sandbox: refresh: {l}");
+                            eprintln!("network-sandbox: refresh: {}: {l}", d.0);
                         }
                         match (kept.is_empty(), line) {
                             (true, Some(l)) => Err(l),
@@ -838,7 +836,7 @@ mod tests {
         };
         let failed = only(Unresolved::Refuse).unwrap_err();
         assert_eq!(failed[0].name, "sink.test");
-        assert!(failed[0].why.contains("0.0.0.0 left out"), "{failed:?}");
+        assert!(failed[0].why.starts_with("0.0.0.0 left out"), "{failed:?}");
         let unknown = only(Unresolved::Unknown).unwrap();
         assert!(unknown[0].addresses.is_empty(), "{unknown:?}");
         assert!(unknown[0].failure.as_deref().unwrap().contains("left out"));

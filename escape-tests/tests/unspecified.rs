@@ -232,7 +232,7 @@ fn a_name_that_resolves_to_an_unspecified_address() {
         assert!(o.result().starts_with("refused"), "{o:?}");
         assert!(
             o.result()
-                .contains("sink.test: 0.0.0.0, :: left out: an unspecified address"),
+                .contains("`sink.test` (0.0.0.0, :: left out: an unspecified address"),
             "{o:?}"
         );
     }
