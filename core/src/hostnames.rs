@@ -836,7 +836,12 @@ mod tests {
         };
         let failed = only(Unresolved::Refuse).unwrap_err();
         assert_eq!(failed[0].name, "sink.test");
-        assert!(failed[0].why.starts_with("0.0.0.0 left out"), "{failed:?}");
+        assert!(
+            failed[0]
+                .why
+                .starts_with("0.0.0.0, ::ffff:0.0.0.0 left out: an unspecified"),
+            "{failed:?}"
+        );
         let unknown = only(Unresolved::Unknown).unwrap();
         assert!(unknown[0].addresses.is_empty(), "{unknown:?}");
         assert!(unknown[0].failure.as_deref().unwrap().contains("left out"));
