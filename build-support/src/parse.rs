@@ -24,7 +24,10 @@
 //!
 //! Besides what `std` rejects, the grammar refuses forms that would not do what they seem to:
 //! the unspecified address as a single host (`0.0.0.0:80`, `[::]:80`: the kernel sends a
-//! connect to it to loopback), IPv4-mapped IPv6 hosts (`[::ffff:10.0.0.1]`: the supervisor
+//! connect to it to loopback or the bound address), and any network or pinned address that
+//! holds or lies in an unspecified one (`0.0.0.0/8`, `0.0.0.0/31`, `0.1.2.3`, `[::/64]`,
+//! `[::ffff:0.0.0.0/104]`; the supervisor never allows those destinations) except `0.0.0.0/0`
+//! and `[::/0]`, which stay "every address of the family", IPv4-mapped IPv6 hosts (`[::ffff:10.0.0.1]`: the supervisor
 //! matches such destinations as IPv4, so the endpoint would never match), IPv6 zone ids,
 //! and whitespace.
 
@@ -313,6 +316,15 @@ fn parse_pin(text: &str, range: Range<usize>) -> Result<IpAddr, ParseError> {
              127.0.0.1 for loopback",
         ));
     }
+    if addr.octets()[0] == 0 {
+        return Err(ParseError::new(
+            range,
+            format!(
+                "{addr} is in 0.0.0.0/8, which the sandbox never allows: {UNSPECIFIED_WHY}; \
+                 pin 127.0.0.1 for loopback"
+            ),
+        ));
+    }
     Ok(IpAddr::V4(addr))
 }
 
@@ -571,6 +583,21 @@ fn parse_v4_host(text: &str, range: Range<usize>, host: &str) -> Result<(IpAddr,
             format!("host bits set in {host}: did you mean {net}/{prefix}?"),
         ));
     }
+    // 0.0.0.0/0 stays "every IPv4 address": the supervisor still refuses 0.0.0.0/8 itself.
+    if prefix > 0 && addr.octets()[0] == 0 {
+        let what = if addr.is_unspecified() {
+            "holds 0.0.0.0, the unspecified address"
+        } else {
+            "is in 0.0.0.0/8, where 0.0.0.0 is the unspecified address"
+        };
+        return Err(ParseError::new(
+            range,
+            format!(
+                "{host} {what}, which the sandbox never allows: {UNSPECIFIED_WHY}; write \
+                 127.0.0.1 for loopback, or 0.0.0.0/0 for every IPv4 address"
+            ),
+        ));
+    }
     Ok((IpAddr::V4(addr), prefix))
 }
 
@@ -670,6 +697,17 @@ fn parse_v6_host(text: &str, range: Range<usize>, inner: &str) -> Result<(IpAddr
             format!("host bits set in [{inner}]: did you mean [{net}/{prefix}]?"),
         ));
     }
+    // [::/0] stays "every IPv6 address": the supervisor still refuses :: itself.
+    if prefix > 0 && holds_v6_unspecified(addr, prefix) {
+        return Err(ParseError::new(
+            bracketed,
+            format!(
+                "[{inner}] holds [::] or [::ffff:0.0.0.0], an unspecified address, which the \
+                 sandbox never allows: {UNSPECIFIED_WHY}; write [::1] for loopback, or [::/0] \
+                 for every IPv6 address"
+            ),
+        ));
+    }
     // ::ffff:0:0/96 holds IPv4 addresses in IPv6 clothing. The supervisor matches such a
     // destination as the IPv4 address it maps, so an IPv6 endpoint inside it matches nothing.
     if prefix >= 96 {
@@ -688,6 +726,27 @@ fn parse_v6_host(text: &str, range: Range<usize>, inner: &str) -> Result<(IpAddr
         }
     }
     Ok((IpAddr::V6(addr), prefix))
+}
+
+/// Why an unspecified address is never a destination (the supervisor's refusal line says
+/// the same, `network_sandbox::policy::UNSPECIFIED_REACHES_THIS_MACHINE`).
+const UNSPECIFIED_WHY: &str = "a connect to it reaches this machine (the kernel connects it \
+                               to loopback or the bound address)";
+
+/// Whether the IPv6 network `addr/prefix` holds `::` or overlaps `::ffff:0.0.0.0/104` (the
+/// IPv4-mapped `0.0.0.0/8`), which the supervisor refuses whatever the policy says.
+fn holds_v6_unspecified(addr: Ipv6Addr, prefix: u8) -> bool {
+    const MAPPED_ZERO: u128 = 0xffff_0000_0000;
+    let mask = |p: u8| {
+        if p == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(p))
+        }
+    };
+    let net = u128::from(addr);
+    let common = prefix.min(104);
+    net == 0 || (net & mask(common)) == (MAPPED_ZERO & mask(common))
 }
 
 /// `N` or `LO-HI` at `range`.

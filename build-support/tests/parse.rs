@@ -58,8 +58,12 @@ fn accepted_forms() {
     assert_eq!(ok("[::/0]:80"), (Tcp, ip("::"), 0, 80, 80));
     assert_eq!(ok("127.0.0.2:80-80"), (Tcp, ip("127.0.0.2"), 32, 80, 80));
     assert_eq!(ok("1.2.3.4:65535"), (Tcp, ip("1.2.3.4"), 32, 65535, 65535));
-    // A mapped prefix that is wider than the mapped block is a real IPv6 network.
-    assert_eq!(ok("[::/64]:80"), (Tcp, ip("::"), 64, 80, 80));
+    // A network that holds [::] or ::ffff:0.0.0.0 is refused, except [::/0] (see
+    // `networks_that_hold_an_unspecified_address`).
+    assert_eq!(
+        ok("[2001:db8::/64]:80"),
+        (Tcp, ip("2001:db8::"), 64, 80, 80)
+    );
 }
 
 #[test]
@@ -233,6 +237,57 @@ fn bad_names() {
 fn unspecified_hosts() {
     err("0.0.0.0:80", "0.0.0.0", "unspecified address");
     err("[::]:80", "[::]", "unspecified address");
+}
+
+/// A network that holds an unspecified address (`0.0.0.0/8`, `::`, `::ffff:0.0.0.0/104`) is
+/// refused, whatever its prefix, except `/0`: every address of the family (the supervisor
+/// refuses the unspecified ones itself).
+#[test]
+fn networks_that_hold_an_unspecified_address() {
+    use Protocol::{Tcp, Udp};
+    for n in 1..=32 {
+        let host = format!("0.0.0.0/{n}");
+        err(
+            &format!("{host}:47000"),
+            &host,
+            "holds 0.0.0.0, the unspecified address",
+        );
+        err(&format!("udp://{host}:47001"), &host, "never allows");
+    }
+    err("0.1.0.0/16:80", "0.1.0.0/16", "is in 0.0.0.0/8");
+    err("0.1.2.3:80", "0.1.2.3", "is in 0.0.0.0/8");
+    err("a.test=0.1.2.3:443", "0.1.2.3", "is in 0.0.0.0/8");
+    let e = parse_entry("0.0.0.0/8:47000", 0).unwrap_err();
+    assert_eq!(
+        e.message,
+        "0.0.0.0/8 holds 0.0.0.0, the unspecified address, which the sandbox never allows: a \
+         connect to it reaches this machine (the kernel connects it to loopback or the bound \
+         address); write 127.0.0.1 for loopback, or 0.0.0.0/0 for every IPv4 address"
+    );
+    for host in [
+        "[::/1]",
+        "[::/64]",
+        "[::/128]",
+        "[::ffff:0.0.0.0]",
+        "[::ffff:0.0.0.0/96]",
+        "[::ffff:0.0.0.0/104]",
+        "[::ffff:0.1.0.0/112]",
+        "[::8000:0:0/81]",
+    ] {
+        err(&format!("{host}:47000"), host, "an unspecified address");
+        err(&format!("a.test={host}:47000"), host, "");
+    }
+    // Every address of a family stays writable; a neighbour stays an endpoint.
+    assert_eq!(ok("0.0.0.0/0:47000"), (Tcp, ip("0.0.0.0"), 0, 47000, 47000));
+    assert_eq!(ok("udp://[::/0]:47001"), (Udp, ip("::"), 0, 47001, 47001));
+    assert_eq!(ok("1.0.0.0/8:80"), (Tcp, ip("1.0.0.0"), 8, 80, 80));
+    assert_eq!(ok("[::1]:80"), (Tcp, ip("::1"), 128, 80, 80));
+    assert_eq!(ok("[::2/127]:80"), (Tcp, ip("::2"), 127, 80, 80));
+    err(
+        "[::ffff:1.0.0.0/104]:80",
+        "[::ffff:1.0.0.0/104]",
+        "IPv4-mapped",
+    );
 }
 
 #[test]

@@ -237,3 +237,36 @@ fn unix_endpoints_are_checked_across_the_policy() {
     assert_eq!((e[0].index, e[0].range.clone()), (1, 0..5));
     assert!(e[0].message.contains("landlock-ports"), "{}", e[0].message);
 }
+
+/// A network holding an unspecified address is an error with the entry's index and the
+/// network's range (attribute, policy file and command line all validate through here);
+/// `0.0.0.0/0` and `[::/0]` stay "every address of the family".
+#[test]
+fn networks_holding_an_unspecified_address_are_errors() {
+    let e = errors(
+        &[
+            "127.0.0.3:47000",
+            "0.0.0.0/8:47000",
+            "udp://0.0.0.0/31:47001",
+            "[::/96]:47000",
+            "udp://[::ffff:0.0.0.0/104]:47001",
+            "sink.test=0.0.0.1:47000",
+        ],
+        Options::default(),
+    );
+    let got: Vec<(usize, std::ops::Range<usize>)> =
+        e.iter().map(|e| (e.index, e.range.clone())).collect();
+    assert_eq!(
+        got,
+        vec![(1, 0..9), (2, 6..16), (3, 0..7), (4, 6..26), (5, 10..17)]
+    );
+    for e in &e {
+        assert!(e.message.contains("never allows"), "{}", e.message);
+        assert!(e.message.contains("reaches this machine"), "{}", e.message);
+    }
+    policy_from_strs(
+        &["0.0.0.0/0:47000", "udp://[::/0]:47001"],
+        Options::default(),
+    )
+    .unwrap();
+}

@@ -91,7 +91,12 @@ pub fn print_names(resolutions: &[Resolution]) {
         };
         match &r.failure {
             Some(why) => println!("  {}: no address ({why}): unknown to the program", r.name),
-            None => println!("  {} -> {} ({how})", r.name, addrs.join(", ")),
+            None => {
+                println!("  {} -> {} ({how})", r.name, addrs.join(", "));
+                if let Some(line) = hostnames::left_out_line(r) {
+                    println!("  warning: {line}");
+                }
+            }
         }
     }
     if !resolutions.iter().any(|r| r.name == "localhost") {

@@ -365,6 +365,82 @@ fn a_name_that_does_not_resolve_refuses_to_start_unless_the_policy_says_otherwis
     }
 }
 
+/// An unspecified address among a name's answers (what blocking DNS servers and hosts files
+/// answer) is left out with a warning, in `check` and at start; a name left with none does
+/// not resolve and follows `unresolved`; the program's hosts file never holds it.
+#[test]
+fn unspecified_answers_are_left_out() {
+    for user in users() {
+        let dns = DnsServer::start(&[
+            ("sink.test", "0.0.0.0"),
+            ("mixed.test", "0.0.0.0"),
+            ("mixed.test", "127.0.0.2"),
+        ]);
+        let why = "0.0.0.0 left out: an unspecified address reaches this machine (the kernel \
+                   connects it to loopback or the bound address)";
+        let out = run_with(
+            &dns,
+            user,
+            &[
+                "check",
+                "--unresolved",
+                "unknown",
+                "--allow",
+                "mixed.test:47000",
+                "--allow",
+                "sink.test:47000",
+            ],
+        );
+        assert!(
+            out.stdout.contains("  mixed.test -> 127.0.0.2 (resolved"),
+            "{user:?}: {out:?}"
+        );
+        assert!(
+            out.stdout
+                .contains(&format!("  warning: mixed.test: {why}")),
+            "{user:?}: {out:?}"
+        );
+        assert!(
+            out.stdout
+                .contains(&format!("  sink.test: no address ({why}): unknown")),
+            "{user:?}: {out:?}"
+        );
+
+        let out = run_with(
+            &dns,
+            user,
+            &["run", "--allow", "sink.test:47000", "--", "true"],
+        );
+        assert_eq!(out.code(), Some(125), "{user:?}: {out:?}");
+        assert!(
+            out.stderr.contains(&format!("`sink.test` ({why})")),
+            "{user:?}: {out:?}"
+        );
+
+        let out = run_with(
+            &dns,
+            user,
+            &[
+                "run",
+                "--allow",
+                "mixed.test:47000",
+                "--",
+                "getent",
+                "ahosts",
+                "mixed.test",
+            ],
+        );
+        assert_eq!(out.code(), Some(0), "{user:?}: {out:?}");
+        assert!(out.stdout.contains("127.0.0.2"), "{user:?}: {out:?}");
+        assert!(!out.stdout.contains("0.0.0.0"), "{user:?}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("network-sandbox: warning: mixed.test: {why}")),
+            "{user:?}: {out:?}"
+        );
+    }
+}
+
 #[test]
 fn a_pinned_name_is_looked_up_by_nobody() {
     for user in users() {

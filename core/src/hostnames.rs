@@ -26,7 +26,10 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use crate::dns_wire;
-use crate::policy::{canonical_ip, Policy, Refresh, Unresolved};
+use crate::policy::{
+    canonical_ip, reaches_this_machine, Policy, Refresh, Unresolved,
+    UNSPECIFIED_REACHES_THIS_MACHINE,
+};
 
 /// A name and the addresses it resolved to (or was pinned to).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +43,35 @@ pub struct Resolution {
     pub pinned: bool,
     /// Why it has no address, when it did not resolve.
     pub failure: Option<String>,
+    /// Addresses it resolved to (or was pinned to) that were left out of its table because
+    /// they reach this machine whatever the policy says ([`reaches_this_machine`]: `0.0.0.0`,
+    /// `::`); see [`left_out_line`].
+    pub left_out: Vec<IpAddr>,
+}
+
+/// Splits `addrs` into those a name may have and the unspecified ones
+/// ([`reaches_this_machine`]), which are left out of every name's table.
+pub fn keep_specified(addrs: Vec<IpAddr>) -> (Vec<IpAddr>, Vec<IpAddr>) {
+    addrs.into_iter().partition(|a| !reaches_this_machine(*a))
+}
+
+/// The warning for a name whose answers held unspecified addresses (ad-blocking hosts files
+/// and DNS blockers answer `0.0.0.0`): `sink.test: 0.0.0.0 left out: an unspecified address
+/// reaches this machine (…)`. `None` when nothing was left out.
+pub fn left_out_line(r: &Resolution) -> Option<String> {
+    left_out_why(&r.left_out).map(|why| format!("{}: {why}", r.name))
+}
+
+/// [`left_out_line`] without the name: `0.0.0.0 left out: …`.
+fn left_out_why(left_out: &[IpAddr]) -> Option<String> {
+    if left_out.is_empty() {
+        return None;
+    }
+    let addrs: Vec<String> = left_out.iter().map(|a| a.to_string()).collect();
+    Some(format!(
+        "{} left out: {UNSPECIFIED_REACHES_THIS_MACHINE}",
+        addrs.join(", ")
+    ))
 }
 
 /// An allowed name that does not resolve, with why.
@@ -70,11 +102,27 @@ pub fn resolve(policy: &Policy) -> Result<Vec<Resolution>, Vec<Unresolvable>> {
             addresses: n.pinned().to_vec(),
             pinned: !n.pinned().is_empty(),
             failure: None,
+            left_out: Vec::new(),
         });
     }
     let mut failed = Vec::new();
-    for r in out.iter_mut().filter(|r| !r.pinned) {
-        match lookup(&r.name) {
+    for r in out.iter_mut() {
+        let found = if r.pinned {
+            Ok(std::mem::take(&mut r.addresses))
+        } else {
+            lookup(&r.name)
+        };
+        // An unspecified address is left out; a name left with none does not resolve.
+        let found = found.and_then(|a| {
+            let (kept, left_out) = keep_specified(a);
+            r.left_out = left_out;
+            if kept.is_empty() {
+                Err(left_out_why(&r.left_out).expect("an address was left out"))
+            } else {
+                Ok(kept)
+            }
+        });
+        match found {
             Ok(a) => r.addresses = a,
             Err(why) => {
                 failed.push(Unresolvable {
@@ -175,8 +223,8 @@ fn nsswitch_with_hosts(original: &str, hosts: &str) -> String {
 
 /// What `/etc/resolv.conf` holds in the sandbox when there is no DNS answerer: a nameserver
 /// that is no server. A resolver that ignores `nsswitch.conf` and asks DNS anyway (musl,
-/// c-ares' `resolve`) sends its query to `0.0.0.0`, which no policy endpoint names (the
-/// grammar refuses it) and so the supervisor refuses. One try, and no wait for an answer
+/// c-ares' `resolve`) sends its query to `0.0.0.0`, which the supervisor never allows
+/// whatever the policy says ([`crate::policy::reaches_this_machine`]). One try, and no wait for an answer
 /// that cannot come: musl gives up at once with `timeout:0` (glibc, which never asks DNS
 /// here, would read it as one second).
 pub const RESOLV_CONF: &str =
@@ -382,16 +430,20 @@ pub struct Table {
 }
 
 impl Table {
-    /// A table of `addresses`, all current.
+    /// A table of `addresses`, all current, without the unspecified ones
+    /// ([`reaches_this_machine`]), which no name may have.
     pub fn new(addresses: &[(String, Vec<IpAddr>)], refresh: Option<RefreshPlan>) -> Table {
         let entries = addresses
             .iter()
             .flat_map(|(name, addrs)| {
-                addrs.iter().map(move |a| Address {
-                    name: name.clone(),
-                    addr: canonical_ip(*a),
-                    until: None,
-                })
+                addrs
+                    .iter()
+                    .filter(|a| !reaches_this_machine(**a))
+                    .map(move |a| Address {
+                        name: name.clone(),
+                        addr: canonical_ip(*a),
+                        until: None,
+                    })
             })
             .collect();
         Table {
@@ -425,6 +477,7 @@ impl Table {
                     addresses: vec![e.addr],
                     pinned: false,
                     failure: None,
+                    left_out: Vec::new(),
                 }),
             }
         }
@@ -452,7 +505,7 @@ impl Table {
                 _ => {}
             }
         }
-        for a in addrs {
+        for a in addrs.iter().filter(|a| !reaches_this_machine(**a)) {
             if !entries.iter().any(|e| e.name == name && e.addr == *a) {
                 entries.push(Address {
                     name: name.to_owned(),
@@ -552,7 +605,20 @@ pub(crate) fn start_refresher(policy: &Policy) {
                     let grace = plan
                         .grace
                         .unwrap_or_else(|| MIN_GRACE.max(wait * 2).max(d.2 * 2));
-                    match lookup(&d.0) {
+                    // Unspecified answers are left out, as at start; a name left with no
+                    // address keeps the ones it had, as for a failed lookup.
+                    let found = lookup(&d.0).and_then(|a| {
+                        let (kept, left_out) = keep_specified(a);
+                        let line = left_out_why(&left_out);
+                        if let (true, Some(l)) = (plan.verbose, &line) {
+                            eprintln!("network-sandbox: refresh: {}: {l}", d.0);
+                        }
+                        match (kept.is_empty(), line) {
+                            (true, Some(l)) => Err(l),
+                            _ => Ok(kept),
+                        }
+                    });
+                    match found {
                         Ok(addrs) => {
                             let change = table.update(&d.0, &addrs, grace);
                             if !change.added.is_empty() || !change.retired.is_empty() {
@@ -745,6 +811,55 @@ mod tests {
         assert!(r[0].pinned);
     }
 
+    /// An unspecified address a name has is left out of its table, with a line that says
+    /// why; a name left with none does not resolve (and follows `unresolved`).
+    #[test]
+    fn unspecified_addresses_are_left_out() {
+        let p = policy(
+            vec![name("sink.test", &["0.0.0.0", "192.0.2.1", "::"])],
+            Unresolved::Refuse,
+        );
+        let r = resolve(&p).unwrap();
+        assert_eq!(r[0].addresses, vec![ip("192.0.2.1")]);
+        assert_eq!(r[0].left_out, vec![ip("0.0.0.0"), ip("::")]);
+        assert!(r[0].failure.is_none());
+        assert_eq!(
+            left_out_line(&r[0]).unwrap(),
+            "sink.test: 0.0.0.0, :: left out: an unspecified address reaches this machine \
+             (the kernel connects it to loopback or the bound address)"
+        );
+        let only = |unresolved| {
+            resolve(&policy(
+                vec![name("sink.test", &["0.0.0.0", "::ffff:0.0.0.0"])],
+                unresolved,
+            ))
+        };
+        let failed = only(Unresolved::Refuse).unwrap_err();
+        assert_eq!(failed[0].name, "sink.test");
+        assert!(
+            failed[0]
+                .why
+                .starts_with("0.0.0.0, ::ffff:0.0.0.0 left out: an unspecified"),
+            "{failed:?}"
+        );
+        let unknown = only(Unresolved::Unknown).unwrap();
+        assert!(unknown[0].addresses.is_empty(), "{unknown:?}");
+        assert!(unknown[0].failure.as_deref().unwrap().contains("left out"));
+        // What getaddrinfo answers for such a name goes the same way.
+        let (kept, left_out) = keep_specified(lookup("0.0.0.0").unwrap());
+        assert!(kept.is_empty());
+        assert_eq!(left_out, vec![ip("0.0.0.0")]);
+        // The table never holds one, at start or at a refresh.
+        let table = Table::new(
+            &[("sink.test".into(), vec![ip("0.0.0.0"), ip("192.0.2.1")])],
+            None,
+        );
+        assert!(table.live_names_of(ip("0.0.0.0")).is_empty());
+        let change = table.update("sink.test", &[ip("0.0.0.0"), ip("::")], Duration::ZERO);
+        assert!(change.added.is_empty(), "{change:?}");
+        assert!(table.live_names_of(ip("::")).is_empty());
+    }
+
     #[test]
     fn localhost_resolves() {
         // `localhost` is in every hosts file (a name that does not resolve is tested with a
@@ -763,6 +878,7 @@ mod tests {
             addresses: addresses.iter().map(|a| ip(a)).collect(),
             pinned: false,
             failure: None,
+            left_out: Vec::new(),
         };
         let dir = std::env::temp_dir().join(format!("ns-hosts-rewrite-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -805,6 +921,7 @@ mod tests {
             addresses: vec![ip("127.0.0.2"), ip("::1")],
             pinned: true,
             failure: None,
+            left_out: Vec::new(),
         }];
         let hosts = hosts_file(&r);
         assert!(hosts.contains("\n127.0.0.2 a.test a.test.\n"), "{hosts}");
@@ -815,6 +932,7 @@ mod tests {
             addresses: vec![ip("127.0.0.1")],
             pinned: false,
             failure: None,
+            left_out: Vec::new(),
         }];
         let hosts = hosts_file(&only_v4);
         assert!(

@@ -286,6 +286,9 @@ impl<'a> Sandbox<'a> {
             let r = hostnames::resolve(self.policy).map_err(|failed| {
                 Error::Unresolved(failed.into_iter().map(|f| (f.name, f.why)).collect())
             })?;
+            for line in r.iter().filter_map(hostnames::left_out_line) {
+                eprintln!("network-sandbox: warning: {line}");
+            }
             Some(r)
         };
         // Learn mode records the names the program looks up: the answerer runs (forwarding,

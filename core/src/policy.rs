@@ -212,6 +212,26 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Why the sandbox never allows a destination for which [`reaches_this_machine`] holds,
+/// whatever the policy says: the start of the refusal line.
+pub const UNSPECIFIED_REACHES_THIS_MACHINE: &str =
+    "an unspecified address reaches this machine (the kernel connects it to loopback or the \
+     bound address)";
+
+/// Whether a destination is an unspecified address, which the sandbox never allows whatever
+/// the policy says: an IPv4 address in `0.0.0.0/8`, `::`, or an IPv4-mapped one in
+/// `::ffff:0.0.0.0/104`. Linux sends a connect or a UDP send to `0.0.0.0` to the socket's
+/// bound address or to loopback, and one to `::` to `::1`, so such a destination reaches a
+/// listener on this machine that no endpoint names. A name that resolves to one (hosts
+/// files and DNS blockers answer `0.0.0.0`) or a network that holds one (`0.0.0.0/8`,
+/// `0.0.0.0/0`) never lets it through.
+pub fn reaches_this_machine(ip: IpAddr) -> bool {
+    match canonical_ip(ip) {
+        IpAddr::V4(v4) => v4.octets()[0] == 0,
+        IpAddr::V6(v6) => v6.is_unspecified(),
+    }
+}
+
 /// Whether a destination that the policy does not allow is refused or only reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Mode {
@@ -780,8 +800,12 @@ impl Policy {
 
     /// The index of the first endpoint that allows `protocol` to `dest`, after
     /// canonicalising IPv4-mapped IPv6 addresses; past the endpoints, the index (plus the
-    /// number of endpoints) of an allowed name whose addresses include it.
+    /// number of endpoints) of an allowed name whose addresses include it. `None`, before
+    /// any endpoint is looked at, for an unspecified destination ([`reaches_this_machine`]).
     pub fn permits(&self, protocol: Protocol, dest: SocketAddr) -> Option<usize> {
+        if reaches_this_machine(dest.ip()) {
+            return None;
+        }
         let dest = SocketAddr::new(canonical_ip(dest.ip()), dest.port());
         self.endpoints
             .iter()
@@ -854,6 +878,69 @@ mod tests {
             p.permits(Protocol::Tcp, "[::127.0.0.2]:443".parse().unwrap()),
             None
         );
+    }
+
+    /// `0.0.0.0/8`, `::` and `::ffff:0.0.0.0/104` are refused even under an endpoint or a
+    /// name that holds them (`0.0.0.0/0`, `[::/0]`, a name resolved to `0.0.0.0`); their
+    /// neighbours are not.
+    #[test]
+    fn unspecified_destinations_are_never_permitted() {
+        let every = |protocol| {
+            [
+                Endpoint {
+                    protocol,
+                    network: IpNetwork::v4(Ipv4Addr::UNSPECIFIED, 0),
+                    ports: PortRange::new(1, 65535),
+                },
+                Endpoint {
+                    protocol,
+                    network: IpNetwork::v6(Ipv6Addr::UNSPECIFIED, 0),
+                    ports: PortRange::new(1, 65535),
+                },
+            ]
+        };
+        let mut endpoints = every(Protocol::Tcp).to_vec();
+        endpoints.extend(every(Protocol::Udp));
+        let p = Policy::new(Vec::new(), endpoints, Options::default());
+        let named = Policy::new(Vec::new(), Vec::new(), Options::default())
+            .with_names(vec![Name::new(
+                "sink.test".into(),
+                Protocol::Tcp,
+                PortRange::new(47000, 47000),
+                Vec::new(),
+            )])
+            .with_resolved(
+                &[(
+                    "sink.test".into(),
+                    vec!["0.0.0.0".parse().unwrap(), "::".parse().unwrap()],
+                )],
+                None,
+            );
+        for never in [
+            "0.0.0.0:47000",
+            "0.1.2.3:47000",
+            "0.255.255.255:47000",
+            "[::]:47000",
+            "[::ffff:0.0.0.0]:47000",
+            "[::ffff:0.9.9.9]:47000",
+        ] {
+            let d: SocketAddr = never.parse().unwrap();
+            assert!(reaches_this_machine(d.ip()), "{never}");
+            for protocol in [Protocol::Tcp, Protocol::Udp] {
+                assert_eq!(p.permits(protocol, d), None, "{never} {protocol}");
+            }
+            assert_eq!(named.permits(Protocol::Tcp, d), None, "{never} by name");
+        }
+        for fine in [
+            "1.0.0.0:47000",
+            "127.0.0.3:47000",
+            "[::1]:47000",
+            "[::0.0.0.1]:47000",
+        ] {
+            let d: SocketAddr = fine.parse().unwrap();
+            assert!(!reaches_this_machine(d.ip()), "{fine}");
+            assert!(p.permits(Protocol::Tcp, d).is_some(), "{fine}");
+        }
     }
 
     #[test]

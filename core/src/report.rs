@@ -747,6 +747,10 @@ impl Learn {
                 if crate::answerer::is_sentinel(dest) {
                     return;
                 }
+                // No entry can allow an unspecified address (the grammar refuses it).
+                if crate::policy::reaches_this_machine(dest.ip()) {
+                    return;
+                }
                 self.seen
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())

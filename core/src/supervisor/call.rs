@@ -214,6 +214,20 @@ impl Context<'_> {
     ) -> Outcome<()> {
         match (&socket.kind, target) {
             (SocketKind::Ip(_), Target::Peer) | (SocketKind::Unix(_), Target::Peer) => Ok(()),
+            // Before any entry of the policy: the kernel sends these to this machine.
+            (SocketKind::Ip(proto), Target::Ip(d))
+                if crate::policy::reaches_this_machine(d.ip()) =>
+            {
+                let why = format!(
+                    "{}; the sandbox never allows {}, whatever the policy says",
+                    crate::policy::UNSPECIFIED_REACHES_THIS_MACHINE,
+                    crate::policy::canonical_ip(d.ip())
+                );
+                let refused = Refused::new(op, Reason::Never(why))
+                    .on(Some(*proto))
+                    .to(Some(d));
+                self.refuse_or_audit(call, refused)
+            }
             (SocketKind::Ip(proto), Target::Ip(d)) => match self.policy.permits(*proto, d) {
                 Some(_) => {
                     self.log_allowed(call, op, *proto, d);

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! probe [--allow ENDPOINT]… [--option audit|fallback=NAME|report=off|deny_errno=ECONNREFUSED|
-//!       keep-capability=N] [--log=PATH] [--learn=PATH] [--hook]
+//!       unresolved=unknown|keep-capability=N] [--log=PATH] [--learn=PATH] [--hook]
 //!       [--leave-out=L2|--leave-out=L3] [--thread-first] [--no-sandbox] -- ATTEMPT ARGS…
 //! ```
 //!
@@ -66,6 +66,9 @@ fn main() {
                 "report=off" => options.report = ReportTo::Off,
                 "fallback=landlock-ports" => options.fallback = Fallback::LandlockPorts,
                 "fallback=deny-all" => options.fallback = Fallback::DenyAll,
+                "unresolved=unknown" => {
+                    options.unresolved = network_sandbox::policy::Unresolved::Unknown
+                }
                 "deny_errno=ECONNREFUSED" => {
                     options.deny_errno = network_sandbox::DenyErrno::Econnrefused
                 }
@@ -410,6 +413,34 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         }
         "bind" => bind_new(addr(a[0]), libc::SOCK_STREAM).map(|_| String::new()),
         "bind-udp" => bind_new(addr(a[0]), libc::SOCK_DGRAM).map(|_| String::new()),
+        // A TCP socket bound to SRC (port 0), then connected to DEST (0.0.0.0:P, [::]:P: the
+        // kernel sends it to the bound address or loopback).
+        "connect-from" => {
+            let fd = bind_new(addr(a[0]), libc::SOCK_STREAM)?;
+            let r = connect_fd(fd, addr(a[1])).and_then(|()| send_hello(fd));
+            // SAFETY: closing our own fd.
+            unsafe { libc::close(fd) };
+            r.map(|()| String::new())
+        }
+        // A UDP socket bound to SRC (port 0), then a `sendto` DEST.
+        "udp-from" => {
+            let fd = bind_new(addr(a[0]), libc::SOCK_DGRAM)?;
+            let (to, to_len) = sockaddr(addr(a[1]));
+            // SAFETY: a static buffer and our own copy of the address, valid for `to_len`.
+            let r = check(unsafe {
+                libc::sendto(
+                    fd,
+                    b"hello".as_ptr().cast(),
+                    5,
+                    0,
+                    (&to as *const libc::sockaddr_storage).cast(),
+                    to_len,
+                )
+            } as libc::c_long);
+            // SAFETY: closing our own fd.
+            unsafe { libc::close(fd) };
+            r.map(|_| String::new())
+        }
         "udp-bind0-send" => {
             // What Java's DatagramSocket and Node.js's dgram do: bind to port 0, then send.
             let d = addr(a[0]);
