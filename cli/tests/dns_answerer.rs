@@ -374,3 +374,89 @@ fn without_a_network_namespace_there_is_no_answerer_and_the_report_says_so() {
         );
     }
 }
+
+/// One UDP socket used first for a DNS query, then for an allowed UDP destination: the
+/// query handed the socket over to the answerer's namespace, from which only the answerer
+/// can be reached, so the later send is refused with a line that says so (it used to
+/// succeed and vanish); a fresh socket reaches the destination. Control: without the
+/// sandbox the same socket's second send arrives.
+#[test]
+fn a_socket_handed_to_the_answerer_says_so_when_used_for_another_destination() {
+    let Some(py) = python() else { return };
+    let py = py.to_str().unwrap().to_owned();
+    const SCRIPT: &str = r"import socket, struct, sys
+server = [l.split()[1] for l in open('/etc/resolv.conf') if l.startswith('nameserver')][0]
+q = struct.pack('>HHHHHH', 0x1234, 0x0100, 1, 0, 0, 0) + b'\x07allowed\x04test\x00' + struct.pack('>HH', 1, 1)
+dest = ('127.0.0.3', int(sys.argv[1]))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(q, (server, 53))
+s.recvfrom(512)
+for what, sock in (('same', s), ('fresh', socket.socket(socket.AF_INET, socket.SOCK_DGRAM))):
+    try:
+        sock.sendto(what.encode(), dest)
+        print(what, 'sent')
+    except OSError as e:
+        print(what, 'failed', e.errno)
+";
+    for user in users() {
+        let dns = DnsServer::start(&[("allowed.test", "127.0.0.2")]);
+        let receiver = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
+        receiver
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let port = receiver.local_addr().unwrap().port().to_string();
+        let received = |n: usize| -> Vec<String> {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            for _ in 0..n {
+                match receiver.recv(&mut buf) {
+                    Ok(k) => got.push(String::from_utf8_lossy(&buf[..k]).into_owned()),
+                    Err(_) => break,
+                }
+            }
+            got
+        };
+        let mut control = Command::new(&py);
+        control.args(["-c", SCRIPT, &port]);
+        dns.resolver_for(&mut control, user);
+        let out = output(control);
+        assert!(out.stdout.contains("same sent"), "control: {out:?}");
+        let mut got = received(2);
+        got.sort();
+        assert_eq!(got, ["fresh", "same"], "control: {out:?}");
+        let udp = format!("udp://127.0.0.3:{port}");
+        let out = run_with(
+            &dns,
+            user,
+            &[
+                "run",
+                "--allow",
+                "allowed.test:80",
+                "--allow",
+                &udp,
+                "--",
+                &py,
+                "-c",
+                SCRIPT,
+                &port,
+            ],
+        );
+        let who = format!("{user:?}");
+        assert!(out.stdout.contains("same failed 13"), "{who}: {out:?}");
+        assert!(out.stdout.contains("fresh sent"), "{who}: {out:?}");
+        assert!(
+            out.stderr
+                .contains(&format!("denied send to 127.0.0.3:{port} (udp)"))
+                && out
+                    .stderr
+                    .contains("handed over to the sandbox's DNS answerer"),
+            "{who}: {}",
+            out.stderr
+        );
+        assert_eq!(received(1), ["fresh"], "{who}: only the fresh socket's");
+        receiver.set_nonblocking(true).unwrap();
+        assert!(received(1).is_empty(), "{who}: nothing more");
+        receiver.set_nonblocking(false).unwrap();
+    }
+}

@@ -229,6 +229,21 @@ impl Context<'_> {
                 self.refuse_or_audit(call, refused)
             }
             (SocketKind::Ip(proto), Target::Ip(d)) => match self.policy.permits(*proto, d) {
+                // A socket the answerer's swap moved into its namespace (its first use was a
+                // query to the sandbox's DNS address) reaches nothing else there: say so,
+                // rather than let an allowed send vanish or a connect find nobody.
+                Some(_) if in_answerers_namespace(socket) => {
+                    let why = format!(
+                        "this socket was handed over to the sandbox's DNS answerer when it \
+                         first talked to {}:53, and only the answerer can be reached from it; \
+                         use another socket for {d}",
+                        crate::answerer::SENTINEL
+                    );
+                    let refused = Refused::new(op, Reason::Never(why))
+                        .on(Some(*proto))
+                        .to(Some(d));
+                    self.refuse_or_audit(call, refused)
+                }
                 Some(_) => {
                     self.log_allowed(call, op, *proto, d);
                     Ok(())
@@ -414,4 +429,9 @@ pub(super) fn name_of(id: libc::pid_t) -> String {
                 .collect()
         })
         .unwrap_or_else(|| "?".to_owned())
+}
+
+/// Whether `socket` lives in the DNS answerer's network namespace (`dns.rs` swapped it in).
+fn in_answerers_namespace(socket: &Socket) -> bool {
+    crate::answerer::get().is_some_and(|a| a.owns(std::os::fd::AsRawFd::as_raw_fd(&socket.fd)))
 }
