@@ -380,3 +380,29 @@ fn without_endpoints_a_tcp_listen_and_a_tcp_connect_are_still_refused() {
         }
     }
 }
+
+/// A unix connect and bind with odd address lengths get the kernel's own answers: a
+/// sockaddr_un of 110 bytes is read up to its first NUL (`ENOENT` for a missing path), one
+/// longer than `struct sockaddr_un` is `EINVAL` (the supervisor used to look the path up and
+/// answer `ENOENT`). The control is the same script without the sandbox: same output.
+#[test]
+fn odd_unix_address_lengths_get_the_kernels_errors() {
+    let Some(python) = python() else { return };
+    const SCRIPT: &str = "import ctypes, socket, struct
+libc = ctypes.CDLL(None, use_errno=True)
+for call in ('connect', 'bind'):
+    for n in (110, 111, 128):
+        s = socket.socket(socket.AF_UNIX)
+        buf = (struct.pack('H', socket.AF_UNIX) + b'/nonexistent-dir/x.sock' + bytes(n))[:n]
+        r = getattr(libc, call)(s.fileno(), ctypes.c_char_p(buf), n)
+        print(call, n, ctypes.get_errno() if r else 'ok')";
+    for user in users() {
+        let control = python_run(&python, None, &[], user, SCRIPT, &[]);
+        assert!(
+            control.stdout.contains("connect 111 22") && control.stdout.contains("connect 110 2"),
+            "control as {user:?}: {control:?}"
+        );
+        let out = python_run(&python, Some(TCP_ONLY), &[], user, SCRIPT, &[]);
+        assert_eq!(out.stdout, control.stdout, "{user:?}: {out:?}");
+    }
+}

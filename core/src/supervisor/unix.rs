@@ -182,7 +182,11 @@ pub fn send_address(
 /// limited to `unix:@name` endpoints (an abstract name is free again once its socket
 /// closes, and a connect by name cannot be tied to the socket that had it).
 pub fn bind(cx: &Context<'_>, call: &Call, socket: &Socket, addr: &[u8]) -> Outcome {
-    if addr.len() < SUN_PATH || u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16 {
+    // unix_validate_addr: the family, and no longer than a sockaddr_un.
+    if addr.len() < SUN_PATH
+        || addr.len() > SUN_PATH + SUN_PATH_LEN
+        || u16::from_ne_bytes([addr[0], addr[1]]) != libc::AF_UNIX as u16
+    {
         return fail(libc::EINVAL);
     }
     let sun_path = &addr[SUN_PATH..];
@@ -414,7 +418,11 @@ fn refused_unreachable(operation: Operation, endpoint: &str, errno: i32) -> Refu
 
 /// Where the unix address `addr` (at least `sun_family`) leads in the caller's view.
 fn reach(cx: &Context<'_>, call: &Call, addr: &[u8]) -> Outcome<Reached> {
-    // unix_validate_addr: a name is needed (an autobind address is no destination).
+    // unix_validate_addr: no longer than a sockaddr_un, and a name is needed (an autobind
+    // address is no destination).
+    if addr.len() > SUN_PATH + SUN_PATH_LEN {
+        return fail(libc::EINVAL);
+    }
     let sun_path = match addr.get(SUN_PATH..) {
         Some(p) if !p.is_empty() => p,
         _ => return fail(libc::EINVAL),
