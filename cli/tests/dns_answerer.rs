@@ -204,10 +204,7 @@ fn hickory_lookup() -> &'static Path {
             }
         }
         let copy = shared_dir().join("hickory_lookup");
-        std::fs::copy(&built, &copy).map_err(|e| format!("{}: {e}", built.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
+        common::install_executable(&built, &copy)?;
         Ok(copy)
     });
     match built {

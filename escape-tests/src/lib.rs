@@ -760,8 +760,16 @@ pub fn probe_path() -> &'static Path {
             .filter(|p| p.exists())
             .expect("the probe binary next to the test's deps directory");
         let copy = process_dir("network-sandbox-probe").join("probe");
-        std::fs::copy(&built, &copy).expect("copy probe");
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        // Copied by a child process (`install`), never through a descriptor of this one: a
+        // test thread forking while this process held the copy open for writing would keep
+        // it open until its exec, and running the copy then fails with ETXTBSY.
+        let status = Command::new("install")
+            .args(["-m", "755"])
+            .arg(&built)
+            .arg(&copy)
+            .status()
+            .expect("install the probe");
+        assert!(status.success(), "install the probe: {status}");
         copy
     })
 }

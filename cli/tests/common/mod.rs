@@ -120,10 +120,32 @@ pub fn bin() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let copy = shared_dir().join("network-sandbox");
-        std::fs::copy(env!("CARGO_BIN_EXE_network-sandbox"), &copy).expect("copy binary");
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        install_executable(Path::new(env!("CARGO_BIN_EXE_network-sandbox")), &copy)
+            .expect("copy binary");
         copy
     })
+}
+
+/// Copies the executable `from` to `to` (mode 755) in a child process (`install`), never
+/// with a descriptor of this process: a test thread that forks while this process holds the
+/// copy open for writing would keep it open until its exec, and an exec of the copy in that
+/// window fails with `ETXTBSY` ("Text file busy"), as a CI run once saw.
+pub fn install_executable(from: &Path, to: &Path) -> Result<(), String> {
+    let status = Command::new("install")
+        .args(["-m", "755"])
+        .arg(from)
+        .arg(to)
+        .status()
+        .map_err(|e| format!("install: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "install {} {}: {status}",
+            from.display(),
+            to.display()
+        ))
+    }
 }
 
 /// A command for `network-sandbox ARGS`.
