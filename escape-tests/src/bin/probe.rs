@@ -1366,8 +1366,8 @@ fn query_recv(a: SocketAddr, how: &str) -> Res {
     match how {
         "bind" => {
             let (ss, len) = sockaddr(a);
-            // SAFETY: `ss` holds a valid address of `len` bytes.
             check(
+                // SAFETY: `ss` holds a valid address of `len` bytes.
                 unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
                     as libc::c_long,
             )?;
@@ -1384,10 +1384,8 @@ fn query_recv(a: SocketAddr, how: &str) -> Res {
     let _ = std::io::stdin().lock().read_line(&mut line);
     let mut buf = [0u8; 64];
     // SAFETY: `buf` is writable for its length.
-    let n = check(
-        unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
-            as libc::c_long,
-    )?;
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    let n = check(n as libc::c_long)?;
     Ok(format!("got={n}"))
 }
 
@@ -1403,14 +1401,14 @@ fn port_range(a: SocketAddr, port: u16, udp: bool) -> Res {
     let fd = socket(family(a), ty, 0)?;
     // Low port in the low 16 bits, high port in the high 16 bits.
     let range: u32 = u32::from(port) | (u32::from(port) << 16);
-    // SAFETY: a pointer to a local u32 and its size.
     check(
+        // SAFETY: a pointer to a local u32 and its size.
         unsafe { libc::setsockopt(fd, libc::SOL_IP, 51, (&range as *const u32).cast(), 4) }
             as libc::c_long,
     )?;
     let (ss, len) = sockaddr(a);
-    // SAFETY: `ss` holds a valid address of `len` bytes.
     check(
+        // SAFETY: `ss` holds a valid address of `len` bytes.
         unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
             as libc::c_long,
     )?;
