@@ -546,9 +546,11 @@ mod tests {
             }
         };
         // The control: shut down the same way, no filter.
-        // SAFETY: socket takes integers and returns a new fd, which we then own.
-        let control =
-            unsafe { OwnedFd::from_raw_fd(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0)) };
+        // SAFETY: socket takes integers and returns a new fd.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+        assert!(fd >= 0, "{}", io::Error::last_os_error());
+        // SAFETY: a new fd we now own.
+        let control = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: shutdown on a descriptor we own.
         unsafe { libc::shutdown(control.as_raw_fd(), libc::SHUT_RDWR) };
         assert_eq!(port_after_send(&control), 2, "the control receives");
