@@ -45,7 +45,9 @@
 //!   with, nothing it receives reaches the program;
 //! - a unix datagram query socket receives nothing even when bound: a sender to a socket
 //!   shut down for receiving gets `EPIPE` (`unix_dgram_sendmsg`), so its bind stays the
-//!   usual unix bind (`unix.rs`); the same filter is attached to it all the same.
+//!   usual unix bind (`unix.rs`), and it gets no filter (a filter would make the kernel
+//!   drop the datagram and tell the sender it was sent, before it looks at the shutdown
+//!   bit).
 //!
 //! Everything else on such a socket goes through the usual checks: a `connect` is judged
 //! as any UDP (or unix) connect and refused with the line that says which endpoint would
@@ -153,8 +155,9 @@ pub fn is_query_socket(family: i32, ty: i32, proto: i32) -> bool {
 }
 
 /// A new socket of `family`, `ty` (with `SOCK_NONBLOCK` if asked; always close-on-exec in
-/// the supervisor), `proto`, shut down for sending and receiving. Errors are errnos, as the
-/// caller's `socket()` would have got them.
+/// the supervisor), `proto`, shut down for sending and receiving, and for IPv4 and IPv6
+/// with a locked filter that drops every datagram. Errors are errnos, as the caller's
+/// `socket()` would have got them.
 fn shut_down_socket(family: i32, ty: i32, proto: i32) -> Result<OwnedFd, i32> {
     // SAFETY: socket takes integers and returns a new fd.
     let fd = unsafe { libc::socket(family, ty | libc::SOCK_CLOEXEC, proto) };
@@ -170,7 +173,11 @@ fn shut_down_socket(family: i32, ty: i32, proto: i32) -> Result<OwnedFd, i32> {
     if ret != 0 && sys::errno() != libc::ENOTCONN {
         return Err(libc::EACCES);
     }
-    drop_everything(fd.as_raw_fd()).map_err(|_| libc::EACCES)?;
+    // A unix datagram socket shut down for receiving takes nothing (its senders get
+    // `EPIPE`); a UDP socket takes datagrams whatever its shutdown bits say.
+    if family != libc::AF_UNIX {
+        drop_everything(fd.as_raw_fd()).map_err(|_| libc::EACCES)?;
+    }
     Ok(fd)
 }
 
@@ -569,6 +576,59 @@ mod tests {
             )
         };
         assert_eq!((r, sys::errno()), (-1, libc::EPERM), "the filter is locked");
+    }
+
+    /// A unix datagram query socket, bound (autobind to an abstract name), takes nothing: a
+    /// sender gets `EPIPE`. The control, the same socket without shutdown, receives.
+    #[test]
+    fn a_bound_unix_query_socket_receives_nothing() {
+        let autobind = (libc::AF_UNIX as libc::sa_family_t).to_ne_bytes();
+        let name_of = |fd: &OwnedFd| {
+            // SAFETY: `autobind` is our own buffer, valid for its length.
+            let r = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    autobind.as_ptr().cast(),
+                    autobind.len() as libc::socklen_t,
+                )
+            };
+            assert_eq!(r, 0, "{}", io::Error::last_os_error());
+            let mut name = vec![0u8; std::mem::size_of::<libc::sockaddr_un>()];
+            let mut len = name.len() as libc::socklen_t;
+            // SAFETY: `name` is writable for `len` bytes.
+            let r =
+                unsafe { libc::getsockname(fd.as_raw_fd(), name.as_mut_ptr().cast(), &mut len) };
+            assert_eq!(r, 0);
+            name.truncate(len as usize);
+            name
+        };
+        let send_to = |name: &[u8]| {
+            // SAFETY: socket takes integers and returns a new fd.
+            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+            assert!(fd >= 0);
+            // SAFETY: a new fd we now own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: our own buffers, valid for their lengths.
+            let sent = unsafe {
+                libc::sendto(
+                    fd.as_raw_fd(),
+                    b"in".as_ptr().cast(),
+                    2,
+                    libc::MSG_DONTWAIT,
+                    name.as_ptr().cast(),
+                    name.len() as libc::socklen_t,
+                )
+            };
+            (sent, sys::errno())
+        };
+        // SAFETY: socket takes integers and returns a new fd.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+        assert!(fd >= 0);
+        // SAFETY: a new fd we now own.
+        let control = unsafe { OwnedFd::from_raw_fd(fd) };
+        assert_eq!(send_to(&name_of(&control)).0, 2, "the control receives");
+        let query = shut_down_socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        assert_eq!(send_to(&name_of(&query)), (-1, libc::EPIPE));
     }
 
     #[test]
