@@ -122,15 +122,14 @@ pub const SOCKET_OPTIONS: [(u64, &[u64]); 6] = [
     // IP_TOS 1, IP_TTL 2, IP_PKTINFO 8 (receiving it), IP_MTU_DISCOVER 10, IP_RECVERR 11,
     // IP_RECVTTL 12, IP_RECVTOS 13, IP_BIND_ADDRESS_NO_PORT 24, IP_RECVFRAGSIZE 25,
     // IP_RECVERR_RFC4884 26, IP_MULTICAST_TTL 33, IP_MULTICAST_LOOP 34,
-    // IP_MULTICAST_ALL 49 (Java clears it on every datagram socket), IP_LOCAL_PORT_RANGE 51.
-    // Not: IP_OPTIONS 4 and IP_RETOPTS 7 (source routing), IP_IPSEC_POLICY 16,
+    // IP_MULTICAST_ALL 49 (Java clears it on every datagram socket).
+    // Not: IP_LOCAL_PORT_RANGE 51 (a range of one port makes `bind` to port 0 land on a port
+    // of the program's choice: a fixed port, or another socket's `SO_REUSEPORT` group;
+    // it sits under `SOL_IP` for IPv6 sockets too), IP_OPTIONS 4 and IP_RETOPTS 7 (source routing), IP_IPSEC_POLICY 16,
     // IP_XFRM_POLICY 17, IP_TRANSPARENT 19, IP_FREEBIND 15, IP_MULTICAST_IF 32,
     // group memberships 35-48 (they send IGMP), IP_UNICAST_IF 50, netfilter's
     // IPT_SO_SET_* 64/65 and EBT/ARPT/IP_VS ones.
-    (
-        SOL_IP,
-        &[1, 2, 8, 10, 11, 12, 13, 24, 25, 26, 33, 34, 49, 51],
-    ),
+    (SOL_IP, &[1, 2, 8, 10, 11, 12, 13, 24, 25, 26, 33, 34, 49]),
     // IPV6_UNICAST_HOPS 16, IPV6_MULTICAST_HOPS 18, IPV6_MULTICAST_LOOP 19,
     // IPV6_MTU_DISCOVER 23, IPV6_RECVERR 25, IPV6_V6ONLY 26, IPV6_MULTICAST_ALL 29,
     // IPV6_RECVPKTINFO 49, IPV6_RECVHOPLIMIT 51, IPV6_DONTFRAG 62, IPV6_RECVTCLASS 66,

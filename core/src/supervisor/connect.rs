@@ -9,6 +9,7 @@ use super::netlink;
 use super::sockaddr::{self, Destination};
 use super::socket::{self, Socket, SocketKind};
 use super::unix;
+use crate::policy::Protocol;
 use crate::report::{Operation, Reason};
 
 /// The socket and our copy of the address of `connect(fd, addr, len)` or
@@ -67,7 +68,9 @@ pub fn connect(cx: &Context<'_>, call: &Call) -> Outcome {
 /// socket binds as asked (`netlink.rs`); a unix socket binds in the caller's view and
 /// becomes the sandbox's own (`unix.rs`, `own.rs`). A fixed port would let the program
 /// serve: refused, unless it is one of the policy's `listen` entries (`listen.rs`) for a TCP
-/// socket. In audit mode any bind is reported and performed.
+/// socket. Under a policy whose UDP sockets are query sockets a UDP socket binds nowhere,
+/// port 0 included (`query::refuse_bind`). In audit mode any bind is reported and
+/// performed.
 pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
     let (socket, addr) = socket_and_address(cx, call)?;
     if let Some(o) = super::dns::bind(cx, call, &socket, &addr) {
@@ -87,6 +90,10 @@ pub fn bind(cx: &Context<'_>, call: &Call) -> Outcome {
         SocketKind::Ip(p) => Some(p),
         _ => None,
     };
+    // Under a policy whose UDP sockets are query sockets, no UDP socket binds (`query.rs`).
+    if protocol == Some(Protocol::Udp) && super::query::ip_query_sockets(cx.policy) {
+        super::query::refuse_bind(cx, call, dest)?;
+    }
     let ephemeral = protocol.is_some() && dest.is_some_and(|d| d.port() == 0);
     if !ephemeral && !listen::may_bind(cx, protocol, dest) {
         // In audit mode reported as one that would be refused, and performed below.

@@ -38,7 +38,7 @@
 //! | `send.rs` | `sendto`, `sendmsg`, `sendmmsg` |
 //! | `listen.rs` | `listen`: a unix socket, or a TCP socket where the policy says `listen`; the TCP binds it allows |
 //! | `netlink.rs` | netlink route sockets: `RTM_GET*` requests to the kernel only, bind |
-//! | `query.rs` | query sockets: a datagram `socket()` the policy does not allow, made by the supervisor shut down (it cannot send) for interface requests |
+//! | `query.rs` | query sockets: a datagram `socket()` the policy does not allow, made by the supervisor shut down (it cannot send) and receiving nothing (a UDP one drops every datagram) for interface requests; a UDP bind under such a policy is refused |
 //! | `unix.rs` | unix addresses: resolved in the caller's view, checked by identity, reached through the supervisor's own `O_PATH` descriptor; binds to a path performed in the caller's view |
 //! | `own.rs` | the unix sockets the supervisor bound for the program, identified by the kernel (`sock_diag`), which its processes may reach |
 //! | `sockaddr.rs`, `msghdr.rs` | pure decoders of what is copied (fuzzed) |

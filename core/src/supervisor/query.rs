@@ -23,20 +23,67 @@
 //! program's interfaces only while the program is in that namespace: the supervisor checks
 //! that it is (`/proc/TID/ns/net`), and refuses otherwise.
 //!
-//! Everything else on such a socket goes through the usual checks: a `bind` to port 0 is
-//! allowed, a `connect` is judged as any UDP (or unix) connect and refused with the line
-//! that says which endpoint would allow it, a `sendto` naming a destination is notified
-//! and refused the same way; `send`, `sendmsg`, `sendmmsg` and `write` are not notified
-//! under such a policy and fail in the kernel (`EPIPE`, or `EDESTADDRREQ` unconnected).
+//! Nor may such a socket receive. `shutdown` does not stop UDP delivery: a UDP socket with
+//! a port takes datagrams from anyone who learns it, a one-way channel into a program under
+//! a policy that allows no UDP. So:
+//!
+//! - a `bind` of a UDP socket is refused, whatever the address, port 0 included
+//!   ([`refuse_bind`]), under every policy whose UDP sockets are query sockets. The
+//!   supervisor knows them by the policy, not by the socket: under such a policy the filter
+//!   lets no other UDP socket be made, so every UDP socket the program has is a query
+//!   socket, or one it held before the sandbox started (or was handed over a unix socket).
+//!   Those get the same refusal: the policy allows no UDP, and a bind would only let them
+//!   receive. A socket already bound before the sandbox started stays as it was;
+//! - the kernel gives a UDP socket a port without `bind` too: `connect` does (refused
+//!   anyway: the policy allows no UDP destination, even at the address and port of a TCP
+//!   endpoint, so the socket never gets a peer), and so does every send, before it fails
+//!   (`inet_send_prepare`: `send`, `write`, `sendmsg` on a query socket leave it with an
+//!   ephemeral port). So the supervisor also attaches a socket filter that drops every
+//!   datagram to each IP query socket before installing it, and locks it
+//!   (`SO_LOCK_FILTER`; the program may not set `SO_ATTACH_FILTER`/`SO_DETACH_FILTER`
+//!   either, they are not on the socket option list): whatever port such a socket ends up
+//!   with, nothing it receives reaches the program;
+//! - a unix datagram query socket receives nothing even when bound: a sender to a socket
+//!   shut down for receiving gets `EPIPE` (`unix_dgram_sendmsg`), so its bind stays the
+//!   usual unix bind (`unix.rs`), and it gets no filter (a filter would make the kernel
+//!   drop the datagram and tell the sender it was sent, before it looks at the shutdown
+//!   bit).
+//!
+//! Everything else on such a socket goes through the usual checks: a `connect` is judged
+//! as any UDP (or unix) connect and refused with the line that says which endpoint would
+//! allow it, a `sendto` naming a destination is notified and refused the same way; `send`,
+//! `sendmsg`, `sendmmsg` and `write` are not notified under such a policy and fail in the
+//! kernel (`EPIPE`, or `EDESTADDRREQ` unconnected).
 
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 
 use super::call::{fail, Call, Context, Halt, Outcome, Refused};
+use crate::policy::{Policy, Protocol};
 use crate::report::{Operation, Reason, Remedy};
 use crate::sys;
+
+/// Whether `policy`'s UDP sockets are query sockets: its program hands a UDP `socket()` to
+/// the supervisor as one (no UDP endpoint and no names, enforce mode, a supervisor).
+pub fn ip_query_sockets(policy: &Policy) -> bool {
+    crate::filter::query_sockets(policy.filter()).0
+}
+
+/// `bind` of a UDP socket under a policy whose UDP sockets are query sockets
+/// ([`ip_query_sockets`]): refused whatever the address (in audit mode reported as one that
+/// would be, and `Ok`), since a bound UDP socket receives from anyone.
+pub fn refuse_bind(cx: &Context<'_>, call: &Call, local: Option<SocketAddr>) -> Outcome<()> {
+    let why = "a UDP socket under this policy only serves interface requests (a query \
+               socket): it may not bind";
+    let refused = Refused::new(Operation::Bind, Reason::Never(why.into()))
+        .on(Some(Protocol::Udp))
+        .to(local)
+        .remedy(Remedy::Add("udp://HOST:PORT".into()));
+    cx.refuse_or_audit(call, refused)
+}
 
 /// The flags `socket()`'s type may carry besides the type.
 const TYPE_FLAGS: i32 = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
@@ -108,8 +155,9 @@ pub fn is_query_socket(family: i32, ty: i32, proto: i32) -> bool {
 }
 
 /// A new socket of `family`, `ty` (with `SOCK_NONBLOCK` if asked; always close-on-exec in
-/// the supervisor), `proto`, shut down for sending and receiving. Errors are errnos, as the
-/// caller's `socket()` would have got them.
+/// the supervisor), `proto`, shut down for sending and receiving, and for IPv4 and IPv6
+/// with a locked filter that drops every datagram. Errors are errnos, as the caller's
+/// `socket()` would have got them.
 fn shut_down_socket(family: i32, ty: i32, proto: i32) -> Result<OwnedFd, i32> {
     // SAFETY: socket takes integers and returns a new fd.
     let fd = unsafe { libc::socket(family, ty | libc::SOCK_CLOEXEC, proto) };
@@ -125,7 +173,56 @@ fn shut_down_socket(family: i32, ty: i32, proto: i32) -> Result<OwnedFd, i32> {
     if ret != 0 && sys::errno() != libc::ENOTCONN {
         return Err(libc::EACCES);
     }
+    // A unix datagram socket shut down for receiving takes nothing (its senders get
+    // `EPIPE`); a UDP socket takes datagrams whatever its shutdown bits say.
+    if family != libc::AF_UNIX {
+        drop_everything(fd.as_raw_fd()).map_err(|_| libc::EACCES)?;
+    }
     Ok(fd)
+}
+
+/// Attaches to `fd` a socket filter that drops every packet it would receive, and locks it
+/// (`SO_LOCK_FILTER`): nothing may replace or remove it afterwards.
+fn drop_everything(fd: libc::c_int) -> io::Result<()> {
+    // One instruction: `ret #0`, keep no byte of the packet.
+    let mut code = [libc::sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k: 0,
+    }];
+    let prog = libc::sock_fprog {
+        len: code.len() as u16,
+        filter: code.as_mut_ptr(),
+    };
+    let one: libc::c_int = 1;
+    // SAFETY: `prog` points at `code`, both alive for the call; the kernel copies the program.
+    let ret = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_FILTER,
+            (&prog as *const libc::sock_fprog).cast(),
+            std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a pointer to a local int and its size.
+    let ret = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LOCK_FILTER,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if ret != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The result of the self-check, per family.
@@ -411,6 +508,127 @@ mod tests {
         let (fd, addr) = receiver(sockaddr_v4([127, 0, 0, 1], 0)).unwrap();
         let err = check_sends(&open, &[(&fd, addr)]).unwrap_err();
         assert!(err.contains("sendto sent 26 bytes"), "{err}");
+    }
+
+    /// A send gives an unbound UDP socket a port (the kernel autobinds before it finds the
+    /// socket shut down): a datagram to that port reaches a shut-down socket without the
+    /// filter (the control) and not a query socket, whose filter cannot be removed.
+    #[test]
+    fn a_query_socket_receives_nothing_on_the_port_a_send_gave_it() {
+        let outside = receiver(sockaddr_v4([127, 0, 0, 1], 0)).unwrap().0;
+        let port_after_send = |fd: &OwnedFd| {
+            // SAFETY: a static buffer, valid for its length.
+            let ret = unsafe { libc::send(fd.as_raw_fd(), b"x".as_ptr().cast(), 1, 0) };
+            assert_eq!((ret, sys::errno()), (-1, libc::EDESTADDRREQ));
+            let mut bound = vec![0u8; std::mem::size_of::<libc::sockaddr_in>()];
+            let mut len = bound.len() as libc::socklen_t;
+            // SAFETY: `bound` is writable for `len` bytes.
+            let r =
+                unsafe { libc::getsockname(fd.as_raw_fd(), bound.as_mut_ptr().cast(), &mut len) };
+            assert_eq!(r, 0);
+            let port = port_of(&bound);
+            assert_ne!(port, 0, "the send gave the socket a port");
+            let to = sockaddr_v4([127, 0, 0, 1], port);
+            // SAFETY: our own buffers, valid for their lengths.
+            let sent = unsafe {
+                libc::sendto(
+                    outside.as_raw_fd(),
+                    b"in".as_ptr().cast(),
+                    2,
+                    0,
+                    to.as_ptr().cast(),
+                    to.len() as libc::socklen_t,
+                )
+            };
+            assert_eq!(sent, 2);
+            let mut buf = [0u8; 8];
+            // SAFETY: `buf` is writable for its length.
+            unsafe {
+                libc::recv(
+                    fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            }
+        };
+        // The control: shut down the same way, no filter.
+        // SAFETY: socket takes integers and returns a new fd.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+        assert!(fd >= 0, "{}", io::Error::last_os_error());
+        // SAFETY: a new fd we now own.
+        let control = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: shutdown on a descriptor we own.
+        unsafe { libc::shutdown(control.as_raw_fd(), libc::SHUT_RDWR) };
+        assert_eq!(port_after_send(&control), 2, "the control receives");
+        let query = shut_down_socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+        assert_eq!(port_after_send(&query), -1);
+        assert_eq!(sys::errno(), libc::EAGAIN, "nothing queued");
+        let zero: libc::c_int = 0;
+        // SAFETY: a pointer to a local int and its size (the kernel wants an int, unused).
+        let r = unsafe {
+            libc::setsockopt(
+                query.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_DETACH_FILTER,
+                (&zero as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!((r, sys::errno()), (-1, libc::EPERM), "the filter is locked");
+    }
+
+    /// A unix datagram query socket, bound (autobind to an abstract name), takes nothing: a
+    /// sender gets `EPIPE`. The control, the same socket without shutdown, receives.
+    #[test]
+    fn a_bound_unix_query_socket_receives_nothing() {
+        let autobind = (libc::AF_UNIX as libc::sa_family_t).to_ne_bytes();
+        let name_of = |fd: &OwnedFd| {
+            // SAFETY: `autobind` is our own buffer, valid for its length.
+            let r = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    autobind.as_ptr().cast(),
+                    autobind.len() as libc::socklen_t,
+                )
+            };
+            assert_eq!(r, 0, "{}", io::Error::last_os_error());
+            let mut name = vec![0u8; std::mem::size_of::<libc::sockaddr_un>()];
+            let mut len = name.len() as libc::socklen_t;
+            // SAFETY: `name` is writable for `len` bytes.
+            let r =
+                unsafe { libc::getsockname(fd.as_raw_fd(), name.as_mut_ptr().cast(), &mut len) };
+            assert_eq!(r, 0);
+            name.truncate(len as usize);
+            name
+        };
+        let send_to = |name: &[u8]| {
+            // SAFETY: socket takes integers and returns a new fd.
+            let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+            assert!(fd >= 0);
+            // SAFETY: a new fd we now own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: our own buffers, valid for their lengths.
+            let sent = unsafe {
+                libc::sendto(
+                    fd.as_raw_fd(),
+                    b"in".as_ptr().cast(),
+                    2,
+                    libc::MSG_DONTWAIT,
+                    name.as_ptr().cast(),
+                    name.len() as libc::socklen_t,
+                )
+            };
+            (sent, sys::errno())
+        };
+        // SAFETY: socket takes integers and returns a new fd.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+        assert!(fd >= 0);
+        // SAFETY: a new fd we now own.
+        let control = unsafe { OwnedFd::from_raw_fd(fd) };
+        assert_eq!(send_to(&name_of(&control)).0, 2, "the control receives");
+        let query = shut_down_socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        assert_eq!(send_to(&name_of(&query)), (-1, libc::EPIPE));
     }
 
     #[test]

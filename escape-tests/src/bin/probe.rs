@@ -161,6 +161,7 @@ fn report(r: Res) {
 fn errno_name(e: i32) -> String {
     match e {
         libc::EACCES => "EACCES".into(),
+        libc::EAGAIN => "EAGAIN".into(),
         libc::EPERM => "EPERM".into(),
         libc::ENOSYS => "ENOSYS".into(),
         libc::EINVAL => "EINVAL".into(),
@@ -441,6 +442,8 @@ fn run(attempt: &str, a: &[&str]) -> Res {
             unsafe { libc::close(fd) };
             r.map(|_| String::new())
         }
+        "query-recv" => query_recv(addr(a[0]), a[1]),
+        "port-range" => port_range(addr(a[0]), a[1].parse().unwrap(), a[2] == "udp"),
         "udp-bind0-send" => {
             // What Java's DatagramSocket and Node.js's dgram do: bind to port 0, then send.
             let d = addr(a[0]);
@@ -1419,4 +1422,83 @@ fn stalled_and_normal(stalled: SocketAddr, normal: SocketAddr) -> Res {
             Err(e) => errno_name(e),
         }
     ))
+}
+
+/// The port `fd` is bound to (`getsockname`), 0 when it has none.
+fn local_port(fd: RawFd) -> Result<u16, i32> {
+    // SAFETY: sockaddr_storage is plain data; zero is a valid value.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `ss` is writable for `len` bytes.
+    check(unsafe {
+        libc::getsockname(
+            fd,
+            (&mut ss as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    } as libc::c_long)?;
+    // The port sits at the same offset in sockaddr_in and sockaddr_in6.
+    // SAFETY: the kernel wrote an IPv4 or IPv6 address; both start with family and port.
+    let sin: libc::sockaddr_in =
+        unsafe { std::ptr::read((&ss as *const libc::sockaddr_storage).cast()) };
+    Ok(u16::from_be(sin.sin_port))
+}
+
+/// Whether a UDP socket can be reached from outside: a socket of `a`'s family gets a port by
+/// `how` (`bind` to `a`, or `send`, which autobinds before it fails), prints `PORT N`, waits
+/// for a line on stdin (the test sends its datagram to that port first), then receives
+/// without waiting: `ok got=N` (N bytes arrived) or the errno (`EAGAIN`: nothing).
+fn query_recv(a: SocketAddr, how: &str) -> Res {
+    use std::io::{BufRead, Write};
+    let fd = socket(family(a), libc::SOCK_DGRAM, 0)?;
+    match how {
+        "bind" => {
+            let (ss, len) = sockaddr(a);
+            check(
+                // SAFETY: `ss` holds a valid address of `len` bytes.
+                unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
+                    as libc::c_long,
+            )?;
+        }
+        _ => {
+            // Fails (no destination), after the kernel gave the socket a port.
+            // SAFETY: a static buffer, valid for its length.
+            let _ = unsafe { libc::send(fd, b"x".as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+        }
+    }
+    println!("PORT {}", local_port(fd)?);
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` is writable for its length.
+    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    let n = check(n as libc::c_long)?;
+    Ok(format!("got={n}"))
+}
+
+/// `IP_LOCAL_PORT_RANGE` (`SOL_IP` 51) narrowed to the one port `port` on a new TCP (or UDP)
+/// socket of `a`'s family, then `bind` to `a` (port 0): `ok port=N`, the port the kernel
+/// chose.
+fn port_range(a: SocketAddr, port: u16, udp: bool) -> Res {
+    let ty = if udp {
+        libc::SOCK_DGRAM
+    } else {
+        libc::SOCK_STREAM
+    };
+    let fd = socket(family(a), ty, 0)?;
+    // Low port in the low 16 bits, high port in the high 16 bits.
+    let range: u32 = u32::from(port) | (u32::from(port) << 16);
+    check(
+        // SAFETY: a pointer to a local u32 and its size.
+        unsafe { libc::setsockopt(fd, libc::SOL_IP, 51, (&range as *const u32).cast(), 4) }
+            as libc::c_long,
+    )?;
+    let (ss, len) = sockaddr(a);
+    check(
+        // SAFETY: `ss` holds a valid address of `len` bytes.
+        unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) }
+            as libc::c_long,
+    )?;
+    Ok(format!("port={}", local_port(fd)?))
 }
