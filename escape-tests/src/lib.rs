@@ -587,9 +587,18 @@ impl Probe {
             .trim()
             .strip_prefix("RESULT ok supervisor=")
             .and_then(|p| p.parse().ok());
+        let supervisor_pidfd = supervisor.filter(|&p| p != 0).and_then(|p: u32| {
+            // SAFETY: pidfd_open takes integers and returns a new descriptor or -1.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, p as libc::pid_t, 0) };
+            // SAFETY: a new descriptor that nothing else owns.
+            (fd >= 0).then(|| unsafe {
+                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32)
+            })
+        });
         Held {
             child,
             supervisor,
+            supervisor_pidfd,
             line,
         }
     }
@@ -659,6 +668,9 @@ pub struct Held {
     child: std::process::Child,
     /// Its supervisor's PID, if it reported one.
     pub supervisor: Option<u32>,
+    /// A pidfd of the supervisor, opened while the probe that reported it still ran (so it
+    /// names that process, never a later one with the same PID).
+    supervisor_pidfd: Option<std::os::fd::OwnedFd>,
     /// The line it printed.
     pub line: String,
 }
@@ -671,9 +683,24 @@ impl Held {
 }
 
 impl Drop for Held {
+    /// Kills the probe, and its supervisor too: a test that ptrace-attached to the
+    /// supervisor (a control) may have left it stopped, and a stopped supervisor never sees
+    /// its program go, so it would stay behind, re-parented to init.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(pidfd) = &self.supervisor_pidfd {
+            // SAFETY: a raw system call on our own pidfd, no pointers (no siginfo).
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    std::os::fd::AsRawFd::as_raw_fd(pidfd),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+        }
     }
 }
 

@@ -480,7 +480,16 @@ fn run(attempt: &str, a: &[&str]) -> Res {
         "ptrace-attach" => {
             let pid = target_pid(a[0]);
             // SAFETY: ptrace with integer arguments.
-            check(unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0, 0) }).map(|_| String::new())
+            check(unsafe { libc::ptrace(libc::PTRACE_ATTACH, pid, 0, 0) })?;
+            // Attached (a control): take the stop the attach caused and detach, so the
+            // target runs on instead of staying stopped once this process exits.
+            // SAFETY: waitpid and ptrace with integer arguments and a local status.
+            unsafe {
+                let mut status = 0;
+                libc::waitpid(pid, &mut status, libc::__WALL);
+                libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0);
+            }
+            Ok(String::new())
         }
         "proc-mem" => {
             let path = CString::new(format!("/proc/{}/mem", target_pid(a[0]))).unwrap();
