@@ -41,7 +41,7 @@ use std::net::IpAddr;
 
 use proc_macro2::TokenStream;
 
-use crate::bpf::Instruction;
+use crate::bpf::{Instruction, Program};
 use crate::compile::Compiled;
 use crate::model::{Endpoint, NamedEndpoint, Options, Protocol, UnixEndpoint, UnixName};
 
@@ -55,6 +55,29 @@ pub fn policy_expr(compiled: &Compiled) -> TokenStream {
         .expect("emitted source is valid Rust tokens")
 }
 
+/// `const NAME: &[SockFilter] = &[…];` for `program`, under its architecture's `cfg`, after
+/// a comment naming the architecture (then `note`) and the length.
+fn program_const(out: &mut String, name: &str, note: &str, program: &Program) {
+    let _ = writeln!(
+        out,
+        "    // {}{note}: {} instructions",
+        program.arch,
+        program.instructions.len()
+    );
+    let _ = writeln!(
+        out,
+        "    #[cfg(target_arch = \"{}\")]",
+        program.arch.target_arch()
+    );
+    let _ = writeln!(out, "    const {name}: &[{P}::SockFilter] = &[");
+    for i in &program.instructions {
+        out.push_str("        ");
+        instruction(out, i);
+        out.push_str(",\n");
+    }
+    out.push_str("    ];\n");
+}
+
 /// The block expression for `compiled`, as formatted Rust source (four-space indents, one
 /// instruction per line, a trailing newline).
 pub fn policy_source(compiled: &Compiled) -> String {
@@ -64,24 +87,7 @@ pub fn policy_source(compiled: &Compiled) -> String {
     let mut programs: Vec<_> = compiled.programs.iter().collect();
     programs.sort_by_key(|p| p.arch);
     for program in &programs {
-        let _ = writeln!(
-            out,
-            "    // {}: {} instructions",
-            program.arch,
-            program.instructions.len()
-        );
-        let _ = writeln!(
-            out,
-            "    #[cfg(target_arch = \"{}\")]",
-            program.arch.target_arch()
-        );
-        let _ = writeln!(out, "    const FILTER: &[{P}::SockFilter] = &[");
-        for i in &program.instructions {
-            out.push_str("        ");
-            instruction(&mut out, i);
-            out.push_str(",\n");
-        }
-        out.push_str("    ];\n");
+        program_const(&mut out, "FILTER", "", program);
     }
 
     let arches: Vec<String> = programs
@@ -102,24 +108,12 @@ pub fn policy_source(compiled: &Compiled) -> String {
     let mut unsupervised: Vec<_> = compiled.unsupervised.iter().collect();
     unsupervised.sort_by_key(|p| p.arch);
     for program in &unsupervised {
-        let _ = writeln!(
-            out,
-            "    // {}, where no supervisor can run: {} instructions",
-            program.arch,
-            program.instructions.len()
+        program_const(
+            &mut out,
+            "UNSUPERVISED",
+            ", where no supervisor can run",
+            program,
         );
-        let _ = writeln!(
-            out,
-            "    #[cfg(target_arch = \"{}\")]",
-            program.arch.target_arch()
-        );
-        let _ = writeln!(out, "    const UNSUPERVISED: &[{P}::SockFilter] = &[");
-        for i in &program.instructions {
-            out.push_str("        ");
-            instruction(&mut out, i);
-            out.push_str(",\n");
-        }
-        out.push_str("    ];\n");
     }
     if !unsupervised.is_empty() {
         // FILTER's compile_error already stops any other target.
